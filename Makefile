@@ -1,0 +1,44 @@
+# The two set-up commands of the README: `make demo` and `make test`.
+# Both create .venv on first use and build the cffi extensions into it (editable install).
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test lint typecheck pytest native bench clean system-deps
+
+demo: $(STAMP)
+	$(BIN)/python -m aionetmap demo
+
+test: $(STAMP) lint typecheck pytest
+
+system-deps:
+	./scripts/system-deps.sh
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q -U pip setuptools wheel
+
+# Reinstall whenever packaging or native sources change, so the .so always matches the C.
+$(STAMP): $(BIN)/python pyproject.toml setup.py $(wildcard aionetmap/_native/*.c aionetmap/_native/*.h aionetmap/_native/*.cdef aionetmap/_native/build_*.py) | system-deps
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $@
+
+native: $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+pytest: $(STAMP)
+	$(BIN)/pytest
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) build *.egg-info aionetmap/_native/*.so aionetmap/_native/_*.c

@@ -1,0 +1,7 @@
+"""aionetmap: netmap packet I/O under asyncio and uvloop."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__"]

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Install the system tools the suite and the demo drive (iproute2 for namespaces and veth,
+# ping/arping as real kernel peers, a C compiler for the cffi build). Does nothing when they
+# are already present; needs root (CI runs as root) to install anything.
+set -euo pipefail
+
+need=()
+command -v ip >/dev/null || need+=(iproute2)
+command -v ping >/dev/null || need+=(iputils-ping)
+command -v arping >/dev/null || need+=(arping)
+command -v gcc >/dev/null || need+=(gcc)
+command -v make >/dev/null || need+=(make)
+[ -e /usr/include/linux/if_packet.h ] || need+=(linux-libc-dev)
+
+if [ ${#need[@]} -eq 0 ]; then
+    exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+    echo "system-deps: missing ${need[*]}; install them (as root: apt-get install ${need[*]})" >&2
+    exit 1
+fi
+echo "system-deps: installing ${need[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq || echo "system-deps: apt-get update failed, trying the cached index" >&2
+apt-get install -y -qq --no-install-recommends "${need[@]}"
