@@ -1,0 +1,15 @@
+"""cffi builder for ``aionetmap._native._netmap``: the netmap ABI and the kernel port's syscalls."""
+
+from __future__ import annotations
+
+try:  # run as a script (python aionetmap/_native/build_netmap.py) or via setup.py
+    from _buildutil import compile_in_place, make_ffibuilder
+except ImportError:  # pragma: no cover - imported as a package module
+    from aionetmap._native._buildutil import compile_in_place, make_ffibuilder
+
+__all__ = ["ffibuilder"]
+
+ffibuilder = make_ffibuilder("_netmap", "netmap.cdef", ["netmapsys.c"], '#include "netmapsys.h"')
+
+if __name__ == "__main__":
+    compile_in_place(ffibuilder)
