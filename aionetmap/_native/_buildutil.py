@@ -31,7 +31,9 @@ def make_ffibuilder(module: str, cdef: str, sources: list[str], prelude: str) ->
     builder.set_source(
         f"aionetmap._native.{module}",
         prelude,
-        sources=[str(HERE / name) for name in sources],
+        # Relative to ROOT (both builds run there): with absolute paths distutils mirrors
+        # them under the build dir and drops objects in ROOT/work/main/... .
+        sources=[str((HERE / name).relative_to(ROOT)) for name in sources],
         include_dirs=[str(HERE)],
         extra_compile_args=CFLAGS,
         depends=[str(p) for p in sorted(HERE.glob("*.h"))],
