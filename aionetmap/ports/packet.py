@@ -1,0 +1,382 @@
+"""AF_PACKET port (``packet:IFNAME``): any Linux interface, no netmap needed.
+
+RX is a ``TPACKET_V2`` mmap ring drained by one C call per ``recv`` (see the comment at the
+top of ``_native/packet.c`` for why V2 and not V3); TX stages frames in C and ``flush``
+hands them to the kernel with one ``sendmmsg`` per up to 1024 frames.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+import warnings
+from collections.abc import Mapping, Sequence
+from types import TracebackType
+from typing import Any, Final, Self
+
+from aionetmap._native._packet import ffi, lib
+from aionetmap.ports.base import FrameBatch, PortClosedError, PortInfo, TxWakeup
+
+__all__ = [
+    "InterfaceNotFoundError",
+    "NetnsNotFoundError",
+    "PacketPort",
+    "netns_path",
+    "netns_socket",
+]
+
+DEFAULT_RX_FRAMES: Final = 4096
+"""RX ring frames: 8 MiB at the usual 2 KiB frame, about 40 ms of a saturated veth."""
+DEFAULT_TX_SLOTS: Final = 1024
+"""TX staging slots: one ``sendmmsg`` call's worth."""
+
+_ETH_HLEN = 14
+_ARPHRD_ETHER = 1
+_ARPHRD_LOOPBACK = 772  # lo carries (zeroed) Ethernet headers too
+_STATS_FIELDS = (
+    "rx_frames",
+    "rx_bytes",
+    "tx_frames",
+    "tx_bytes",
+    "rx_dropped_outgoing",
+    "rx_dropped_truncated",
+    "rx_dropped_malformed",
+    "rx_dropped_oversize",
+    "rx_csum_not_ready",
+    "tx_dropped_nobufs",
+    "tx_dropped_error",
+)
+
+
+class InterfaceNotFoundError(OSError):
+    """The interface does not exist in the network namespace the port was opened in."""
+
+
+class NetnsNotFoundError(FileNotFoundError):
+    """The named network namespace does not exist."""
+
+
+def netns_path(netns: str) -> str:
+    """The file for a network namespace: a name as ``ip netns`` uses it, or a path as is."""
+    if netns.startswith("/"):
+        return netns
+    if not netns or "/" in netns or netns in (".", "..") or "\0" in netns:
+        raise ValueError(f"bad network namespace name {netns!r}")
+    return f"/run/netns/{netns}"
+
+
+def _where(netns: str | None) -> str:
+    return f"network namespace {netns!r}" if netns else "the current network namespace"
+
+
+def _socket_error(what: str, netns: str | None, stage: int, err: int) -> OSError:
+    """Turn a failure of ``pkt_netns_socket`` into an exception that names its cause."""
+    msg = os.strerror(err)
+    if stage == lib.PKT_STAGE_OPEN_NS and err == errno.ENOENT:
+        return NetnsNotFoundError(err, f"{what}: {_where(netns)} does not exist")
+    if stage == lib.PKT_STAGE_RESTORE:
+        # Practically impossible (we held an fd to our own namespace), but the thread would
+        # now create sockets in the wrong namespace: never let that pass silently.
+        raise RuntimeError(f"{what}: could not switch this thread back to its namespace: {msg}")
+    if err in (errno.EPERM, errno.EACCES):
+        need = (
+            "CAP_SYS_ADMIN to enter a network namespace"
+            if stage in (lib.PKT_STAGE_SETNS, lib.PKT_STAGE_OPEN_NS)
+            else "CAP_NET_RAW to open a raw socket"
+        )
+        return PermissionError(err, f"{what}: {msg}: needs {need} (run as root)")
+    steps = {
+        lib.PKT_STAGE_SELF_NS: "opening /proc/thread-self/ns/net",
+        lib.PKT_STAGE_OPEN_NS: f"opening {_where(netns)}",
+        lib.PKT_STAGE_SETNS: f"entering {_where(netns)}",
+        lib.PKT_STAGE_SOCKET: "creating the socket",
+    }
+    return OSError(err, f"{what}: {steps.get(stage, 'socket')} failed: {msg}")
+
+
+def netns_socket(
+    netns: str | None, family: int, type: int, proto: int = 0, *, what: str = "socket"
+) -> socket.socket:
+    """Create a socket inside network namespace ``netns`` (``None``: the current one).
+
+    A socket stays in the namespace it was created in. Only the calling thread is switched
+    there, inside one C call that always switches it back before returning.
+    """
+    path = netns_path(netns).encode() if netns else ffi.NULL
+    stage: Any = ffi.new("int *")
+    fd = lib.pkt_netns_socket(path, family, type, proto, stage)
+    if fd < 0:
+        raise _socket_error(what, netns, stage[0], -fd)
+    return socket.socket(fileno=fd)
+
+
+def _open_error(name: str, ifname: str, netns: str | None, stage: int, err: int) -> OSError:
+    msg = os.strerror(err)
+    if err in (errno.ENODEV, errno.ENXIO):
+        return InterfaceNotFoundError(
+            err, f"{name}: no interface named {ifname!r} in {_where(netns)}"
+        )
+    if err == errno.ENETDOWN:
+        return OSError(err, f"{name}: interface {ifname!r} is down")
+    if err in (errno.EPERM, errno.EACCES):
+        return PermissionError(err, f"{name}: {msg}: needs CAP_NET_RAW (run as root)")
+    steps = {
+        lib.PKT_STAGE_VERSION: "selecting TPACKET_V2",
+        lib.PKT_STAGE_RX_RING: "allocating the RX ring",
+        lib.PKT_STAGE_MMAP: "mapping the RX ring",
+        lib.PKT_STAGE_OPTIONS: "setting socket options",
+        lib.PKT_STAGE_BIND: f"binding to {ifname!r}",
+        lib.PKT_STAGE_ALLOC: "allocating the TX staging area",
+    }
+    return OSError(err, f"{name}: {steps.get(stage, 'opening')} failed: {msg}")
+
+
+class PacketPort:
+    """A :class:`~aionetmap.ports.base.Port` over an AF_PACKET socket bound to one interface.
+
+    Open with :meth:`open`; use as a context manager or call :meth:`close`. Our own
+    outgoing frames are not received back (``PACKET_IGNORE_OUTGOING``).
+    """
+
+    __slots__ = ("__weakref__", "_handle", "_info", "_netns", "_stage", "_stats")
+
+    def __init__(self, handle: Any, info: PortInfo, netns: str | None) -> None:
+        """Internal: use :meth:`open`."""
+        self._handle: Any = handle
+        self._info = info
+        self._netns = netns
+        self._stats: Any = lib.pkt_port_stats(handle)
+        slots = info.tx_slots
+        self._stage = FrameBatch(slots, slots * info.max_frame)
+
+    @classmethod
+    def open(
+        cls,
+        ifname: str,
+        *,
+        netns: str | None = None,
+        rx_frames: int | None = None,
+        tx_slots: int | None = None,
+        frame_size: int | None = None,
+        qdisc_bypass: bool = False,
+        sndbuf: int | None = None,
+    ) -> PacketPort:
+        """Open interface ``ifname`` (``"veth0"`` or ``"packet:veth0"``).
+
+        ``netns`` creates the socket inside that named network namespace (or namespace
+        file path). ``rx_frames`` sizes the RX ring (rounded up to whole ring blocks),
+        ``tx_slots`` the TX staging area; ``frame_size`` overrides the ring frame size
+        derived from the MTU. ``qdisc_bypass`` sets ``PACKET_QDISC_BYPASS``: frames go
+        straight to the driver, skipping the qdisc (no shaping, no qdisc queue to absorb
+        bursts: a full device queue drops them) and the taps (tcpdump on this host will not
+        see them); on veth, which has no qdisc, it changes nothing measurable. ``sndbuf``
+        raises the socket send buffer (frames in flight before ``tx_space`` stalls).
+        """
+        ifname = ifname.removeprefix("packet:")
+        name = f"packet:{ifname}"
+        if not 0 < len(ifname.encode()) < 16 or "/" in ifname or "\0" in ifname:
+            raise ValueError(f"{name}: bad interface name (1 to 15 bytes, no '/')")
+        for arg, value in (("rx_frames", rx_frames), ("tx_slots", tx_slots)):
+            if value is not None and not 0 < value <= 1 << 20:
+                raise ValueError(f"{name}: {arg} must be in 1..{1 << 20}, got {value}")
+        sock = netns_socket(netns, socket.AF_PACKET, socket.SOCK_RAW, 0, what=name)
+        fd = sock.detach()
+        try:
+            return cls._setup(fd, name, ifname, netns, rx_frames, tx_slots, frame_size,
+                              qdisc_bypass, sndbuf)  # fmt: skip
+        except BaseException:
+            os.close(fd)
+            raise
+
+    @classmethod
+    def _setup(
+        cls,
+        fd: int,
+        name: str,
+        ifname: str,
+        netns: str | None,
+        rx_frames: int | None,
+        tx_slots: int | None,
+        frame_size: int | None,
+        qdisc_bypass: bool,
+        sndbuf: int | None,
+    ) -> PacketPort:
+        ifi: Any = ffi.new("pkt_ifinfo *")
+        rc = lib.pkt_ifinfo_get(fd, ifname.encode(), ifi)
+        if rc < 0:
+            raise _open_error(name, ifname, netns, lib.PKT_STAGE_NONE, -rc)
+        if ifi.hatype not in (_ARPHRD_ETHER, _ARPHRD_LOOPBACK):
+            raise OSError(errno.EPROTONOSUPPORT, f"{name}: not an Ethernet interface")
+        cfg: Any = ffi.new("pkt_config *")
+        cfg.rx_frames = rx_frames or DEFAULT_RX_FRAMES
+        cfg.frame_size = frame_size or 0
+        cfg.tx_slots = tx_slots or DEFAULT_TX_SLOTS
+        cfg.tx_max = ifi.mtu + _ETH_HLEN
+        cfg.qdisc_bypass = int(qdisc_bypass)
+        cfg.sndbuf = sndbuf or 0
+        err: Any = ffi.new("int *")
+        stage: Any = ffi.new("int *")
+        handle = lib.pkt_port_new(fd, ifi, cfg, err, stage)
+        if handle == ffi.NULL:
+            raise _open_error(name, ifname, netns, stage[0], -err[0])
+        info = PortInfo(
+            name=name,
+            backend="packet",
+            rx_rings=1,
+            tx_rings=1,
+            rx_slots=lib.pkt_rx_ring_frames(handle),
+            tx_slots=cfg.tx_slots,
+            buf_size=lib.pkt_rx_frame_size(handle),
+            max_frame=cfg.tx_max,
+            mtu=ifi.mtu,
+            mac=bytes(ifi.mac),
+            ifname=ifname,
+        )
+        return cls(handle, info, netns)
+
+    # --- Port protocol -------------------------------------------------------------------
+
+    @property
+    def info(self) -> PortInfo:
+        return self._info
+
+    @property
+    def closed(self) -> bool:
+        return self._handle is None
+
+    @property
+    def tx_wakeup(self) -> TxWakeup:
+        # A full send buffer clears EPOLLOUT on the socket and sets it again once it drains.
+        return "writable"
+
+    @property
+    def netns(self) -> str | None:
+        """The network namespace the socket lives in (``None``: the opener's)."""
+        return self._netns
+
+    def fileno(self) -> int:
+        return lib.pkt_port_fd(self._live())
+
+    def recv(self, batch: FrameBatch, max_frames: int | None = None) -> int:
+        handle = self._live()
+        limit = batch.capacity if max_frames is None else min(max_frames, batch.capacity)
+        n = lib.pkt_rx_burst(
+            handle, batch.arena, batch.arena_size, batch.offs, batch.lens, max(limit, 0)
+        )
+        batch.count = n
+        return n
+
+    def rx_ready(self) -> bool:
+        """True if a frame is waiting in the RX ring (no system call)."""
+        return bool(lib.pkt_rx_ready(self._live()))
+
+    def send(self, frames: Sequence[bytes | bytearray | memoryview]) -> int:
+        handle = self._live()
+        for i, frame in enumerate(frames):
+            size = frame.nbytes if isinstance(frame, memoryview) else len(frame)
+            if not _ETH_HLEN <= size <= self._info.max_frame:
+                raise self._size_error(i, size)
+        stage = self._stage
+        queued = 0
+        while queued < len(frames):
+            room = min(lib.pkt_tx_space(handle), stage.capacity)
+            if room == 0:
+                break
+            stage.clear()
+            added = stage.extend(frames[queued : queued + room])
+            n = lib.pkt_tx_queue(
+                handle, stage.arena, stage.arena_size, stage.offs, stage.lens, added
+            )
+            if n < 0:  # cannot happen after the checks above; never ignore it anyway
+                raise OSError(-n, f"{self._info.name}: queueing failed: {os.strerror(-n)}")
+            queued += n
+            if n < added:
+                break
+        return queued
+
+    def send_batch(self, batch: FrameBatch, start: int = 0) -> int:
+        handle = self._live()
+        if not 0 <= start <= batch.count:
+            raise IndexError(f"start {start} out of range for {batch.count} frames")
+        count = batch.count - start
+        if count == 0:
+            return 0
+        n = lib.pkt_tx_queue(
+            handle, batch.arena, batch.arena_size, batch.offs + start, batch.lens + start, count
+        )
+        if n < 0:
+            for i in range(start, batch.count):
+                size = batch.lengths[i]
+                if not _ETH_HLEN <= size <= self._info.max_frame:
+                    raise self._size_error(i, size)
+            raise ValueError(f"{self._info.name}: batch offsets point outside its arena")
+        return n
+
+    def tx_space(self) -> int:
+        return lib.pkt_tx_space(self._live())
+
+    def tx_pending(self) -> int:
+        """Frames queued but not yet handed to the kernel."""
+        return lib.pkt_tx_pending(self._live())
+
+    def flush(self) -> None:
+        """Send every staged frame the kernel takes now; the rest wait for writability.
+
+        A hard error (the interface went down or away) drops the staged frames, counts
+        them in ``tx_dropped_error`` and raises ``OSError``.
+        """
+        rc = lib.pkt_tx_flush(self._live())
+        if rc < 0:
+            err = -rc
+            raise OSError(err, f"{self._info.name}: sending failed: {os.strerror(err)}")
+
+    def stats(self) -> Mapping[str, int]:
+        handle = self._live()
+        lib.pkt_kernel_stats(handle)  # best effort: only fails if the socket is gone
+        st = self._stats
+        out = {field: int(getattr(st, field)) for field in _STATS_FIELDS}
+        out["rx_dropped_kernel"] = int(st.rx_kernel_drops)
+        out["tx_pending"] = lib.pkt_tx_pending(handle)
+        return out
+
+    def close(self) -> None:
+        handle, self._handle = self._handle, None
+        if handle is not None:
+            self._stats = None
+            lib.pkt_port_free(handle)
+
+    # --- conveniences --------------------------------------------------------------------
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        if getattr(self, "_handle", None) is not None:
+            warnings.warn(f"unclosed {self!r}", ResourceWarning, source=self, stacklevel=1)
+            self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._handle is None else f"fd={lib.pkt_port_fd(self._handle)}"
+        where = f" netns={self._netns}" if self._netns else ""
+        return f"<PacketPort {self._info.name}{where} {state}>"
+
+    def _live(self) -> Any:
+        handle = self._handle
+        if handle is None:
+            raise PortClosedError(errno.EBADF, f"{self._info.name}: port is closed")
+        return handle
+
+    def _size_error(self, index: int, size: int) -> ValueError:
+        return ValueError(
+            f"{self._info.name}: frame {index} is {size} bytes; "
+            f"frames must be {_ETH_HLEN}..{self._info.max_frame} bytes"
+        )
