@@ -1,0 +1,7 @@
+"""Helpers for testing code built on aionetmap (public, like ``trio.testing``)."""
+
+from __future__ import annotations
+
+from aionetmap.testing.netns import VethLink, cleanup_leftovers
+
+__all__ = ["VethLink", "cleanup_leftovers"]
