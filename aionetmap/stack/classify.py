@@ -1,0 +1,251 @@
+"""The receive decision for one frame: deliver (UDP fast path), drop (with a reason), or
+hand to the Python stack ("slow"). ``Host.receive_frame`` uses it, and the C fast path
+must return exactly the same verdict for every frame.
+
+Order of checks (the first failing check decides the reason; C must keep this order)::
+
+    Ethernet   1. frame < 14 bytes                          -> ETH_TRUNCATED
+               2. frame > 14 + 4 + mtu bytes                -> ETH_OVERSIZE
+               3. dst MAC: ours -> go on; ff:ff:ff:ff:ff:ff -> go on (L2 broadcast);
+                  other group address -> ETH_MULTICAST; other unicast -> ETH_OTHER_HOST
+               4. src MAC is a group address                -> ETH_BAD_SOURCE
+               5. EtherType 0x8100: frame < 18 -> ETH_TRUNCATED; else skip the 4-byte tag
+                  (one tag only; the VLAN id is not checked)
+               6. EtherType ARP -> Slow(ARP); not IPv4 -> ETH_UNSUPPORTED_TYPE
+    IPv4       7. < 20 bytes after the Ethernet header      -> IP_TRUNCATED
+               8. version != 4                              -> IP_BAD_VERSION
+               9. IHL < 5                                   -> IP_BAD_IHL
+              10. IHL*4 > bytes available                   -> IP_TRUNCATED
+              11. total length < IHL*4                      -> IP_BAD_TOTAL_LENGTH
+              12. total length > bytes available            -> IP_TRUNCATED
+                  (bytes past the total length are Ethernet padding and ignored)
+              13. header checksum                           -> IP_BAD_CHECKSUM
+              14. source is 0/8, 127/8, 224/4, 255.255.255.255, our subnet broadcast
+                  or our own address                        -> IP_BAD_SOURCE
+              15. destination is neither our address, our subnet broadcast nor
+                  255.255.255.255                           -> IP_NOT_FOR_US
+              16. L2 broadcast carrying a unicast destination -> IP_L2_BROADCAST
+              17. MF set or fragment offset != 0            -> Slow(FRAGMENT)
+              18. protocol ICMP -> Slow(ICMP); not UDP      -> IP_UNSUPPORTED_PROTOCOL
+                  (options, the reserved flag and TTL are not looked at)
+    UDP       19. IPv4 payload < 8 bytes                    -> UDP_TRUNCATED
+              20. UDP length < 8                            -> UDP_BAD_LENGTH
+              21. UDP length > IPv4 payload                 -> UDP_TRUNCATED
+                  (IPv4 payload past the UDP length is ignored)
+              22. non-zero checksum that does not verify    -> UDP_BAD_CHECKSUM
+              23. destination port bound                    -> Deliver
+              24. IPv4 destination is a broadcast           -> UDP_NO_LISTENER
+              25. otherwise                                 -> Slow(UDP_UNREACHABLE)
+
+Subnet broadcast: for prefixes /31 and /32 there is none, and ``ctx.broadcast`` is
+255.255.255.255. Frames to other MACs are never looked at further; the stack joins no
+multicast groups, so multicast frames are dropped. Broadcast UDP to a bound port is
+delivered like unicast.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass
+from enum import IntEnum
+
+from aionetmap.stack.addresses import BROADCAST_MAC, LIMITED_BROADCAST, BytesLike
+from aionetmap.stack.checksum import inet_checksum, pseudo_header_sum
+from aionetmap.stack.drops import DropReason
+
+__all__ = [
+    "ClassifyContext",
+    "Deliver",
+    "Drop",
+    "Slow",
+    "SlowKind",
+    "Verdict",
+    "classify",
+    "classify_ipv4",
+]
+
+_ETH_IPV4, _ETH_ARP, _ETH_VLAN = 0x0800, 0x0806, 0x8100
+_PROTO_ICMP, _PROTO_UDP = 1, 17
+
+
+class SlowKind(IntEnum):
+    """What the Python stack has to do with a frame (stable values, mirrored in C)."""
+
+    ARP = 1
+    ICMP = 2
+    FRAGMENT = 3
+    UDP_UNREACHABLE = 4
+    """UDP to an unbound port on our unicast address: answer with port unreachable."""
+
+
+@dataclass(frozen=True, slots=True)
+class ClassifyContext:
+    """What the classifier needs to know about the host. ``ports`` is read live."""
+
+    mac: bytes
+    """Our MAC address."""
+    ip: int
+    """Our IPv4 address."""
+    broadcast: int
+    """Our subnet broadcast address (255.255.255.255 for /31 and /32)."""
+    ports: AbstractSet[int]
+    """Bound UDP ports."""
+    mtu: int = 1500
+    """Largest IPv4 packet; frames over 14 + 4 + mtu bytes are dropped."""
+
+
+@dataclass(frozen=True, slots=True)
+class Deliver:
+    """A valid UDP datagram for a bound port; offsets index the classified buffer."""
+
+    payload_offset: int
+    """Where the UDP payload starts."""
+    payload_length: int
+    """UDP payload length (UDP length field - 8)."""
+    src_ip: int
+    """Source IPv4 address."""
+    src_port: int
+    """Source UDP port."""
+    dst_port: int
+    """Destination UDP port (a bound one)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Drop:
+    """Drop the frame and count it under ``reason``."""
+
+    reason: DropReason
+    """Why."""
+
+
+@dataclass(frozen=True, slots=True)
+class Slow:
+    """The Python stack handles this frame (headers up to ``l3_offset`` are valid)."""
+
+    kind: SlowKind
+    """What to do with it."""
+    l3_offset: int
+    """Offset of the ARP or IPv4 header (14, or 18 behind an 802.1Q tag)."""
+
+
+Verdict = Deliver | Drop | Slow
+
+# Every Drop and Slow verdict is a shared constant, so only Deliver allocates.
+_DROP = {reason: Drop(reason) for reason in DropReason}
+_SLOW = {(kind, off): Slow(kind, off) for kind in SlowKind for off in (0, 14, 18)}
+
+
+def classify(frame: BytesLike, ctx: ClassifyContext) -> Verdict:
+    """Classify one Ethernet frame (a bytes-like of single bytes). Never raises."""
+    size = len(frame)
+    if size < 14:
+        return _DROP[DropReason.ETH_TRUNCATED]
+    if size > ctx.mtu + 18:
+        return _DROP[DropReason.ETH_OVERSIZE]
+    l2_broadcast = False
+    dst = frame[0:6]
+    if dst != ctx.mac:
+        if dst == BROADCAST_MAC:
+            l2_broadcast = True
+        elif frame[0] & 1:
+            return _DROP[DropReason.ETH_MULTICAST]
+        else:
+            return _DROP[DropReason.ETH_OTHER_HOST]
+    if frame[6] & 1:
+        return _DROP[DropReason.ETH_BAD_SOURCE]
+    ethertype = frame[12] << 8 | frame[13]
+    offset = 14
+    if ethertype == _ETH_VLAN:
+        if size < 18:
+            return _DROP[DropReason.ETH_TRUNCATED]
+        ethertype = frame[16] << 8 | frame[17]
+        offset = 18
+    if ethertype == _ETH_ARP:
+        return _SLOW[SlowKind.ARP, offset]
+    if ethertype != _ETH_IPV4:
+        return _DROP[DropReason.ETH_UNSUPPORTED_TYPE]
+    return classify_ipv4(frame, offset, ctx, l2_broadcast)
+
+
+def classify_ipv4(
+    buf: BytesLike, offset: int, ctx: ClassifyContext, l2_broadcast: bool = False
+) -> Verdict:
+    """Checks 7-25 on the IPv4 packet at ``buf[offset:]``.
+
+    The host also runs reassembled datagrams through here (``offset`` 0).
+    """
+    avail = len(buf) - offset
+    if avail < 20:
+        return _DROP[DropReason.IP_TRUNCATED]
+    vihl = buf[offset]
+    if vihl >> 4 != 4:
+        return _DROP[DropReason.IP_BAD_VERSION]
+    hlen = (vihl & 0xF) * 4
+    if hlen < 20:
+        return _DROP[DropReason.IP_BAD_IHL]
+    if hlen > avail:
+        return _DROP[DropReason.IP_TRUNCATED]
+    total = buf[offset + 2] << 8 | buf[offset + 3]
+    if total < hlen:
+        return _DROP[DropReason.IP_BAD_TOTAL_LENGTH]
+    if total > avail:
+        return _DROP[DropReason.IP_TRUNCATED]
+    if inet_checksum(buf[offset : offset + hlen]) != 0:
+        return _DROP[DropReason.IP_BAD_CHECKSUM]
+    src = int.from_bytes(buf[offset + 12 : offset + 16], "big")
+    first = src >> 24
+    if (
+        first == 0
+        or first == 127
+        or first >> 4 == 0xE
+        or src == LIMITED_BROADCAST
+        or src == ctx.broadcast
+        or src == ctx.ip
+    ):
+        return _DROP[DropReason.IP_BAD_SOURCE]
+    dst = int.from_bytes(buf[offset + 16 : offset + 20], "big")
+    ip_broadcast = dst != ctx.ip
+    if ip_broadcast and dst != ctx.broadcast and dst != LIMITED_BROADCAST:
+        return _DROP[DropReason.IP_NOT_FOR_US]
+    if l2_broadcast and not ip_broadcast:
+        return _DROP[DropReason.IP_L2_BROADCAST]
+    if (buf[offset + 6] << 8 | buf[offset + 7]) & 0x3FFF:
+        return _SLOW[SlowKind.FRAGMENT, offset]
+    protocol = buf[offset + 9]
+    if protocol == _PROTO_UDP:
+        return _classify_udp(buf, offset, hlen, total, src, dst, ctx, ip_broadcast)
+    if protocol == _PROTO_ICMP:
+        return _SLOW[SlowKind.ICMP, offset]
+    return _DROP[DropReason.IP_UNSUPPORTED_PROTOCOL]
+
+
+def _classify_udp(
+    buf: BytesLike,
+    offset: int,
+    hlen: int,
+    total: int,
+    src: int,
+    dst: int,
+    ctx: ClassifyContext,
+    ip_broadcast: bool,
+) -> Verdict:
+    """Checks 19-25 on the UDP segment at ``buf[offset + hlen : offset + total]``."""
+    start = offset + hlen
+    if total - hlen < 8:
+        return _DROP[DropReason.UDP_TRUNCATED]
+    length = buf[start + 4] << 8 | buf[start + 5]
+    if length < 8:
+        return _DROP[DropReason.UDP_BAD_LENGTH]
+    if length > total - hlen:
+        return _DROP[DropReason.UDP_TRUNCATED]
+    if (buf[start + 6] or buf[start + 7]) and inet_checksum(
+        buf[start : start + length], pseudo_header_sum(src, dst, _PROTO_UDP, length)
+    ):
+        return _DROP[DropReason.UDP_BAD_CHECKSUM]
+    dst_port = buf[start + 2] << 8 | buf[start + 3]
+    if dst_port in ctx.ports:
+        src_port = buf[start] << 8 | buf[start + 1]
+        return Deliver(start + 8, length - 8, src, src_port, dst_port)
+    if ip_broadcast:
+        return _DROP[DropReason.UDP_NO_LISTENER]
+    return _SLOW[SlowKind.UDP_UNREACHABLE, offset]

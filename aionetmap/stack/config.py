@@ -1,0 +1,55 @@
+"""Tunables of a :class:`~aionetmap.stack.host.Host` (all times in seconds)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["HostConfig"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HostConfig:
+    """Host behaviour; the defaults suit a LAN host. Validated when the host is built."""
+
+    default_ttl: int = 64
+    """TTL of every packet the host sends."""
+    ip_ident_seed: int = 0
+    """First IPv4 identification value (incremented per packet; there is no randomness)."""
+    gratuitous_arp: bool = True
+    """Announce the address with a gratuitous ARP in ``start``."""
+    arp_ttl: float = 60.0
+    """How long a resolved neighbour is used before it is resolved again."""
+    arp_request_interval: float = 1.0
+    """Time between ARP requests for one address (at most one per interval)."""
+    arp_retries: int = 3
+    """ARP requests per resolution before it fails (after one more interval)."""
+    arp_queue_limit: int = 16
+    """Datagrams that may wait per unresolved address."""
+    arp_max_pending: int = 256
+    """Addresses that may be resolved at once."""
+    arp_max_entries: int = 1024
+    """Resolved neighbours kept."""
+    answer_echo: bool = True
+    """Answer ICMP echo requests."""
+    icmp_error_rate: float = 10.0
+    """ICMP errors (port unreachable) per second, sustained."""
+    icmp_error_burst: int = 10
+    """ICMP errors that may be sent back to back."""
+    reassembly: bool = True
+    """Reassemble IPv4 fragments (else drop them as ``IP_FRAGMENT``)."""
+    reassembly_timeout: float = 30.0
+    """Time allowed from a datagram's first fragment to its last."""
+    reassembly_max_bytes: int = 256 * 1024
+    """Fragment payload held in all."""
+    reassembly_max_per_source: int = 4
+    """Datagrams in reassembly per source address."""
+    reassembly_max_fragments: int = 64
+    """Fragments per datagram."""
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.default_ttl <= 255:
+            raise ValueError(f"default_ttl must be in 1..255, not {self.default_ttl}")
+        if not 0 <= self.ip_ident_seed <= 0xFFFF:
+            raise ValueError(f"ip_ident_seed must be in 0..65535, not {self.ip_ident_seed}")
+        if self.icmp_error_rate < 0 or self.icmp_error_burst < 0:
+            raise ValueError("icmp_error_rate and icmp_error_burst must not be negative")

@@ -1,0 +1,188 @@
+"""Why a received frame was dropped (:class:`DropReason`) and the stack's counters.
+
+The numeric values of :class:`DropReason` are a contract: the C fast path mirrors them and a
+test pins every one. Never renumber or reuse a value; add new reasons with new numbers.
+
+Reasons 1-99 (Ethernet, IPv4, UDP) are the ones :func:`aionetmap.stack.classify.classify`
+returns, so the C classifier can return them too. The others come from the Python-only
+paths (ARP, ICMP, fragments, replies the host generates).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from enum import IntEnum
+
+__all__ = ["DropReason", "StackStats"]
+
+
+class DropReason(IntEnum):
+    """The counted reason for dropping one received frame (stable values)."""
+
+    # Ethernet (classify)
+    ETH_TRUNCATED = 1
+    """Shorter than the 14-byte header (18 with an 802.1Q tag)."""
+    ETH_OVERSIZE = 2
+    """Longer than 14 + 4 + MTU bytes."""
+    ETH_OTHER_HOST = 3
+    """Unicast to another MAC address."""
+    ETH_MULTICAST = 4
+    """To a multicast MAC address (the stack joins no groups)."""
+    ETH_BAD_SOURCE = 5
+    """The source MAC address is a group (multicast/broadcast) address."""
+    ETH_UNSUPPORTED_TYPE = 6
+    """EtherType other than IPv4 and ARP (after one skipped 802.1Q tag), or an 802.3 length."""
+
+    # IPv4 (classify)
+    IP_TRUNCATED = 20
+    """Fewer bytes than 20, than the header length, or than the total length."""
+    IP_BAD_VERSION = 21
+    """Version field is not 4."""
+    IP_BAD_IHL = 22
+    """Header length below 5 words."""
+    IP_BAD_TOTAL_LENGTH = 23
+    """Total length smaller than the header length."""
+    IP_BAD_CHECKSUM = 24
+    """Header checksum does not verify."""
+    IP_BAD_SOURCE = 25
+    """Martian source: 0/8, 127/8, multicast, broadcast, or this host's own address."""
+    IP_NOT_FOR_US = 26
+    """Destination is neither this host, its subnet broadcast, nor 255.255.255.255."""
+    IP_L2_BROADCAST = 27
+    """Unicast IPv4 destination in a link-layer broadcast frame (RFC 1122 3.3.6)."""
+    IP_UNSUPPORTED_PROTOCOL = 28
+    """Protocol other than ICMP and UDP."""
+
+    # UDP (classify)
+    UDP_TRUNCATED = 40
+    """IPv4 payload shorter than 8 bytes or than the UDP length field."""
+    UDP_BAD_LENGTH = 41
+    """UDP length field below 8."""
+    UDP_BAD_CHECKSUM = 42
+    """Non-zero UDP checksum that does not verify."""
+    UDP_NO_LISTENER = 43
+    """No bound port (answered with ICMP port unreachable unless broadcast or rate-limited)."""
+
+    # ARP (Python only)
+    ARP_TRUNCATED = 100
+    """Fewer than 28 bytes."""
+    ARP_UNSUPPORTED = 101
+    """Hardware type not Ethernet or protocol type not IPv4."""
+    ARP_BAD_LENGTHS = 102
+    """Hardware address length not 6 or protocol address length not 4."""
+    ARP_BAD_OPERATION = 103
+    """Operation neither request (1) nor reply (2)."""
+    ARP_BAD_SENDER = 104
+    """Sender MAC is zero or a group address, or sender IP is multicast/broadcast."""
+    ARP_NOT_FOR_US = 105
+    """Not about this host's address and the sender is not in the cache."""
+    ARP_UNSOLICITED = 106
+    """A reply to this host for an address it never asked about."""
+    ARP_ADDRESS_CONFLICT = 107
+    """Another station claims this host's IPv4 address."""
+
+    # ICMP (Python only)
+    ICMP_TRUNCATED = 120
+    """Fewer than 8 bytes."""
+    ICMP_BAD_CHECKSUM = 121
+    """ICMP checksum does not verify."""
+    ICMP_UNSUPPORTED_TYPE = 122
+    """A type the stack does not handle."""
+    ICMP_BROADCAST = 123
+    """ICMP to a broadcast address (broadcast pings are ignored)."""
+    ICMP_BAD_QUOTE = 124
+    """An error message whose quoted datagram is malformed, not UDP, or not from this host."""
+    ICMP_ECHO_IGNORED = 125
+    """An echo request while ``HostConfig.answer_echo`` is off."""
+
+    # Fragments (Python only)
+    IP_FRAGMENT = 140
+    """A fragment, while reassembly is disabled."""
+    IP_FRAGMENT_TIMEOUT = 141
+    """A held fragment whose datagram did not complete in time (counted per fragment)."""
+    IP_FRAGMENT_OVERLAP = 142
+    """Fragments overlap or disagree on the end (the whole datagram is dropped)."""
+    IP_FRAGMENT_DUPLICATE = 143
+    """Exact duplicate of a fragment already held."""
+    IP_FRAGMENT_TOO_BIG = 144
+    """The datagram would exceed 65535 bytes (the whole datagram is dropped)."""
+    IP_FRAGMENT_LIMIT = 145
+    """Per-source, per-datagram or memory limit reached (the fragment, or evicted ones)."""
+    IP_FRAGMENT_BAD = 146
+    """A non-final fragment whose length is zero or not a multiple of 8."""
+
+    # Host-level (Python only)
+    REPLY_UNROUTABLE = 160
+    """An echo request or closed-port datagram whose reply has no route (off-link, no gateway)."""
+    REPLY_TOO_LARGE = 161
+    """An echo request whose reply would exceed the MTU (the stack never fragments)."""
+    INTERNAL_ERROR = 255
+    """A bug in the stack: an exception was caught at the receive boundary."""
+
+
+def _zero_drops() -> dict[DropReason, int]:
+    return dict.fromkeys(DropReason, 0)
+
+
+@dataclass(slots=True)
+class StackStats:
+    """Counters of one :class:`~aionetmap.stack.host.Host`.
+
+    ``drops`` holds one counter per :class:`DropReason`, zero included. Other code that
+    classifies frames on the host's behalf (the C fast path) adds its results with
+    :meth:`drop` and by incrementing the plain counters.
+    """
+
+    rx_frames: int = 0
+    """Frames passed to ``receive_frame``."""
+    rx_udp_delivered: int = 0
+    """UDP datagrams delivered to bound ports."""
+    rx_arp: int = 0
+    """ARP packets that passed parsing."""
+    rx_icmp: int = 0
+    """ICMP messages that passed parsing and checksum."""
+    rx_fragments: int = 0
+    """Fragments handed to reassembly (held, completing a datagram, or dropped there)."""
+    rx_reassembled: int = 0
+    """Datagrams completed from fragments."""
+    tx_frames: int = 0
+    """Frames queued for ``frames_to_send`` (all kinds)."""
+    tx_udp: int = 0
+    """UDP datagrams sent (queued as frames)."""
+    tx_arp_requests: int = 0
+    """ARP requests sent, gratuitous announcements included."""
+    tx_arp_replies: int = 0
+    """ARP replies sent."""
+    tx_echo_requests: int = 0
+    """ICMP echo requests sent."""
+    tx_echo_replies: int = 0
+    """ICMP echo replies sent."""
+    tx_port_unreachable: int = 0
+    """ICMP port unreachable messages sent."""
+    icmp_rate_limited: int = 0
+    """ICMP errors not sent because of the rate limit."""
+    arp_failures: int = 0
+    """Next hops that did not answer ARP in time."""
+    send_failed: int = 0
+    """Datagrams dropped after ``send_datagram`` accepted them (SendFailed events)."""
+    replies_failed: int = 0
+    """Replies the host generated itself and dropped for want of an ARP answer."""
+    drops: dict[DropReason, int] = field(default_factory=_zero_drops)
+    """Dropped received frames by reason."""
+
+    def drop(self, reason: DropReason, count: int = 1) -> None:
+        """Count ``count`` frames dropped for ``reason``."""
+        self.drops[reason] += count
+
+    @property
+    def dropped(self) -> int:
+        """All dropped frames, every reason together."""
+        return sum(self.drops.values())
+
+    def as_dict(self) -> dict[str, int]:
+        """Every counter by name; drops as ``drop_<reason>`` (all reasons, zero included)."""
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "drops"}
+        for reason in DropReason:
+            out[f"drop_{reason.name.lower()}"] = self.drops[reason]
+        out["dropped"] = self.dropped
+        return out

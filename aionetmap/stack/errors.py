@@ -1,0 +1,56 @@
+"""Exceptions raised by the stack's parsers and by ``Host`` send calls.
+
+Parsers raise only :class:`ParseError` subclasses. Each one carries the :class:`DropReason`
+the receive path counts for it, so a parser failure and the frame's counted drop reason are
+the same thing by construction:
+
+- :class:`IntegrityError`: the bytes do not hold together (too short, a length field that
+  disagrees with the buffer, a bad checksum).
+- :class:`SanityError`: the bytes hold together but a value is not acceptable (version,
+  a multicast sender, an unknown operation).
+"""
+
+from __future__ import annotations
+
+import errno
+
+from aionetmap.stack.drops import DropReason
+
+__all__ = ["DatagramTooLarge", "IntegrityError", "ParseError", "SanityError"]
+
+
+class ParseError(ValueError):
+    """A header could not be parsed; ``reason`` is the drop reason it is counted under."""
+
+    def __init__(self, reason: DropReason, message: str) -> None:
+        super().__init__(f"{message} [{reason.name}]")
+        self.reason = reason
+        """The drop reason the receive path counts this failure under."""
+
+
+class IntegrityError(ParseError):
+    """Lengths or checksums are inconsistent with the buffer."""
+
+
+class SanityError(ParseError):
+    """A field holds a value the stack does not accept."""
+
+
+class DatagramTooLarge(OSError):
+    """A payload does not fit in one IPv4 packet of the host's MTU (errno ``EMSGSIZE``).
+
+    The stack never fragments, so the limit for a UDP payload is ``mtu - 20 - 8`` bytes
+    (IPv4 header without options, UDP header) and the same for an ICMP echo payload
+    (``mtu - 20 - 8``, the ICMP echo header being 8 bytes too).
+    """
+
+    def __init__(self, what: str, size: int, limit: int, mtu: int) -> None:
+        super().__init__(
+            errno.EMSGSIZE,
+            f"{what} of {size} bytes does not fit the MTU of {mtu} "
+            f"(at most {limit} bytes = MTU - 20 IPv4 - 8 header; the stack never fragments)",
+        )
+        self.size = size
+        """Bytes the caller tried to send."""
+        self.limit = limit
+        """The largest payload that fits."""

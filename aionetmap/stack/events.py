@@ -1,0 +1,90 @@
+"""Events the host reports through ``Host.next_event()``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TypeAlias
+
+__all__ = [
+    "ArpResolved",
+    "DatagramReceived",
+    "EchoReplyReceived",
+    "Event",
+    "IcmpErrorReceived",
+    "SendFailed",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class DatagramReceived:
+    """A UDP datagram arrived for a bound port."""
+
+    src: tuple[str, int]
+    """Sender's (IPv4 address, port)."""
+    dst_port: int
+    """The bound port it was sent to."""
+    payload: bytes
+    """The UDP payload (a copy: it stays valid)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SendFailed:
+    """A datagram accepted by ``send_datagram`` (or ``send_echo_request``) was dropped later.
+
+    One event per datagram: ``EHOSTUNREACH`` when the next hop did not answer ARP,
+    ``ENOBUFS`` when too many datagrams were already waiting for it. For echo requests
+    ``dst`` is ``(ip, 0)`` and ``src_port`` is 0.
+    """
+
+    dst: tuple[str, int]
+    """Where the datagram was going: (IPv4 address, port)."""
+    src_port: int
+    """The port it was sent from."""
+    error: OSError
+    """Why, as the ``OSError`` a socket would report (message names the address)."""
+
+
+@dataclass(frozen=True, slots=True)
+class EchoReplyReceived:
+    """An ICMP echo reply arrived (for ``send_echo_request`` or anyone else's request)."""
+
+    src: str
+    """The replying IPv4 address."""
+    ident: int
+    """Echo identifier."""
+    seq: int
+    """Echo sequence number."""
+    payload: bytes
+    """Echo data."""
+
+
+@dataclass(frozen=True, slots=True)
+class IcmpErrorReceived:
+    """An ICMP error about a UDP datagram this host sent (e.g. port unreachable)."""
+
+    src: str
+    """The IPv4 address that sent the ICMP error (the peer or a router)."""
+    kind: str
+    """What went wrong: ``"port_unreachable"``, ``"host_unreachable"``, ``"time_exceeded"``..."""
+    dst: tuple[str, int]
+    """Destination (IPv4 address, port) of the datagram the error is about."""
+    src_port: int
+    """Our source port of that datagram."""
+    error: OSError
+    """The error a socket would report (``ConnectionRefusedError`` for port unreachable)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ArpResolved:
+    """A next hop this host was resolving answered ARP."""
+
+    ip: str
+    """The IPv4 address."""
+    mac: bytes
+    """Its MAC address (6 bytes)."""
+
+
+Event: TypeAlias = (
+    DatagramReceived | SendFailed | EchoReplyReceived | IcmpErrorReceived | ArpResolved
+)
+"""Any event ``Host.next_event()`` returns."""

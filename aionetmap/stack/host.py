@@ -1,0 +1,371 @@
+"""``Host``: one IPv4 address on one Ethernet link, sans I/O (the aioquic/h11 shape).
+
+Feed it frames with :meth:`Host.receive_frame` and the clock with :meth:`Host.handle_timer`;
+take frames to transmit from :meth:`Host.frames_to_send` and events from
+:meth:`Host.next_event`; ask :meth:`Host.get_timer` when to call ``handle_timer`` next.
+Time is always passed in (``now``, monotonic seconds). The receive decision is
+:func:`~aionetmap.stack.classify.classify`; this module does what that leaves to Python.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+from collections import deque
+from ipaddress import IPv4Address, IPv4Interface, IPv4Network
+from typing import NamedTuple
+
+from aionetmap.stack.addresses import (
+    BROADCAST_MAC,
+    LIMITED_BROADCAST,
+    BytesLike,
+    int_to_str,
+    is_unicast_mac,
+    parse_mac,
+)
+from aionetmap.stack.arp import build_arp_request, build_gratuitous_arp
+from aionetmap.stack.arp_cache import ArpCache, Enqueued
+from aionetmap.stack.classify import ClassifyContext, classify
+from aionetmap.stack.config import HostConfig
+from aionetmap.stack.drops import DropReason, StackStats
+from aionetmap.stack.errors import DatagramTooLarge
+from aionetmap.stack.events import ArpResolved, Event, SendFailed
+from aionetmap.stack.fragments import Reassembler
+from aionetmap.stack.icmp import IcmpMessage, IcmpType
+from aionetmap.stack.ipv4 import IpProtocol, build_ipv4_packet
+from aionetmap.stack.ratelimit import TokenBucket
+from aionetmap.stack.receive import ReceiveMixin
+from aionetmap.stack.udp import build_udp_segment
+
+__all__ = ["Host"]
+
+_log = logging.getLogger("aionetmap.stack")
+_OVERHEAD = 20 + 8  # IPv4 header without options + UDP (or ICMP echo) header
+
+
+class _Parked(NamedTuple):
+    """An IPv4 packet waiting for its next hop's MAC address."""
+
+    packet: bytes
+    dst: tuple[str, int] | None
+    """Reported in SendFailed; ``None`` for replies the host generated itself."""
+    src_port: int
+
+
+class Host(ReceiveMixin):
+    """An IPv4 host with ARP, ICMP echo and UDP on one Ethernet interface.
+
+    ``interface`` is the address with its prefix (``"10.0.0.2/24"``); ``gateway``, if given,
+    must be on that subnet and is the next hop for every other destination.
+    """
+
+    def __init__(
+        self,
+        mac: bytes | str,
+        interface: str | IPv4Interface,
+        *,
+        gateway: str | IPv4Address | None = None,
+        mtu: int = 1500,
+        config: HostConfig | None = None,
+    ) -> None:
+        self.mac: bytes = parse_mac(mac)
+        if not is_unicast_mac(self.mac):
+            raise ValueError(f"host MAC {self.mac.hex(':')} is not a unicast address")
+        iface = IPv4Interface(interface)
+        self.address: IPv4Address = iface.ip
+        self.network: IPv4Network = iface.network
+        _check_own_address(self.address, self.network)
+        self.gateway: IPv4Address | None = None if gateway is None else IPv4Address(gateway)
+        if self.gateway is not None:
+            _check_gateway(self.gateway, self.address, self.network)
+        if not 68 <= mtu <= 0xFFFF:
+            raise ValueError(f"MTU must be in 68..65535, not {mtu}")
+        self.mtu: int = mtu
+        self.config: HostConfig = config or HostConfig()
+        self.stats: StackStats = StackStats()
+        self._ip = int(self.address)
+        self._net = int(self.network.network_address)
+        self._mask = int(self.network.netmask)
+        self._broadcast = (
+            int(self.network.broadcast_address)
+            if self.network.prefixlen < 31
+            else LIMITED_BROADCAST
+        )
+        self._ports: set[int] = set()
+        self._ctx = ClassifyContext(self.mac, self._ip, self._broadcast, self._ports, mtu)
+        self._eth_suffix = self.mac + b"\x08\x00"
+        self._tx: list[bytes] = []
+        self._events: deque[Event] = deque()
+        self._ident = self.config.ip_ident_seed
+        cfg = self.config
+        self._arp: ArpCache[_Parked] = ArpCache(
+            ttl=cfg.arp_ttl,
+            request_interval=cfg.arp_request_interval,
+            retries=cfg.arp_retries,
+            queue_limit=cfg.arp_queue_limit,
+            max_entries=cfg.arp_max_entries,
+            max_pending=cfg.arp_max_pending,
+        )
+        self._reassembler = Reassembler(
+            self.stats.drop,
+            timeout=cfg.reassembly_timeout,
+            max_bytes=cfg.reassembly_max_bytes,
+            max_per_source=cfg.reassembly_max_per_source,
+            max_fragments=cfg.reassembly_max_fragments,
+        )
+        self._icmp_bucket = TokenBucket(cfg.icmp_error_rate, cfg.icmp_error_burst)
+
+    def __repr__(self) -> str:
+        return f"<Host {self.mac.hex(':')} {self.address}/{self.network.prefixlen} mtu={self.mtu}>"
+
+    @property
+    def context(self) -> ClassifyContext:
+        """What :func:`classify` needs about this host (``ports`` follows binds live)."""
+        return self._ctx
+
+    @property
+    def max_payload(self) -> int:
+        """The largest UDP payload :meth:`send_datagram` accepts: ``mtu - 20 - 8``."""
+        return self.mtu - _OVERHEAD
+
+    # === Public API ===
+
+    def start(self, now: float) -> None:
+        """Announce the address (a gratuitous ARP, unless configured off)."""
+        if self.config.gratuitous_arp:
+            self._emit(build_gratuitous_arp(self.mac, self._ip))
+            self.stats.tx_arp_requests += 1
+
+    def bind_udp(self, port: int) -> None:
+        """Deliver datagrams for ``port``; ``ValueError`` if bound already or not 1..65535."""
+        _check_port(port, "UDP port to bind")
+        if port in self._ports:
+            raise ValueError(f"UDP port {port} is already bound on {self.address}")
+        self._ports.add(port)
+
+    def unbind_udp(self, port: int) -> None:
+        """Stop delivering ``port`` (nothing happens if it is not bound)."""
+        self._ports.discard(port)
+
+    def is_bound(self, port: int) -> bool:
+        """True if ``port`` is bound."""
+        return port in self._ports
+
+    def receive_frame(self, frame: BytesLike, now: float) -> None:
+        """Process one received Ethernet frame. Never raises; drops are counted in ``stats``.
+
+        Nothing keeps a reference to ``frame``: it may be a view of a ring buffer.
+        """
+        self.stats.rx_frames += 1
+        try:
+            if isinstance(frame, memoryview) and (
+                frame.itemsize != 1 or frame.ndim != 1 or not frame.c_contiguous
+            ):
+                frame = frame.tobytes()
+            self._dispatch(frame, classify(frame, self._ctx), now)
+        except Exception:
+            # A bug, not bad input: keep the caller's loop alive, count it, say where.
+            self.stats.drop(DropReason.INTERNAL_ERROR)
+            _log.exception("aionetmap.stack: internal error on a received frame (dropped)")
+
+    def send_datagram(
+        self, payload: BytesLike, dst: tuple[str, int], src_port: int, now: float
+    ) -> None:
+        """Send a UDP datagram from ``src_port`` to ``dst`` = (IPv4 address, port).
+
+        The frame is queued for :meth:`frames_to_send`, or parked until the next hop
+        answers ARP; a datagram that never leaves is reported as a
+        :class:`~aionetmap.stack.events.SendFailed` event. Raises
+        :class:`DatagramTooLarge` (``EMSGSIZE``) for a payload over ``mtu - 28`` bytes,
+        ``ValueError`` for a bad address or port, ``OSError(ENETUNREACH)`` for an off-link
+        destination without a gateway.
+        """
+        ip, port = _check_dst(dst)
+        _check_port(port, "destination port")
+        _check_port(src_port, "source port")
+        dst_ip = self._check_target(ip)
+        size = payload.nbytes if isinstance(payload, memoryview) else len(payload)
+        if size > self.max_payload:
+            raise DatagramTooLarge("UDP payload", size, self.max_payload, self.mtu)
+        hop = self._hop(dst_ip)
+        segment = build_udp_segment(self._ip, dst_ip, src_port, port, payload)
+        packet = self._ip_packet(dst_ip, IpProtocol.UDP, segment)
+        self.stats.tx_udp += 1
+        self._send_ip(hop, _Parked(packet, (int_to_str(dst_ip), port), src_port), now)
+
+    def send_echo_request(self, dst: str, ident: int, seq: int, payload: bytes, now: float) -> None:
+        """Send an ICMP echo request (a ping); replies come as ``EchoReplyReceived``.
+
+        Same errors as :meth:`send_datagram` (the payload limit is also ``mtu - 28``);
+        ``ident`` and ``seq`` must be in 0..65535.
+        """
+        if not (0 <= ident <= 0xFFFF and 0 <= seq <= 0xFFFF):
+            raise ValueError(f"echo ident {ident} and seq {seq} must be in 0..65535")
+        dst_ip = self._check_target(dst)
+        if len(payload) > self.max_payload:
+            raise DatagramTooLarge("ICMP echo payload", len(payload), self.max_payload, self.mtu)
+        hop = self._hop(dst_ip)
+        message = IcmpMessage(IcmpType.ECHO_REQUEST, 0, ident, seq, bytes(payload))
+        packet = self._ip_packet(dst_ip, IpProtocol.ICMP, bytes(message))
+        self.stats.tx_echo_requests += 1
+        self._send_ip(hop, _Parked(packet, (int_to_str(dst_ip), 0), 0), now)
+
+    def frames_to_send(self) -> list[bytes]:
+        """Complete Ethernet frames to transmit, oldest first (the queue is emptied)."""
+        frames, self._tx = self._tx, []
+        return frames
+
+    def next_event(self) -> Event | None:
+        """The oldest pending event, or ``None``."""
+        return self._events.popleft() if self._events else None
+
+    def get_timer(self) -> float | None:
+        """When :meth:`handle_timer` should run next (absolute), or ``None``."""
+        deadlines = [
+            d
+            for d in (self._arp.next_deadline(), self._reassembler.next_deadline())
+            if d is not None
+        ]
+        return min(deadlines, default=None)
+
+    def handle_timer(self, now: float) -> None:
+        """Run what is due at ``now``: ARP retries and failures, fragment timeouts."""
+        requests, failed = self._arp.handle_timer(now)
+        for ip in requests:
+            self._emit(build_arp_request(self.mac, self._ip, ip))
+            self.stats.tx_arp_requests += 1
+        for ip, parked in failed:
+            self.stats.arp_failures += 1
+            for item in parked:
+                self._fail(
+                    item,
+                    errno.EHOSTUNREACH,
+                    f"no ARP reply from {int_to_str(ip)} after {self._arp.retries} requests",
+                )
+        self._reassembler.expire(now)
+
+    def next_hop(self, dst: IPv4Address) -> IPv4Address:
+        """The on-link address a packet to ``dst`` is sent to: ``dst`` itself on our subnet
+        (and for 255.255.255.255), else the gateway; ``OSError(ENETUNREACH)`` without one."""
+        if dst in self.network or int(dst) == LIMITED_BROADCAST:
+            return dst
+        if self.gateway is None:
+            raise OSError(
+                errno.ENETUNREACH,
+                f"{dst} is not on {self.network} and {self.address} has no default gateway",
+            )
+        return self.gateway
+
+    def cached_mac(self, ip: IPv4Address, now: float) -> bytes | None:
+        """The resolved, unexpired MAC address of ``ip``, or ``None``."""
+        return self._arp.lookup(int(ip), now)
+
+    # === Sending internals ===
+
+    def _check_target(self, ip: str | IPv4Address) -> int:
+        try:
+            addr = IPv4Address(ip)
+        except ValueError:
+            raise ValueError(f"not an IPv4 address: {ip!r}") from None
+        if addr.is_unspecified or addr.is_multicast or addr.is_loopback or addr == self.address:
+            raise ValueError(
+                f"cannot send to {addr}: unspecified, multicast, loopback and this host's own "
+                "address are not supported"
+            )
+        return int(addr)
+
+    def _hop(self, dst_ip: int) -> int:
+        """The next hop of ``dst_ip`` (the address itself for broadcasts)."""
+        if dst_ip == self._broadcast:
+            return dst_ip
+        return int(self.next_hop(IPv4Address(dst_ip)))
+
+    def _ip_packet(self, dst_ip: int, protocol: int, payload: bytes) -> bytes:
+        ident = self._ident
+        self._ident = (ident + 1) & 0xFFFF
+        return build_ipv4_packet(
+            self._ip, dst_ip, protocol, payload, ttl=self.config.default_ttl, ident=ident
+        )
+
+    def _send_ip(self, hop: int, item: _Parked, now: float) -> None:
+        """Frame ``item.packet`` for ``hop`` now, or park it until ARP answers."""
+        if hop == self._broadcast or hop == LIMITED_BROADCAST:
+            self._emit(BROADCAST_MAC + self._eth_suffix + item.packet)
+            return
+        mac = self._arp.lookup(hop, now)
+        if mac is not None:
+            self._emit(mac + self._eth_suffix + item.packet)
+            return
+        outcome = self._arp.enqueue(hop, item, now)
+        if outcome is Enqueued.REQUEST:
+            self._emit(build_arp_request(self.mac, self._ip, hop))
+            self.stats.tx_arp_requests += 1
+        elif outcome is Enqueued.QUEUE_FULL:
+            limit = self._arp.queue_limit
+            self._fail(
+                item, errno.ENOBUFS, f"{limit} datagrams already wait for ARP of {int_to_str(hop)}"
+            )
+        elif outcome is Enqueued.TABLE_FULL:
+            limit = self._arp.max_pending
+            self._fail(item, errno.ENOBUFS, f"{limit} addresses are already being resolved")
+
+    def _reply(self, dst_ip: int, protocol: int, payload: bytes, now: float) -> bool:
+        """Send a packet the host generated itself (echo reply, ICMP error) to ``dst_ip``;
+        False if there is no route to it."""
+        try:
+            hop = self._hop(dst_ip)
+        except OSError:
+            return False
+        self._send_ip(hop, _Parked(self._ip_packet(dst_ip, protocol, payload), None, 0), now)
+        return True
+
+    def _learn(self, ip: int, mac: bytes, now: float) -> None:
+        """Record a neighbour and send whatever was waiting for it."""
+        was_pending = self._arp.is_pending(ip)
+        for item in self._arp.learn(ip, mac, now):
+            self._emit(mac + self._eth_suffix + item.packet)
+        if was_pending:
+            self._events.append(ArpResolved(int_to_str(ip), mac))
+
+    def _fail(self, item: _Parked, code: int, why: str) -> None:
+        if item.dst is None:
+            self.stats.replies_failed += 1
+            return
+        self.stats.send_failed += 1
+        error = OSError(code, f"datagram to {item.dst[0]}:{item.dst[1]} dropped: {why}")
+        self._events.append(SendFailed(item.dst, item.src_port, error))
+
+    def _emit(self, frame: bytes) -> None:
+        self._tx.append(frame)
+        self.stats.tx_frames += 1
+
+
+def _check_port(port: int, what: str) -> None:
+    if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 0xFFFF:
+        raise ValueError(f"{what} must be an integer in 1..65535, not {port!r}")
+
+
+def _check_dst(dst: tuple[str, int]) -> tuple[str, int]:
+    if not isinstance(dst, tuple) or len(dst) != 2:
+        raise ValueError(f"destination must be an (IPv4 address, port) tuple, not {dst!r}")
+    return dst
+
+
+def _check_own_address(address: IPv4Address, network: IPv4Network) -> None:
+    if address.is_unspecified or address.is_multicast or address.is_loopback:
+        raise ValueError(f"{address} cannot be a host address")
+    if int(address) == LIMITED_BROADCAST:
+        raise ValueError(f"{address} cannot be a host address")
+    if network.prefixlen < 31 and address in (network.network_address, network.broadcast_address):
+        raise ValueError(f"{address} is the network or broadcast address of {network}")
+
+
+def _check_gateway(gateway: IPv4Address, address: IPv4Address, network: IPv4Network) -> None:
+    reserved = network.prefixlen < 31 and gateway in (
+        network.network_address,
+        network.broadcast_address,
+    )
+    if gateway not in network or gateway == address or reserved:
+        raise ValueError(
+            f"gateway {gateway} is not a usable address on {network} besides {address}"
+        )

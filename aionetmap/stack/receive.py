@@ -1,0 +1,218 @@
+"""The receive half of :class:`~aionetmap.stack.host.Host`: what it does with each verdict
+of :func:`~aionetmap.stack.classify.classify` (ARP, ICMP, fragments, closed ports).
+
+Every received frame ends in exactly one place: a delivered datagram, a handled ARP or
+ICMP message, a held fragment, or one counted drop reason (drops found after reassembly
+count the datagram once).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from ipaddress import IPv4Address
+from typing import Any
+
+from aionetmap.stack.addresses import BytesLike, int_to_str
+from aionetmap.stack.arp import ArpOperation, ArpPacket, build_arp_reply
+from aionetmap.stack.arp_cache import ArpCache
+from aionetmap.stack.classify import (
+    ClassifyContext,
+    Deliver,
+    Drop,
+    Slow,
+    SlowKind,
+    Verdict,
+    classify_ipv4,
+)
+from aionetmap.stack.config import HostConfig
+from aionetmap.stack.drops import DropReason, StackStats
+from aionetmap.stack.errors import ParseError
+from aionetmap.stack.events import DatagramReceived, EchoReplyReceived, Event, IcmpErrorReceived
+from aionetmap.stack.fragments import Reassembler
+from aionetmap.stack.icmp import MAX_ERROR_QUOTE, IcmpMessage, IcmpType, error_kind
+from aionetmap.stack.ipv4 import IpProtocol, IPv4Header
+from aionetmap.stack.ratelimit import TokenBucket
+
+__all__ = ["ReceiveMixin"]
+
+_ECHO_REPLY_OVERHEAD = 20  # our reply carries no IPv4 options
+_PORT_UNREACHABLE = 3
+
+
+class ReceiveMixin:
+    """Receive handlers; :class:`Host` provides the state and the three send hooks."""
+
+    mac: bytes
+    mtu: int
+    config: HostConfig
+    stats: StackStats
+    _ip: int
+    _net: int
+    _mask: int
+    _ctx: ClassifyContext
+    _arp: ArpCache[Any]
+    _reassembler: Reassembler
+    _icmp_bucket: TokenBucket
+    _events: deque[Event]
+
+    def _emit(self, frame: bytes) -> None:
+        raise NotImplementedError
+
+    def _learn(self, ip: int, mac: bytes, now: float) -> None:
+        raise NotImplementedError
+
+    def _reply(self, dst_ip: int, protocol: int, payload: bytes, now: float) -> bool:
+        raise NotImplementedError
+
+    def _dispatch(self, buf: BytesLike, verdict: Verdict, now: float) -> None:
+        if isinstance(verdict, Deliver):
+            self._deliver(buf, verdict)
+        elif isinstance(verdict, Drop):
+            self.stats.drop(verdict.reason)
+        elif verdict.kind is SlowKind.ARP:
+            self._on_arp(buf, verdict.l3_offset, now)
+        elif verdict.kind is SlowKind.ICMP:
+            self._on_icmp(buf, verdict.l3_offset, now)
+        elif verdict.kind is SlowKind.FRAGMENT:
+            self._on_fragment(buf, verdict.l3_offset, now)
+        else:
+            self._on_closed_port(buf, verdict.l3_offset, now)
+
+    def _deliver(self, buf: BytesLike, verdict: Deliver) -> None:
+        start = verdict.payload_offset
+        payload = bytes(buf[start : start + verdict.payload_length])
+        src = (int_to_str(verdict.src_ip), verdict.src_port)
+        self._events.append(DatagramReceived(src, verdict.dst_port, payload))
+        self.stats.rx_udp_delivered += 1
+
+    def _on_arp(self, buf: BytesLike, offset: int, now: float) -> None:
+        try:
+            arp = ArpPacket.from_bytes(buf[offset:])
+        except ParseError as exc:
+            self.stats.drop(exc.reason)
+            return
+        self.stats.rx_arp += 1
+        sender, target = int(arp.sender_ip), int(arp.target_ip)
+        if sender == self._ip:
+            self.stats.drop(DropReason.ARP_ADDRESS_CONFLICT)
+            return
+        for_us = target == self._ip
+        if for_us and arp.operation is ArpOperation.REQUEST:
+            # Learn the asker (it is about to talk to us) unless it is an RFC 5227 probe
+            # (sender 0.0.0.0) or off our subnet; answer in any case.
+            if sender and sender & self._mask == self._net:
+                self._learn(sender, arp.sender_mac, now)
+            self._emit(build_arp_reply(self.mac, self._ip, arp.sender_mac, sender))
+            self.stats.tx_arp_replies += 1
+            return
+        if sender and self._arp.knows(sender, now):
+            # Replies to our requests, and announcements by neighbours we already use.
+            self._learn(sender, arp.sender_mac, now)
+            return
+        self.stats.drop(DropReason.ARP_UNSOLICITED if for_us else DropReason.ARP_NOT_FOR_US)
+
+    def _ip_parts(self, buf: BytesLike, offset: int) -> tuple[IPv4Header, memoryview] | None:
+        """Header and payload of a packet classify already validated (``None``, counted,
+        should that ever disagree)."""
+        try:
+            header = IPv4Header.from_bytes(buf[offset:])
+        except ParseError as exc:
+            self.stats.drop(exc.reason)
+            return None
+        start = offset + header.header_length
+        return header, memoryview(buf)[start : offset + header.total_length]
+
+    def _on_icmp(self, buf: BytesLike, offset: int, now: float) -> None:
+        parts = self._ip_parts(buf, offset)
+        if parts is None:
+            return
+        header, payload = parts
+        try:
+            message = IcmpMessage.from_bytes(payload)
+        except ParseError as exc:
+            self.stats.drop(exc.reason)
+            return
+        self.stats.rx_icmp += 1
+        if int(header.dst) != self._ip:
+            self.stats.drop(DropReason.ICMP_BROADCAST)
+        elif message.type == IcmpType.ECHO_REQUEST:
+            self._answer_echo(header, message, now)
+        elif message.type == IcmpType.ECHO_REPLY:
+            reply = EchoReplyReceived(str(header.src), message.ident, message.seq, message.payload)
+            self._events.append(reply)
+        else:
+            self._on_icmp_error(header, message)
+
+    def _answer_echo(self, header: IPv4Header, request: IcmpMessage, now: float) -> None:
+        if not self.config.answer_echo:
+            self.stats.drop(DropReason.ICMP_ECHO_IGNORED)
+            return
+        reply = IcmpMessage(IcmpType.ECHO_REPLY, 0, request.ident, request.seq, request.payload)
+        if _ECHO_REPLY_OVERHEAD + 8 + len(request.payload) > self.mtu:
+            self.stats.drop(DropReason.REPLY_TOO_LARGE)
+        elif self._reply(int(header.src), IpProtocol.ICMP, bytes(reply), now):
+            self.stats.tx_echo_replies += 1
+        else:
+            self.stats.drop(DropReason.REPLY_UNROUTABLE)
+
+    def _on_icmp_error(self, header: IPv4Header, message: IcmpMessage) -> None:
+        kind = error_kind(message.type, message.code)
+        if kind is None:
+            self.stats.drop(DropReason.ICMP_UNSUPPORTED_TYPE)
+            return
+        quote = message.payload
+        # The quoted header is as we sent it (ours has no options, but accept any IHL);
+        # its total length and checksum may have been changed on the way, so only the
+        # fields we need are checked: it must be UDP from this host with the ports present.
+        ihl = (quote[0] & 0xF) * 4 if quote else 0
+        if (
+            len(quote) < 20
+            or quote[0] >> 4 != 4
+            or ihl < 20
+            or len(quote) < ihl + 8
+            or quote[9] != IpProtocol.UDP
+            or int.from_bytes(quote[12:16], "big") != self._ip
+        ):
+            self.stats.drop(DropReason.ICMP_BAD_QUOTE)
+            return
+        dst = (str(IPv4Address(quote[16:20])), int.from_bytes(quote[ihl + 2 : ihl + 4], "big"))
+        src_port = int.from_bytes(quote[ihl : ihl + 2], "big")
+        name, code = kind
+        error = OSError(
+            code,
+            f"{name.replace('_', ' ')} from {header.src} for the datagram to {dst[0]}:{dst[1]}",
+        )
+        self._events.append(IcmpErrorReceived(str(header.src), name, dst, src_port, error))
+
+    def _on_fragment(self, buf: BytesLike, offset: int, now: float) -> None:
+        if not self.config.reassembly:
+            self.stats.drop(DropReason.IP_FRAGMENT)
+            return
+        parts = self._ip_parts(buf, offset)
+        if parts is None:
+            return
+        header, payload = parts
+        self.stats.rx_fragments += 1
+        datagram = self._reassembler.add(header, bytes(payload), now)
+        if datagram is None:
+            return
+        self.stats.rx_reassembled += 1
+        verdict = classify_ipv4(datagram, 0, self._ctx)
+        if isinstance(verdict, Slow) and verdict.kind is SlowKind.FRAGMENT:
+            self.stats.drop(DropReason.IP_FRAGMENT_BAD)  # cannot happen: MF and offset cleared
+        else:
+            self._dispatch(datagram, verdict, now)
+
+    def _on_closed_port(self, buf: BytesLike, offset: int, now: float) -> None:
+        self.stats.drop(DropReason.UDP_NO_LISTENER)
+        if not self._icmp_bucket.take(now):
+            self.stats.icmp_rate_limited += 1
+            return
+        total = buf[offset + 2] << 8 | buf[offset + 3]
+        src = int.from_bytes(buf[offset + 12 : offset + 16], "big")
+        quote = bytes(buf[offset : offset + min(total, MAX_ERROR_QUOTE)])
+        message = IcmpMessage(IcmpType.DEST_UNREACHABLE, _PORT_UNREACHABLE, 0, 0, quote)
+        if self._reply(src, IpProtocol.ICMP, bytes(message), now):
+            self.stats.tx_port_unreachable += 1
+        else:
+            self.stats.replies_failed += 1
