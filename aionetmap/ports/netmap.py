@@ -1,0 +1,359 @@
+"""NetmapPort: the kernel backend. Opens /dev/netmap, registers a port, maps its rings.
+
+The sequence is netmap-abi.md §3: open ``/dev/netmap``, ``NIOCCTRL`` with an
+``nmreq_header`` + ``nmreq_register`` built from the parsed portspec, ``mmap`` of
+``nr_memsize`` at offset 0, then the rings bound to this fd are found through the
+``netmap_if`` at ``nr_offset`` by :class:`~aionetmap._native.rings.RingSet`, the same C ring
+code the software pipe runs.
+
+All syscalls go through a small injectable object (:class:`NetmapSyscalls`), so the whole
+open/register/error path can run against a fake kernel where ``/dev/netmap`` is absent.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import mmap
+import os
+import warnings
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Protocol, Self
+
+from aionetmap._native._netmap import ffi, lib
+from aionetmap._native.batch import FrameBatch
+from aionetmap._native.rings import RingSet
+from aionetmap.errors import Operation, netmap_error
+from aionetmap.ports.base import PortClosedError, PortInfo, TxWakeup
+from aionetmap.portspec import PortSpec, parse_portspec
+
+__all__ = ["DEVICE", "KernelSyscalls", "NetmapPort", "NetmapSyscalls"]
+
+DEVICE = "/dev/netmap"
+
+# Ring and slot hints a caller may override on top of the portspec's @conf.
+_HINTS = frozenset(
+    ("tx_rings", "rx_rings", "host_tx_rings", "host_rx_rings", "tx_slots", "rx_slots")
+)
+
+
+class NetmapSyscalls(Protocol):
+    """The four syscalls a netmap port makes. Each raises ``OSError`` (with ``errno``)."""
+
+    def open(self, path: str) -> int:
+        """Open the netmap device read-write, close-on-exec; return the fd."""
+        ...
+
+    def ioctl(self, fd: int, request: int, hdr: Any = None, body: Any = None) -> None:
+        """``NIOCCTRL`` (``hdr``: ``struct nmreq_header *``, ``body``: its request body,
+        written back by the kernel) or ``NIOCTXSYNC``/``NIOCRXSYNC`` (no argument)."""
+        ...
+
+    def mmap(self, fd: int, size: int) -> mmap.mmap:
+        """Map ``size`` bytes of the registered fd's region, shared, read-write, offset 0."""
+        ...
+
+    def close(self, fd: int) -> None: ...
+
+
+class KernelSyscalls:
+    """The real syscalls, on the real ``/dev/netmap``."""
+
+    def open(self, path: str) -> int:
+        return os.open(path, os.O_RDWR | os.O_CLOEXEC)
+
+    def ioctl(self, fd: int, request: int, hdr: Any = None, body: Any = None) -> None:
+        if request == lib.NIOCCTRL:
+            err = lib.anm_ctrl(fd, hdr, ffi.NULL if body is None else body)
+        elif request == lib.NIOCTXSYNC:
+            err = lib.anm_txsync(fd)
+        elif request == lib.NIOCRXSYNC:
+            err = lib.anm_rxsync(fd)
+        else:
+            raise ValueError(f"not a netmap ioctl: {request:#x}")
+        if err:
+            raise OSError(err, os.strerror(err))
+
+    def mmap(self, fd: int, size: int) -> mmap.mmap:
+        return mmap.mmap(fd, size, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+
+    def close(self, fd: int) -> None:
+        os.close(fd)
+
+
+def _header(reqtype: int, name: str) -> Any:
+    hdr: Any = ffi.new("struct nmreq_header *")  # zeroed: nr_reserved and nr_options stay 0
+    hdr.nr_version = lib.NETMAP_API
+    hdr.nr_reqtype = reqtype
+    hdr.nr_name = name.encode()  # the parser bounds it to 63 bytes, so the NUL fits
+    return hdr
+
+
+def _sysfs(ifname: str, attr: str) -> str | None:
+    try:
+        return Path("/sys/class/net", ifname, attr).read_text().strip()
+    except (OSError, ValueError):
+        return None
+
+
+def _link_info(spec: PortSpec) -> tuple[int | None, bytes | None]:
+    """MTU and MAC of an OS interface; VALE ports and pipes have none to read."""
+    if spec.subsystem != "netmap" or spec.is_pipe:
+        return None, None
+    mtu, mac = _sysfs(spec.nr_name, "mtu"), _sysfs(spec.nr_name, "address")
+    try:
+        return (int(mtu) if mtu else None), (bytes.fromhex(mac.replace(":", "")) if mac else None)
+    except ValueError:
+        return None, None
+
+
+class NetmapPort:
+    """A registered netmap port (NIC rings, host rings, VALE port or netmap pipe end).
+
+    Open with :meth:`open`; close with :meth:`close` or a ``with`` block. Implements
+    :class:`~aionetmap.ports.base.Port`.
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "_closed",
+        "_fd",
+        "_info",
+        "_region",
+        "_rings",
+        "_stats",
+        "_sys",
+        "spec",
+    )
+
+    def __init__(
+        self,
+        spec: PortSpec,
+        fd: int,
+        region: mmap.mmap,
+        rings: RingSet,
+        info: PortInfo,
+        syscalls: NetmapSyscalls,
+    ) -> None:
+        """Wrap an already registered fd; use :meth:`open` instead."""
+        self.spec = spec
+        self._fd = fd
+        self._region = region
+        self._rings = rings
+        self._info = info
+        self._sys = syscalls
+        self._closed = False
+        self._stats = {"txsync_calls": 0, "rxsync_calls": 0}
+
+    @classmethod
+    def open(
+        cls,
+        spec: str | PortSpec,
+        *,
+        syscalls: NetmapSyscalls | None = None,
+        tx_poll: bool = False,
+        **hints: int,
+    ) -> NetmapPort:
+        """Open and register ``spec`` (``netmap:eth0-1``, ``vale0:p``, ``netmap:x{1`` ...).
+
+        ``hints`` override the portspec's ``@conf`` ring/slot hints (``tx_slots=1024``...).
+        ``tx_poll=True`` lets the kernel txsync inside every poll/epoll wake-up as well;
+        by default it does not (``NR_NO_TX_POLL``): :meth:`flush` syncs explicitly.
+        Kernel errors raise ``OSError`` subclasses that name the port and the cause.
+        """
+        if isinstance(spec, str):
+            spec = parse_portspec(spec)
+        if spec.subsystem not in ("netmap", "vale"):
+            raise ValueError(f"{spec.text}: NetmapPort opens netmap: and vale ports only")
+        unknown = set(hints) - _HINTS
+        if unknown:
+            raise TypeError(f"unknown NetmapPort.open() arguments: {', '.join(sorted(unknown))}")
+        overrides: dict[str, Any] = dict(hints)
+        spec = dataclasses.replace(spec, **overrides)
+        sys_ = syscalls if syscalls is not None else KernelSyscalls()
+        fd: int = cls._call(sys_.open, spec, "open", DEVICE)
+        region: mmap.mmap | None = None
+        try:
+            body = cls._register(sys_, fd, spec, tx_poll)
+            size, nifp = int(body.nr_memsize), int(body.nr_offset)
+            if size <= 0 or nifp >= size:
+                raise ValueError(f"{spec.text}: kernel returned region size {size}, offset {nifp}")
+            region = cls._call(sys_.mmap, spec, "mmap", fd, size)
+            rings = RingSet(region, nifp, name=spec.text)
+        except BaseException:
+            if region is not None:
+                region.close()
+            sys_.close(fd)
+            raise
+        mtu, mac = _link_info(spec)
+        info = PortInfo(
+            name=spec.text,
+            backend="netmap",
+            rx_rings=rings.rx_rings,
+            tx_rings=rings.tx_rings,
+            rx_slots=rings.rx_slots,
+            tx_slots=rings.tx_slots,
+            buf_size=rings.buf_size,
+            max_frame=rings.max_frame,
+            mem_id=int(body.nr_mem_id),
+            mtu=mtu,
+            mac=mac,
+            ifname=spec.nr_name,
+        )
+        return cls(spec, fd, region, rings, info, sys_)
+
+    @staticmethod
+    def _call(func: Any, spec: PortSpec, op: Operation, *args: Any) -> Any:
+        """Run a syscall; turn its ``OSError`` into one that names the port and the cause."""
+        try:
+            return func(*args)
+        except OSError as exc:
+            if not exc.errno:
+                raise
+            raise netmap_error(exc.errno, spec.text, op) from exc
+
+    @classmethod
+    def _register(cls, sys_: NetmapSyscalls, fd: int, spec: PortSpec, tx_poll: bool) -> Any:
+        """NIOCCTRL REGISTER; returns the body the kernel wrote its answer into."""
+        mem_id = spec.nr_mem_id
+        if spec.share is not None:
+            mem_id = cls._shared_mem_id(sys_, fd, spec)
+        hdr = _header(lib.NETMAP_REQ_REGISTER, spec.nr_name)
+        body: Any = ffi.new("struct nmreq_register *")
+        body.nr_mode = spec.nr_mode
+        body.nr_ringid = spec.nr_ringid
+        body.nr_mem_id = mem_id
+        # We txsync ourselves after queueing (flush), because under epoll the kernel's own
+        # txsync runs only when an event is posted for the fd. NR_NO_TX_POLL stops the
+        # redundant txsync in every wake-up of the reader, so frames queued but not yet
+        # flushed leave when we say so; a poll that asks for POLLOUT (our writer, waiting
+        # for TX room) still txsyncs, so the "writable" wake-up keeps working.
+        body.nr_flags = spec.nr_flags | (0 if tx_poll else lib.NR_NO_TX_POLL)
+        body.nr_tx_rings, body.nr_rx_rings = spec.tx_rings, spec.rx_rings
+        body.nr_host_tx_rings, body.nr_host_rx_rings = spec.host_tx_rings, spec.host_rx_rings
+        body.nr_tx_slots, body.nr_rx_slots = spec.tx_slots, spec.rx_slots
+        # hdr and body stay referenced here for the whole call: the kernel reads the body
+        # through the address stored in hdr.nr_body.
+        cls._call(sys_.ioctl, spec, "register", fd, lib.NIOCCTRL, hdr, body)
+        return body
+
+    @classmethod
+    def _shared_mem_id(cls, sys_: NetmapSyscalls, fd: int, spec: PortSpec) -> int:
+        """``@share=PORT``: the memory id of PORT (PORT_INFO_GET needs no registered fd)."""
+        assert spec.share is not None
+        hdr = _header(lib.NETMAP_REQ_PORT_INFO_GET, spec.share)
+        body: Any = ffi.new("struct nmreq_port_info_get *")
+        cls._call(sys_.ioctl, spec, "port_info", fd, lib.NIOCCTRL, hdr, body)
+        mem_id = int(body.nr_mem_id)
+        if spec.nr_mem_id and mem_id != spec.nr_mem_id:
+            raise ValueError(
+                f"{spec.text}: @share={spec.share} uses memory id {mem_id}, "
+                f"but the spec asks for @{spec.nr_mem_id}"
+            )
+        return mem_id
+
+    # ---- Port protocol ------------------------------------------------------------------
+
+    @property
+    def info(self) -> PortInfo:
+        return self._info
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def tx_wakeup(self) -> TxWakeup:
+        return "writable"
+
+    def fileno(self) -> int:
+        self._check()
+        return self._fd
+
+    def recv(self, batch: FrameBatch, max_frames: int | None = None) -> int:
+        """Copy up to ``max_frames`` received frames into ``batch``; see ``Port.recv``."""
+        self._check()
+        n = self._rings.recv(batch, max_frames)
+        if n == 0:
+            # Under a level-triggered loop the next epoll_wait's re-poll does the rxsync, so
+            # this is only reached when the ring looks empty: one NIOCRXSYNC then hands the
+            # consumed slots back and fetches what arrived since the last poll. That keeps
+            # recv() useful outside a loop, at one syscall per empty read, never per frame.
+            self._sync(lib.NIOCRXSYNC, "rxsync")
+            n = self._rings.recv(batch, max_frames)
+        return n
+
+    def send(self, frames: Sequence[bytes | bytearray | memoryview]) -> int:
+        self._check()
+        return self._rings.send(frames)
+
+    def send_batch(self, batch: FrameBatch, start: int = 0) -> int:
+        self._check()
+        return self._rings.send_batch(batch, start)
+
+    def tx_space(self) -> int:
+        self._check()
+        return self._rings.tx_space()
+
+    def flush(self) -> None:
+        """NIOCTXSYNC: hand queued frames to the port and reclaim sent slots.
+
+        Skipped when no TX ring holds anything queued or in flight.
+        """
+        self._check()
+        if self._rings.tx_pending():
+            self._sync(lib.NIOCTXSYNC, "txsync")
+
+    def stats(self) -> Mapping[str, int]:
+        if self._closed:
+            return dict(self._stats)
+        return {**self._rings.stats(), **self._stats}
+
+    def close(self) -> None:
+        """Unmap the region and close the fd (both are needed to leave netmap mode)."""
+        if self._closed:
+            return
+        self._stats = {**self._rings.stats(), **self._stats}
+        self._closed = True
+        try:
+            self._rings.release()  # drops its view of the mapping, so munmap can succeed
+        finally:
+            try:
+                self._region.close()
+            finally:
+                self._sys.close(self._fd)
+
+    # ---- helpers and dunders ---------------------------------------------------------------
+
+    def _check(self) -> None:
+        if self._closed:
+            raise PortClosedError(f"{self._info.name}: port is closed")
+
+    def _sync(self, request: int, op: Operation) -> None:
+        self._stats[f"{op}_calls"] += 1
+        self._call(self._sys.ioctl, self.spec, op, self._fd, request)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        if not getattr(self, "_closed", True):
+            warnings.warn(f"unclosed {self!r}", ResourceWarning, source=self, stacklevel=1)
+            self.close()
+
+    def __repr__(self) -> str:
+        i = self._info
+        state = "closed" if self._closed else f"fd={self._fd}"
+        return (
+            f"<NetmapPort {i.name} {state} rings={i.tx_rings}tx/{i.rx_rings}rx "
+            f"slots={i.tx_slots}/{i.rx_slots} mem_id={i.mem_id}>"
+        )
