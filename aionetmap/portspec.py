@@ -43,6 +43,7 @@ NAME_MAX = 63  # nr_name is 64 bytes with the NUL
 RING_LIMIT = 0xFFF  # ring ids are < NETMAP_RING_MASK, as in libnetmap
 VALE_PART_MAX = 15  # IFNAMSIZ - 1, for the switch and for the port part
 IFNAME_MAX = 15
+PIPE_NAME_MAX = 200  # NAME.ID, as the software pipe accepts it
 
 Subsystem = Literal["netmap", "vale", "pipe", "packet"]
 
@@ -445,8 +446,8 @@ class _Parser:
                 f"({subsystem}: ports have no netmap ring modes or flags)"
             )
         self.nr_name = self.text[name_at : self.pos]
-        if len(self.nr_name.encode()) > NAME_MAX:
-            raise self.fail(f"name longer than {NAME_MAX} bytes", name_at)
+        if len(self.nr_name) > PIPE_NAME_MAX:
+            raise self.fail(f"pipe name longer than {PIPE_NAME_MAX} characters", name_at)
         self.options()
         return self.build()
 

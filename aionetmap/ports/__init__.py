@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from aionetmap._native.batch import FrameBatch
 from aionetmap.ports.base import Port, PortClosedError, PortInfo
@@ -30,7 +30,7 @@ def open_port(spec: str | PortSpec, **overrides: Any) -> Port:
         from aionetmap.ports.pipe import PipePort
 
         conf = {"slots": parsed.conf.get("slots"), "buf_size": parsed.conf.get("buf_size")}
-        end = "a" if parsed.pipe_end == "a" else "b"
+        end: Literal["a", "b"] = "a" if parsed.pipe_end == "a" else "b"
         name = f"{parsed.pipe_parent}.{parsed.pipe_id}"
         return PipePort.open(name, end, **{**conf, **overrides})
     from aionetmap.ports.packet import PacketPort

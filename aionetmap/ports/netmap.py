@@ -180,7 +180,10 @@ class NetmapPort:
             if size <= 0 or nifp >= size:
                 raise ValueError(f"{spec.text}: kernel returned region size {size}, offset {nifp}")
             region = cls._call(sys_.mmap, spec, "mmap", fd, size)
-            rings = RingSet(region, nifp, name=spec.text)
+            # VALE ports and pipes carry NS_MOREFRAG chains; a NIC may be in emulated mode,
+            # whose TX sends every slot as its own frame, so there a frame stays in one slot.
+            frags = spec.subsystem == "vale" or spec.is_pipe
+            rings = RingSet(region, nifp, name=spec.text, allow_fragments=frags)
         except BaseException:
             if region is not None:
                 region.close()

@@ -247,6 +247,7 @@ OWN_VALID: list[tuple[str, dict[str, Any]]] = [
     ),
     ("pipe:demo}0", {"pipe_parent": "demo", "pipe_id": "0", "pipe_end": "b"}),
     ("pipe:my-test.1{ab_c-2.x", {"pipe_parent": "my-test.1", "pipe_id": "ab_c-2.x"}),
+    ("pipe:" + "p" * 196 + "{123", {"pipe_id": "123"}),
     ("pipe:demo{0-1", {"pipe_id": "0-1", "nr_mode": 1, "nr_ringid": 0}),  # '-' is no mode here
     (
         "pipe:d{1@conf:slots=64,buf-size=4096",
@@ -275,7 +276,7 @@ OWN_INVALID: list[tuple[str, int, str]] = [
     ("pipe:demo{0@", 12, "empty option"),
     ("pipe:demo{0@conf:rings=2", 17, "unknown key 'rings'"),
     ("pipe:demo{0@share=netmap:eth0", 12, "unknown option 'share'"),
-    ("pipe:" + "p" * 60 + "{123", 5, "63 bytes"),
+    ("pipe:" + "p" * 197 + "{123", 5, "200 characters"),
     ("packet:", 7, "empty interface name"),
     ("packet:" + "i" * 16, 7, "15 characters"),
     ("packet:eth0*", 11, "no netmap ring modes"),
