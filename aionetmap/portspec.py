@@ -59,6 +59,7 @@ _IDENT = re.compile(r"[A-Za-z0-9_]*")  # libnetmap's identifier (switch names, p
 _NAME = re.compile(r"[A-Za-z0-9_.]*")  # interface and VALE port names
 _OWN_NAME = re.compile(r"[A-Za-z0-9_.-]*")  # pipe: names and ids, packet: interfaces
 _DIGITS = re.compile(r"[0-9]*")
+_OPTION_NAME = re.compile(r"[^:=@]*")
 
 # @conf keys per subsystem, with the largest value each field can hold.
 _U16, _U32 = 0xFFFF, 0xFFFFFFFF
@@ -353,15 +354,9 @@ class _Parser:
     def option(self, begin: int, end: int) -> None:
         if begin == end:
             raise self.fail("empty option after '@'", begin)
-        stop = min(
-            (
-                i
-                for i in (self.text.find(":", begin, end), self.text.find("=", begin, end))
-                if i >= 0
-            ),
-            default=end,
-        )
-        name = self.text[begin:stop]
+        self.pos = begin
+        name = self.take(_OPTION_NAME)  # up to ':' (keys follow) or '=' (a bare value)
+        stop = self.pos
         netmap = self.subsystem in ("netmap", "vale")
         if name != "conf" and not (netmap and name in _OPTION_KEYS):
             known = "conf, share, extmem, offset" if netmap else "conf"
@@ -381,9 +376,7 @@ class _Parser:
             for key, (value, at) in keys.items():
                 self.conf[key] = self.conf_value(key, value, at, _CONF[self.subsystem][key])
         elif name == "share":
-            if "port" not in keys:
-                raise self.fail("'@share' needs the port to share memory with", begin)
-            self.share_with(*keys["port"])
+            self.share_with(*keys["port"])  # keys() lets nothing else through
         else:
             required = _OPTION_KEYS[name][1]
             if required not in keys:

@@ -6,6 +6,8 @@ import pickle
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from aionetmap import portspec
 from aionetmap._native._netmap import lib
@@ -353,3 +355,35 @@ def test_not_a_string() -> None:
 )
 def test_parser_constants_match_the_compiled_abi(name: str) -> None:
     assert getattr(portspec, name) == getattr(lib, name)
+
+
+_GRAMMAR = "netmapvalepipcketkonfshr:{}-^*/@=,.xzRT0123456789_é& "
+
+
+@settings(max_examples=2000, deadline=None)
+@given(
+    st.one_of(
+        st.text(alphabet=_GRAMMAR, max_size=40),
+        st.builds(
+            "".join,
+            st.tuples(
+                st.sampled_from(["netmap:", "vale0:", "pipe:", "packet:", "vale:", "netmap"]),
+                st.text(alphabet=_GRAMMAR, max_size=30),
+            ),
+        ),
+    )
+)
+def test_any_text_parses_or_raises_portspec_error(text: str) -> None:
+    """Nothing but PortSpecError ever escapes, and the caret stays inside the spec."""
+    error: PortSpecError | None = None
+    try:
+        spec = parse_portspec(text)
+    except PortSpecError as exc:
+        error = exc
+    if error is not None:
+        assert 0 <= error.offset <= len(text)
+        assert error.spec == text
+    else:
+        assert spec.text == text
+        assert 0 < len(spec.nr_name) <= 200
+        assert spec.nr_name in text
