@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-try:  # run as a script (python aionetmap/_native/build_ring.py) or via setup.py
-    from _buildutil import compile_in_place, make_ffibuilder
-except ImportError:  # pragma: no cover - imported as a package module
+try:  # setup.py runs from the project root, where the package is importable
     from aionetmap._native._buildutil import compile_in_place, make_ffibuilder
+except ImportError:  # run as a script: python aionetmap/_native/build_ring.py
+    from _buildutil import compile_in_place, make_ffibuilder  # type: ignore[import-not-found,no-redef]
 
 __all__ = ["ffibuilder"]
 

@@ -1,0 +1,503 @@
+"""The software pipe backend: two netmap-layout endpoints in one shared-memory region.
+
+Ports ``pipe:NAME{ID`` (end "a") and ``pipe:NAME}ID`` (end "b"). Frames sent on one end are
+received on the other, moved zero-copy by a user-space "kernel" (``pipe.c``) that behaves
+like netmap pipes, through the same C ring code the kernel port uses. No root, no module.
+
+Readiness: :meth:`PipePort.fileno` is readable while frames wait, and also once when TX
+room comes back after the TX ring filled up (``tx_wakeup == "readable"``) and once when the
+peer closes. It is level-triggered: :meth:`PipePort.recv` clears it and re-arms it if
+anything is still waiting.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import errno
+import fcntl
+import itertools
+import json
+import mmap
+import os
+import re
+import stat
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Literal, Self
+
+from aionetmap._native._ring import ffi, lib
+from aionetmap._native.batch import FrameBatch
+from aionetmap._native.rings import RingSet, c_message
+from aionetmap.ports.base import PortClosedError, PortInfo, TxWakeup
+
+__all__ = ["PipeHandle", "PipePort", "pipe_pair"]
+
+End = Literal["a", "b"]
+
+SHM_DIR = "/dev/shm"
+"""Where named pipes live: ``aionetmap-pipe.NAME`` plus one FIFO per end (``.a``, ``.b``)."""
+DEFAULT_SLOTS = 1024
+DEFAULT_BUF_SIZE = 2048
+
+_PREFIX = "aionetmap-pipe."
+_NAME_RE = re.compile(r"[A-Za-z0-9_.-]{1,200}")
+_ERRLEN = 256
+_COUNTER_FIELDS = tuple(name for name, _ in ffi.typeof("struct anm_pipe_counters").fields)
+_anon_ids = itertools.count()
+
+
+def _end_number(end: str) -> int:
+    if end not in ("a", "b"):
+        raise ValueError(f"pipe end must be 'a' or 'b', got {end!r}")
+    return 0 if end == "a" else 1
+
+
+def _spec(name: str, end: str) -> str:
+    """``pipe:NAME{ID`` for ``NAME.ID`` (split at the last dot), ``pipe:NAME{`` without one."""
+    base, dot, ident = name.rpartition(".")
+    brace = "{" if end == "a" else "}"
+    return f"pipe:{base}{brace}{ident}" if dot else f"pipe:{name}{brace}"
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _format(fd: int, spec: str, slots: int, buf_size: int) -> int:
+    """Size the file/memfd and lay a fresh pipe out in it; returns the size."""
+    size = lib.anm_pipe_region_size(slots, buf_size)
+    if size == 0:
+        raise ValueError(
+            f"{spec}: slots={slots} buf_size={buf_size} out of range (slots "
+            f"{lib.ANM_PIPE_MIN_SLOTS}..{lib.ANM_PIPE_MAX_SLOTS}, buf_size a multiple of 64 "
+            f"in {lib.ANM_PIPE_MIN_BUF}..{lib.ANM_PIPE_MAX_BUF})"
+        )
+    os.ftruncate(fd, size)
+    err = ffi.new("char[]", _ERRLEN)
+    with mmap.mmap(fd, size) as mm:
+        base = ffi.from_buffer("uint8_t[]", mm, require_writable=True)
+        try:
+            rc = lib.anm_pipe_format(base, size, slots, buf_size, err, _ERRLEN)
+        finally:
+            ffi.release(base)
+    if rc < 0:
+        raise ValueError(f"{spec}: {c_message(err)}")
+    return int(size)
+
+
+def _close_fds(fds: Sequence[int]) -> None:
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+
+
+@dataclass(frozen=True, slots=True)
+class PipeHandle:
+    """One end of an anonymous pipe on its way to another process (see :meth:`PipePort.detach`).
+
+    After ``os.fork()`` the child calls ``PipePort.attach(handle)`` and the parent calls
+    ``handle.close()``. For a spawned program pass ``pass_fds=handle.fds()`` (the numbers
+    stay the same) and ``handle.encode()`` on its command line; it calls
+    ``PipePort.attach(PipeHandle.decode(text))``. Attaching takes ownership of the fds.
+    """
+
+    spec: str
+    end: End
+    mem_fd: int
+    own_fd: int
+    peer_fd: int
+
+    def fds(self) -> tuple[int, int, int]:
+        return (self.mem_fd, self.own_fd, self.peer_fd)
+
+    def encode(self) -> str:
+        return json.dumps(dataclasses.asdict(self))
+
+    @classmethod
+    def decode(cls, text: str) -> PipeHandle:
+        fields = json.loads(text)
+        _end_number(fields["end"])
+        if not all(isinstance(fields[k], int) for k in ("mem_fd", "own_fd", "peer_fd")):
+            raise ValueError(f"not a pipe handle: {text!r}")
+        return cls(**fields)
+
+    def close(self) -> None:
+        """Close this process's copies of the fds (after handing them over)."""
+        _close_fds(self.fds())
+
+
+class PipePort:
+    """One end of a software pipe; implements :class:`aionetmap.ports.base.Port`.
+
+    Open a named end with :meth:`open` (any process, by name), or an anonymous pair with
+    :func:`pipe_pair`. ``send``/``send_batch`` queue frames; ``flush`` hands them to the peer
+    (netmap's txsync); ``recv`` takes delivered frames (rxsync) and does the readiness
+    bookkeeping of :meth:`fileno`. Frames sent after the peer closed are dropped and counted
+    (``tx_dropped_peer_closed``) rather than waiting forever.
+    """
+
+    backend: Literal["pipe"] = "pipe"
+
+    _spec: str
+    _end: End
+    _endno: int
+    _path: str | None  # the named pipe's memory file, None for anonymous pairs
+    _fds: list[int]  # memory (and lock) fd, own notification fd, peer's notification fd
+    _own_fd: int
+    _mm: mmap.mmap | None
+    _base: Any  # our cffi view of _mm
+    _p: Any  # struct anm_pipe *
+    _rings: RingSet | None
+    _info: PortInfo
+    _closed: bool
+
+    def __init__(self) -> None:
+        raise TypeError("use PipePort.open(), PipePort.attach() or pipe_pair()")
+
+    @classmethod
+    def _create(cls, spec: str, end: End, fds: tuple[int, int, int], path: str | None) -> PipePort:
+        """Map and validate one end over duplicates of ``fds`` (memory, own, peer); the
+        caller keeps (and closes) the originals."""
+        self = cls.__new__(cls)
+        self._closed = True  # until set up: __del__ stays quiet
+        self._spec, self._end, self._endno, self._path = spec, end, _end_number(end), path
+        self._fds, self._base, self._rings, self._mm = [], None, None, None
+        try:
+            for fd in fds:
+                self._fds.append(os.dup(fd))  # non-inheritable copies
+            fds = (self._fds[0], self._fds[1], self._fds[2])
+            size = os.fstat(fds[0]).st_size
+            self._mm = mm = mmap.mmap(fds[0], size)
+            self._base = ffi.from_buffer("uint8_t[]", mm, require_writable=True)
+            self._p = ffi.new("struct anm_pipe *")
+            err = ffi.new("char[]", _ERRLEN)
+            rc = lib.anm_pipe_attach(
+                self._p, self._base, size, self._endno, fds[1], fds[2], err, _ERRLEN
+            )
+            if rc < 0:
+                raise ValueError(f"{spec}: {c_message(err)}")
+            self._rings = r = RingSet(mm, self._p.nifp_off, name=spec)
+        except BaseException:
+            self._teardown()
+            raise
+        self._info = PortInfo(
+            name=spec,
+            backend="pipe",
+            rx_rings=r.rx_rings,
+            tx_rings=r.tx_rings,
+            rx_slots=r.rx_slots,
+            tx_slots=r.tx_slots,
+            buf_size=r.buf_size,
+            max_frame=r.max_frame,
+            ifname=spec.removeprefix("pipe:"),
+        )
+        self._own_fd = fds[1]
+        self._closed = False
+        return self
+
+    def _claim(self, state: int) -> None:
+        if not lib.anm_pipe_claim(self._p, state, os.getpid()):
+            raise OSError(errno.EBUSY, f"{self._spec}: end {self._end} was taken concurrently")
+
+    @classmethod
+    def open(
+        cls, name: str, end: End, *, slots: int | None = None, buf_size: int | None = None
+    ) -> PipePort:
+        """Open end ``end`` of the named pipe ``name`` (``[A-Za-z0-9_.-]``), creating it in
+        ``/dev/shm`` if this is the first opener. ``slots``/``buf_size`` only apply when the
+        pipe is created (as with netmap); ``info`` reports the actual values. An end can be
+        open once at a time (``EBUSY``), unless its owner died; it can be reopened after
+        closing. The files are removed when the last end closes."""
+        endno = _end_number(end)
+        if not _NAME_RE.fullmatch(name):
+            raise ValueError(f"pipe name {name!r}: use 1-200 characters of [A-Za-z0-9_.-]")
+        spec = _spec(name, end)
+        path = os.path.join(SHM_DIR, _PREFIX + name)
+        lock = _lock_file(path, spec)
+        fds = [lock]
+        created = port = None
+        try:  # all under the lock; the port's duplicate of `lock` shares it
+            if os.fstat(lock).st_size == 0:
+                created = _format(lock, spec, slots or DEFAULT_SLOTS, buf_size or DEFAULT_BUF_SIZE)
+            fds.append(_open_fifo(f"{path}.{end}", spec))
+            fds.append(_open_fifo(f"{path}.{'ba'[endno]}", spec))
+            port = cls._create(spec, end, (fds[0], fds[1], fds[2]), path)
+            state = lib.anm_pipe_state(port._p, endno)
+            owner = lib.anm_pipe_owner(port._p, endno)
+            if state in (lib.ANM_END_OPEN, lib.ANM_END_DETACHED) and _alive(owner):
+                raise OSError(errno.EBUSY, f"{spec}: end {end} is already open (pid {owner})")
+            port._claim(state)
+        except BaseException:
+            if port is not None:
+                port._teardown()
+            if created is not None:
+                _unlink(path)
+            raise
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+            _close_fds(fds)
+        return port
+
+    @classmethod
+    def attach(cls, handle: PipeHandle) -> PipePort:
+        """Take over an end handed out by :meth:`detach` (in a forked or spawned process).
+        The handle's fds are closed: this port works on its own copies."""
+        try:
+            port = cls._create(handle.spec, handle.end, handle.fds(), None)
+            if not lib.anm_pipe_claim(port._p, lib.ANM_END_DETACHED, os.getpid()):
+                port._teardown()
+                raise OSError(
+                    errno.EBUSY,
+                    f"{handle.spec}: end {handle.end} is not waiting to be attached "
+                    "(already attached, or never detached)",
+                )
+        finally:
+            handle.close()
+        return port
+
+    def detach(self) -> PipeHandle:
+        """Hand this end of an anonymous pair to another process, without closing it for
+        the peer: frames keep queueing until the other process :meth:`attach`-es. Queued
+        frames are flushed first. This port is unusable afterwards."""
+        p, _ = self._check()
+        if self._path is not None:
+            raise ValueError(
+                f"{self._spec}: named pipes are opened by name; detach() is for pipe_pair()"
+            )
+        self.flush()
+        lib.anm_pipe_set_state(p, lib.ANM_END_DETACHED)
+        fds = (self._fds[0], self._fds[1], self._fds[2])
+        self._fds = []  # they belong to the handle now
+        for fd in fds:
+            os.set_inheritable(fd, True)
+        self._closed = True
+        self._teardown()
+        return PipeHandle(self._spec, self._end, *fds)
+
+    # ---- Port protocol ------------------------------------------------------------------
+
+    @property
+    def info(self) -> PortInfo:
+        return self._info
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def tx_wakeup(self) -> TxWakeup:
+        return "readable"
+
+    def fileno(self) -> int:
+        self._check()
+        return self._own_fd
+
+    def _check(self) -> tuple[Any, RingSet]:
+        if self._closed or self._rings is None:
+            raise PortClosedError(errno.EBADF, f"{self._spec}: port is closed")
+        return self._p, self._rings
+
+    def _damaged(self) -> OSError:
+        return OSError(errno.EIO, f"{self._spec}: pipe control area is damaged")
+
+    def recv(self, batch: FrameBatch, max_frames: int | None = None) -> int:
+        """Take up to ``max_frames`` delivered frames into ``batch``; clears the fd's
+        readiness and re-arms it if frames remain. Also pushes frames that were held back
+        because the peer was full."""
+        p, r = self._check()
+        limit = batch.capacity if max_frames is None else max(0, min(max_frames, batch.capacity))
+        n = lib.anm_pipe_recv(
+            p, r.native, batch.arena, batch.arena_size, batch.offs, batch.lens, limit
+        )
+        if n < 0:
+            batch.count = 0
+            raise self._damaged()
+        batch.count = n
+        return n
+
+    def send(self, frames: Sequence[bytes | bytearray | memoryview]) -> int:
+        return self._check()[1].send(frames)
+
+    def send_batch(self, batch: FrameBatch, start: int = 0) -> int:
+        return self._check()[1].send_batch(batch, start)
+
+    def tx_space(self) -> int:
+        p, r = self._check()
+        space = r.tx_space()
+        if space == 0 and lib.anm_pipe_txsync(p, r.native) >= 0:
+            space = r.tx_space()  # full of frames the peer may have room for by now
+        return space
+
+    def flush(self) -> None:
+        """Hand queued frames to the peer (zero-copy) and signal it; frames that do not fit
+        stay queued and the peer's next ``recv`` makes our fd readable."""
+        p, r = self._check()
+        if lib.anm_pipe_txsync(p, r.native) < 0:
+            raise self._damaged()
+
+    @property
+    def peer_closed(self) -> bool:
+        """True while the other end is closed (it may be reopened)."""
+        p, _ = self._check()
+        return bool(lib.anm_pipe_state(p, 1 - self._endno) == lib.ANM_END_CLOSED)
+
+    @property
+    def ring_resets(self) -> int:
+        """Times a ring was reinitialised because head/cur were out of order."""
+        counters: Any = lib.anm_pipe_counters(self._check()[0], self._endno)
+        return int(counters.ring_resets)
+
+    def stats(self) -> Mapping[str, int]:
+        p, r = self._check()
+        counters = lib.anm_pipe_counters(p, self._endno)
+        out = r.stats()
+        out.update({k: int(getattr(counters, k)) for k in _COUNTER_FIELDS})
+        return out
+
+    def close(self) -> None:
+        """Flush, mark this end closed (waking the peer) and unmap. Idempotent. A named
+        pipe's files are removed when the other end is not open either."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            p, r = self._p, self._rings
+            assert r is not None
+            lib.anm_pipe_txsync(p, r.native)  # best effort: deliver what was queued
+            if self._path is not None:
+                fcntl.flock(self._fds[0], fcntl.LOCK_EX)  # released when the fd closes
+            lib.anm_pipe_set_state(p, lib.ANM_END_CLOSED)
+            if (
+                self._path is not None
+                and self._peer_gone()
+                and _same_file(self._path, self._fds[0])
+            ):
+                _unlink(self._path)
+        finally:
+            self._teardown()
+
+    def _peer_gone(self) -> bool:
+        peer = 1 - self._endno
+        state = lib.anm_pipe_state(self._p, peer)
+        if state in (lib.ANM_END_FREE, lib.ANM_END_CLOSED):
+            return True
+        return state == lib.ANM_END_OPEN and not _alive(lib.anm_pipe_owner(self._p, peer))
+
+    def _teardown(self) -> None:
+        if self._rings is not None:
+            self._rings.release()
+            self._rings = None
+        if self._base is not None:
+            ffi.release(self._base)
+            self._base = None
+        if self._mm is not None:
+            self._mm.close()
+            self._mm = None
+        fds, self._fds = self._fds, []
+        _close_fds(fds)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else f"fd={self._own_fd}"
+        return f"<PipePort {self._spec} {state}>"
+
+    def __del__(self) -> None:
+        if not getattr(self, "_closed", True):
+            warnings.warn(f"unclosed {self!r}", ResourceWarning, source=self, stacklevel=1)
+            self.close()
+
+
+def pipe_pair(
+    *, slots: int = DEFAULT_SLOTS, buf_size: int = DEFAULT_BUF_SIZE
+) -> tuple[PipePort, PipePort]:
+    """An anonymous pipe (``pipe:anon-N{0`` / ``pipe:anon-N}0``) in a memfd, with an eventfd per
+    end. To use an end in another process, :meth:`PipePort.detach` it."""
+    ident = next(_anon_ids)
+    name = f"anon-{ident}.0"
+    mem = os.memfd_create(f"aionetmap-pipe-anon-{ident}", os.MFD_CLOEXEC)
+    efds = [mem]
+    ports: list[PipePort] = []
+    try:
+        efds += [os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC) for _ in range(2)]
+        _format(mem, _spec(name, "a"), slots, buf_size)
+        ends: tuple[End, End] = ("a", "b")
+        for endno, end in enumerate(ends):
+            fds = (mem, efds[1 + endno], efds[2 - endno])
+            ports.append(PipePort._create(_spec(name, end), end, fds, None))
+            ports[-1]._claim(lib.ANM_END_FREE)
+    except BaseException:
+        for port in ports:
+            port._closed = True
+            port._teardown()
+        raise
+    finally:
+        _close_fds(efds)
+    return ports[0], ports[1]
+
+
+# ---- named-pipe files -------------------------------------------------------------------
+
+
+def _lock_file(path: str, spec: str) -> int:
+    """Open (creating) and exclusively lock the pipe's memory file; retry if it was removed
+    between our open and our lock (its last user closed it meanwhile)."""
+    flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
+    while True:
+        fd = os.open(path, flags, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            st = os.fstat(fd)
+            if st.st_uid != os.geteuid():
+                raise PermissionError(errno.EPERM, f"{spec}: {path} belongs to another user")
+            if _same_file(path, fd):
+                return fd
+        except BaseException:
+            os.close(fd)
+            raise
+        os.close(fd)
+
+
+def _same_file(path: str, fd: int) -> bool:
+    try:
+        a, b = os.stat(path, follow_symlinks=False), os.fstat(fd)
+    except FileNotFoundError:
+        return False
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
+
+
+def _open_fifo(path: str, spec: str) -> int:
+    """A FIFO opened O_RDWR never blocks and stays usable whoever else has it open."""
+    with contextlib.suppress(FileExistsError):
+        os.mkfifo(path, 0o600)
+    fd = os.open(path, os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOFOLLOW)
+    if not stat.S_ISFIFO(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(errno.EINVAL, f"{spec}: {path} exists and is not a FIFO")
+    return fd
+
+
+def _unlink(path: str) -> None:
+    for p in (path, f"{path}.a", f"{path}.b"):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(p)
