@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from aionetmap.ports.pipe import pipe_pair
 from aionetmap.testing.netns import VethLink, cleanup_leftovers
 
-__all__ = ["VethLink", "cleanup_leftovers"]
+__all__ = ["VethLink", "cleanup_leftovers", "pipe_pair"]

@@ -259,9 +259,11 @@ def test_rx_copies_frames_and_releases_slots() -> None:
     assert list(batch.offsets[:5]) == [0, 0, 1, 61, 188]  # packed from offset 0
     head, cur, tail = region.hdr(ring)
     assert head == cur == tail == 5
-    assert rs.recv(batch) == 0 and len(batch) == 0
+    assert rs.recv(batch) == 0
+    assert len(batch) == 0
     st = rs.stats()
-    assert st["rx_frames"] == 5 and st["rx_bytes"] == sum(map(len, frames))
+    assert st["rx_frames"] == 5
+    assert st["rx_bytes"] == sum(map(len, frames))
     rs.release()
 
 
@@ -530,10 +532,12 @@ def test_forward_swaps_buffers_within_one_region() -> None:
     assert all(region.slot(tx, s)[2] & NS_BUF_CHANGED for s in range(4))
     assert all(region.slot(rx, s)[2] & NS_BUF_CHANGED for s in range(4))
     assert [region.slot(tx, s)[2] & NS_MOREFRAG for s in range(4)] == [0, 32, 32, 0]
-    assert region.hdr(rx)[0] == 4 and region.hdr(tx)[0] == 4
+    assert region.hdr(rx)[0] == 4
+    assert region.hdr(tx)[0] == 4
     assert region.take(tx) == frames
     st = src.stats()
-    assert st["fwd_swapped"] == 2 and st["fwd_copied"] == 0
+    assert st["fwd_swapped"] == 2
+    assert st["fwd_copied"] == 0
     src.release()
     dst.release()
 
