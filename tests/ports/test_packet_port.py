@@ -168,3 +168,15 @@ def test_flush_on_a_downed_interface_raises_and_drops(veth: VethLink) -> None:
         assert info.value.errno == errno.ENETDOWN
         stats = port.stats()
         assert (stats["tx_dropped_error"], stats["tx_pending"]) == (2, 0)
+
+
+def test_open_port_dispatches_packet_specs_with_conf(veth: VethLink) -> None:
+    from aionetmap.ports import open_port
+
+    spec = f"packet:{veth.our_ifname}@conf:rx-frames=40,tx-slots=8"
+    port = open_port(spec, netns=veth.our_netns)
+    assert isinstance(port, PacketPort)
+    with port:
+        assert port.info.name == f"packet:{veth.our_ifname}"
+        assert port.info.rx_slots >= 40  # rounded up to whole ring blocks
+        assert port.info.tx_slots == port.tx_space() == 8
