@@ -278,7 +278,7 @@ class NetmapPort:
         """Copy up to ``max_frames`` received frames into ``batch``; see ``Port.recv``."""
         self._check()
         n = self._rings.recv(batch, max_frames)
-        if n == 0:
+        if n == 0 and max_frames != 0:
             # Under a level-triggered loop the next epoll_wait's re-poll does the rxsync, so
             # this is only reached when the ring looks empty: one NIOCRXSYNC then hands the
             # consumed slots back and fetches what arrived since the last poll. That keeps

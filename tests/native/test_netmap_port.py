@@ -314,6 +314,8 @@ def test_recv_on_an_empty_port_returns_zero(kernel: FakeKernel) -> None:
     with NetmapPort.open("netmap:eth0", syscalls=kernel) as port:
         assert port.recv(FrameBatch(4)) == 0
         assert kernel.syncs["rx"] == 1
+        assert port.recv(FrameBatch(4), max_frames=0) == 0
+        assert kernel.syncs["rx"] == 1  # asking for nothing costs no syscall
 
 
 def test_send_refuses_oversize_frames(kernel: FakeKernel) -> None:
