@@ -32,10 +32,16 @@ __all__ = ["DEVICE", "KernelSyscalls", "NetmapPort", "NetmapSyscalls"]
 
 DEVICE = "/dev/netmap"
 
-# Ring and slot hints a caller may override on top of the portspec's @conf.
-_HINTS = frozenset(
-    ("tx_rings", "rx_rings", "host_tx_rings", "host_rx_rings", "tx_slots", "rx_slots")
-)
+# Ring and slot hints a caller may override on top of the portspec's @conf, with the
+# largest value the nmreq_register field holds (0 lets the kernel choose).
+_HINTS = {
+    "tx_rings": 0xFFFF,
+    "rx_rings": 0xFFFF,
+    "host_tx_rings": 0xFFFF,
+    "host_rx_rings": 0xFFFF,
+    "tx_slots": 0xFFFFFFFF,
+    "rx_slots": 0xFFFFFFFF,
+}
 
 
 class NetmapSyscalls(Protocol):
@@ -166,9 +172,12 @@ class NetmapPort:
             spec = parse_portspec(spec)
         if spec.subsystem not in ("netmap", "vale"):
             raise ValueError(f"{spec.text}: NetmapPort opens netmap: and vale ports only")
-        unknown = set(hints) - _HINTS
+        unknown = set(hints) - set(_HINTS)
         if unknown:
             raise TypeError(f"unknown NetmapPort.open() arguments: {', '.join(sorted(unknown))}")
+        for key, value in hints.items():
+            if not isinstance(value, int) or not 0 <= value <= _HINTS[key]:
+                raise ValueError(f"{spec.text}: {key}={value!r} is not in 0..{_HINTS[key]}")
         overrides: dict[str, Any] = dict(hints)
         spec = dataclasses.replace(spec, **overrides)
         sys_ = syscalls if syscalls is not None else KernelSyscalls()

@@ -250,6 +250,8 @@ def test_overrides_and_tx_poll(kernel: FakeKernel) -> None:
         )
     with pytest.raises(TypeError, match="bogus"):
         NetmapPort.open("vale0:p", syscalls=kernel, bogus=1)
+    with pytest.raises(ValueError, match=r"tx_rings=65536 is not in 0\.\.65535"):
+        NetmapPort.open("vale0:p", syscalls=kernel, tx_rings=65536)
     with pytest.raises(ValueError, match="netmap: and vale"):
         NetmapPort.open("pipe:x{1", syscalls=kernel)
     assert not kernel.fds
