@@ -14,6 +14,7 @@ import pytest
 from aionetmap._native._netmap import ffi, lib
 from aionetmap._native.batch import FrameBatch
 from aionetmap.ports import Port, PortClosedError, open_port
+from aionetmap.ports import netmap as netmap_module
 from aionetmap.ports.netmap import KernelSyscalls, NetmapPort
 
 NIFP = 1024  # the netmap_if sits inside the if pool, not at offset 0
@@ -446,6 +447,17 @@ def test_real_ioctl_returns_the_errno() -> None:
             KernelSyscalls().ioctl(fd, 0x1234)
     finally:
         os.close(fd)
+
+
+def test_missing_device_points_at_the_alternatives(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The real open(2) on a device node that does not exist, as without the netmap module.
+    monkeypatch.setattr(netmap_module, "DEVICE", "/dev/netmap-absent-in-this-test")
+    with pytest.raises(FileNotFoundError, match="not loaded") as info:
+        open_port("netmap:eth0")
+    message = str(info.value)
+    assert "netmap:eth0" in message
+    assert "'packet:IFNAME'" in message
+    assert "'pipe:NAME{0'" in message
 
 
 def test_register_on_a_non_netmap_fd_names_the_cause() -> None:
