@@ -226,10 +226,11 @@ class PipePort:
         path = os.path.join(SHM_DIR, _PREFIX + name)
         lock = _lock_file(path, spec)
         fds = [lock]
-        created = port = None
+        created, port = False, None
         try:  # all under the lock; the port's duplicate of `lock` shares it
             if os.fstat(lock).st_size == 0:
-                created = _format(lock, spec, slots or DEFAULT_SLOTS, buf_size or DEFAULT_BUF_SIZE)
+                created = True
+                _format(lock, spec, slots or DEFAULT_SLOTS, buf_size or DEFAULT_BUF_SIZE)
             fds.append(_open_fifo(f"{path}.{end}", spec))
             fds.append(_open_fifo(f"{path}.{'ba'[endno]}", spec))
             port = cls._create(spec, end, (fds[0], fds[1], fds[2]), path)
@@ -241,7 +242,7 @@ class PipePort:
         except BaseException:
             if port is not None:
                 port._teardown()
-            if created is not None:
+            if created:
                 _unlink(path)
             raise
         finally:
@@ -281,7 +282,6 @@ class PipePort:
         self._fds = []  # they belong to the handle now
         for fd in fds:
             os.set_inheritable(fd, True)
-        self._closed = True
         self._teardown()
         return PipeHandle(self._spec, self._end, *fds)
 
@@ -395,6 +395,7 @@ class PipePort:
         return state == lib.ANM_END_OPEN and not _alive(lib.anm_pipe_owner(self._p, peer))
 
     def _teardown(self) -> None:
+        self._closed = True
         if self._rings is not None:
             self._rings.release()
             self._rings = None
@@ -448,7 +449,6 @@ def pipe_pair(
             ports[-1]._claim(lib.ANM_END_FREE)
     except BaseException:
         for port in ports:
-            port._closed = True
             port._teardown()
         raise
     finally:
