@@ -148,13 +148,13 @@ class StackStats:
     tx_frames: int = 0
     """Frames queued for ``frames_to_send`` (all kinds)."""
     tx_udp: int = 0
-    """UDP datagrams sent (queued as frames)."""
+    """UDP datagrams accepted by ``send_datagram`` (``send_failed`` counts those lost later)."""
     tx_arp_requests: int = 0
     """ARP requests sent, gratuitous announcements included."""
     tx_arp_replies: int = 0
     """ARP replies sent."""
     tx_echo_requests: int = 0
-    """ICMP echo requests sent."""
+    """ICMP echo requests accepted by ``send_echo_request``."""
     tx_echo_replies: int = 0
     """ICMP echo replies sent."""
     tx_port_unreachable: int = 0

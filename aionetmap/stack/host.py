@@ -10,6 +10,7 @@ Time is always passed in (``now``, monotonic seconds). The receive decision is
 from __future__ import annotations
 
 import errno
+import functools
 import logging
 from collections import deque
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
@@ -263,20 +264,14 @@ class Host(ReceiveMixin):
     # === Sending internals ===
 
     def _check_target(self, ip: str | IPv4Address) -> int:
-        try:
-            addr = IPv4Address(ip)
-        except ValueError:
-            raise ValueError(f"not an IPv4 address: {ip!r}") from None
-        if addr.is_unspecified or addr.is_multicast or addr.is_loopback or addr == self.address:
-            raise ValueError(
-                f"cannot send to {addr}: unspecified, multicast, loopback and this host's own "
-                "address are not supported"
-            )
-        return int(addr)
+        value = _parse_destination(ip)
+        if value == self._ip:
+            raise ValueError(f"cannot send to {ip}: it is this host's own address (no loopback)")
+        return value
 
     def _hop(self, dst_ip: int) -> int:
-        """The next hop of ``dst_ip`` (the address itself for broadcasts)."""
-        if dst_ip == self._broadcast:
+        """The next hop of ``dst_ip`` (the address itself when on-link or a broadcast)."""
+        if dst_ip & self._mask == self._net or dst_ip == self._broadcast:
             return dst_ip
         return int(self.next_hop(IPv4Address(dst_ip)))
 
@@ -338,6 +333,19 @@ class Host(ReceiveMixin):
     def _emit(self, frame: bytes) -> None:
         self._tx.append(frame)
         self.stats.tx_frames += 1
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse_destination(ip: str | IPv4Address) -> int:
+    """The address as an int, refusing what the stack cannot send to. Cached because a
+    sender usually talks to the same few peers and ``IPv4Address`` parsing is slow."""
+    try:
+        addr = IPv4Address(ip)
+    except ValueError:
+        raise ValueError(f"not an IPv4 address: {ip!r}") from None
+    if addr.is_unspecified or addr.is_multicast or addr.is_loopback:
+        raise ValueError(f"cannot send to {addr}: unspecified, multicast or loopback address")
+    return int(addr)
 
 
 def _check_port(port: int, what: str) -> None:

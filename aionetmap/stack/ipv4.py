@@ -206,18 +206,29 @@ def build_ipv4_packet(
     dont_fragment: bool = True,
     tos: int = 0,
 ) -> bytes:
-    """A complete IPv4 packet (header with checksum, then ``payload``).
+    """A complete IPv4 packet (header with checksum, then ``payload``), without options.
 
-    DF is set by default: the stack never fragments what it sends.
+    DF is set by default: the stack never fragments what it sends. This is the send path,
+    so it packs the header directly instead of going through :class:`IPv4Header`.
     """
-    header = IPv4Header(
-        src=IPv4Address(ip_to_int(src)),
-        dst=IPv4Address(ip_to_int(dst)),
-        protocol=protocol,
-        total_length=IPV4_HEADER_LEN + len(payload),
-        ttl=ttl,
-        ident=ident,
-        dont_fragment=dont_fragment,
-        tos=tos,
+    total = IPV4_HEADER_LEN + len(payload)
+    if not (0 <= protocol <= 255 and 0 <= ttl <= 255 and 0 <= ident <= 0xFFFF and 0 <= tos <= 255):
+        raise ValueError("IPv4 protocol, TTL, identification or TOS out of range")
+    if total > MAX_DATAGRAM:
+        raise ValueError(f"IPv4 total length {total} is out of range")
+    header = bytearray(
+        _HEADER.pack(
+            0x45,
+            tos,
+            total,
+            ident,
+            _DF if dont_fragment else 0,
+            ttl,
+            protocol,
+            0,
+            ip_to_int(src).to_bytes(4, "big"),
+            ip_to_int(dst).to_bytes(4, "big"),
+        )
     )
+    header[10:12] = inet_checksum(header).to_bytes(2, "big")
     return bytes(header) + bytes(payload)

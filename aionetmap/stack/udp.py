@@ -113,9 +113,13 @@ def build_udp_segment(
 ) -> bytes:
     """UDP header with its checksum, followed by ``payload``."""
     length = UDP_HEADER_LEN + len(payload)
-    segment = bytes(UdpHeader(src_port, dst_port, length)) + bytes(payload)
+    if not (0 <= src_port <= 0xFFFF and 0 <= dst_port <= 0xFFFF and length <= 0xFFFF):
+        raise ValueError("UDP ports must be in 0..65535 and the payload under 65528 bytes")
+    segment = bytearray(_HEADER.pack(src_port, dst_port, length, 0))
+    segment += payload
     csum = udp_checksum(ip_to_int(src), ip_to_int(dst), segment)
-    return segment[:6] + csum.to_bytes(2, "big") + segment[8:]
+    segment[6:8] = csum.to_bytes(2, "big")
+    return bytes(segment)
 
 
 def build_udp_frame(

@@ -254,7 +254,7 @@ def reference_classify(frame: bytes, ctx: ClassifyContext) -> Verdict:
     return Slow(SlowKind.UDP_UNREACHABLE, off)
 
 
-@settings(max_examples=1000, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=500, suppress_health_check=[HealthCheck.too_slow])
 @given(mutated_frames())
 def test_classify_agrees_with_parser_reference(frame: bytes) -> None:
     assert classify(frame, CTX) == reference_classify(frame, CTX)
@@ -279,7 +279,7 @@ def test_receive_frame_never_raises_on_arbitrary_bytes(data: bytes) -> None:
     assert host.stats.dropped <= 2
 
 
-@settings(max_examples=500, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(mutated_frames(), min_size=1, max_size=6), st.floats(0, 100))
 def test_receive_frame_never_raises_on_mutated_frames(frames: list[bytes], step: float) -> None:
     host = _fresh_host()
