@@ -20,10 +20,9 @@ def inet_sum(data: BytesLike, initial: int = 0) -> int:
 
     An odd trailing byte is padded with a zero byte, as RFC 1071 requires.
     """
-    if isinstance(data, memoryview) and data.itemsize != 1:
-        data = data.cast("B")
     total = int.from_bytes(data, "big")
-    if len(data) & 1:
+    size = data.nbytes if isinstance(data, memoryview) else len(data)
+    if size & 1:
         total <<= 8
     total += initial
     folded = total % _MOD

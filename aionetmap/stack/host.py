@@ -159,10 +159,9 @@ class Host(ReceiveMixin):
         """
         self.stats.rx_frames += 1
         try:
-            if isinstance(frame, memoryview) and (
-                frame.itemsize != 1 or frame.ndim != 1 or not frame.c_contiguous
-            ):
-                frame = frame.tobytes()
+            if isinstance(frame, memoryview) and (frame.format != "B" or frame.ndim != 1):
+                # The classifier indexes single unsigned bytes.
+                frame = frame.cast("B") if frame.c_contiguous else frame.tobytes()
             self._dispatch(frame, classify(frame, self._ctx), now)
         except Exception:
             # A bug, not bad input: keep the caller's loop alive, count it, say where.
@@ -181,6 +180,8 @@ class Host(ReceiveMixin):
         ``ValueError`` for a bad address or port, ``OSError(ENETUNREACH)`` for an off-link
         destination without a gateway.
         """
+        if not isinstance(payload, bytes | bytearray | memoryview):
+            raise TypeError(f"payload must be bytes-like, not {type(payload).__name__}")
         ip, port = _check_dst(dst)
         _check_port(port, "destination port")
         _check_port(src_port, "source port")
@@ -203,10 +204,11 @@ class Host(ReceiveMixin):
         if not (0 <= ident <= 0xFFFF and 0 <= seq <= 0xFFFF):
             raise ValueError(f"echo ident {ident} and seq {seq} must be in 0..65535")
         dst_ip = self._check_target(dst)
-        if len(payload) > self.max_payload:
-            raise DatagramTooLarge("ICMP echo payload", len(payload), self.max_payload, self.mtu)
+        data = bytes(payload)
+        if len(data) > self.max_payload:
+            raise DatagramTooLarge("ICMP echo payload", len(data), self.max_payload, self.mtu)
         hop = self._hop(dst_ip)
-        message = IcmpMessage(IcmpType.ECHO_REQUEST, 0, ident, seq, bytes(payload))
+        message = IcmpMessage(IcmpType.ECHO_REQUEST, 0, ident, seq, data)
         packet = self._ip_packet(dst_ip, IpProtocol.ICMP, bytes(message))
         self.stats.tx_echo_requests += 1
         self._send_ip(hop, _Parked(packet, (int_to_str(dst_ip), 0), 0), now)

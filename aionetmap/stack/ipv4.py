@@ -211,7 +211,7 @@ def build_ipv4_packet(
     DF is set by default: the stack never fragments what it sends. This is the send path,
     so it packs the header directly instead of going through :class:`IPv4Header`.
     """
-    total = IPV4_HEADER_LEN + len(payload)
+    total = IPV4_HEADER_LEN + (payload.nbytes if isinstance(payload, memoryview) else len(payload))
     if not (0 <= protocol <= 255 and 0 <= ttl <= 255 and 0 <= ident <= 0xFFFF and 0 <= tos <= 255):
         raise ValueError("IPv4 protocol, TTL, identification or TOS out of range")
     if total > MAX_DATAGRAM:

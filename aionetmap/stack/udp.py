@@ -112,7 +112,8 @@ def build_udp_segment(
     src: IPv4Like, dst: IPv4Like, src_port: int, dst_port: int, payload: BytesLike
 ) -> bytes:
     """UDP header with its checksum, followed by ``payload``."""
-    length = UDP_HEADER_LEN + len(payload)
+    size = payload.nbytes if isinstance(payload, memoryview) else len(payload)
+    length = UDP_HEADER_LEN + size
     if not (0 <= src_port <= 0xFFFF and 0 <= dst_port <= 0xFFFF and length <= 0xFFFF):
         raise ValueError("UDP ports must be in 0..65535 and the payload under 65528 bytes")
     segment = bytearray(_HEADER.pack(src_port, dst_port, length, 0))

@@ -352,3 +352,20 @@ def test_attributes() -> None:
     assert "10.0.0.1/24" in repr(a)
     assert a.context.ip == int(a.address)
     assert a.context.broadcast == int(IPv4Address("10.0.0.255"))
+
+
+def test_payload_views_of_any_format_are_sent_as_their_bytes() -> None:
+    a, b = pair()
+    b.bind_udp(9)
+    data = bytes(range(16))
+    a.send_datagram(memoryview(data).cast("I"), (B_IP, 9), 1, 0.0)
+    pump(a, b, 0.0)
+    assert [e for e in events(b) if isinstance(e, DatagramReceived)] == [
+        DatagramReceived((A_IP, 1), 9, data)
+    ]
+
+
+def test_payload_must_be_bytes_like() -> None:
+    a, _ = pair()
+    with pytest.raises(TypeError, match="bytes-like"):
+        a.send_datagram("text", (B_IP, 9), 1, 0.0)  # type: ignore[arg-type]

@@ -212,11 +212,20 @@ def test_delivered_payload_is_a_copy() -> None:
     assert event == DatagramReceived((PEER_IP, 4000), 53, b"payload!")
 
 
-def test_odd_memoryview_formats_are_accepted() -> None:
+@pytest.mark.parametrize("fmt", ["H", "b", "c"])
+def test_odd_memoryview_formats_are_accepted(fmt: str) -> None:
     host = make_host()
-    frame = UDP_FRAME + (b"\0" if len(UDP_FRAME) % 2 else b"")
-    host.receive_frame(memoryview(frame).cast("H"), 1.0)
-    assert isinstance(host.next_event(), DatagramReceived)
+    frame = UDP_FRAME + bytes(-len(UDP_FRAME) % 2)  # even, so it can be cast to "H"
+    view: memoryview = memoryview(frame).cast(fmt)  # type: ignore[call-overload]
+    host.receive_frame(view, 1.0)
+    assert host.next_event() == DatagramReceived((PEER_IP, 4000), 53, b"payload!")
+
+
+def test_non_contiguous_memoryview_is_accepted() -> None:
+    host = make_host()
+    doubled = bytes(b for byte in UDP_FRAME for b in (byte, 0))
+    host.receive_frame(memoryview(doubled)[::2], 1.0)
+    assert host.next_event() == DatagramReceived((PEER_IP, 4000), 53, b"payload!")
 
 
 # --- ARP ---
