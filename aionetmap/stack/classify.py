@@ -40,7 +40,9 @@ Order of checks (the first failing check decides the reason; C must keep this or
 Subnet broadcast: for prefixes /31 and /32 there is none, and ``ctx.broadcast`` is
 255.255.255.255. Frames to other MACs are never looked at further; the stack joins no
 multicast groups, so multicast frames are dropped. Broadcast UDP to a bound port is
-delivered like unicast.
+delivered like unicast. The host sends untagged frames only, also in reply to tagged ones.
+Frames carrying the host's own source MAC are not singled out: a port must not loop the
+host's transmitted frames back to it.
 """
 
 from __future__ import annotations
