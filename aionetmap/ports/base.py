@@ -92,6 +92,12 @@ class Port(Protocol):
         """Free TX slots right now (a frame may need more than one)."""
         ...
 
+    def tx_pending(self) -> int:
+        """Frames (or a true value) queued in TX that have not left yet: on a netmap port,
+        slots between the last completed one and ``head``; on the software pipe, frames the
+        peer had no room for. A graceful close flushes until this is 0 (bounded in time)."""
+        ...
+
     def flush(self) -> None:
         """Hand queued TX frames to the other side and reclaim completed slots."""
         ...

@@ -308,6 +308,11 @@ class NetmapPort:
         self._check()
         return self._rings.tx_space()
 
+    def tx_pending(self) -> int:
+        """True while some TX slot is queued or still in flight (head != tail + 1)."""
+        self._check()
+        return int(self._rings.tx_pending())
+
     def flush(self) -> None:
         """NIOCTXSYNC: hand queued frames to the port and reclaim sent slots.
 

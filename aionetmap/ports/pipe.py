@@ -339,6 +339,10 @@ class PipePort:
             space = r.tx_space()  # full of frames the peer may have room for by now
         return space
 
+    def tx_pending(self) -> int:
+        """True while frames the peer had no room for are still queued in our TX ring."""
+        return int(self._check()[1].tx_pending())
+
     def flush(self) -> None:
         """Hand queued frames to the peer (zero-copy) and signal it; frames that do not fit
         stay queued and the peer's next ``recv`` makes our fd readable."""

@@ -1,0 +1,204 @@
+"""PortDriver: one Port's file descriptor inside one event loop.
+
+The readiness rules come from how netmap behaves under epoll (netmap-abi.md §4.3):
+
+* The port is registered with the kernel before its fd is handed to ``add_reader``
+  (an unregistered netmap fd is never woken again once added to epoll).
+* Each readable callback drains at most one batch with one native call, so timers and other
+  fds keep running; level-triggered epoll calls us again while frames remain.
+* TX is flushed explicitly after filling the ring: epoll does not flush netmap TX rings.
+* The writer is watched only while TX is full (otherwise the callback would spin, since a
+  netmap fd is almost always writable). Ports whose TX-room signal arrives as read readiness
+  (the software pipe) are re-tried from the reader instead.
+* Everything sent during one loop iteration leaves in one fill and one flush.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from aionetmap._constants import DRAIN_POLL_INTERVAL, MAX_TX_ROUNDS, RX_BATCH
+from aionetmap.ports.base import FrameBatch, Port
+
+__all__ = ["PortDriver"]
+
+
+class PortDriver:
+    """Reads batches from a port and pushes its owner's backlog into it.
+
+    ``on_batch(batch)`` receives each filled :class:`FrameBatch` (valid only during the
+    call). ``fill_tx()`` moves as much backlog as fits into the port and returns True when
+    some is left because the TX ring is full; ``has_backlog()`` says whether any is left at
+    all. ``on_error(exc, message)`` is told of a failing port; the driver stops itself first.
+    """
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        port: Port,
+        *,
+        on_batch: Callable[[FrameBatch], None],
+        fill_tx: Callable[[], bool],
+        has_backlog: Callable[[], bool],
+        on_error: Callable[[BaseException, str], None],
+        batch_size: int = RX_BATCH,
+    ) -> None:
+        info = port.info
+        self._loop = loop
+        self._port = port
+        self._fd = port.fileno()
+        # Room for a full batch of single-slot frames plus one maximal multi-slot frame.
+        self.batch = FrameBatch(batch_size, batch_size * info.buf_size + info.max_frame)
+        self._on_batch = on_batch
+        self._fill_tx = fill_tx
+        self._has_backlog = has_backlog
+        self._on_error = on_error
+        self._tx_via_writer = port.tx_wakeup == "writable"
+        self._reading = False
+        self._writer_armed = False
+        self._flush_scheduled = False
+        self.tx_waiting = False
+        """True while backlog (or, for read-woken ports, frames queued in the port) waits
+        for TX room."""
+        self._on_drained: Callable[[], None] | None = None
+        self._drain_deadline = 0.0
+        self._drain_timer: asyncio.TimerHandle | None = None
+        self.closed = False
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else ("reading" if self._reading else "idle")
+        return f"<PortDriver {self._port.info.name} fd={self._fd} {state}>"
+
+    def start(self) -> None:
+        """Start watching the fd for received frames."""
+        if not self._reading and not self.closed:
+            self._loop.add_reader(self._fd, self._read_ready)
+            self._reading = True
+
+    def request_flush(self) -> None:
+        """Schedule one TX pass for this loop iteration (idempotent within it)."""
+        if not self._flush_scheduled and not self.closed:
+            self._flush_scheduled = True
+            self._loop.call_soon(self._scheduled_flush)
+
+    def flush_now(self) -> None:
+        """Run a TX pass at once (used when a write buffer passes its high-water mark)."""
+        if not self.closed:
+            self._run_tx()
+
+    def drain(self, on_drained: Callable[[], None], timeout: float) -> None:
+        """Call ``on_drained`` once the owner's backlog and the frames queued in the port
+        have gone to the other side, or after ``timeout`` seconds, so that a peer that
+        never reads cannot hold a close forever."""
+        self._on_drained = on_drained
+        self._drain_deadline = self._loop.time() + timeout
+        self._check_drained()
+
+    def cancel_drain(self) -> None:
+        self._on_drained = None
+        if self._drain_timer is not None:
+            self._drain_timer.cancel()
+            self._drain_timer = None
+
+    def close(self) -> None:
+        """Stop watching the fd. The port itself belongs to the caller."""
+        if self.closed:
+            return
+        self.closed = True
+        if self._drain_timer is not None:
+            self._drain_timer.cancel()
+            self._drain_timer = None
+        if self._reading:
+            self._loop.remove_reader(self._fd)
+            self._reading = False
+        if self._writer_armed:
+            self._loop.remove_writer(self._fd)
+            self._writer_armed = False
+
+    # === loop callbacks ===
+
+    def _read_ready(self) -> None:
+        try:
+            count = self._port.recv(self.batch)
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._fail(exc, f"Fatal read error on port {self._port.info.name}")
+            return
+        if count:
+            self._on_batch(self.batch)
+        if self.closed:
+            return
+        # Replies produced by this batch leave now, not one loop iteration later; and a
+        # read-woken port may have just got the room its queued frames were waiting for.
+        if self._flush_scheduled or (self.tx_waiting and not self._tx_via_writer):
+            self._run_tx()
+
+    def _write_ready(self) -> None:
+        self._run_tx()
+
+    def _scheduled_flush(self) -> None:
+        if self._flush_scheduled and not self.closed:
+            self._run_tx()
+
+    def _run_tx(self) -> None:
+        self._flush_scheduled = False
+        port = self._port
+        more = False
+        try:
+            for _ in range(MAX_TX_ROUNDS):
+                more = self._fill_tx()
+                port.flush()
+                if not more or port.tx_space() == 0 or self.closed:
+                    break
+            if not self._tx_via_writer and not more:
+                # Frames the peer had no room for stay queued in our ring; its next read
+                # wakes our fd, and the reader flushes them then.
+                more = bool(port.tx_pending())
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._fail(exc, f"Fatal write error on port {self._port.info.name}")
+            return
+        if self.closed:
+            return
+        self._set_tx_waiting(more)
+        if self._on_drained is not None:
+            self._check_drained()
+
+    def _check_drained(self) -> None:
+        if self._on_drained is None:
+            return
+        if self.closed or self._loop.time() >= self._drain_deadline or not (
+            self._has_backlog() or self._port.tx_pending()
+        ):
+            callback = self._on_drained
+            self.cancel_drain()
+            callback()
+            return
+        self.request_flush()
+        # The armed wake-ups cover a full ring; frames a port finishes on its own (in
+        # flight on a NIC) signal nothing, so while closing we also poll.
+        if self._drain_timer is None:
+            self._drain_timer = self._loop.call_later(DRAIN_POLL_INTERVAL, self._drain_tick)
+
+    def _drain_tick(self) -> None:
+        self._drain_timer = None
+        if not self.closed:
+            self._run_tx()
+
+    def _set_tx_waiting(self, waiting: bool) -> None:
+        self.tx_waiting = waiting
+        if not self._tx_via_writer:
+            return
+        if waiting and not self._writer_armed:
+            self._loop.add_writer(self._fd, self._write_ready)
+            self._writer_armed = True
+        elif not waiting and self._writer_armed:
+            self._loop.remove_writer(self._fd)
+            self._writer_armed = False
+
+    def _fail(self, exc: BaseException, message: str) -> None:
+        self.close()
+        self._on_error(exc, message)

@@ -1,0 +1,9 @@
+"""The package logger."""
+
+from __future__ import annotations
+
+import logging
+
+__all__ = ["logger"]
+
+logger = logging.getLogger("aionetmap")

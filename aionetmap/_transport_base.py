@@ -1,0 +1,217 @@
+"""Lifecycle and flow control shared by the frame and UDP transports.
+
+The rules are asyncio's (``_SelectorTransport`` and ``_FlowControlMixin``), written out
+here rather than inherited, because those classes are private to asyncio:
+
+* ``connection_made`` runs via ``call_soon``; delivery starts only after it.
+* ``close()`` stops delivery, lets the write buffer drain, then ``connection_lost(None)``.
+* ``abort()`` drops the buffer and calls ``connection_lost(None)`` soon.
+* A broken invariant goes to the loop's exception handler and force-closes with the
+  exception; an ``OSError`` does the same quietly (it reaches ``connection_lost``).
+* ``pause_writing`` once the buffer passes the high-water mark, ``resume_writing`` once it
+  falls to the low-water mark.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import warnings
+from typing import Any
+
+from aionetmap._constants import DEFAULT_HIGH_WATER, LOG_THRESHOLD_FOR_CONNLOST_WRITES
+from aionetmap._log import logger
+
+__all__ = ["PortTransportBase"]
+
+
+class PortTransportBase:
+    """State and callbacks common to every aionetmap transport.
+
+    Subclasses provide ``_buffer_empty()``, ``_drop_buffer()`` and ``_detach()`` (stop
+    receiving and release what the transport holds on its port or interface).
+    """
+
+    _loop: asyncio.AbstractEventLoop | None
+    _protocol: Any
+
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, protocol: Any, extra: dict[str, Any]
+    ) -> None:
+        self._loop = loop
+        self._protocol = protocol
+        self._extra = extra
+        self._closing = False
+        self._conn_lost = 0
+        self._connected = False  # connection_made has run: datagrams may be delivered
+        self._reading = True
+        self._protocol_paused = False
+        self._high_water = DEFAULT_HIGH_WATER
+        self._low_water = DEFAULT_HIGH_WATER // 4
+        self._buffer_size = 0
+
+    # === Public API (asyncio.BaseTransport / WriteTransport parts) ===
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        """``sockname``, ``peername``, ``mac``, ``port_info``... (never a fake ``socket``)."""
+        return self._extra.get(name, default)
+
+    def is_closing(self) -> bool:
+        return self._closing
+
+    def get_protocol(self) -> Any:
+        return self._protocol
+
+    def set_protocol(self, protocol: Any) -> None:
+        self._protocol = protocol
+
+    def is_reading(self) -> bool:
+        return not self._closing and self._reading
+
+    def pause_reading(self) -> None:
+        """Stop delivering received data. What arrives meanwhile is dropped and counted
+        (``rx_dropped_paused``) rather than left to back up the ring."""
+        self._reading = False
+
+    def resume_reading(self) -> None:
+        if not self._closing:
+            self._reading = True
+
+    def get_write_buffer_size(self) -> int:
+        return self._buffer_size
+
+    def get_write_buffer_limits(self) -> tuple[int, int]:
+        return (self._low_water, self._high_water)
+
+    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
+        if high is None:
+            high = DEFAULT_HIGH_WATER if low is None else 4 * low
+        if low is None:
+            low = high // 4
+        if not high >= low >= 0:
+            raise ValueError(f"high ({high!r}) must be >= low ({low!r}) must be >= 0")
+        self._high_water = high
+        self._low_water = low
+        self._maybe_pause_protocol()
+
+    def close(self) -> None:
+        """Stop receiving; send what is buffered, then call ``connection_lost(None)``."""
+        if self._closing:
+            return
+        self._closing = True
+        self._close_when_flushed()
+
+    def abort(self) -> None:
+        """Close at once, dropping whatever is still buffered."""
+        self._force_close(None)
+
+    # === Internals ===
+
+    def _buffer_empty(self) -> bool:
+        raise NotImplementedError
+
+    def _close_when_flushed(self) -> None:
+        """Arrange ``connection_lost(None)`` for when the buffer has gone out."""
+        if self._buffer_empty():
+            self._schedule_connection_lost(None)
+
+    def _drop_buffer(self) -> None:
+        raise NotImplementedError
+
+    def _detach(self) -> None:
+        raise NotImplementedError
+
+    def _set_connected(self) -> None:
+        # Runs via call_soon right after connection_made: only now may data be delivered.
+        if not self._closing:
+            self._connected = True
+
+    def _buffer_drained(self) -> None:
+        """The owner calls this when the last buffered item left for the ring."""
+        self._maybe_resume_protocol()
+        if self._closing and not self._conn_lost:
+            self._close_when_flushed()
+
+    def _schedule_connection_lost(self, exc: BaseException | None) -> None:
+        assert self._loop is not None
+        self._conn_lost += 1
+        self._loop.call_soon(self._call_connection_lost, exc)
+
+    def _fatal_error(self, exc: BaseException, message: str) -> None:
+        if not isinstance(exc, OSError) and self._loop is not None:
+            self._loop.call_exception_handler(
+                {
+                    "message": message,
+                    "exception": exc,
+                    "transport": self,
+                    "protocol": self._protocol,
+                }
+            )
+        else:
+            logger.debug("%r: %s", self, message, exc_info=exc)
+        self._force_close(exc)
+
+    def _force_close(self, exc: BaseException | None) -> None:
+        if self._conn_lost:
+            return
+        self._drop_buffer()
+        self._buffer_size = 0
+        self._closing = True
+        self._schedule_connection_lost(exc)
+
+    def _call_connection_lost(self, exc: BaseException | None) -> None:
+        try:
+            if self._protocol is not None:
+                self._protocol.connection_lost(exc)
+        finally:
+            self._detach()
+            self._connected = False
+            self._protocol = None
+            self._loop = None
+
+    def _protocol_callback_failed(self, exc: BaseException, what: str) -> None:
+        # A protocol callback raised: report it like the loop reports a failing callback,
+        # and carry on with the rest of the batch (the other datagrams are not at fault).
+        if self._loop is not None:
+            self._loop.call_exception_handler(
+                {
+                    "message": f"Exception in {what}",
+                    "exception": exc,
+                    "transport": self,
+                    "protocol": self._protocol,
+                }
+            )
+
+    def _maybe_pause_protocol(self) -> None:
+        if self._buffer_size <= self._high_water or self._protocol_paused:
+            return
+        self._protocol_paused = True
+        try:
+            self._protocol.pause_writing()
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._protocol_callback_failed(exc, "protocol.pause_writing()")
+
+    def _maybe_resume_protocol(self) -> None:
+        if not self._protocol_paused or self._buffer_size > self._low_water:
+            return
+        self._protocol_paused = False
+        try:
+            self._protocol.resume_writing()
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._protocol_callback_failed(exc, "protocol.resume_writing()")
+
+    def _check_open(self) -> bool:
+        """Writes after the connection is lost are dropped; past a threshold they log."""
+        if not self._conn_lost:
+            return True
+        if self._conn_lost >= LOG_THRESHOLD_FOR_CONNLOST_WRITES:
+            logger.warning("%r: write after the transport was closed", self)
+        self._conn_lost += 1
+        return False
+
+    def __del__(self, _warn: Any = warnings.warn) -> None:
+        if self._loop is not None and not self._conn_lost:
+            _warn(f"unclosed transport {self!r}", ResourceWarning, source=self)

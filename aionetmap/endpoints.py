@@ -1,0 +1,185 @@
+"""The public entry points: open an interface, create UDP and frame endpoints.
+
+``create_datagram_endpoint`` mirrors ``loop.create_datagram_endpoint``; endpoints created
+for the same port in the same loop share one :class:`NetInterface` (one host, one ARP
+cache, one set of rings).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import os
+import weakref
+from collections.abc import Callable
+from typing import TypeVar
+
+from aionetmap.frame_transport import FrameTransport
+from aionetmap.interface import NetInterface
+from aionetmap.ports.base import Port
+from aionetmap.stack import Host
+from aionetmap.udp_transport import UdpTransport
+
+__all__ = ["create_datagram_endpoint", "create_frame_endpoint", "open_interface"]
+
+_P = TypeVar("_P")
+
+# Interfaces opened implicitly by create_datagram_endpoint, per loop and port spec, so that
+# several endpoints on one port share one host.
+_shared: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str | Port, NetInterface]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _open(port: str | Port) -> tuple[Port, bool]:
+    if isinstance(port, str):
+        from aionetmap.ports import open_port
+
+        return open_port(port), True
+    return port, False
+
+
+def _parse_mac(mac: bytes | str | None, port: Port) -> bytes:
+    if mac is None:
+        known = port.info.mac
+        if known:
+            return known
+        # A random locally administered unicast address, as Linux gives a new veth.
+        raw = bytearray(os.urandom(6))
+        raw[0] = (raw[0] & 0xFC) | 0x02
+        return bytes(raw)
+    if isinstance(mac, str):
+        parts = mac.replace("-", ":").split(":")
+        if len(parts) != 6 or not all(len(p) == 2 for p in parts):
+            raise ValueError(f"invalid MAC address {mac!r} (want aa:bb:cc:dd:ee:ff)")
+        return bytes(int(p, 16) for p in parts)
+    if len(mac) != 6:
+        raise ValueError(f"a MAC address has 6 bytes, got {len(mac)}")
+    return bytes(mac)
+
+
+def _interface_address(address: str | None, local_addr: tuple[str, int] | None) -> str:
+    if address is not None:
+        return address
+    if local_addr is not None and "/" in str(local_addr[0]):
+        return str(local_addr[0])
+    raise ValueError(
+        "the interface needs an IPv4 address with its prefix length: pass "
+        "address='10.0.0.2/24' (or local_addr=('10.0.0.2/24', port))"
+    )
+
+
+async def open_interface(
+    port: str | Port,
+    *,
+    address: str,
+    mac: bytes | str | None = None,
+    gateway: str | None = None,
+    mtu: int | None = None,
+) -> NetInterface:
+    """Open ``port`` (a portspec or an open :class:`Port`) and put an IPv4 host on it.
+
+    ``address`` is ``"A.B.C.D/N"``; ``mac`` defaults to the interface's own address where
+    the backend knows it (a random locally administered one otherwise); ``mtu`` defaults to
+    the port's. The caller closes the interface (which closes a port it opened).
+    """
+    return _start_interface(port, address, mac, gateway, mtu, close_when_unused=False)
+
+
+def _start_interface(
+    port: str | Port,
+    address: str,
+    mac: bytes | str | None,
+    gateway: str | None,
+    mtu: int | None,
+    *,
+    close_when_unused: bool,
+) -> NetInterface:
+    loop = asyncio.get_running_loop()
+    opened, owns = _open(port)
+    try:
+        info = opened.info
+        link_mtu = mtu or info.mtu or min(1500, info.max_frame - 14)
+        host = Host(_parse_mac(mac, opened), address, gateway=gateway, mtu=link_mtu)
+        iface = NetInterface(
+            loop, opened, host, owns_port=owns, close_when_unused=close_when_unused
+        )
+        iface.start()
+    except BaseException:
+        if owns:
+            opened.close()
+        raise
+    return iface
+
+
+async def create_datagram_endpoint(
+    protocol_factory: Callable[[], _P],
+    *,
+    port: str | Port,
+    local_addr: tuple[str, int] | None = None,
+    remote_addr: tuple[str, int] | None = None,
+    address: str | None = None,
+    mac: bytes | str | None = None,
+    gateway: str | None = None,
+    mtu: int | None = None,
+) -> tuple[UdpTransport, _P]:
+    """Serve a UDP protocol on a netmap (or AF_PACKET, or software-pipe) port.
+
+    Like ``loop.create_datagram_endpoint``: returns ``(transport, protocol)`` once
+    ``connection_made`` has run. ``local_addr`` is ``(ip, port)``; port 0 picks a free one.
+    ``remote_addr`` makes a connected endpoint (``sendto`` without an address; only the
+    peer's datagrams are delivered). Endpoints on the same ``port`` spec share one host.
+    """
+    loop = asyncio.get_running_loop()
+    iface_address = _interface_address(address, local_addr)
+    ip_only = str(ipaddress.IPv4Interface(iface_address).ip)
+    if local_addr is not None:
+        wanted_ip = str(local_addr[0]).split("/")[0]
+        if wanted_ip not in ("", "0.0.0.0", ip_only):
+            raise ValueError(f"local_addr {local_addr!r} does not match the interface address {iface_address}")
+    local_port = 0 if local_addr is None else int(local_addr[1])
+
+    # Keyed by the spec text or by the Port object itself: either way, one host per port.
+    per_loop = _shared.setdefault(loop, {})
+    iface = per_loop.get(port)
+    if iface is not None and iface.closed:
+        iface = None
+    if iface is not None and iface.interface != ipaddress.IPv4Interface(iface_address):
+        raise ValueError(f"port {iface.port.info.name} already carries {iface.interface}, not {iface_address}")
+    if iface is None:
+        iface = _start_interface(port, iface_address, mac, gateway, mtu, close_when_unused=True)
+        per_loop[port] = iface
+    try:
+        transport, protocol = await iface.create_datagram_endpoint(
+            protocol_factory, local_port=local_port, remote_addr=remote_addr
+        )
+    except BaseException:
+        if not iface.endpoints:
+            iface.close()
+        raise
+    return transport, protocol
+
+
+async def create_frame_endpoint(
+    protocol_factory: Callable[[], _P], *, port: str | Port
+) -> tuple[FrameTransport, _P]:
+    """Connect a raw-frame protocol (see :class:`aionetmap.FrameProtocol`) to a port.
+
+    The transport owns a port it opened from a spec and closes it with itself.
+    """
+    loop = asyncio.get_running_loop()
+    opened, owns = _open(port)
+    try:
+        protocol = protocol_factory()
+        waiter: asyncio.Future[None] = loop.create_future()
+        transport = FrameTransport(loop, opened, protocol, owns_port=owns, waiter=waiter)
+    except BaseException:
+        if owns:
+            opened.close()
+        raise
+    try:
+        await waiter
+    except BaseException:
+        transport.abort()
+        raise
+    return transport, protocol

@@ -1,0 +1,206 @@
+"""FrameTransport: raw Ethernet frames between a protocol and one port, with no IP stack."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+from collections.abc import Iterable
+from typing import Any
+
+from aionetmap._constants import CLOSE_DRAIN_TIMEOUT
+from aionetmap._driver import PortDriver
+from aionetmap._transport_base import PortTransportBase
+from aionetmap.ports.base import FrameBatch, Port
+
+__all__ = ["ETHERNET_HEADER_SIZE", "FrameTransport"]
+
+ETHERNET_HEADER_SIZE = 14
+
+Frame = bytes | bytearray | memoryview
+
+
+class FrameTransport(PortTransportBase, asyncio.DatagramTransport):
+    """A datagram-style transport whose datagrams are whole Ethernet frames.
+
+    Received frames reach ``protocol.frames_received(list_of_bytes)`` once per batch when
+    the protocol has that method (see :class:`aionetmap.FrameProtocol`), otherwise
+    ``protocol.datagram_received(frame, None)`` per frame, so a plain
+    :class:`asyncio.DatagramProtocol` works too. Frames are copies and stay valid.
+
+    ``send()`` never blocks: frames queue in the transport, and everything queued during
+    one loop iteration goes into the TX ring with one native call and one flush.
+    """
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        port: Port,
+        protocol: Any,
+        *,
+        owns_port: bool = True,
+        waiter: asyncio.Future[None] | None = None,
+    ) -> None:
+        info = port.info
+        extra = {
+            "port_info": info,
+            "portspec": info.name,
+            "mac": info.mac,
+            "sockname": None,
+            "peername": None,
+        }
+        super().__init__(loop, protocol, extra)
+        self._port = port
+        self._owns_port = owns_port
+        self._max_frame = info.max_frame
+        self._buffer: list[bytes] = []
+        self._head = 0  # first unsent frame in _buffer
+        self._drain_pending = False
+        self._counters = {"rx_frames": 0, "tx_frames": 0, "rx_dropped_paused": 0}
+        self._driver = PortDriver(
+            loop,
+            port,
+            on_batch=self._on_batch,
+            fill_tx=self._fill_tx,
+            has_backlog=self._has_backlog,
+            on_error=self._fatal_error,
+        )
+        loop.call_soon(protocol.connection_made, self)
+        loop.call_soon(self._start)
+        if waiter is not None:
+            loop.call_soon(_set_result_unless_cancelled, waiter)
+
+    def __repr__(self) -> str:
+        state = "closed" if self._conn_lost else ("closing" if self._closing else "open")
+        return (
+            f"<FrameTransport {self._port.info.name} {state} "
+            f"bufsize={self._buffer_size} reading={self.is_reading()}>"
+        )
+
+    # === Public API ===
+
+    def send(self, frame: Frame) -> None:
+        """Queue one Ethernet frame (header included) for transmission."""
+        if not isinstance(frame, (bytes, bytearray, memoryview)):
+            raise TypeError(f"data argument must be a bytes-like object, not {type(frame).__name__!r}")
+        data = bytes(frame)
+        if len(data) < ETHERNET_HEADER_SIZE:
+            raise ValueError(f"a frame needs at least a {ETHERNET_HEADER_SIZE}-byte Ethernet header, got {len(data)} bytes")
+        if not self._check_open():
+            return
+        if len(data) > self._max_frame:
+            self._report(
+                OSError(
+                    errno.EMSGSIZE,
+                    f"frame of {len(data)} bytes exceeds the {self._max_frame}-byte maximum of port {self._port.info.name}",
+                )
+            )
+            return
+        self._buffer.append(data)
+        self._buffer_size += len(data)
+        self._after_queue()
+
+    def send_many(self, frames: Iterable[Frame]) -> None:
+        """Queue several frames; same rules as :meth:`send` for each."""
+        for frame in frames:
+            self.send(frame)
+
+    def sendto(self, data: Frame, addr: Any = None) -> None:
+        """:class:`asyncio.DatagramTransport` spelling of :meth:`send`; ``addr`` must be None
+        (a frame carries its own destination MAC)."""
+        if addr is not None:
+            raise ValueError(f"Invalid address: must be None for a frame transport, got {addr!r}")
+        self.send(data)
+
+    def stats(self) -> dict[str, int]:
+        """This transport's counters merged with its port's."""
+        merged = dict(self._port.stats())
+        merged.update(self._counters)
+        return merged
+
+    # === Internals ===
+
+    def _start(self) -> None:
+        self._set_connected()
+        if not self._closing:
+            self._driver.start()
+
+    def _after_queue(self) -> None:
+        self._driver.request_flush()
+        if self._buffer_size > self._high_water:
+            # Push to the ring now rather than pause a protocol whose ring still has room.
+            self._driver.flush_now()
+        self._maybe_pause_protocol()
+
+    def _on_batch(self, batch: FrameBatch) -> None:
+        count = batch.count
+        if not self._connected or not self._reading or self._closing:
+            if not self._closing:
+                self._counters["rx_dropped_paused"] += count
+            return
+        self._counters["rx_frames"] += count
+        frames = batch.frames()
+        protocol = self._protocol
+        try:
+            if hasattr(protocol, "frames_received"):
+                protocol.frames_received(frames)
+            else:
+                for frame in frames:
+                    protocol.datagram_received(frame, None)
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._protocol_callback_failed(exc, "frame delivery to the protocol")
+
+    def _fill_tx(self) -> bool:
+        buffer = self._buffer
+        while self._head < len(buffer):
+            chunk = buffer[self._head : self._head + self._driver.batch.capacity]
+            sent = self._port.send(chunk)
+            self._head += sent
+            self._counters["tx_frames"] += sent
+            self._buffer_size -= sum(len(f) for f in chunk[:sent])
+            if sent < len(chunk):
+                return True
+        buffer.clear()
+        self._head = 0
+        self._buffer_drained()
+        return False
+
+    def _buffer_empty(self) -> bool:
+        return self._head >= len(self._buffer)
+
+    def _has_backlog(self) -> bool:
+        return self._head < len(self._buffer)
+
+    def _close_when_flushed(self) -> None:
+        # Wait for the port too: frames still queued in its TX ring die with it.
+        if self._drain_pending:
+            return
+        self._drain_pending = True
+        self._driver.drain(self._flushed_for_close, CLOSE_DRAIN_TIMEOUT)
+
+    def _flushed_for_close(self) -> None:
+        if not self._conn_lost:
+            self._schedule_connection_lost(None)
+
+    def _drop_buffer(self) -> None:
+        self._buffer.clear()
+        self._head = 0
+
+    def _detach(self) -> None:
+        self._driver.close()
+        if self._owns_port:
+            self._port.close()
+
+    def _report(self, exc: OSError) -> None:
+        try:
+            self._protocol.error_received(exc)
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as err:
+            self._protocol_callback_failed(err, "protocol.error_received()")
+
+
+def _set_result_unless_cancelled(fut: asyncio.Future[None]) -> None:
+    if not fut.cancelled():
+        fut.set_result(None)

@@ -1,0 +1,337 @@
+"""NetInterface: one port, the user-space host that owns an IPv4 address on it, and the UDP
+endpoints bound to that address.
+
+Received frames go to the host (ARP, ICMP, UDP demultiplexing); its events reach the right
+endpoint; the frames it wants sent (ARP replies, echo replies, resolved datagrams) go out
+ahead of queued datagrams; its timers (ARP retries and expiry) run on ``loop.call_at``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import ipaddress
+import itertools
+import os
+from typing import Any
+
+from aionetmap._constants import CLOSE_DRAIN_TIMEOUT, EPHEMERAL_PORTS
+from aionetmap._driver import PortDriver
+from aionetmap.ports.base import FrameBatch, Port
+from aionetmap.stack import (
+    DatagramReceived,
+    EchoReplyReceived,
+    Host,
+    IcmpErrorReceived,
+    SendFailed,
+)
+from aionetmap.udp_transport import UdpTransport
+
+__all__ = ["NetInterface"]
+
+Address = tuple[str, int]
+
+_ADDRESS_CACHE_LIMIT = 4096
+
+
+class NetInterface:
+    """A port with an IPv4 host on it; UDP endpoints on the port share it.
+
+    Create one with :func:`aionetmap.open_interface` (or implicitly through
+    :func:`aionetmap.create_datagram_endpoint`). Closing it aborts its endpoints and, when it
+    opened the port itself, closes the port.
+    """
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        port: Port,
+        host: Host,
+        *,
+        owns_port: bool = True,
+        close_when_unused: bool = False,
+    ) -> None:
+        self.loop = loop
+        self.port = port
+        self.host = host
+        self.interface = ipaddress.IPv4Interface(f"{host.address}/{host.network.prefixlen}")
+        self.max_payload = host.mtu - 20 - 8
+        """Largest UDP payload one datagram may carry (the MTU minus IPv4 and UDP headers)."""
+        self._owns_port = owns_port
+        self._close_when_unused = close_when_unused
+        self._endpoints: dict[int, UdpTransport] = {}
+        self._tx_ready: dict[UdpTransport, None] = {}  # insertion-ordered set: round robin
+        self._control: list[bytes] = []  # frames the host built (ARP, ICMP, resolved datagrams)
+        self._addresses: dict[Any, Address] = {}
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at: float | None = None
+        self._stack_poll_scheduled = False
+        self._next_ephemeral = EPHEMERAL_PORTS.start + int.from_bytes(os.urandom(2)) % len(EPHEMERAL_PORTS)
+        self._ping_ident = int.from_bytes(os.urandom(2))
+        self._ping_seq = itertools.count(1)
+        self._ping_waiters: dict[tuple[int, int], asyncio.Future[float]] = {}
+        self.closed = False
+        self._retiring = False
+        self.driver = PortDriver(
+            loop,
+            port,
+            on_batch=self._on_batch,
+            fill_tx=self._fill_tx,
+            has_backlog=self._has_backlog,
+            on_error=self._port_failed,
+        )
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else f"{len(self._endpoints)} endpoints"
+        return f"<NetInterface {self.interface} on {self.port.info.name} {state}>"
+
+    # === Public API ===
+
+    @property
+    def endpoints(self) -> dict[int, UdpTransport]:
+        """The open UDP endpoints by local port (a copy)."""
+        return dict(self._endpoints)
+
+    def start(self) -> None:
+        """Start reading and announce our address (gratuitous ARP)."""
+        self.host.start(self.loop.time())
+        self.driver.start()
+        self._after_host()
+
+    async def create_datagram_endpoint(
+        self,
+        protocol_factory: Any,
+        *,
+        local_port: int = 0,
+        remote_addr: Address | None = None,
+    ) -> tuple[UdpTransport, Any]:
+        """Bind a UDP port (0 picks a free one) and connect a protocol to it."""
+        if self.closed:
+            raise OSError(errno.EBADF, f"interface {self} is closed")
+        if self._retiring:  # a new endpoint arrived while the last one's frames drained
+            self._retiring = False
+            self.driver.cancel_drain()
+        remote = self.check_address(remote_addr) if remote_addr is not None else None
+        port_number = self._allocate(local_port)
+        protocol = protocol_factory()
+        waiter: asyncio.Future[None] = self.loop.create_future()
+        transport = UdpTransport(self, protocol, port_number, remote, waiter=waiter)
+        self._endpoints[port_number] = transport
+        try:
+            await waiter
+        except BaseException:
+            transport.abort()
+            raise
+        return transport, protocol
+
+    async def ping(self, dst: str, *, timeout: float = 1.0, payload: bytes = b"aionetmap") -> float:
+        """Send one ICMP echo request and return the round-trip time in seconds.
+
+        Raises ``TimeoutError`` when no reply arrives in time (ARP resolution included).
+        """
+        seq = next(self._ping_seq) & 0xFFFF
+        key = (self._ping_ident, seq)
+        fut: asyncio.Future[float] = self.loop.create_future()
+        self._ping_waiters[key] = fut
+        sent_at = self.loop.time()
+        try:
+            self.host.send_echo_request(dst, self._ping_ident, seq, payload, sent_at)
+            self._after_host()
+            async with asyncio.timeout(timeout):
+                replied_at = await fut
+        finally:
+            self._ping_waiters.pop(key, None)
+        return replied_at - sent_at
+
+    def stats(self) -> dict[str, int]:
+        """Port counters, stack counters (drops by reason) and TX queue state."""
+        merged: dict[str, int] = dict(self.port.stats())
+        merged.update(self.host.stats.as_dict())
+        merged["control_queue"] = len(self._control)
+        return merged
+
+    def close(self) -> None:
+        """Abort every endpoint, stop reading, and close the port if we opened it."""
+        if self.closed:
+            return
+        self.closed = True
+        for transport in list(self._endpoints.values()):
+            transport.abort()
+        self.driver.close()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        for fut in self._ping_waiters.values():
+            if not fut.done():
+                fut.set_exception(OSError(errno.EBADF, f"interface {self} closed"))
+        if self._owns_port:
+            self.port.close()
+
+    # === Called by UdpTransport ===
+
+    def check_address(self, addr: Any) -> Address:
+        """Validate a destination ``(ipv4, port)``; cached, since echo servers reuse few."""
+        try:
+            return self._addresses[addr]
+        except (KeyError, TypeError):
+            pass
+        if not isinstance(addr, tuple) or len(addr) != 2:
+            raise TypeError(f"address must be an (ipv4, port) tuple, got {addr!r}")
+        host, port = addr
+        if not isinstance(port, int) or not 0 < port < 65536:
+            raise ValueError(f"invalid UDP port {port!r} in address {addr!r}")
+        try:
+            ip = ipaddress.IPv4Address(host)
+        except ValueError:
+            raise ValueError(f"invalid IPv4 address {host!r} (names are not resolved)") from None
+        normal = (str(ip), port)
+        if len(self._addresses) >= _ADDRESS_CACHE_LIMIT:
+            self._addresses.clear()
+        self._addresses[addr] = normal
+        return normal
+
+    def want_tx(self, transport: UdpTransport) -> None:
+        self._tx_ready[transport] = None
+        self.driver.request_flush()
+
+    def flush_now(self) -> None:
+        self.driver.flush_now()
+
+    def detach(self, transport: UdpTransport) -> None:
+        if self._endpoints.get(transport.local_port) is transport:
+            del self._endpoints[transport.local_port]
+            self.host.unbind_udp(transport.local_port)
+        self._tx_ready.pop(transport, None)
+        if self._close_when_unused and not self._endpoints and not self._retiring:
+            # Let what the endpoints queued (and ARP/ICMP replies) reach the peer first.
+            self._retiring = True
+            self.driver.drain(self._retire, CLOSE_DRAIN_TIMEOUT)
+
+    @property
+    def retiring(self) -> bool:
+        """Closing by itself (no endpoints left) once its queued frames are out."""
+        return self._retiring
+
+    def _retire(self) -> None:
+        if self._retiring and not self._endpoints:
+            self.close()
+
+    # === Internals ===
+
+    def _allocate(self, wanted: int) -> int:
+        if wanted:
+            if not 0 < wanted < 65536:
+                raise ValueError(f"invalid UDP port {wanted}")
+            if self.host.is_bound(wanted):
+                raise OSError(errno.EADDRINUSE, f"UDP port {wanted} is already bound on {self.interface}")
+            self.host.bind_udp(wanted)
+            return wanted
+        span = len(EPHEMERAL_PORTS)
+        for _ in range(span):
+            candidate = self._next_ephemeral
+            self._next_ephemeral = EPHEMERAL_PORTS.start + (candidate + 1 - EPHEMERAL_PORTS.start) % span
+            if not self.host.is_bound(candidate):
+                self.host.bind_udp(candidate)
+                return candidate
+        raise OSError(errno.EADDRINUSE, f"no free ephemeral UDP port on {self.interface}")
+
+    def _has_backlog(self) -> bool:
+        return bool(self._control) or bool(self._tx_ready)
+
+    def _on_batch(self, batch: FrameBatch) -> None:
+        now = self.loop.time()
+        receive = self.host.receive_frame
+        for frame in batch:
+            receive(frame, now)
+        self._after_host()
+
+    def _after_host(self) -> None:
+        """Deliver the host's events, queue the frames it built, re-arm its timer."""
+        self._stack_poll_scheduled = False
+        host = self.host
+        while (event := host.next_event()) is not None:
+            self._dispatch(event)
+        frames = host.frames_to_send()
+        if frames:
+            self._control.extend(frames)
+            self.driver.request_flush()
+        self._reschedule_timer()
+
+    def _dispatch(self, event: object) -> None:
+        if isinstance(event, DatagramReceived):
+            endpoint = self._endpoints.get(event.dst_port)
+            if endpoint is not None:
+                endpoint.deliver(event.payload, event.src)
+        elif isinstance(event, SendFailed):
+            endpoint = self._endpoints.get(event.src_port)
+            if endpoint is not None:
+                endpoint.send_failed(event.error)
+        elif isinstance(event, IcmpErrorReceived):
+            # Like the kernel, only a connected endpoint hears of ICMP errors.
+            endpoint = self._endpoints.get(event.src_port)
+            if endpoint is not None and endpoint.is_connected_to(event.dst):
+                endpoint.send_failed(event.error)
+        elif isinstance(event, EchoReplyReceived):
+            fut = self._ping_waiters.get((event.ident, event.seq))
+            if fut is not None and not fut.done():
+                fut.set_result(self.loop.time())
+
+    def _reschedule_timer(self) -> None:
+        at = self.host.get_timer()
+        if at == self._timer_at:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_at = at
+        self._timer = None if at is None or self.closed else self.loop.call_at(at, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._timer_at = None
+        self.host.handle_timer(self.loop.time())
+        self._after_host()
+
+    def _schedule_stack_poll(self) -> None:
+        if not self._stack_poll_scheduled:
+            self._stack_poll_scheduled = True
+            self.loop.call_soon(self._after_host)
+
+    def _fill_tx(self) -> bool:
+        """Move host frames, then queued datagrams, into the ring; True if the ring filled."""
+        if self._control:
+            sent = self.port.send(self._control)
+            del self._control[:sent]
+            if self._control:
+                return True
+        now = self.loop.time()
+        for transport in list(self._tx_ready):
+            if self._send_datagrams(transport, now):
+                return True
+            del self._tx_ready[transport]
+        return False
+
+    def _send_datagrams(self, transport: UdpTransport, now: float) -> bool:
+        """Hand one endpoint's queue to the host; True when the ring filled first."""
+        host = self.host
+        pending = transport.pending()
+        room = self.port.tx_space()
+        chunk = pending[:room]
+        for payload, dst in chunk:
+            try:
+                host.send_datagram(payload, dst, transport.local_port, now)
+            except OSError as exc:
+                transport.send_failed(exc)
+        transport.consumed(len(chunk))
+        transport.counters["tx_datagrams"] += len(chunk)
+        frames = host.frames_to_send()
+        sent = self.port.send(frames) if frames else 0
+        if sent < len(frames):
+            self._control[:0] = frames[sent:]
+        # Events (queue overflow, ARP requests queued) are handled outside the TX pass.
+        self._schedule_stack_poll()
+        return sent < len(frames) or len(chunk) < len(pending)
+
+    def _port_failed(self, exc: BaseException, message: str) -> None:
+        for transport in list(self._endpoints.values()):
+            transport.interface_failed(exc, message)
+        self.close()

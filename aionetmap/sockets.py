@@ -1,0 +1,194 @@
+"""UdpSocket: an await-based UDP socket on top of the callback transports.
+
+``await sock.recvfrom()``, ``await sock.sendto(data, addr)`` that waits for room in the
+write buffer instead of growing it without bound, ``async for data, addr in sock`` and
+``async with``: the shape of anyio's UDP socket and trio's socket helpers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import errno
+from types import TracebackType
+from typing import Any
+
+from aionetmap.endpoints import create_datagram_endpoint
+from aionetmap.ports.base import Port
+from aionetmap.udp_transport import UdpTransport
+
+__all__ = ["DEFAULT_RECV_QUEUE", "UdpSocket", "open_udp"]
+
+Address = tuple[str, int]
+
+DEFAULT_RECV_QUEUE = 4096
+"""Datagrams a socket holds for a reader that is not keeping up; later ones are dropped
+and counted, as a kernel socket drops once its receive buffer is full."""
+
+
+class _SocketProtocol(asyncio.DatagramProtocol):
+    def __init__(self, max_queue: int) -> None:
+        self.queue: collections.deque[tuple[bytes, Address]] = collections.deque()
+        self.max_queue = max_queue
+        self.dropped = 0
+        self.errors: collections.deque[OSError] = collections.deque()
+        self.readable = asyncio.Event()
+        self.writable = asyncio.Event()
+        self.writable.set()
+        self.lost = False
+        self.lost_exc: BaseException | None = None
+
+    def datagram_received(self, data: bytes, addr: Address) -> None:
+        if len(self.queue) >= self.max_queue:
+            self.dropped += 1
+            return
+        self.queue.append((data, addr))
+        self.readable.set()
+
+    def error_received(self, exc: Exception) -> None:
+        if isinstance(exc, OSError):
+            self.errors.append(exc)
+            self.readable.set()
+
+    def pause_writing(self) -> None:
+        self.writable.clear()
+
+    def resume_writing(self) -> None:
+        self.writable.set()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = True
+        self.lost_exc = exc
+        self.readable.set()
+        self.writable.set()
+
+
+class UdpSocket:
+    """A bound UDP socket on an aionetmap interface. Create it with :func:`open_udp`.
+
+    Errors the transport reports for sent datagrams (no ARP answer, ICMP port unreachable on
+    a connected socket, oversize) are raised by the next ``recvfrom``/``sendto`` call, the
+    way a kernel socket reports a pending error.
+    """
+
+    def __init__(self, transport: UdpTransport, protocol: _SocketProtocol) -> None:
+        self._transport = transport
+        self._protocol = protocol
+
+    def __repr__(self) -> str:
+        return f"<UdpSocket {self._transport!r}>"
+
+    @property
+    def sockname(self) -> Address:
+        name: Address = self._transport.get_extra_info("sockname")
+        return name
+
+    @property
+    def peername(self) -> Address | None:
+        peer: Address | None = self._transport.get_extra_info("peername")
+        return peer
+
+    @property
+    def transport(self) -> UdpTransport:
+        return self._transport
+
+    @property
+    def dropped(self) -> int:
+        """Datagrams dropped because the receive queue was full."""
+        return self._protocol.dropped
+
+    async def recvfrom(self) -> tuple[bytes, Address]:
+        """Wait for the next datagram and return ``(data, (ip, port))``."""
+        proto = self._protocol
+        while True:
+            self._raise_pending_error()
+            if proto.queue:
+                return proto.queue.popleft()
+            if proto.lost:
+                raise _closed_error(proto.lost_exc)
+            proto.readable.clear()
+            await proto.readable.wait()
+
+    async def recv(self) -> bytes:
+        """Wait for the next datagram and return its data only."""
+        data, _ = await self.recvfrom()
+        return data
+
+    async def sendto(self, data: bytes | bytearray | memoryview, addr: Address | None = None) -> None:
+        """Send one datagram, first waiting while the write buffer is above its high-water mark."""
+        proto = self._protocol
+        while not proto.writable.is_set():
+            await proto.writable.wait()
+        self._raise_pending_error()
+        if proto.lost or self._transport.is_closing():
+            raise _closed_error(proto.lost_exc)
+        self._transport.sendto(data, addr)
+
+    async def send(self, data: bytes | bytearray | memoryview) -> None:
+        """Send to the peer of a connected socket (``open_udp(remote_addr=...)``)."""
+        await self.sendto(data, None)
+
+    def close(self) -> None:
+        """Close the underlying transport (queued datagrams are still sent)."""
+        self._transport.close()
+
+    async def aclose(self) -> None:
+        """Close and wait until the transport has let go of the port."""
+        self._transport.close()
+        while not self._protocol.lost:
+            await self._protocol.readable.wait()
+            self._protocol.readable.clear()
+
+    async def __aenter__(self) -> UdpSocket:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def __aiter__(self) -> UdpSocket:
+        return self
+
+    async def __anext__(self) -> tuple[bytes, Address]:
+        try:
+            return await self.recvfrom()
+        except ConnectionError:
+            proto = self._protocol
+            if proto.lost and not proto.queue and proto.lost_exc is None:
+                raise StopAsyncIteration from None
+            raise
+
+    def _raise_pending_error(self) -> None:
+        if self._protocol.errors:
+            raise self._protocol.errors.popleft()
+
+
+def _closed_error(cause: BaseException | None) -> ConnectionError:
+    err = ConnectionAbortedError(errno.ECONNABORTED, "the UDP socket is closed")
+    err.__cause__ = cause
+    return err
+
+
+async def open_udp(
+    *,
+    port: str | Port,
+    local_addr: Address | None = None,
+    remote_addr: Address | None = None,
+    address: str | None = None,
+    max_queue: int = DEFAULT_RECV_QUEUE,
+    **interface_options: Any,
+) -> UdpSocket:
+    """Open an await-based UDP socket; arguments as for :func:`create_datagram_endpoint`."""
+    transport, protocol = await create_datagram_endpoint(
+        lambda: _SocketProtocol(max_queue),
+        port=port,
+        local_addr=local_addr,
+        remote_addr=remote_addr,
+        address=address,
+        **interface_options,
+    )
+    return UdpSocket(transport, protocol)

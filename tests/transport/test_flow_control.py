@@ -1,0 +1,108 @@
+"""Write-side flow control: pause_writing once when the peer stops draining, resume after.
+
+The peer is driven by hand: a sans-I/O Host on the raw far end of the pipe, pumped only
+when the test says so, so "the peer stops draining" is exactly that.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import aionetmap
+from aionetmap.ports.base import FrameBatch
+from aionetmap.ports.pipe import PipePort
+from aionetmap.stack import DatagramReceived, Host
+from aionetmap.testing.protocols import RecordingProtocol
+
+PEER_MAC = bytes.fromhex("020000000002")
+
+
+class ManualPeer:
+    """A Host on a raw port that moves frames only when ``pump`` is called."""
+
+    def __init__(self, port: PipePort) -> None:
+        self.port = port
+        self.host = Host(PEER_MAC, "10.0.0.2/24")
+        self.host.bind_udp(9)
+        self.batch = FrameBatch(64)
+        self.received: list[bytes] = []
+
+    def pump(self, now: float) -> int:
+        """Read one batch from the port, answer what the host wants answered."""
+        count = self.port.recv(self.batch)
+        for frame in self.batch:
+            self.host.receive_frame(frame, now)
+        while (event := self.host.next_event()) is not None:
+            if isinstance(event, DatagramReceived):
+                self.received.append(event.payload)
+        frames = self.host.frames_to_send()
+        if frames:
+            assert self.port.send(frames) == len(frames)
+            self.port.flush()
+        return count
+
+
+async def test_pause_writing_once_then_resume(pipe: tuple[PipePort, PipePort]) -> None:
+    a, b = pipe
+    loop = asyncio.get_running_loop()
+    peer = ManualPeer(b)
+    transport, proto = await aionetmap.create_datagram_endpoint(
+        RecordingProtocol, port=a, local_addr=("10.0.0.1/24", 7)
+    )
+    # Resolve the peer: our ARP request reaches the manual peer, its reply comes back.
+    transport.sendto(b"hello", ("10.0.0.2", 9))
+    async with asyncio.timeout(5):
+        while not peer.received:
+            peer.pump(loop.time())
+            await asyncio.sleep(0.001)
+
+    # The peer stops draining: rings fill (255 TX + 256 peer RX slots), then our buffer.
+    payload = b"x" * 1000
+    sent = 0
+    async with asyncio.timeout(5):
+        while "pause_writing" not in proto.names():
+            transport.sendto(payload, ("10.0.0.2", 9))
+            sent += 1
+            if sent % 64 == 0:
+                await asyncio.sleep(0)
+    low, high = transport.get_write_buffer_limits()
+    assert transport.get_write_buffer_size() > high
+    # A paused protocol that keeps writing does not get pause_writing again.
+    for _ in range(50):
+        transport.sendto(payload, ("10.0.0.2", 9))
+        sent += 1
+    await asyncio.sleep(0.01)
+    assert proto.names().count("pause_writing") == 1
+    assert "resume_writing" not in proto.names()
+
+    # The peer drains: the buffer empties below the low-water mark and we are resumed.
+    async with asyncio.timeout(10):
+        while len(peer.received) < sent + 1:
+            peer.pump(loop.time())
+            await asyncio.sleep(0)
+    assert proto.names().count("pause_writing") == 1
+    assert proto.names().count("resume_writing") == 1
+    assert proto.names().index("pause_writing") < proto.names().index("resume_writing")
+    assert transport.get_write_buffer_size() <= low
+    assert peer.received[1:] == [payload] * sent
+    transport.close()
+    await proto.lost
+
+
+async def test_set_write_buffer_limits(pipe: tuple[PipePort, PipePort]) -> None:
+    a, _ = pipe
+    transport, _ = await aionetmap.create_datagram_endpoint(
+        RecordingProtocol, port=a, local_addr=("10.0.0.1/24", 7)
+    )
+    assert transport.get_write_buffer_limits() == (16 * 1024, 64 * 1024)
+    transport.set_write_buffer_limits(high=1000)
+    assert transport.get_write_buffer_limits() == (250, 1000)
+    transport.set_write_buffer_limits(low=100)
+    assert transport.get_write_buffer_limits() == (100, 400)
+    try:
+        transport.set_write_buffer_limits(high=10, low=20)
+    except ValueError as exc:
+        assert "must be >=" in str(exc)
+    else:
+        raise AssertionError("high < low was accepted")
+    transport.close()

@@ -1,0 +1,105 @@
+"""UDP over the software pipe: a plain asyncio DatagramProtocol served by aionetmap."""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+
+import aionetmap
+from aionetmap.ports.pipe import PipePort
+from aionetmap.testing.protocols import EchoProtocol, RecordingProtocol
+
+SERVER = "10.0.0.1/24"
+CLIENT = "10.0.0.2/24"
+SERVER_ADDR = ("10.0.0.1", 7)
+
+
+class _SeqClient(asyncio.DatagramProtocol):
+    """Counts echoed datagrams by sequence number and checks every byte."""
+
+    def __init__(self, total: int, size: int) -> None:
+        self.seen = bytearray(total)
+        self.received = 0
+        self.duplicates = 0
+        self.corrupt = 0
+        self.size = size
+        self.progress = asyncio.Event()
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        (seq,) = struct.unpack_from("!I", data)
+        if data != payload_for(seq, self.size) or addr != SERVER_ADDR:
+            self.corrupt += 1
+        elif self.seen[seq]:
+            self.duplicates += 1
+        else:
+            self.seen[seq] = 1
+            self.received += 1
+        self.progress.set()
+
+
+def payload_for(seq: int, size: int) -> bytes:
+    head = struct.pack("!I", seq)
+    return head + bytes((seq + i) & 0xFF for i in range(size - len(head)))
+
+
+async def test_echo_100k_datagrams_none_lost(pipe: tuple[PipePort, PipePort]) -> None:
+    a, b = pipe
+    total, size, window = 100_000, 32, 512
+    server_t, server_p = await aionetmap.create_datagram_endpoint(
+        EchoProtocol, port=a, local_addr=(SERVER, 7)
+    )
+    client_t, client = await aionetmap.create_datagram_endpoint(
+        lambda: _SeqClient(total, size), port=b, local_addr=(CLIENT, 0)
+    )
+    # One round trip first: until ARP resolves, the host parks only a few datagrams per
+    # address (HostConfig.arp_queue_limit) and a full window would overflow it.
+    client_t.sendto(payload_for(0, size), SERVER_ADDR)
+    async with asyncio.timeout(5):
+        while not client.received:
+            client.progress.clear()
+            await client.progress.wait()
+    client.seen[0] = 0
+    client.received = 0
+    server_p.echoed = 0
+    payloads = [payload_for(seq, size) for seq in range(total)]
+    sent = 0
+    async with asyncio.timeout(60):
+        while client.received < total:
+            # Stay within the write-buffer limits: at most `window` datagrams outstanding.
+            while sent < total and sent - client.received < window:
+                client_t.sendto(payloads[sent], SERVER_ADDR)
+                sent += 1
+            assert client_t.get_write_buffer_size() <= client_t.get_write_buffer_limits()[1]
+            client.progress.clear()
+            await client.progress.wait()
+    assert (client.received, client.duplicates, client.corrupt) == (total, 0, 0)
+    assert server_p.echoed == total
+    assert client_t.stats()["tx_datagrams"] == total + 1
+    client_t.close()
+    server_t.close()
+
+
+async def test_endpoints_on_one_port_share_a_host(pipe: tuple[PipePort, PipePort]) -> None:
+    a, b = pipe
+    t7, p7 = await aionetmap.create_datagram_endpoint(
+        RecordingProtocol, port=a, local_addr=(SERVER, 7)
+    )
+    t8, p8 = await aionetmap.create_datagram_endpoint(
+        RecordingProtocol, port=a, local_addr=(SERVER, 8)
+    )
+    client_t, client = await aionetmap.create_datagram_endpoint(
+        RecordingProtocol, port=b, local_addr=(CLIENT, 5000)
+    )
+    shared = t7.get_extra_info("netinterface")
+    assert shared is t8.get_extra_info("netinterface")
+    assert shared is not client_t.get_extra_info("netinterface")
+    assert sorted(shared.endpoints) == [7, 8]
+    client_t.sendto(b"to seven", ("10.0.0.1", 7))
+    client_t.sendto(b"to eight", ("10.0.0.1", 8))
+    await p7.wait_for(lambda p: p.datagrams)
+    await p8.wait_for(lambda p: p.datagrams)
+    assert p7.datagrams == [(b"to seven", ("10.0.0.2", 5000))]
+    assert p8.datagrams == [(b"to eight", ("10.0.0.2", 5000))]
+    for t in (t7, t8, client_t):
+        t.close()
+    await asyncio.gather(p7.lost, p8.lost, client.lost)
