@@ -38,6 +38,11 @@ leftover guard tell a crashed run's namespaces from those of a run still going."
 _IF_PREFIX: Final = "anm"
 _TIMEOUT: Final = 30.0
 _counter = itertools.count(1)
+_DISABLE_IPV6: Final = (
+    "[ -d /proc/sys/net/ipv6 ] || exit 0; "  # a kernel without IPv6 has nothing to disable
+    "echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6 && "
+    "echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6"
+)
 
 
 def ip(
@@ -157,9 +162,9 @@ class VethLink:
         try:
             for ns in (self.peer_netns, self.our_netns):
                 ip("netns", "add", ns)
-                # Before any interface exists, so new ones start with IPv6 off as well.
-                netns_exec(ns, "sysctl", "-q", "-w", "net.ipv6.conf.all.disable_ipv6=1",
-                           "net.ipv6.conf.default.disable_ipv6=1")  # fmt: skip
+                # Before any interface exists, so new ones start with IPv6 off as well
+                # (plain sh, not sysctl(8): procps is not on every minimal image).
+                netns_exec(ns, "sh", "-c", _DISABLE_IPV6)
                 ip("link", "set", "lo", "up", netns=ns)
             ip("link", "add", self.peer_ifname, "address", _mac_text(self.peer_mac),
                "mtu", str(self.mtu), "type", "veth", "peer", "name", self.our_ifname,
