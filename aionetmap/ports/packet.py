@@ -135,8 +135,9 @@ def _open_error(name: str, ifname: str, netns: str | None, stage: int, err: int)
 class PacketPort:
     """A :class:`~aionetmap.ports.base.Port` over an AF_PACKET socket bound to one interface.
 
-    Open with :meth:`open`; use as a context manager or call :meth:`close`. Our own
-    outgoing frames are not received back (``PACKET_IGNORE_OUTGOING``).
+    Open with :meth:`open`; use as a context manager or call :meth:`close`. Only frames
+    arriving on the interface are received: outgoing ones, ours and those of the host's own
+    stack on that interface, are not (``PACKET_IGNORE_OUTGOING``).
     """
 
     __slots__ = ("__weakref__", "_handle", "_info", "_netns", "_stage", "_stats")
