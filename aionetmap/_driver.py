@@ -170,8 +170,10 @@ class PortDriver:
     def _check_drained(self) -> None:
         if self._on_drained is None:
             return
-        if self.closed or self._loop.time() >= self._drain_deadline or not (
-            self._has_backlog() or self._port.tx_pending()
+        if (
+            self.closed
+            or self._loop.time() >= self._drain_deadline
+            or not (self._has_backlog() or self._port.tx_pending())
         ):
             callback = self._on_drained
             self.cancel_drain()

@@ -1,4 +1,4 @@
-"""Command-line entry point (``python -m aionetmap``). Argument parsing only; logic lives elsewhere."""
+"""Command-line entry point (``python -m aionetmap``): argument parsing only."""
 
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ from typing import TypeVar
 from aionetmap.frame_transport import FrameTransport
 from aionetmap.interface import NetInterface
 from aionetmap.ports.base import Port
-from aionetmap.stack import Host
+from aionetmap.stack import Host, HostConfig
 from aionetmap.udp_transport import UdpTransport
 
 __all__ = ["create_datagram_endpoint", "create_frame_endpoint", "open_interface"]
@@ -76,14 +76,16 @@ async def open_interface(
     mac: bytes | str | None = None,
     gateway: str | None = None,
     mtu: int | None = None,
+    config: HostConfig | None = None,
 ) -> NetInterface:
     """Open ``port`` (a portspec or an open :class:`Port`) and put an IPv4 host on it.
 
     ``address`` is ``"A.B.C.D/N"``; ``mac`` defaults to the interface's own address where
     the backend knows it (a random locally administered one otherwise); ``mtu`` defaults to
-    the port's. The caller closes the interface (which closes a port it opened).
+    the port's; ``config`` tunes the stack (ARP timers and queues, ICMP rate limits,
+    reassembly). The caller closes the interface (which closes a port it opened).
     """
-    return _start_interface(port, address, mac, gateway, mtu, close_when_unused=False)
+    return _start_interface(port, address, mac, gateway, mtu, config, close_when_unused=False)
 
 
 def _start_interface(
@@ -92,6 +94,7 @@ def _start_interface(
     mac: bytes | str | None,
     gateway: str | None,
     mtu: int | None,
+    config: HostConfig | None,
     *,
     close_when_unused: bool,
 ) -> NetInterface:
@@ -100,7 +103,7 @@ def _start_interface(
     try:
         info = opened.info
         link_mtu = mtu or info.mtu or min(1500, info.max_frame - 14)
-        host = Host(_parse_mac(mac, opened), address, gateway=gateway, mtu=link_mtu)
+        host = Host(_parse_mac(mac, opened), address, gateway=gateway, mtu=link_mtu, config=config)
         iface = NetInterface(
             loop, opened, host, owns_port=owns, close_when_unused=close_when_unused
         )
@@ -122,13 +125,16 @@ async def create_datagram_endpoint(
     mac: bytes | str | None = None,
     gateway: str | None = None,
     mtu: int | None = None,
+    config: HostConfig | None = None,
 ) -> tuple[UdpTransport, _P]:
     """Serve a UDP protocol on a netmap (or AF_PACKET, or software-pipe) port.
 
     Like ``loop.create_datagram_endpoint``: returns ``(transport, protocol)`` once
     ``connection_made`` has run. ``local_addr`` is ``(ip, port)``; port 0 picks a free one.
     ``remote_addr`` makes a connected endpoint (``sendto`` without an address; only the
-    peer's datagrams are delivered). Endpoints on the same ``port`` spec share one host.
+    peer's datagrams are delivered). Endpoints on the same ``port`` (spec or object) in
+    the same loop share one host; ``address``/``mac``/``gateway``/``mtu``/``config`` (see
+    :func:`open_interface`) apply when that host is created.
     """
     loop = asyncio.get_running_loop()
     iface_address = _interface_address(address, local_addr)
@@ -136,7 +142,9 @@ async def create_datagram_endpoint(
     if local_addr is not None:
         wanted_ip = str(local_addr[0]).split("/")[0]
         if wanted_ip not in ("", "0.0.0.0", ip_only):
-            raise ValueError(f"local_addr {local_addr!r} does not match the interface address {iface_address}")
+            raise ValueError(
+                f"local_addr {local_addr!r} does not match the interface address {iface_address}"
+            )
     local_port = 0 if local_addr is None else int(local_addr[1])
 
     # Keyed by the spec text or by the Port object itself: either way, one host per port.
@@ -145,9 +153,13 @@ async def create_datagram_endpoint(
     if iface is not None and iface.closed:
         iface = None
     if iface is not None and iface.interface != ipaddress.IPv4Interface(iface_address):
-        raise ValueError(f"port {iface.port.info.name} already carries {iface.interface}, not {iface_address}")
+        raise ValueError(
+            f"port {iface.port.info.name} already carries {iface.interface}, not {iface_address}"
+        )
     if iface is None:
-        iface = _start_interface(port, iface_address, mac, gateway, mtu, close_when_unused=True)
+        iface = _start_interface(
+            port, iface_address, mac, gateway, mtu, config, close_when_unused=True
+        )
         per_loop[port] = iface
     try:
         transport, protocol = await iface.create_datagram_endpoint(

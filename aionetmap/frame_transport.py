@@ -81,17 +81,23 @@ class FrameTransport(PortTransportBase, asyncio.DatagramTransport):
     def send(self, frame: Frame) -> None:
         """Queue one Ethernet frame (header included) for transmission."""
         if not isinstance(frame, (bytes, bytearray, memoryview)):
-            raise TypeError(f"data argument must be a bytes-like object, not {type(frame).__name__!r}")
+            raise TypeError(
+                f"data argument must be a bytes-like object, not {type(frame).__name__!r}"
+            )
         data = bytes(frame)
         if len(data) < ETHERNET_HEADER_SIZE:
-            raise ValueError(f"a frame needs at least a {ETHERNET_HEADER_SIZE}-byte Ethernet header, got {len(data)} bytes")
+            raise ValueError(
+                f"a frame needs at least a {ETHERNET_HEADER_SIZE}-byte Ethernet header, "
+                f"got {len(data)} bytes"
+            )
         if not self._check_open():
             return
         if len(data) > self._max_frame:
             self._report(
                 OSError(
                     errno.EMSGSIZE,
-                    f"frame of {len(data)} bytes exceeds the {self._max_frame}-byte maximum of port {self._port.info.name}",
+                    f"frame of {len(data)} bytes exceeds the {self._max_frame}-byte maximum "
+                    f"of port {self._port.info.name}",
                 )
             )
             return

@@ -66,7 +66,9 @@ class NetInterface:
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self._stack_poll_scheduled = False
-        self._next_ephemeral = EPHEMERAL_PORTS.start + int.from_bytes(os.urandom(2)) % len(EPHEMERAL_PORTS)
+        self._next_ephemeral = EPHEMERAL_PORTS.start + int.from_bytes(os.urandom(2)) % len(
+            EPHEMERAL_PORTS
+        )
         self._ping_ident = int.from_bytes(os.urandom(2))
         self._ping_seq = itertools.count(1)
         self._ping_waiters: dict[tuple[int, int], asyncio.Future[float]] = {}
@@ -223,13 +225,17 @@ class NetInterface:
             if not 0 < wanted < 65536:
                 raise ValueError(f"invalid UDP port {wanted}")
             if self.host.is_bound(wanted):
-                raise OSError(errno.EADDRINUSE, f"UDP port {wanted} is already bound on {self.interface}")
+                raise OSError(
+                    errno.EADDRINUSE, f"UDP port {wanted} is already bound on {self.interface}"
+                )
             self.host.bind_udp(wanted)
             return wanted
         span = len(EPHEMERAL_PORTS)
         for _ in range(span):
             candidate = self._next_ephemeral
-            self._next_ephemeral = EPHEMERAL_PORTS.start + (candidate + 1 - EPHEMERAL_PORTS.start) % span
+            self._next_ephemeral = (
+                EPHEMERAL_PORTS.start + (candidate + 1 - EPHEMERAL_PORTS.start) % span
+            )
             if not self.host.is_bound(candidate):
                 self.host.bind_udp(candidate)
                 return candidate

@@ -11,7 +11,7 @@ import asyncio
 import collections
 import errno
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 from aionetmap.endpoints import create_datagram_endpoint
 from aionetmap.ports.base import Port
@@ -114,7 +114,9 @@ class UdpSocket:
         data, _ = await self.recvfrom()
         return data
 
-    async def sendto(self, data: bytes | bytearray | memoryview, addr: Address | None = None) -> None:
+    async def sendto(
+        self, data: bytes | bytearray | memoryview, addr: Address | None = None
+    ) -> None:
         """Send one datagram, first waiting while the write buffer is above its high-water mark."""
         proto = self._protocol
         while not proto.writable.is_set():
@@ -139,7 +141,7 @@ class UdpSocket:
             await self._protocol.readable.wait()
             self._protocol.readable.clear()
 
-    async def __aenter__(self) -> UdpSocket:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(

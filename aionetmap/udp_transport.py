@@ -88,7 +88,9 @@ class UdpTransport(PortTransportBase, asyncio.DatagramTransport):
         """Queue one datagram to ``addr`` (an ``(ipv4, port)`` tuple), or to the peer of a
         connected endpoint when ``addr`` is None. Never blocks."""
         if not isinstance(data, (bytes, bytearray, memoryview)):
-            raise TypeError(f"data argument must be a bytes-like object, not {type(data).__name__!r}")
+            raise TypeError(
+                f"data argument must be a bytes-like object, not {type(data).__name__!r}"
+            )
         if self._remote is not None:
             if addr is not None and addr != self._remote:
                 raise ValueError(f"Invalid address: must be None or {self._remote}")
@@ -131,7 +133,9 @@ class UdpTransport(PortTransportBase, asyncio.DatagramTransport):
         """The interface took the first ``count`` pending datagrams (sent or failed)."""
         buffer = self._buffer
         end = self._head + count
-        self._buffer_size -= sum(len(p) for p, _ in buffer[self._head : end]) + count * UDP_HEADER_SIZE
+        self._buffer_size -= (
+            sum(len(p) for p, _ in buffer[self._head : end]) + count * UDP_HEADER_SIZE
+        )
         self._head = end
         if end >= len(buffer):
             buffer.clear()

@@ -23,8 +23,10 @@ class HostConfig:
     """Time between ARP requests for one address (at most one per interval)."""
     arp_retries: int = 3
     """ARP requests per resolution before it fails (after one more interval)."""
-    arp_queue_limit: int = 16
-    """Datagrams that may wait per unresolved address."""
+    arp_queue_limit: int = 256
+    """Datagrams that may wait per unresolved address (Linux parks about as many small
+    datagrams: unres_qlen_bytes = 212992 of skb truesize). Beyond it, each is dropped
+    with a ``SendFailed`` (ENOBUFS) rather than silently as the kernel does."""
     arp_max_pending: int = 256
     """Addresses that may be resolved at once."""
     arp_max_entries: int = 1024

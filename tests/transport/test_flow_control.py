@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 import aionetmap
 from aionetmap.ports.base import FrameBatch
 from aionetmap.ports.pipe import PipePort
@@ -99,10 +101,6 @@ async def test_set_write_buffer_limits(pipe: tuple[PipePort, PipePort]) -> None:
     assert transport.get_write_buffer_limits() == (250, 1000)
     transport.set_write_buffer_limits(low=100)
     assert transport.get_write_buffer_limits() == (100, 400)
-    try:
+    with pytest.raises(ValueError, match="must be >="):
         transport.set_write_buffer_limits(high=10, low=20)
-    except ValueError as exc:
-        assert "must be >=" in str(exc)
-    else:
-        raise AssertionError("high < low was accepted")
     transport.close()

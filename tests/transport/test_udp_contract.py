@@ -157,7 +157,7 @@ async def test_abort_drops_the_buffer(pipe: tuple[PipePort, PipePort]) -> None:
 
 
 async def test_writes_after_close_are_dropped(pipe: tuple[PipePort, PipePort]) -> None:
-    server_t, server, client_t, client = await _pair(pipe)
+    server_t, _server, client_t, client = await _pair(pipe)
     client_t.close()
     await client.lost
     client_t.sendto(b"late", SERVER_ADDR)
@@ -170,7 +170,7 @@ async def test_pause_reading_drops_and_counts(pipe: tuple[PipePort, PipePort]) -
     sink_t, sink = await aionetmap.create_datagram_endpoint(
         RecordingProtocol, port=a, local_addr=(SERVER, 9)
     )
-    client_t, client = await aionetmap.create_datagram_endpoint(
+    client_t, _client = await aionetmap.create_datagram_endpoint(
         RecordingProtocol, port=b, local_addr=(CLIENT, 4000)
     )
     iface = client_t.get_extra_info("netinterface")
@@ -206,9 +206,7 @@ async def test_failing_protocol_callback_reaches_handler_and_reading_goes_on(
             if data == b"boom":
                 raise RuntimeError("protocol bug")
 
-    sink_t, sink = await aionetmap.create_datagram_endpoint(
-        Flaky, port=a, local_addr=(SERVER, 9)
-    )
+    sink_t, sink = await aionetmap.create_datagram_endpoint(Flaky, port=a, local_addr=(SERVER, 9))
     client_t, _ = await aionetmap.create_datagram_endpoint(
         RecordingProtocol, port=b, local_addr=(CLIENT, 4000)
     )
