@@ -1,0 +1,79 @@
+# Type stub for the compiled cffi module aionetmap._native._fast (declarations: fast.cdef).
+
+import _cffi_backend
+
+__all__ = ["ffi", "lib"]
+
+_CData = _cffi_backend._CDataBase
+
+class _Lib:
+    # verdict kinds
+    FAST_KIND_DELIVER: int
+    FAST_KIND_DROP: int
+    FAST_KIND_SLOW: int
+    # DropReason values classify() returns (stack/drops.py)
+    FAST_ETH_TRUNCATED: int
+    FAST_ETH_OVERSIZE: int
+    FAST_ETH_OTHER_HOST: int
+    FAST_ETH_MULTICAST: int
+    FAST_ETH_BAD_SOURCE: int
+    FAST_ETH_UNSUPPORTED_TYPE: int
+    FAST_IP_TRUNCATED: int
+    FAST_IP_BAD_VERSION: int
+    FAST_IP_BAD_IHL: int
+    FAST_IP_BAD_TOTAL_LENGTH: int
+    FAST_IP_BAD_CHECKSUM: int
+    FAST_IP_BAD_SOURCE: int
+    FAST_IP_NOT_FOR_US: int
+    FAST_IP_L2_BROADCAST: int
+    FAST_IP_UNSUPPORTED_PROTOCOL: int
+    FAST_UDP_TRUNCATED: int
+    FAST_UDP_BAD_LENGTH: int
+    FAST_UDP_BAD_CHECKSUM: int
+    FAST_UDP_NO_LISTENER: int
+    # SlowKind values (stack/classify.py)
+    FAST_SLOW_ARP: int
+    FAST_SLOW_ICMP: int
+    FAST_SLOW_FRAGMENT: int
+    FAST_SLOW_UDP_UNREACHABLE: int
+    # sizes
+    FAST_PORT_BITMAP_BYTES: int
+    FAST_MAX_UDP_PAYLOAD: int
+    FAST_UDP_OVERHEAD: int
+
+    def fast_inet_checksum(self, data: _CData, len: int, initial: int, /) -> int: ...
+    # count, or -1 when count exceeds the result arrays' capacity
+    def fast_classify(
+        self,
+        ctx: _CData,
+        rx: _CData,
+        arena: _CData,
+        arena_size: int,
+        offs: _CData,
+        lens: _CData,
+        count: int,
+        /,
+    ) -> int: ...
+    # frames built (fewer than count when the arena fills)
+    def fast_udp_build(
+        self,
+        src: _CData,
+        src_port: int,
+        ident: int,
+        payloads: bytes,
+        payloads_size: int,
+        plens: _CData,
+        dst_macs: bytes,
+        dst_macs_size: int,
+        dst_ips: _CData,
+        dst_ports: _CData,
+        count: int,
+        arena: _CData,
+        arena_size: int,
+        offs: _CData,
+        lens: _CData,
+        /,
+    ) -> int: ...
+
+ffi: _cffi_backend.FFI
+lib: _Lib

@@ -1,0 +1,15 @@
+"""cffi builder for ``aionetmap._native._fast``: the UDP fast path (batch classify and build)."""
+
+from __future__ import annotations
+
+try:  # setup.py runs from the project root, where the package is importable
+    from aionetmap._native._buildutil import compile_in_place, make_ffibuilder
+except ImportError:  # run as a script: python aionetmap/_native/build_fast.py
+    from _buildutil import compile_in_place, make_ffibuilder  # type: ignore[import-not-found,no-redef]
+
+__all__ = ["ffibuilder"]
+
+ffibuilder = make_ffibuilder("_fast", "fast.cdef", ["fast.c"], '#include "fast.h"')
+
+if __name__ == "__main__":
+    compile_in_place(ffibuilder)

@@ -1,0 +1,341 @@
+/*
+ * The UDP fast path: batch classify, batch build, Internet checksum. See fast.h.
+ *
+ * classify_frame() follows the numbered checks of stack/classify.py one by one, in the
+ * same order, so that the first failing check gives the same reason. Every read is
+ * preceded by the length check the Python makes (or by one that implies it); the frame
+ * length comes from the batch and is clamped to the arena first.
+ */
+#include "fast.h"
+
+#include <string.h>
+
+enum { ETH_IPV4 = 0x0800, ETH_ARP = 0x0806, ETH_VLAN = 0x8100 };
+enum { PROTO_ICMP = 1, PROTO_UDP = 17 };
+#define LIMITED_BROADCAST 0xFFFFFFFFu
+
+static inline uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+
+static inline uint32_t rd32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static inline void put16(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
+}
+
+static inline void put32(uint8_t *p, uint32_t v)
+{
+    put16(p, v >> 16);
+    put16(p + 2, v);
+}
+
+/* ---- checksum ------------------------------------------------------------------------ */
+
+static inline uint64_t load64(const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, sizeof v); /* one unaligned load; any start alignment is fine */
+    return v;
+}
+
+/* Ones' complement addition at 64 bits: the carry out wraps round to bit 0. Since
+ * 2^64 = 1 (mod 0xFFFF) this keeps the sum congruent to the 16-bit one, and the result is
+ * zero only when both inputs are, which is the zero rule stack/checksum.py relies on. */
+static inline uint64_t add1c(uint64_t s, uint64_t w)
+{
+    s += w;
+    return s + (s < w);
+}
+
+/* Fold to 16 bits with end-around carries; non-zero stays non-zero. */
+static inline uint32_t fold16(uint64_t s)
+{
+    s = (s >> 32) + (s & 0xFFFFFFFFu);
+    s = (s >> 32) + (s & 0xFFFFFFFFu);
+    s = (s >> 16) + (s & 0xFFFFu);
+    s = (s >> 16) + (s & 0xFFFFu);
+    return (uint32_t)s;
+}
+
+/* The sum of the data read as native-order 16-bit words (folded). On a little-endian
+ * machine that is the byte-swapped network-order sum (RFC 1071, byte order independence);
+ * an odd last byte lands in the low half of its word, which the swap turns into the
+ * zero-padded network-order word the RFC asks for. */
+static uint32_t sum_native(const uint8_t *p, size_t n)
+{
+    uint64_t a = 0, b = 0; /* two chains so consecutive adds do not wait on each other */
+    while (n >= 32) {
+        a = add1c(a, load64(p));
+        b = add1c(b, load64(p + 8));
+        a = add1c(a, load64(p + 16));
+        b = add1c(b, load64(p + 24));
+        p += 32;
+        n -= 32;
+    }
+    while (n >= 8) {
+        a = add1c(a, load64(p));
+        p += 8;
+        n -= 8;
+    }
+    if (n > 0) {
+        uint64_t tail = 0;
+        memcpy(&tail, p, n);
+        b = add1c(b, tail);
+    }
+    return fold16(add1c(a, b));
+}
+
+uint16_t fast_inet_checksum(const uint8_t *data, size_t len, uint64_t initial)
+{
+    uint32_t s = sum_native(data, len);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    s = (s >> 8 | s << 8) & 0xFFFFu;
+#endif
+    return (uint16_t)(~fold16(add1c(s, initial)) & 0xFFFFu);
+}
+
+static inline uint64_t pseudo_sum(uint32_t src, uint32_t dst, uint32_t length)
+{
+    return (uint64_t)(src >> 16) + (src & 0xFFFFu) + (dst >> 16) + (dst & 0xFFFFu) +
+           PROTO_UDP + length;
+}
+
+/* ---- classify ------------------------------------------------------------------------ */
+
+struct verdict {
+    uint8_t kind;
+    uint16_t reason;
+    uint32_t off; /* relative to the frame */
+    uint32_t len;
+    uint32_t src_ip;
+    uint16_t src_port;
+    uint16_t dst_port;
+};
+
+static inline uint8_t drop(struct verdict *v, uint16_t reason)
+{
+    v->reason = reason;
+    return v->kind = FAST_KIND_DROP;
+}
+
+static inline uint8_t slow(struct verdict *v, uint16_t kind, uint32_t l3)
+{
+    v->reason = kind;
+    v->off = l3;
+    return v->kind = FAST_KIND_SLOW;
+}
+
+static inline int port_bound(const struct fast_ctx *ctx, uint16_t port)
+{
+    return ctx->ports[port >> 3] >> (port & 7) & 1;
+}
+
+static inline int is_broadcast_mac(const uint8_t *m)
+{
+    return (m[0] & m[1] & m[2] & m[3] & m[4] & m[5]) == 0xFF;
+}
+
+/* Checks 19-25 on the UDP segment at f[off + hlen .. off + total). */
+static uint8_t classify_udp(const struct fast_ctx *ctx, const uint8_t *f, uint32_t off,
+                            uint32_t hlen, uint32_t total, uint32_t src, uint32_t dst,
+                            int ip_broadcast, struct verdict *v)
+{
+    uint32_t start = off + hlen, seg = total - hlen;
+    if (seg < 8)
+        return drop(v, FAST_UDP_TRUNCATED);
+    const uint8_t *u = f + start;
+    uint32_t length = rd16(u + 4);
+    if (length < 8)
+        return drop(v, FAST_UDP_BAD_LENGTH);
+    if (length > seg)
+        return drop(v, FAST_UDP_TRUNCATED);
+    if ((u[6] | u[7]) && fast_inet_checksum(u, length, pseudo_sum(src, dst, length)) != 0)
+        return drop(v, FAST_UDP_BAD_CHECKSUM);
+    uint16_t dport = rd16(u + 2);
+    if (port_bound(ctx, dport)) {
+        v->off = start + 8;
+        v->len = length - 8;
+        v->src_ip = src;
+        v->src_port = rd16(u);
+        v->dst_port = dport;
+        return v->kind = FAST_KIND_DELIVER;
+    }
+    if (ip_broadcast)
+        return drop(v, FAST_UDP_NO_LISTENER);
+    return slow(v, FAST_SLOW_UDP_UNREACHABLE, off);
+}
+
+static inline int martian_source(const struct fast_ctx *ctx, uint32_t src)
+{
+    uint32_t first = src >> 24;
+    return first == 0 || first == 127 || src >> 28 == 0xE || src == LIMITED_BROADCAST ||
+           src == ctx->broadcast || src == ctx->ip;
+}
+
+/* Checks 7-25 on the IPv4 packet at f[off .. size). */
+static uint8_t classify_ipv4(const struct fast_ctx *ctx, const uint8_t *f, uint32_t size,
+                             uint32_t off, int l2_broadcast, struct verdict *v)
+{
+    uint32_t avail = size - off;
+    if (avail < 20)
+        return drop(v, FAST_IP_TRUNCATED);
+    const uint8_t *ip = f + off;
+    if (ip[0] >> 4 != 4)
+        return drop(v, FAST_IP_BAD_VERSION);
+    uint32_t hlen = (ip[0] & 0xFu) * 4;
+    if (hlen < 20)
+        return drop(v, FAST_IP_BAD_IHL);
+    if (hlen > avail)
+        return drop(v, FAST_IP_TRUNCATED);
+    uint32_t total = rd16(ip + 2);
+    if (total < hlen)
+        return drop(v, FAST_IP_BAD_TOTAL_LENGTH);
+    if (total > avail)
+        return drop(v, FAST_IP_TRUNCATED);
+    if (fast_inet_checksum(ip, hlen, 0) != 0)
+        return drop(v, FAST_IP_BAD_CHECKSUM);
+    uint32_t src = rd32(ip + 12);
+    if (martian_source(ctx, src))
+        return drop(v, FAST_IP_BAD_SOURCE);
+    uint32_t dst = rd32(ip + 16);
+    int ip_broadcast = dst != ctx->ip;
+    if (ip_broadcast && dst != ctx->broadcast && dst != LIMITED_BROADCAST)
+        return drop(v, FAST_IP_NOT_FOR_US);
+    if (l2_broadcast && !ip_broadcast)
+        return drop(v, FAST_IP_L2_BROADCAST);
+    if (rd16(ip + 6) & 0x3FFF)
+        return slow(v, FAST_SLOW_FRAGMENT, off);
+    if (ip[9] == PROTO_UDP)
+        return classify_udp(ctx, f, off, hlen, total, src, dst, ip_broadcast, v);
+    if (ip[9] == PROTO_ICMP)
+        return slow(v, FAST_SLOW_ICMP, off);
+    return drop(v, FAST_IP_UNSUPPORTED_PROTOCOL);
+}
+
+/* Checks 1-6 on one frame of `size` bytes (all of which may be read). */
+static uint8_t classify_frame(const struct fast_ctx *ctx, const uint8_t *f, uint32_t size,
+                              struct verdict *v)
+{
+    if (size < 14)
+        return drop(v, FAST_ETH_TRUNCATED);
+    if ((uint64_t)size > (uint64_t)ctx->mtu + 18)
+        return drop(v, FAST_ETH_OVERSIZE);
+    int l2_broadcast = 0;
+    if (memcmp(f, ctx->mac, 6) != 0) {
+        if (is_broadcast_mac(f))
+            l2_broadcast = 1;
+        else if (f[0] & 1)
+            return drop(v, FAST_ETH_MULTICAST);
+        else
+            return drop(v, FAST_ETH_OTHER_HOST);
+    }
+    if (f[6] & 1)
+        return drop(v, FAST_ETH_BAD_SOURCE);
+    uint32_t ethertype = rd16(f + 12);
+    uint32_t off = 14;
+    if (ethertype == ETH_VLAN) {
+        if (size < 18)
+            return drop(v, FAST_ETH_TRUNCATED);
+        ethertype = rd16(f + 16);
+        off = 18;
+    }
+    if (ethertype == ETH_ARP)
+        return slow(v, FAST_SLOW_ARP, off);
+    if (ethertype != ETH_IPV4)
+        return drop(v, FAST_ETH_UNSUPPORTED_TYPE);
+    return classify_ipv4(ctx, f, size, off, l2_broadcast, v);
+}
+
+int fast_classify(const struct fast_ctx *ctx, struct fast_rx *rx, const uint8_t *arena,
+                  uint32_t arena_size, const uint32_t *offs, const uint32_t *lens,
+                  uint32_t count)
+{
+    if (count > rx->capacity)
+        return -1;
+    uint32_t delivered = 0, dropped = 0;
+    for (uint32_t i = 0; i < count; i++) {
+        /* The arena is ours but offs/lens were written by a port: clamp, as a slice would. */
+        uint32_t start = offs[i] < arena_size ? offs[i] : arena_size;
+        uint32_t size = lens[i] < arena_size - start ? lens[i] : arena_size - start;
+        struct verdict v = {0};
+        uint8_t kind = classify_frame(ctx, arena + start, size, &v);
+        rx->kinds[i] = kind;
+        rx->reasons[i] = v.reason;
+        /* Offsets are within the frame, so within the arena: no overflow. */
+        rx->payload_offs[i] = kind == FAST_KIND_DROP ? 0 : start + v.off;
+        rx->payload_lens[i] = v.len;
+        rx->src_ips[i] = v.src_ip;
+        rx->src_ports[i] = v.src_port;
+        rx->dst_ports[i] = v.dst_port;
+        delivered += kind == FAST_KIND_DELIVER;
+        dropped += kind == FAST_KIND_DROP;
+    }
+    rx->delivered = delivered;
+    rx->dropped = dropped;
+    rx->slow = count - delivered - dropped;
+    return (int)count;
+}
+
+/* ---- build --------------------------------------------------------------------------- */
+
+/* One frame at f for a payload of n bytes (the caller checked the room). */
+static void build_frame(const struct fast_src *src, uint16_t src_port, uint16_t ident,
+                        const uint8_t *payload, uint32_t n, const char *dst_mac,
+                        uint32_t dst_ip, uint16_t dst_port, uint8_t *f)
+{
+    memcpy(f, dst_mac, 6);
+    memcpy(f + 6, src->mac, 6);
+    put16(f + 12, ETH_IPV4);
+
+    uint8_t *ip = f + 14;
+    ip[0] = 0x45; /* version 4, no options */
+    ip[1] = 0;    /* TOS */
+    put16(ip + 2, 28 + n);
+    put16(ip + 4, ident);
+    put16(ip + 6, 0x4000); /* DF: the stack never fragments what it sends */
+    ip[8] = src->ttl;
+    ip[9] = PROTO_UDP;
+    put16(ip + 10, 0);
+    put32(ip + 12, src->ip);
+    put32(ip + 16, dst_ip);
+    put16(ip + 10, fast_inet_checksum(ip, 20, 0));
+
+    uint8_t *udp = ip + 20;
+    put16(udp, src_port);
+    put16(udp + 2, dst_port);
+    put16(udp + 4, 8 + n);
+    put16(udp + 6, 0);
+    memcpy(udp + 8, payload, n);
+    uint16_t csum = fast_inet_checksum(udp, 8 + n, pseudo_sum(src->ip, dst_ip, 8 + n));
+    put16(udp + 6, csum ? csum : 0xFFFF); /* 0 on the wire would mean "not computed" */
+}
+
+uint32_t fast_udp_build(const struct fast_src *src, uint16_t src_port, uint16_t ident,
+                        const char *payloads, size_t payloads_size, const uint32_t *plens,
+                        const char *dst_macs, size_t dst_macs_size, const uint32_t *dst_ips,
+                        const uint16_t *dst_ports, uint32_t count, uint8_t *arena,
+                        uint32_t arena_size, uint32_t *offs, uint32_t *lens)
+{
+    const uint8_t *pay = (const uint8_t *)payloads;
+    uint64_t pos = 0, taken = 0;
+    uint32_t i;
+    for (i = 0; i < count; i++) {
+        uint32_t n = plens[i];
+        uint64_t flen = (uint64_t)FAST_UDP_OVERHEAD + n;
+        if (n > FAST_MAX_UDP_PAYLOAD || taken + n > payloads_size)
+            break;
+        if ((uint64_t)6 * i + 6 > dst_macs_size || pos + flen > arena_size)
+            break;
+        build_frame(src, src_port, (uint16_t)(ident + i), pay + taken, n, dst_macs + 6 * (size_t)i,
+                    dst_ips[i], dst_ports[i], arena + pos);
+        offs[i] = (uint32_t)pos;
+        lens[i] = (uint32_t)flen;
+        pos += flen;
+        taken += n;
+    }
+    return i;
+}

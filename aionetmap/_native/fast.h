@@ -1,0 +1,111 @@
+/* The UDP fast path of the stack: classify a whole received batch, build a whole batch of
+ * UDP frames, and the Internet checksum they share.
+ *
+ * The Python stack (aionetmap/stack/classify.py, udp.py) is the reference: every verdict,
+ * drop reason and byte written here must equal what it produces. The numeric values below
+ * mirror aionetmap.stack.drops.DropReason and aionetmap.stack.classify.SlowKind; a test pins
+ * them. Nothing here allocates, raises or keeps a pointer after returning.
+ */
+#ifndef AIONETMAP_FAST_H
+#define AIONETMAP_FAST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Per-frame verdict kinds. Zero is never written, so an unfilled slot stands out. */
+enum {
+    FAST_KIND_DELIVER = 1, /* valid UDP to a bound port: payload/src/dst fields are set */
+    FAST_KIND_DROP = 2,    /* reasons[i] is a DropReason */
+    FAST_KIND_SLOW = 3,    /* reasons[i] is a SlowKind; payload_offs[i] is the L3 header */
+};
+
+/* DropReason values that classify() returns (stack/drops.py). */
+enum {
+    FAST_ETH_TRUNCATED = 1,
+    FAST_ETH_OVERSIZE = 2,
+    FAST_ETH_OTHER_HOST = 3,
+    FAST_ETH_MULTICAST = 4,
+    FAST_ETH_BAD_SOURCE = 5,
+    FAST_ETH_UNSUPPORTED_TYPE = 6,
+    FAST_IP_TRUNCATED = 20,
+    FAST_IP_BAD_VERSION = 21,
+    FAST_IP_BAD_IHL = 22,
+    FAST_IP_BAD_TOTAL_LENGTH = 23,
+    FAST_IP_BAD_CHECKSUM = 24,
+    FAST_IP_BAD_SOURCE = 25,
+    FAST_IP_NOT_FOR_US = 26,
+    FAST_IP_L2_BROADCAST = 27,
+    FAST_IP_UNSUPPORTED_PROTOCOL = 28,
+    FAST_UDP_TRUNCATED = 40,
+    FAST_UDP_BAD_LENGTH = 41,
+    FAST_UDP_BAD_CHECKSUM = 42,
+    FAST_UDP_NO_LISTENER = 43,
+};
+
+/* SlowKind values (stack/classify.py). */
+enum {
+    FAST_SLOW_ARP = 1,
+    FAST_SLOW_ICMP = 2,
+    FAST_SLOW_FRAGMENT = 3,
+    FAST_SLOW_UDP_UNREACHABLE = 4,
+};
+
+#define FAST_PORT_BITMAP_BYTES 8192 /* one bit per UDP port */
+#define FAST_MAX_UDP_PAYLOAD 65507  /* 65535 - 20 (IPv4) - 8 (UDP) */
+#define FAST_UDP_OVERHEAD 42        /* Ethernet 14 + IPv4 20 + UDP 8 */
+
+/* What the classifier knows about the host (ClassifyContext). */
+struct fast_ctx {
+    uint8_t mac[6];
+    uint32_t ip;        /* host byte order, like every address in these structs */
+    uint32_t broadcast; /* subnet broadcast, 255.255.255.255 for /31 and /32 */
+    uint32_t mtu;
+    uint8_t ports[FAST_PORT_BITMAP_BYTES]; /* bit (port & 7) of byte (port >> 3): bound */
+};
+
+/* Caller-owned per-frame result arrays, each of `capacity` entries, plus batch totals. */
+struct fast_rx {
+    uint8_t *kinds;
+    uint16_t *reasons;
+    uint32_t *payload_offs; /* absolute arena offset: UDP payload (deliver), L3 header (slow) */
+    uint32_t *payload_lens;
+    uint32_t *src_ips;
+    uint16_t *src_ports;
+    uint16_t *dst_ports;
+    uint32_t capacity;
+    uint32_t delivered; /* totals of the last fast_classify call */
+    uint32_t dropped;
+    uint32_t slow;
+};
+
+/* What fast_udp_build writes as the source of every frame. */
+struct fast_src {
+    uint8_t mac[6];
+    uint32_t ip;
+    uint8_t ttl;
+};
+
+/* The Internet checksum (RFC 1071) of len bytes at data, with `initial` added to the sum:
+ * the same value as stack.checksum.inet_checksum(data, initial). Any alignment. */
+uint16_t fast_inet_checksum(const uint8_t *data, size_t len, uint64_t initial);
+
+/* Classify frames 0..count-1 of a batch (frame i: offs[i], lens[i] in the arena; a frame
+ * reaching past arena_size is cut at the arena's end, as slicing the arena would). Fills
+ * the rx arrays and totals; returns count, or -1 (nothing written) if count > capacity. */
+int fast_classify(const struct fast_ctx *ctx, struct fast_rx *rx, const uint8_t *arena,
+                  uint32_t arena_size, const uint32_t *offs, const uint32_t *lens,
+                  uint32_t count);
+
+/* Build up to `count` Ethernet/IPv4/UDP frames, packed from arena offset 0, exactly as
+ * stack.udp.build_udp_frame does (DF set, TOS 0, no options, both checksums). Datagram i
+ * carries plens[i] bytes taken in turn from `payloads` (payloads_size bytes in all), goes
+ * to dst_macs[6i..6i+5], dst_ips[i], dst_ports[i], and has identification ident + i
+ * (mod 65536). Stops early when the next frame does not fit in the arena, or its payload
+ * or MAC address would be read past the bytes given. Returns the number of frames written to offs/lens. */
+uint32_t fast_udp_build(const struct fast_src *src, uint16_t src_port, uint16_t ident,
+                        const char *payloads, size_t payloads_size, const uint32_t *plens,
+                        const char *dst_macs, size_t dst_macs_size, const uint32_t *dst_ips,
+                        const uint16_t *dst_ports, uint32_t count, uint8_t *arena,
+                        uint32_t arena_size, uint32_t *offs, uint32_t *lens);
+
+#endif
