@@ -272,9 +272,11 @@ int anm_pipe_ready(struct anm_pipe *p)
     return head >= p->num_slots || head != hwtail;
 }
 
-void anm_pipe_clear(struct anm_pipe *p)
+/* Consume every notification sent so far. Drain first, then clear, then (in the caller)
+ * look: a notifier that still saw armed == 1 skipped its write, but it published before it
+ * looked, so whatever the caller does next (sync, burst, re-check) sees its change. */
+static void disarm(struct anm_pipe *p)
 {
-    struct end_state *me = me_of(p);
     if (p->own_fd >= 0) {
         /* An eventfd read returns 8 bytes and zeroes it; a FIFO returns what is there, and
          * the armed flag keeps that to a few notifications. A short read means empty. */
@@ -282,12 +284,21 @@ void anm_pipe_clear(struct anm_pipe *p)
         while (read(p->own_fd, buf, sizeof buf) == (ssize_t)sizeof buf)
             ;
     }
-    /* Drain first, then clear, then look: a notifier that saw armed == 1 skipped its write,
-     * but published before looking, so the re-check below sees its frames. */
-    atomic_store_explicit(&me->armed, 0, SEQ_CST);
+    atomic_store_explicit(&me_of(p)->armed, 0, SEQ_CST);
     atomic_thread_fence(SEQ_CST);
+}
+
+/* Level-triggered: signal ourselves again if something is still waiting. */
+static void rearm(struct anm_pipe *p)
+{
     if (anm_pipe_ready(p))
-        notify(p, me, p->own_fd);
+        notify(p, me_of(p), p->own_fd);
+}
+
+void anm_pipe_clear(struct anm_pipe *p)
+{
+    disarm(p);
+    rearm(p);
 }
 
 int anm_pipe_claim(struct anm_pipe *p, uint32_t from, int32_t pid)
@@ -558,6 +569,10 @@ int anm_pipe_rxsync(struct anm_pipe *p)
 int anm_pipe_recv(struct anm_pipe *p, struct anm_rings *r, uint8_t *arena, size_t arena_len,
                   uint32_t *offs, uint32_t *lens, unsigned max)
 {
+    /* Disarm before the syncs, not after: a TX-room signal that arrives after our txsync
+     * must stay in the fd, or we would sleep on frames the peer now has room for. */
+    disarm(p);
+    p->seen_peer_state = atomic_load(&peer_of(p)->state);
     if (anm_pipe_rxsync(p) < 0)
         return -1;
     /* frames held back because the peer was full: the wake-up may be for them */
@@ -567,7 +582,6 @@ int anm_pipe_recv(struct anm_pipe *p, struct anm_rings *r, uint8_t *arena, size_
     unsigned got = anm_rx_burst(r, arena, arena_len, offs, lens, max);
     if (got > 0 && anm_pipe_rxsync(p) < 0) /* hand the slots back to the sender now */
         return -1;
-    p->seen_peer_state = atomic_load(&peer_of(p)->state);
-    anm_pipe_clear(p);
+    rearm(p);
     return (int)got;
 }

@@ -94,9 +94,10 @@ int anm_pipe_txsync(struct anm_pipe *p, struct anm_rings *r);
 /* Kernel side of NIOCRXSYNC: release [hwcur, head) and expose new packets. Same returns. */
 int anm_pipe_rxsync(struct anm_pipe *p);
 
-/* What one readiness callback does: rxsync, txsync if frames wait to be sent, RX burst,
- * rxsync again to hand the slots back at once, then clear and re-check readiness.
- * Returns the frames received, or -1 if the control area is damaged. */
+/* What one readiness callback does: consume the fd's notifications, rxsync, txsync if
+ * frames wait to be sent, RX burst, rxsync again to hand the slots back at once, then
+ * re-arm the fd if frames still wait. Returns the frames received, or -1 if the control
+ * area is damaged. */
 int anm_pipe_recv(struct anm_pipe *p, struct anm_rings *r, uint8_t *arena, size_t arena_len,
                   uint32_t *offs, uint32_t *lens, unsigned max);
 
