@@ -1,0 +1,360 @@
+"""FastClassifier (C) against aionetmap.stack.classify.classify (the reference): the same
+kind, reason, offsets and addresses for random valid frames, mutated and truncated frames,
+random contexts and bound-port sets; plus the wrapper's own API.
+
+Frames are put in the arena at varying offsets, so absolute offsets and alignment are
+exercised by every comparison.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import struct
+from collections.abc import Iterable, Sequence
+from typing import TypeVar
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from aionetmap._native._fast import lib
+from aionetmap._native.batch import FrameBatch
+from aionetmap._native.udpfast import KIND_DELIVER, KIND_DROP, KIND_SLOW, FastClassifier
+from aionetmap.stack.checksum import inet_checksum, udp_checksum
+from aionetmap.stack.classify import ClassifyContext, Deliver, Drop, Slow, SlowKind, classify
+from aionetmap.stack.drops import DropReason
+
+OUR_MAC, PEER_MAC = bytes.fromhex("020000000001"), bytes.fromhex("020000000002")
+OUR_IP, PEER_IP, BCAST = 0x0A000001, 0x0A000002, 0x0A0000FF
+Row = tuple[int, int, int, int, int, int, int]
+T = TypeVar("T")
+
+
+def expected_row(frame_offset: int, verdict: Deliver | Drop | Slow) -> Row:
+    """What the C result arrays must hold for a frame at ``frame_offset``."""
+    if isinstance(verdict, Deliver):
+        v = verdict
+        off = frame_offset + v.payload_offset
+        return (KIND_DELIVER, 0, off, v.payload_length, v.src_ip, v.src_port, v.dst_port)
+    if isinstance(verdict, Drop):
+        return (KIND_DROP, int(verdict.reason), 0, 0, 0, 0, 0)
+    return (KIND_SLOW, int(verdict.kind), frame_offset + verdict.l3_offset, 0, 0, 0, 0)
+
+
+def place(frames: Sequence[bytes], seed: int = 0) -> FrameBatch:
+    """A batch holding ``frames`` with random gaps between them (every start alignment)."""
+    rng = random.Random(seed)
+    batch = FrameBatch(max(1, len(frames)), sum(map(len, frames)) + 16 * len(frames) + 16)
+    pos = rng.randrange(16)
+    for i, frame in enumerate(frames):
+        batch.data[pos : pos + len(frame)] = frame
+        batch.offsets[i], batch.lengths[i] = pos, len(frame)
+        pos += len(frame) + rng.randrange(16)
+    batch.count = len(frames)
+    return batch
+
+
+def c_rows(fc: FastClassifier, batch: FrameBatch) -> list[Row]:
+    assert fc.classify(batch) == batch.count
+    cols = (
+        fc.kinds,
+        fc.reasons,
+        fc.payload_offsets,
+        fc.payload_lengths,
+        fc.src_ips,
+        fc.src_ports,
+        fc.dst_ports,
+    )
+    return [tuple(col[i] for col in cols) for i in range(batch.count)]  # type: ignore[misc]
+
+
+def classifier_for(ctx: ClassifyContext, capacity: int = 256) -> FastClassifier:
+    fc = FastClassifier(capacity)
+    fc.set_context(ctx.mac, ctx.ip, ctx.broadcast, ctx.mtu)
+    for port in ctx.ports:
+        fc.bind(port)
+    return fc
+
+
+def assert_agree(frames: Sequence[bytes], ctx: ClassifyContext, seed: int = 0) -> None:
+    """C and Python agree on every frame, and the C totals add up."""
+    batch = place(frames, seed)
+    fc = classifier_for(ctx, batch.capacity)
+    got = c_rows(fc, batch)
+    want = [
+        expected_row(batch.offsets[i], classify(batch.frame(i), ctx)) for i in range(batch.count)
+    ]
+    bad = [
+        (i, frames[i].hex(), w, g) for i, (w, g) in enumerate(zip(want, got, strict=True)) if w != g
+    ]
+    assert bad == []
+    kinds = [row[0] for row in want]
+    assert (fc.delivered, fc.dropped, fc.slow) == (
+        kinds.count(KIND_DELIVER),
+        kinds.count(KIND_DROP),
+        kinds.count(KIND_SLOW),
+    )
+
+
+# --- frame construction (by hand, so every field can be set to anything) ---
+
+
+def fix_checksums(frame: bytearray, fix_ip: bool = True, fix_udp: bool = True) -> None:
+    """Recompute the IPv4 and UDP checksums where the lengths allow (after mutations)."""
+    off = 18 if frame[12:14] == b"\x81\x00" else 14
+    if len(frame) < off + 20:
+        return
+    hlen = (frame[off] & 0xF) * 4
+    if fix_ip and 20 <= hlen <= len(frame) - off:
+        frame[off + 10 : off + 12] = b"\0\0"
+        frame[off + 10 : off + 12] = inet_checksum(frame[off : off + hlen]).to_bytes(2, "big")
+    total = int.from_bytes(frame[off + 2 : off + 4], "big")
+    start = off + hlen
+    if fix_udp and hlen >= 20 and start + 8 <= off + total <= len(frame):
+        length = int.from_bytes(frame[start + 4 : start + 6], "big")
+        if 8 <= length <= total - hlen:
+            src, dst = struct.unpack_from("!II", frame, off + 12)
+            frame[start + 6 : start + 8] = b"\0\0"
+            csum = udp_checksum(src, dst, frame[start : start + length])
+            frame[start + 6 : start + 8] = csum.to_bytes(2, "big")
+
+
+def make_frame(
+    *,
+    dst_mac: bytes = OUR_MAC,
+    src_mac: bytes = PEER_MAC,
+    tags: Iterable[int] = (),
+    ethertype: int = 0x0800,
+    src: int = PEER_IP,
+    dst: int = OUR_IP,
+    proto: int = 17,
+    options: bytes = b"",
+    frag: int = 0x4000,
+    sport: int = 4000,
+    dport: int = 53,
+    payload: bytes = b"payload",
+    zero_udp_checksum: bool = False,
+    padding: bytes = b"",
+) -> bytes:
+    """An Ethernet/IPv4/UDP frame with correct checksums (unless asked otherwise)."""
+    eth = dst_mac + src_mac + b"".join(struct.pack("!HH", 0x8100, t) for t in tags)
+    eth += struct.pack("!H", ethertype)
+    udp = struct.pack("!HHHH", sport, dport, 8 + len(payload), 0) + payload
+    hlen = 20 + len(options)
+    ip = struct.pack(
+        "!BBHHHBBHII", 0x40 | hlen // 4, 0, hlen + len(udp), 7, frag, 64, proto, 0, src, dst
+    )
+    frame = bytearray(eth + ip + options + udp)
+    fix_checksums(frame, True, not zero_udp_checksum)
+    return bytes(frame) + padding
+
+
+def templates() -> list[bytes]:
+    """One frame per interesting path, to mutate and truncate."""
+    return [
+        make_frame(),
+        make_frame(tags=[7]),
+        make_frame(options=b"\x94\x04\x00\x00" * 3),
+        make_frame(dst_mac=b"\xff" * 6, dst=BCAST, dport=99),
+        make_frame(dst_mac=b"\xff" * 6, dst=0xFFFFFFFF, dport=53),
+        make_frame(dport=99),
+        make_frame(zero_udp_checksum=True, padding=bytes(10)),
+        make_frame(proto=1, payload=b"\x08\x00\xf7\xff\x00\x00\x00\x00"),
+        make_frame(frag=0x2000),
+        make_frame(frag=0x0010, payload=b"x" * 30),
+        make_frame(ethertype=0x0806, proto=0),
+        make_frame(payload=bytes(range(256)) * 5 + b"odd"),
+    ]
+
+
+TEMPLATES = templates()
+CTX = ClassifyContext(OUR_MAC, OUR_IP, BCAST, frozenset({53, 54, 0}), 1500)
+
+
+# --- deterministic sweeps ---
+
+
+def test_templates_reach_every_kind() -> None:
+    verdicts = [classify(f, CTX) for f in TEMPLATES]
+    assert {type(v) for v in verdicts} == {Deliver, Drop, Slow}
+    assert_agree(TEMPLATES, CTX)
+
+
+@pytest.mark.parametrize("index", range(len(TEMPLATES)))
+def test_truncation_at_every_length(index: int) -> None:
+    frame = TEMPLATES[index]
+    assert_agree([frame[:cut] for cut in range(len(frame) + 1)], CTX, seed=index)
+
+
+@pytest.mark.parametrize("index", range(len(TEMPLATES)))
+def test_every_header_byte_changed(index: int) -> None:
+    """Each byte of the headers (and the first payload bytes) set to several values, with
+    checksums left stale or recomputed, so every check is reached in turn."""
+    frame = TEMPLATES[index]
+    mutated = []
+    for pos in range(min(len(frame), 80)):
+        for value in {0x00, 0xFF, frame[pos] ^ 0x01, frame[pos] ^ 0x80, frame[pos] ^ 0x10}:
+            copy = bytearray(frame)
+            copy[pos] = value
+            mutated.append(bytes(copy))
+            fix_checksums(copy)
+            mutated.append(bytes(copy))
+    for start in range(0, len(mutated), 256):
+        assert_agree(mutated[start : start + 256], CTX, seed=start)
+
+
+def test_mtu_boundary_and_empty_frames() -> None:
+    ctx = ClassifyContext(OUR_MAC, OUR_IP, BCAST, frozenset({53}), 100)
+    at_limit = make_frame(payload=bytes(100 - 28), padding=bytes(4))
+    assert len(at_limit) == 118
+    frames = [b"", at_limit, at_limit + b"\0", make_frame(tags=[1], payload=bytes(72))]
+    assert_agree(frames, ctx)
+    assert [type(classify(f, ctx)) for f in frames[1:3]] == [Deliver, Drop]
+
+
+# --- hypothesis ---
+
+u16 = st.integers(0, 0xFFFF)
+u32 = st.integers(0, 0xFFFFFFFF)
+
+
+def usually(draw: st.DrawFn, good: st.SearchStrategy[T], anything: st.SearchStrategy[T]) -> T:
+    """``good`` seven times in eight: random values everywhere would stop every frame at
+    the first check, and the later checks would never be reached."""
+    return draw(anything if draw(st.integers(0, 7)) == 0 else good)
+
+
+@st.composite
+def contexts(draw: st.DrawFn) -> ClassifyContext:
+    mac = bytes([draw(st.integers(0, 255)) & 0xFE]) + draw(st.binary(min_size=5, max_size=5))
+    ip = usually(draw, st.just(OUR_IP), u32)
+    prefix = draw(st.integers(8, 32))
+    host_mask = (1 << (32 - prefix)) - 1
+    broadcast = ip | host_mask if prefix < 31 else 0xFFFFFFFF
+    ports = draw(st.sets(st.sampled_from([0, 53, 4000, 65535]) | u16, max_size=20))
+    mtu = usually(draw, st.sampled_from([1500, 9000, 68]), st.integers(0, 0xFFFF))
+    return ClassifyContext(mac, ip, broadcast, frozenset(ports), mtu)
+
+
+@st.composite
+def frames_for(draw: st.DrawFn, ctx: ClassifyContext) -> bytes:
+    """A frame aimed at ``ctx`` with each field usually sensible and sometimes anything."""
+    any_mac = st.binary(min_size=6, max_size=6)
+    dst_mac = usually(draw, st.sampled_from([ctx.mac, ctx.mac, b"\xff" * 6]), any_mac)
+    src_mac = usually(draw, st.just(PEER_MAC), any_mac)
+    tags = usually(draw, st.lists(u16, max_size=1), st.lists(u16, max_size=3))
+    ethertype = usually(draw, st.sampled_from([0x0800] * 6 + [0x0806]), u16)
+    addrs = [ctx.ip, ctx.broadcast, 0xFFFFFFFF, PEER_IP, 0x7F000001, 0xE0000001, 0]
+    src = usually(draw, st.just(PEER_IP), st.sampled_from(addrs) | u32)
+    dst = usually(draw, st.sampled_from([ctx.ip] * 4 + addrs[:3]), st.sampled_from(addrs) | u32)
+    proto = usually(draw, st.sampled_from([17] * 6 + [1]), st.integers(0, 255))
+    options = usually(
+        draw, st.just(b""), st.binary(max_size=40).map(lambda b: b[: len(b) // 4 * 4])
+    )
+    frag = usually(draw, st.sampled_from([0, 0x4000]), u16)
+    dport = usually(draw, st.sampled_from(sorted(ctx.ports) or [53]), u16)
+    payload = usually(draw, st.binary(max_size=64), st.binary(max_size=1600))
+    frame = bytearray(
+        make_frame(
+            dst_mac=dst_mac, src_mac=src_mac, tags=tags, ethertype=ethertype, src=src,
+            dst=dst, proto=proto, options=options, frag=frag, sport=draw(u16), dport=dport,
+            payload=payload, zero_udp_checksum=draw(st.booleans()),
+            padding=usually(draw, st.just(b""), st.binary(max_size=8)),
+        )
+    )  # fmt: skip
+    if draw(st.integers(0, 3)) == 0:
+        for _ in range(draw(st.integers(1, 3))):
+            pos = draw(st.integers(0, min(len(frame), 70) - 1) | st.integers(0, len(frame) - 1))
+            frame[pos] = draw(st.integers(0, 255))
+        if draw(st.booleans()):
+            fix_checksums(frame, draw(st.booleans()), draw(st.booleans()))
+    if draw(st.integers(0, 7)) == 0:
+        del frame[draw(st.integers(0, len(frame))) :]
+    return bytes(frame)
+
+
+@st.composite
+def scenarios(draw: st.DrawFn) -> tuple[ClassifyContext, list[bytes]]:
+    ctx = draw(contexts())
+    return ctx, draw(st.lists(frames_for(ctx), min_size=1, max_size=12))
+
+
+@settings(max_examples=250, suppress_health_check=[HealthCheck.too_slow])
+@given(scenarios(), st.integers(0, 1000))
+def test_random_frames_and_contexts_agree(
+    scenario: tuple[ClassifyContext, list[bytes]], seed: int
+) -> None:
+    ctx, frames = scenario
+    assert_agree(frames, ctx, seed)
+
+
+@settings(max_examples=200)
+@given(st.lists(st.binary(max_size=120).map(lambda b: OUR_MAC + b), min_size=1, max_size=8))
+def test_arbitrary_bytes_past_the_mac_agree(frames: list[bytes]) -> None:
+    assert_agree(frames, CTX)
+
+
+# --- the wrapper ---
+
+
+def test_constants_mirror_the_python_enums() -> None:
+    for reason in DropReason:
+        if reason < 100:
+            assert getattr(lib, f"FAST_{reason.name}") == reason, reason.name
+    for kind in SlowKind:
+        assert getattr(lib, f"FAST_SLOW_{kind.name}") == kind, kind.name
+    assert len({KIND_DELIVER, KIND_DROP, KIND_SLOW, 0}) == 4
+
+
+def test_bind_unbind_follow_delivery() -> None:
+    fc = classifier_for(ClassifyContext(OUR_MAC, OUR_IP, BCAST, frozenset(), 1500))
+    batch = place([make_frame(dport=p) for p in (0, 7, 8, 65535)])
+    assert [row[0] for row in c_rows(fc, batch)] == [KIND_SLOW] * 4
+    for port in (0, 8, 65535):
+        fc.bind(port)
+    fc.bind(8)  # twice is harmless
+    assert [fc.is_bound(p) for p in (0, 7, 8, 9, 65535)] == [True, False, True, False, True]
+    assert [row[0] for row in c_rows(fc, batch)] == [KIND_DELIVER, KIND_SLOW] + [KIND_DELIVER] * 2
+    fc.unbind(8)
+    fc.unbind(9)  # not bound: nothing happens
+    assert [row[0] for row in c_rows(fc, batch)] == [
+        KIND_DELIVER,
+        KIND_SLOW,
+        KIND_SLOW,
+        KIND_DELIVER,
+    ]
+    assert fc.delivered == 2
+
+
+@pytest.mark.parametrize("port", [-1, 65536, 1.5, "53"])
+def test_bad_ports_are_refused(port: object) -> None:
+    fc = FastClassifier(4)
+    with pytest.raises(ValueError, match=re.escape("FastClassifier: UDP port must be in 0..65535")):
+        fc.bind(port)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [
+        ((OUR_MAC[:5], 1, 2, 1500), "a MAC address must be 6 bytes"),
+        ((OUR_MAC, -1, 2, 1500), "the IPv4 address must be a 32-bit integer"),
+        ((OUR_MAC, 1, 2**32, 1500), "the broadcast address must be a 32-bit integer"),
+        ((OUR_MAC, 1, 2, 65536), "MTU must be in 0..65535"),
+    ],
+)
+def test_bad_context_is_refused(args: tuple[bytes, int, int, int], match: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(f"FastClassifier.set_context: {match}")):
+        FastClassifier(4).set_context(*args)
+
+
+def test_classify_needs_a_context_and_room() -> None:
+    batch = place([make_frame()] * 3)
+    fc = FastClassifier(2)
+    with pytest.raises(RuntimeError, match="set_context"):
+        FastClassifier(4).classify(batch)
+    fc.set_context(OUR_MAC, OUR_IP, BCAST, 1500)
+    with pytest.raises(ValueError, match="batch of 3 frames exceeds the capacity 2"):
+        fc.classify(batch)
+    with pytest.raises(ValueError, match="capacity must be a positive int"):
+        FastClassifier(0)
