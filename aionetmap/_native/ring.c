@@ -491,6 +491,23 @@ unsigned anm_tx_burst(struct anm_rings *r, const char *data, size_t data_len,
     return done;
 }
 
+int anm_tx_packed(struct anm_rings *r, const char *data, size_t data_len, const uint32_t *lens,
+                  unsigned n)
+{
+    uint64_t total = 0;
+    uint32_t longest = 0;
+    for (unsigned i = 0; i < n; i++) {
+        total += lens[i];
+        if (lens[i] > longest)
+            longest = lens[i];
+    }
+    if (total != data_len)
+        return ANM_TX_MISMATCH;
+    if (longest > r->max_frame)
+        return ANM_TX_OVERSIZE;
+    return (int)anm_tx_burst(r, data, data_len, NULL, lens, n);
+}
+
 /* ---- queries --------------------------------------------------------------------------- */
 
 unsigned anm_tx_space(const struct anm_rings *r)

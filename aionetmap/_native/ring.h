@@ -90,6 +90,14 @@ unsigned anm_rx_burst(struct anm_rings *r, uint8_t *arena, size_t arena_len, uin
 unsigned anm_tx_burst(struct anm_rings *r, const char *data, size_t data_len,
                       const uint32_t *offs, const uint32_t *lens, unsigned n);
 
+/* anm_tx_packed for Python's send(): frames packed back to back in data. Before queuing
+ * anything it checks that the lengths add up to data_len (else ANM_TX_MISMATCH) and that
+ * none exceeds max_frame (else ANM_TX_OVERSIZE); then as anm_tx_burst. */
+#define ANM_TX_MISMATCH (-1)
+#define ANM_TX_OVERSIZE (-2)
+int anm_tx_packed(struct anm_rings *r, const char *data, size_t data_len, const uint32_t *lens,
+                  unsigned n);
+
 /* Free TX slots over all TX rings. */
 unsigned anm_tx_space(const struct anm_rings *r);
 /* Complete frames visible between head and tail over all RX rings. */

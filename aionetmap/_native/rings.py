@@ -40,9 +40,6 @@ class RingSet:
 
     __slots__ = (
         "_base",
-        "_lens",
-        "_lens_cap",
-        "_lens_view",
         "_r",
         "buf_size",
         "max_frame",
@@ -84,7 +81,6 @@ class RingSet:
         self.buf_size: int = r.buf_size
         self.max_frame: int = r.max_frame
         """Largest frame ``send`` accepts (one buffer, or a chain when fragments are allowed)."""
-        self._grow_lens(256)
 
     def __repr__(self) -> str:
         state = "released" if self._base is None else f"{self.rx_rings} RX/{self.tx_rings} TX"
@@ -99,11 +95,6 @@ class RingSet:
         if self._base is None:
             raise ValueError(f"{self.name}: ring set already released")
         return self._r
-
-    def _grow_lens(self, capacity: int) -> None:
-        self._lens: Any = ffi.new("uint32_t[]", capacity)
-        self._lens_view = memoryview(ffi.buffer(self._lens)).cast("I")
-        self._lens_cap = capacity
 
     def recv(self, batch: FrameBatch, max_frames: int | None = None) -> int:
         """Copy up to ``max_frames`` (default: the batch capacity) complete frames from the
@@ -122,28 +113,33 @@ class RingSet:
         queued (the caller keeps the rest). Raises ``ValueError`` for a frame longer than
         :attr:`max_frame` before queuing anything. One C call, no per-frame cffi work."""
         r = self._live()
-        lens = list(map(len, frames))
-        if not lens:
+        count = len(frames)
+        if count == 0:
             return 0
         room = lib.anm_tx_space(r)
-        take = frames if len(lens) <= room else frames[:room]
-        blob = b"".join(take)
-        if len(blob) != sum(lens[: len(take)]):
+        if count > room:  # only what can fit is staged; the rest is only size-checked
+            self._check_sizes(frames[room:])
+            frames = frames[:room]
+            count = room
+        lens = array("I", list(map(len, frames)))
+        blob = b"".join(frames)
+        rc = lib.anm_tx_packed(r, blob, len(blob), ffi.from_buffer("uint32_t[]", lens), count)
+        if rc == lib.ANM_TX_MISMATCH:
             # a memoryview whose items are wider than a byte: len() counted items
-            lens = [memoryview(f).nbytes for f in frames]
-        longest = max(lens)
+            lens = array("I", [memoryview(f).nbytes for f in frames])
+            rc = lib.anm_tx_packed(r, blob, len(blob), ffi.from_buffer("uint32_t[]", lens), count)
+        if rc < 0:  # ANM_TX_OVERSIZE
+            self._check_sizes(frames)
+            raise AssertionError(f"{self.name}: C refused frames Python accepts ({rc})")
+        return rc
+
+    def _check_sizes(self, frames: Sequence[bytes | bytearray | memoryview]) -> None:
+        longest = max((memoryview(f).nbytes for f in frames), default=0)
         if longest > self.max_frame:
             raise ValueError(
                 f"{self.name}: frame of {longest} bytes exceeds the {self.max_frame}-byte "
                 "maximum of this port"
             )
-        n = len(take)
-        if n == 0:
-            return 0
-        if n > self._lens_cap:
-            self._grow_lens(max(n, 2 * self._lens_cap))
-        self._lens_view[:n] = array("I", lens[:n])
-        return lib.anm_tx_burst(r, blob, len(blob), ffi.NULL, self._lens, n)
 
     def send_batch(self, batch: FrameBatch, start: int = 0) -> int:
         """Queue frames ``start..count-1`` of ``batch``; return how many were queued.
@@ -154,12 +150,8 @@ class RingSet:
             raise IndexError(f"{self.name}: start {start} outside a batch of {count} frames")
         if start == count:
             return 0
-        longest = max(batch.lengths[start:count])
-        if longest > self.max_frame:
-            raise ValueError(
-                f"{self.name}: frame of {longest} bytes exceeds the {self.max_frame}-byte "
-                "maximum of this port"
-            )
+        if max(batch.lengths[start:count]) > self.max_frame:
+            self._check_sizes(batch.frames()[start:])
         return lib.anm_tx_burst(
             r, batch.arena, batch.arena_size, batch.offs + start, batch.lens + start, count - start
         )
