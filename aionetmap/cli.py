@@ -1,19 +1,210 @@
-"""Command-line entry point (``python -m aionetmap``): argument parsing only."""
+"""Command-line entry point (``python -m aionetmap``, or the ``aionetmap`` script).
+
+Argument parsing only: the commands live in :mod:`aionetmap.demo` and
+:mod:`aionetmap._cli.commands`. Errors a user can fix (a bad portspec, no ``/dev/netmap``,
+no such interface, not root) print one line and exit with status 1; argparse exits with 2
+for a bad command line.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable, Coroutine
+from typing import Any
 
-__all__ = ["main"]
+from aionetmap._cli.errors import EXIT_FAILURE, user_message
+from aionetmap._cli.runtime import LoopName, run
+
+__all__ = ["build_parser", "main"]
+
+_PORTSPECS = """\
+portspecs:
+  netmap:eth0       all hardware rings of eth0 (netmap:eth0-2 ring 2, netmap:eth0^ host rings)
+  vale0:p1          port p1 of VALE switch vale0
+  pipe:NAME{ID      end a of aionetmap's software pipe NAME.ID (pipe:NAME}ID: end b)
+  packet:eth0       AF_PACKET on eth0 (no netmap needed; root)
+"""
+
+_EXAMPLES = """\
+examples:
+  python -m aionetmap demo
+  python -m aionetmap echo netmap:eth0 --ip 192.0.2.10/24 --port 7
+  python -m aionetmap capture netmap:eth0/r -w eth0.pcap -c 1000
+  python -m aionetmap info netmap:eth0-1
+"""
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+def _udp_port(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"a UDP port is 0..65535, got {text}")
+    return value
+
+
+def _add_live_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-t", "--duration", type=_positive_float, metavar="SECONDS", help="stop after SECONDS"
+    )
+    parser.add_argument(
+        "-i",
+        "--interval",
+        type=_positive_float,
+        default=1.0,
+        metavar="SECONDS",
+        help="seconds between counter lines (default: 1)",
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="no live counter lines")
+    parser.add_argument(
+        "--loop",
+        choices=("auto", "asyncio", "uvloop"),
+        default="auto",
+        help="event loop (default: uvloop when installed)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``aionetmap`` argument parser with its subcommands."""
+    parser = argparse.ArgumentParser(
+        prog="aionetmap",
+        description="netmap packet I/O under asyncio: demo, UDP echo, capture, port info.",
+        epilog=_PORTSPECS + "\n" + _EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = sub.add_parser(
+        "demo",
+        help="UDP echo server on a built-in virtual link (no NIC, no flags needed)",
+        description="Start the UDP echo server on a virtual link and show it answering real "
+        "clients: as root a veth pair with the Linux kernel as the client (ping and a UDP "
+        "socket), otherwise the software pipe with a Python client.",
+    )
+    link = demo.add_mutually_exclusive_group()
+    link.add_argument("--veth", dest="link", action="store_const", const="veth",
+                      help="use a veth pair (needs root)")  # fmt: skip
+    link.add_argument("--pipe", dest="link", action="store_const", const="pipe",
+                      help="use the software pipe")  # fmt: skip
+    demo.add_argument("--burst", type=_positive_int, default=2000, metavar="N",
+                      help="datagrams in the throughput burst (default: 2000)")  # fmt: skip
+    demo.add_argument("--loop", choices=("auto", "asyncio", "uvloop"), default="auto",
+                      help="event loop (default: uvloop when installed)")  # fmt: skip
+
+    echo = sub.add_parser(
+        "echo",
+        help="UDP echo server on a port (answers ARP and ping too)",
+        epilog=_PORTSPECS,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    echo.add_argument("portspec")
+    echo.add_argument("--ip", required=True, metavar="A.B.C.D/N",
+                      help="the address the user-space stack owns, with its prefix")  # fmt: skip
+    echo.add_argument("--port", type=_udp_port, default=7, help="UDP port (default: 7)")
+    echo.add_argument("--gateway", metavar="A.B.C.D", help="default gateway")
+    echo.add_argument("--mac", metavar="aa:bb:cc:dd:ee:ff",
+                      help="MAC address (default: the interface's, or a random one)")  # fmt: skip
+    echo.add_argument("-c", "--count", type=_positive_int, metavar="N",
+                      help="stop after echoing N datagrams")  # fmt: skip
+    _add_live_options(echo)
+
+    capture = sub.add_parser(
+        "capture",
+        help="write the frames a port receives to a pcap file (tcpdump -r reads it)",
+        description="netmap ports are invisible to tcpdump: this writes a standard pcap "
+        "file instead. Capturing netmap:eth0 takes eth0 away from the kernel while it "
+        "runs; to watch a port another netmap program uses, capture its monitor "
+        "(netmap:eth0/rt).",
+        epilog=_PORTSPECS,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    capture.add_argument("portspec")
+    capture.add_argument("-w", "--write", required=True, metavar="FILE.pcap",
+                         help="output file ('-': standard output)")  # fmt: skip
+    capture.add_argument("-c", "--count", type=_positive_int, metavar="N",
+                         help="stop after N frames")  # fmt: skip
+    capture.add_argument("-s", "--snaplen", type=_positive_int, metavar="BYTES",
+                         help="keep at most BYTES of each frame (default: 262144)")  # fmt: skip
+    capture.add_argument("--nano", action="store_true",
+                         help="nanosecond timestamps (pcap's nanosecond variant)")  # fmt: skip
+    _add_live_options(capture)
+
+    info = sub.add_parser(
+        "info",
+        help="rings, slots, buffer size and memory id of a port",
+        epilog=_PORTSPECS,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    info.add_argument("portspec")
+    info.add_argument("--json", action="store_true", help="print JSON")
+
+    bench = sub.add_parser(
+        "bench",
+        help="run the benchmarks (python -m bench in a source checkout)",
+        description="Runs `python -m bench ARGS` from the source checkout.",
+    )
+    bench.add_argument("args", nargs=argparse.REMAINDER, help="passed to python -m bench")
+    return parser
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    from aionetmap._cli import commands
+
+    if args.command == "info":
+        return commands.info(args.portspec, as_json=args.json)
+    if args.command == "bench":
+        return commands.bench(args.args)
+    main: Coroutine[Any, Any, int]
+    if args.command == "demo":
+        from aionetmap.demo import run_demo
+
+        main = run_demo(link=args.link or "auto", burst=args.burst)
+    elif args.command == "echo":
+        main = commands.echo(
+            args.portspec, args.ip, args.port, gateway=args.gateway, mac=args.mac,
+            count=args.count, duration=args.duration,
+            interval=None if args.quiet else args.interval,
+        )  # fmt: skip
+    else:
+        main = commands.capture(
+            args.portspec, args.write, count=args.count, snaplen=args.snaplen,
+            nanosecond=args.nano, duration=args.duration,
+            interval=None if args.quiet else args.interval,
+        )  # fmt: skip
+    loop: LoopName = args.loop
+    return run(main, loop)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="aionetmap", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("demo", help="UDP echo server on a built-in virtual link (no NIC needed)")
-    args = parser.parse_args(argv)
-    if args.command == "demo":
-        print("aionetmap demo: not implemented yet (see issue 6)", file=sys.stderr)
-        return 2
-    return 0
+    """Parse ``argv`` (default: ``sys.argv[1:]``), run the command, return the exit status."""
+    args = build_parser().parse_args(argv)
+    return guarded(lambda: _dispatch(args), args.command)
+
+
+def guarded(command: Callable[[], int], name: str) -> int:
+    """Run ``command``; print errors the user can fix as one line, re-raise the rest."""
+    try:
+        return command()
+    except KeyboardInterrupt:
+        # Ctrl-C before the command installed its own handler (while starting up).
+        print(f"aionetmap {name}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        message = user_message(exc)
+        if message is None:
+            raise
+        print(f"aionetmap {name}: error: {message}", file=sys.stderr)
+        return EXIT_FAILURE

@@ -1,0 +1,253 @@
+"""``echo``, ``capture``, ``info`` and ``bench``: the commands for real ports.
+
+Each takes its options as plain arguments and the streams to print to, so tests can call
+them in-process; :mod:`aionetmap.cli` parses the command line and handles errors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import BinaryIO, TextIO, cast
+
+from aionetmap._cli.errors import EXIT_FAILURE, CliError
+from aionetmap._cli.runtime import Meter, Sample, Stopper, drop_counters, format_mac, metering
+from aionetmap.endpoints import create_frame_endpoint, open_interface
+from aionetmap.frame_transport import FrameTransport
+from aionetmap.interface import NetInterface
+from aionetmap.pcap import PcapWriter
+from aionetmap.ports import open_port
+from aionetmap.ports.base import PortInfo
+from aionetmap.protocol import FrameProtocol
+from aionetmap.udp_transport import UdpTransport
+
+__all__ = ["EchoServer", "bench", "capture", "echo", "find_bench", "info", "port_info_lines"]
+
+Address = tuple[str, int]
+
+_CLOSE_TIMEOUT = 3.0
+
+
+class EchoServer(asyncio.DatagramProtocol):
+    """Sends every datagram back to its sender; sets ``done`` after ``limit`` of them."""
+
+    def __init__(self, limit: int | None = None, done: asyncio.Event | None = None) -> None:
+        self.transport: asyncio.DatagramTransport | None = None
+        self.echoed = 0
+        self.errors = 0
+        self.limit = limit
+        self.done = done or asyncio.Event()
+        self.lost: asyncio.Future[Exception | None] = asyncio.get_running_loop().create_future()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's UDP transport is not an asyncio.DatagramTransport subclass: no isinstance.
+        self.transport = cast(asyncio.DatagramTransport, transport)
+
+    def datagram_received(self, data: bytes, addr: Address) -> None:
+        assert self.transport is not None
+        self.transport.sendto(data, addr)
+        self.echoed += 1
+        if self.limit is not None and self.echoed >= self.limit:
+            self.done.set()
+
+    def error_received(self, exc: Exception) -> None:
+        # A reply that could not go out (no ARP answer from the sender): count and go on.
+        self.errors += 1
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.lost.done():
+            self.lost.set_result(exc)
+        self.done.set()
+
+
+async def _until(stopper: Stopper, done: asyncio.Event, duration: float | None) -> None:
+    """Wait for a signal, for ``done``, or for ``duration`` seconds, whichever comes first."""
+    waits = [asyncio.ensure_future(stopper.event.wait()), asyncio.ensure_future(done.wait())]
+    try:
+        await asyncio.wait(waits, timeout=duration, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for fut in waits:
+            fut.cancel()
+        await asyncio.gather(*waits, return_exceptions=True)
+
+
+def _echo_sample(iface: NetInterface, transport: UdpTransport) -> Sample:
+    counters = transport.stats()
+    drops, ignored, reasons = drop_counters({**iface.stats(), **counters})
+    return Sample(counters["rx_datagrams"], counters["tx_datagrams"], drops, ignored, reasons)
+
+
+async def echo(
+    spec: str,
+    address: str,
+    udp_port: int,
+    *,
+    gateway: str | None = None,
+    mac: str | None = None,
+    count: int | None = None,
+    duration: float | None = None,
+    interval: float | None = 1.0,
+    err: TextIO = sys.stderr,
+) -> int:
+    """UDP echo server on ``spec`` at ``address`` (``A.B.C.D/N``), port ``udp_port``.
+
+    It answers ARP and ping too. Runs until Ctrl-C/SIGTERM, ``count`` datagrams or
+    ``duration`` seconds; prints live counters every ``interval`` seconds (None: never).
+    """
+    if "/" not in address:
+        raise CliError(f"--ip {address}: give the prefix length too, e.g. {address}/24")
+    with Stopper() as stopper:
+        iface = await open_interface(spec, address=address, gateway=gateway, mac=mac)
+        try:
+            transport, server = await iface.create_datagram_endpoint(
+                lambda: EchoServer(count), local_port=udp_port
+            )
+            info = iface.port.info
+            print(
+                f"echo: UDP {iface.interface.ip}:{transport.local_port} on {info.name} "
+                f"({info.backend} backend, mac {format_mac(iface.host.mac)}); "
+                "answers ARP and ping; Ctrl-C to stop",
+                file=err,
+                flush=True,
+            )
+            meter = Meter(lambda: _echo_sample(iface, transport), err, interval=interval or 1.0)
+            async with metering(meter if interval else None):
+                await _until(stopper, server.done, duration)
+            meter.print_summary(f"echo summary ({stopper.signal_name or 'done'})")
+            transport.close()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(server.lost, _CLOSE_TIMEOUT)
+        finally:
+            iface.close()
+    return 0
+
+
+class _Capture(FrameProtocol):
+    """Writes every received frame to a pcap file, up to ``limit`` frames."""
+
+    def __init__(self, writer: PcapWriter, limit: int | None) -> None:
+        self.writer = writer
+        self.limit = limit
+        self.done = asyncio.Event()
+        self.lost: asyncio.Future[Exception | None] = asyncio.get_running_loop().create_future()
+
+    def frames_received(self, frames: Sequence[bytes]) -> None:
+        if self.done.is_set():
+            return
+        if self.limit is not None:
+            frames = frames[: self.limit - self.writer.count]
+        # One timestamp per batch: the frames arrived in the same readiness callback.
+        self.writer.write_many(frames, time.time_ns())
+        self.writer.flush()  # so `capture -w - | tcpdump -r -` shows frames as they come
+        if self.limit is not None and self.writer.count >= self.limit:
+            self.done.set()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.lost.done():
+            self.lost.set_result(exc)
+        self.done.set()
+
+
+def _capture_sample(transport: FrameTransport, writer: PcapWriter) -> Sample:
+    drops, ignored, reasons = drop_counters(transport.stats())
+    return Sample(writer.count, 0, drops, ignored, reasons)
+
+
+async def capture(
+    spec: str,
+    output: str,
+    *,
+    count: int | None = None,
+    snaplen: int | None = None,
+    nanosecond: bool = False,
+    duration: float | None = None,
+    interval: float | None = 1.0,
+    err: TextIO = sys.stderr,
+    stdout: BinaryIO | None = None,
+) -> int:
+    """Write the frames ``spec`` receives to the pcap file ``output`` (``-``: stdout)."""
+    target: str | BinaryIO = (stdout or sys.stdout.buffer) if output == "-" else output
+    kwargs = {"snaplen": snaplen} if snaplen is not None else {}
+    with Stopper() as stopper, PcapWriter(target, nanosecond=nanosecond, **kwargs) as writer:
+        transport, proto = await create_frame_endpoint(lambda: _Capture(writer, count), port=spec)
+        try:
+            where = "standard output" if output == "-" else output
+            limit = f", stopping after {count} frames" if count is not None else ""
+            print(
+                f"capture: {transport.get_extra_info('portspec')} -> {where}{limit}; "
+                "Ctrl-C to stop",
+                file=err,
+                flush=True,
+            )
+            meter = Meter(
+                lambda: _capture_sample(transport, writer),
+                err,
+                interval=interval or 1.0,
+                rx_label="captured",
+                tx_label=None,
+            )
+            async with metering(meter if interval else None):
+                await _until(stopper, proto.done, duration)
+            meter.print_summary(f"capture summary ({stopper.signal_name or 'done'})")
+        finally:
+            transport.close()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(proto.lost, _CLOSE_TIMEOUT)
+    print(f"{writer.count} frames written to {where}", file=err, flush=True)
+    return 0
+
+
+def port_info_lines(info: PortInfo) -> list[str]:
+    """What ``info`` prints for one port, one ``name  value`` line per fact."""
+    rows = [
+        ("port", info.name),
+        ("backend", info.backend),
+        ("interface", info.ifname or "-"),
+        ("rings", f"{info.rx_rings} rx / {info.tx_rings} tx"),
+        ("slots", f"{info.rx_slots} per rx ring / {info.tx_slots} per tx ring"),
+        ("buffer", f"{info.buf_size} bytes per slot"),
+        ("max frame", f"{info.max_frame} bytes"),
+        ("memory id", "-" if info.mem_id is None else str(info.mem_id)),
+        ("mtu", "-" if info.mtu is None else str(info.mtu)),
+        ("mac", format_mac(info.mac) if info.mac else "-"),
+    ]
+    return [f"{name:<10} {value}" for name, value in rows]
+
+
+def info(spec: str, *, as_json: bool = False, out: TextIO = sys.stdout) -> int:
+    """Open ``spec``, print its rings, slots, buffer size and memory id, close it."""
+    with contextlib.closing(open_port(spec)) as port:
+        facts = port.info
+    if as_json:
+        data = dataclasses.asdict(facts)
+        data["mac"] = format_mac(facts.mac) if facts.mac else None
+        print(json.dumps(data, indent=2), file=out)
+    else:
+        print("\n".join(port_info_lines(facts)), file=out)
+    return 0
+
+
+def find_bench(root: Path | None = None) -> Path | None:
+    """The source checkout holding ``bench/__main__.py``, if this aionetmap runs from one."""
+    base = root if root is not None else Path(__file__).resolve().parents[2]
+    return base if (base / "bench" / "__main__.py").is_file() else None
+
+
+def bench(args: Sequence[str], *, root: Path | None = None, err: TextIO = sys.stderr) -> int:
+    """Run ``python -m bench ARGS`` in the source checkout; say how to when there is none."""
+    checkout = find_bench(root)
+    if checkout is None:
+        print(
+            "aionetmap bench: the benchmarks live in bench/ of a source checkout "
+            "(none next to this installation); run `make bench` or `python -m bench` there",
+            file=err,
+        )
+        return EXIT_FAILURE
+    return subprocess.call([sys.executable, "-m", "bench", *args], cwd=checkout)

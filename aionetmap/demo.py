@@ -1,0 +1,269 @@
+"""``python -m aionetmap demo`` (``make demo``): the UDP echo server answering real clients.
+
+No NIC and no flags needed. As root, the server runs on one end of a veth pair in a fresh
+network namespace, through the AF_PACKET backend, and the client is the Linux kernel in a
+second namespace: ``ping`` and a kernel UDP socket. Otherwise it runs on the software pipe
+(netmap's ring layout in shared memory) with aionetmap as the client as well. The server is
+the same code either way: a plain :class:`asyncio.DatagramProtocol` given to
+:func:`aionetmap.create_datagram_endpoint`. Everything is torn down at the end (namespaces
+included), also on Ctrl-C, and every step is bounded in time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import socket
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from typing import Literal, TextIO
+
+from aionetmap._cli.commands import EchoServer
+from aionetmap._cli.errors import EXIT_FAILURE, CliError
+from aionetmap._cli.roundtrip import RoundTripClient
+from aionetmap._cli.runtime import Stopper, drop_counters, format_mac, format_rate
+from aionetmap.endpoints import create_datagram_endpoint
+from aionetmap.interface import NetInterface
+from aionetmap.ports.base import Port
+from aionetmap.testing import VethLink, pipe_pair
+
+__all__ = ["DEMO_TIMEOUT", "Link", "run_demo"]
+
+Link = Literal["auto", "veth", "pipe"]
+
+DEMO_TIMEOUT = 45.0
+"""The whole demo, set-up and teardown included, ends within this many seconds."""
+ECHO_PORT = 7
+ROUND_TRIPS = 5
+PINGS = 3
+
+
+class _Report:
+    """Numbered steps and their outcome, printed as they happen."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.step = 0
+        self.failures: list[str] = []
+
+    def say(self, text: str = "") -> None:
+        print(text, file=self.out, flush=True)
+
+    def heading(self, text: str) -> None:
+        self.step += 1
+        self.say(f"\n{self.step}. {text}")
+
+    def fail(self, text: str) -> None:
+        self.failures.append(text)
+        self.say(f"   FAILED: {text}")
+
+
+async def _udp_steps(
+    report: _Report, client: RoundTripClient, server: tuple[str, int], who: str, burst: int
+) -> None:
+    report.heading(f"UDP round trips from {who} to {server[0]}:{server[1]}")
+    for i in range(1, ROUND_TRIPS + 1):
+        text = f"hello #{i} from {who}".encode()
+        try:
+            rtt = await client.round_trip(text, server)
+        except TimeoutError:
+            report.fail(f"datagram #{i} was not echoed within 2 s")
+            continue
+        report.say(f"   #{i} {text.decode()!r} echoed in {rtt * 1e3:.3f} ms")
+    report.heading(f"a burst of {burst} datagrams (at most 256 in flight)")
+    result = await client.burst(burst, server)
+    report.say(
+        f"   {result.echoed} of {result.sent} echoed in {result.elapsed:.3f} s "
+        f"({format_rate(result.rate, ' round trips/s')})"
+    )
+    if result.echoed < burst:
+        report.fail(f"only {result.echoed} of {burst} burst datagrams came back")
+
+
+def _server_counters(report: _Report, iface: NetInterface, server: EchoServer) -> None:
+    st = iface.stats()
+    drops, ignored, _ = drop_counters(st)
+    report.heading("server counters")
+    report.say(
+        f"   frames rx {st.get('rx_frames', 0)} tx {st.get('tx_frames', 0)}, lost {drops}, "
+        f"ignored by the stack {ignored}"
+    )
+    report.say(
+        f"   ARP replies {st.get('tx_arp_replies', 0)}, ping replies "
+        f"{st.get('tx_echo_replies', 0)}, UDP datagrams echoed {server.echoed}"
+    )
+
+
+async def _start_server(
+    port: Port, address: str, mac: bytes | None
+) -> tuple[EchoServer, NetInterface]:
+    """The echo server: a plain DatagramProtocol on aionetmap's UDP endpoint."""
+    transport, server = await create_datagram_endpoint(
+        EchoServer, port=port, local_addr=(address, ECHO_PORT), mac=mac
+    )
+    iface: NetInterface = transport.get_extra_info("netinterface")
+    return server, iface
+
+
+async def _close_server(server: EchoServer) -> None:
+    if server.transport is not None:
+        server.transport.close()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(server.lost, 3.0)
+
+
+async def _run_pipe(report: _Report, burst: int, why: str) -> None:
+    server_ip, client_ip = "10.0.0.1", "10.0.0.2"
+    a, b = pipe_pair()
+    try:
+        server, iface = await _start_server(a, f"{server_ip}/24", None)
+        transport, client = await create_datagram_endpoint(
+            RoundTripClient, port=b, local_addr=(f"{client_ip}/24", 0)
+        )
+        client_iface: NetInterface = transport.get_extra_info("netinterface")
+        report.say("aionetmap demo: a UDP echo server in user space, on the software pipe")
+        report.say(f"   ({why})")
+        report.say(f"   server: {server_ip}/24 port {ECHO_PORT} on {a.info.name}, an asyncio")
+        report.say("           DatagramProtocol served by aionetmap's ARP/IPv4/ICMP/UDP stack")
+        report.say(f"   client: aionetmap at {client_ip} on {b.info.name}, the pipe's other end")
+        report.heading(f"ping {server_ip} (ARP first, then ICMP echo, both in user space)")
+        for seq in range(1, PINGS + 1):
+            start = time.perf_counter()  # ping()'s own figure has uvloop's 1 ms resolution
+            try:
+                await client_iface.ping(server_ip, timeout=2.0)
+            except TimeoutError:
+                report.fail(f"no reply to ping #{seq}")
+                continue
+            rtt = time.perf_counter() - start
+            report.say(f"   reply from {server_ip}: seq={seq} time={rtt * 1e3:.3f} ms")
+        await _udp_steps(report, client, (server_ip, ECHO_PORT), "aionetmap", burst)
+        _server_counters(report, iface, server)
+        transport.close()
+        await _close_server(server)
+    finally:
+        a.close()
+        b.close()
+
+
+async def _command(argv: list[str], timeout: float = 10.0) -> tuple[int, list[str]]:
+    """Run a program without blocking the loop (the server runs in it); exit code, lines."""
+    proc = await asyncio.create_subprocess_exec(
+        *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    )
+    try:
+        out, _ = await asyncio.wait_for(proc.communicate(), timeout)
+    except BaseException:
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+        await proc.wait()
+        raise
+    return proc.returncode or 0, out.decode(errors="replace").splitlines()
+
+
+async def _kernel_ping(report: _Report, link: VethLink) -> None:
+    report.heading(f"ping {link.our_ip} from the Linux kernel (aionetmap answers ARP and ICMP)")
+    if shutil.which("ping") is None:
+        report.say("   skipped: ping is not installed (iputils-ping)")
+        return
+    argv = ["ip", "netns", "exec", link.peer_netns, "ping", "-n", "-c", str(PINGS),
+            "-i", "0.2", "-W", "2", link.our_ip]  # fmt: skip
+    rc, lines = await _command(argv)
+    for line in lines:
+        if line.strip() and not line.startswith(("PING", "---", "rtt")):
+            report.say(f"   {line}")
+    if rc != 0:
+        report.fail(f"ping exited with status {rc}")
+    rc, lines = await _command(["ip", "-n", link.peer_netns, "neigh", "show", link.our_ip])
+    if rc == 0 and lines:
+        report.say(f"   the kernel's ARP cache now holds: {lines[0].strip()}")
+
+
+async def _run_veth(report: _Report, burst: int, link: VethLink) -> None:
+    try:
+        port = link.open_port()
+        try:
+            server, iface = await _start_server(port, f"{link.our_ip}/24", link.our_mac)
+            report.say("aionetmap demo: a UDP echo server in user space, on a veth pair,")
+            report.say("with the Linux kernel as the client")
+            report.say(f"   server: {link.our_ip}/24 port {ECHO_PORT} on {port.info.name}, MAC "
+                       f"{format_mac(link.our_mac)} (AF_PACKET backend,")  # fmt: skip
+            report.say(f"           namespace {link.our_netns}); an asyncio DatagramProtocol")
+            report.say("           served by aionetmap's ARP/IPv4/ICMP/UDP stack")
+            report.say(f"   client: the kernel at {link.peer_ip} on {link.peer_ifname} "
+                       f"(namespace {link.peer_netns})")  # fmt: skip
+            await _kernel_ping(report, link)
+            sock = link.peer_socket(socket.AF_INET, socket.SOCK_DGRAM, track=False)
+            sock.setblocking(False)
+            loop = asyncio.get_running_loop()
+            transport, client = await loop.create_datagram_endpoint(RoundTripClient, sock=sock)
+            try:
+                await _udp_steps(report, client, (link.our_ip, ECHO_PORT), "the kernel", burst)
+            finally:
+                transport.close()
+            _server_counters(report, iface, server)
+            await _close_server(server)
+        finally:
+            port.close()
+    finally:
+        link.close()  # deletes both namespaces, and the veth pair with them
+
+
+def _choose(link: Link) -> tuple[Link, str]:
+    if link != "auto":
+        return link, "chosen on the command line"
+    if os.geteuid() != 0:
+        return "pipe", "not root: run as root for a veth pair with the Linux kernel as client"
+    if shutil.which("ip") is None:
+        return "pipe", "iproute2 (ip) is not installed: no veth pair"
+    return "veth", "running as root"
+
+
+async def _bounded(main: Callable[[], Awaitable[None]], report: _Report) -> bool:
+    """Run ``main`` within DEMO_TIMEOUT; Ctrl-C cancels it (its cleanup still runs)."""
+    task = asyncio.ensure_future(main())
+    with Stopper() as stopper:
+        stop = asyncio.ensure_future(stopper.event.wait())
+        done, _ = await asyncio.wait({task, stop}, timeout=DEMO_TIMEOUT,
+                                     return_when=asyncio.FIRST_COMPLETED)  # fmt: skip
+        stop.cancel()
+        if task not in done:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            why = f"interrupted by {stopper.signal_name}" if stopper.signal_name else "timed out"
+            report.say(f"\ndemo {why}; everything was closed")
+            return False
+    task.result()
+    return True
+
+
+async def run_demo(*, link: Link = "auto", burst: int = 2000, out: TextIO = sys.stdout) -> int:
+    """Run the demo, printing to ``out``; return 0 when every step worked, 1 otherwise."""
+    report = _Report(out)
+    chosen, why = _choose(link)
+    if chosen == "veth" and os.geteuid() != 0:
+        raise CliError("demo --veth needs root (network namespaces and veth pairs)")
+    started = time.monotonic()
+    veth = None
+    if chosen == "veth":
+        try:
+            veth = VethLink().create()
+        except (RuntimeError, OSError) as exc:
+            if link == "veth":
+                raise CliError(f"cannot create the veth pair: {exc}") from exc
+            why = f"no veth pair: {exc}"
+    if veth is not None:
+        finished = await _bounded(lambda: _run_veth(report, burst, veth), report)
+    else:
+        finished = await _bounded(lambda: _run_pipe(report, burst, why), report)
+    if not finished:
+        return EXIT_FAILURE
+    elapsed = time.monotonic() - started
+    if report.failures:
+        report.say(f"\ndemo finished in {elapsed:.1f} s with {len(report.failures)} failures")
+        return EXIT_FAILURE
+    report.say(f"\ndemo finished in {elapsed:.1f} s: every request answered; all closed")
+    return 0
