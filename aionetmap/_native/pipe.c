@@ -132,6 +132,8 @@ int anm_pipe_format(uint8_t *base, size_t size, uint32_t slots, uint32_t buf_siz
     if (base == NULL || size < L.total)
         return fail(err, errlen, EINVAL, "region of %zu bytes is smaller than the %zu needed",
                     size, L.total);
+    if ((uintptr_t)base % NM_CACHE_ALIGN != 0)
+        return fail(err, errlen, EINVAL, "region is not %d-byte aligned", NM_CACHE_ALIGN);
     struct anm_pipe_ctrl *c = (struct anm_pipe_ctrl *)base;
     uint32_t *shadow = (uint32_t *)(base + L.shadow);
     for (int k = 0; k < 4; k++) {
@@ -187,6 +189,8 @@ int anm_pipe_attach(struct anm_pipe *p, uint8_t *base, size_t size, unsigned end
         return fail(err, errlen, EINVAL, "end must be 0 (a) or 1 (b)");
     if (base == NULL || size < sizeof(struct anm_pipe_ctrl))
         return fail(err, errlen, EINVAL, "region of %zu bytes is too small for a pipe", size);
+    if ((uintptr_t)base % NM_CACHE_ALIGN != 0)
+        return fail(err, errlen, EINVAL, "region is not %d-byte aligned", NM_CACHE_ALIGN);
     struct anm_pipe_ctrl *c = (struct anm_pipe_ctrl *)base;
     if (__atomic_load_n(&c->magic, __ATOMIC_ACQUIRE) != ANM_PIPE_MAGIC ||
         c->version != ANM_PIPE_VERSION)

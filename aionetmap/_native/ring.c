@@ -84,9 +84,9 @@ static int ring_init(struct anm_ring *kr, uint8_t *base, size_t size, uint64_t n
     if (off < 0 || (size_t)off > size || size - (size_t)off < sizeof(struct netmap_ring))
         return fail(err, errlen, EINVAL, "ring_ofs[%u] = %lld puts the ring header outside the "
                     "%zu-byte region", entry, (long long)ofs, size);
-    if (off % 8 != 0)
-        return fail(err, errlen, EINVAL, "ring_ofs[%u]: ring at offset %lld is misaligned",
-                    entry, (long long)off);
+    if ((uintptr_t)(base + off) % NM_CACHE_ALIGN != 0) /* the type promises it to the compiler */
+        return fail(err, errlen, EINVAL, "ring_ofs[%u]: ring at offset %lld is misaligned "
+                    "(netmap rings are %d-byte aligned)", entry, (long long)off, NM_CACHE_ALIGN);
     struct netmap_ring *ring = (struct netmap_ring *)(base + off);
     uint32_t num_slots = LOAD(ring->num_slots);
     uint32_t buf_size = LOAD(ring->nr_buf_size);
@@ -142,8 +142,8 @@ int anm_rings_init(struct anm_rings *r, uint8_t *base, size_t size, uint64_t nif
         nifp_off > size - sizeof(struct netmap_if))
         return fail(err, errlen, EINVAL, "netmap_if at offset %llu does not fit in the "
                     "%zu-byte region", (unsigned long long)nifp_off, size);
-    if (nifp_off % 8 != 0)
-        return fail(err, errlen, EINVAL, "netmap_if offset %llu is misaligned",
+    if ((uintptr_t)(base + nifp_off) % _Alignof(struct netmap_if) != 0)
+        return fail(err, errlen, EINVAL, "netmap_if at offset %llu is misaligned",
                     (unsigned long long)nifp_off);
     const struct netmap_if *nifp = (const struct netmap_if *)(base + nifp_off);
     uint64_t ntx = (uint64_t)LOAD(nifp->ni_tx_rings) + LOAD(nifp->ni_host_tx_rings);

@@ -51,7 +51,7 @@ class FakeRegion:
             off += rx * ring_bytes
         self.pool = _up(off, 4096)
         self.nbufs = 2 + n_ifs * (tx + rx) * slots + 4
-        self.mem = bytearray(self.pool + self.nbufs * buf_size)
+        self.mem = mmap.mmap(-1, self.pool + self.nbufs * buf_size)  # page-aligned, as netmap's
         next_buf = 2
         for i in range(n_ifs):
             struct.pack_into("<16sIIIIIII", self.mem, self.nifp[i], b"fake", 14, 0, tx, rx, 0, 1, 1)
