@@ -192,6 +192,11 @@ def test_unbinding_a_ring_in_ring_ofs_drops_it() -> None:
         pytest.param(
             lambda r: ("i64", NIFP_HDR, r.tx[0][0] + 4), "misaligned", id="ring-misaligned"
         ),
+        pytest.param(
+            lambda r: ("i64", NIFP_HDR, r.tx[0][0] + 64),
+            "128-byte aligned",
+            id="ring-not-128-aligned",
+        ),
         pytest.param(lambda r: ("u32", r.tx[0][0] + 8, 1 << 28), "do not fit", id="slots-overflow"),
         pytest.param(lambda r: ("u32", r.tx[0][0] + 8, 1), "do not fit", id="one-slot"),
         pytest.param(lambda r: ("u32", r.tx[0][0] + 12, 0), "buffer size", id="buf-size-zero"),
