@@ -13,6 +13,7 @@ import errno
 import ipaddress
 import itertools
 import os
+import time
 from typing import Any
 
 from aionetmap._constants import CLOSE_DRAIN_TIMEOUT, EPHEMERAL_PORTS
@@ -135,9 +136,11 @@ class NetInterface:
         key = (self._ping_ident, seq)
         fut: asyncio.Future[float] = self.loop.create_future()
         self._ping_waiters[key] = fut
-        sent_at = self.loop.time()
+        # The RTT is measured with perf_counter, not loop.time(): uvloop's clock only
+        # advances in whole milliseconds per iteration, which would report 0.0 on a LAN.
+        sent_at = time.perf_counter()
         try:
-            self.host.send_echo_request(dst, self._ping_ident, seq, payload, sent_at)
+            self.host.send_echo_request(dst, self._ping_ident, seq, payload, self.loop.time())
             self._after_host()
             async with asyncio.timeout(timeout):
                 replied_at = await fut
@@ -280,7 +283,7 @@ class NetInterface:
         elif isinstance(event, EchoReplyReceived):
             fut = self._ping_waiters.get((event.ident, event.seq))
             if fut is not None and not fut.done():
-                fut.set_result(self.loop.time())
+                fut.set_result(time.perf_counter())
 
     def _reschedule_timer(self) -> None:
         at = self.host.get_timer()
