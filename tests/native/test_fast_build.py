@@ -13,6 +13,7 @@ from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
 
 from aionetmap._native.udpfast import MAX_UDP_PAYLOAD, FastUdpBuilder
+from aionetmap.stack.checksum import inet_checksum, pseudo_header_sum
 from aionetmap.stack.config import HostConfig
 from aionetmap.stack.host import Host
 from aionetmap.stack.udp import build_udp_frame
@@ -116,6 +117,21 @@ def test_same_frames_as_a_host_with_the_same_ident_counter() -> None:
     batch = b.build(payloads, b"\xff" * 30, [0x0A0000FF] * 5, ports, 53)
     assert batch.frames() == host.frames_to_send()
     assert b.ident == 3  # 0xFFFE + 5 wrapped
+
+
+def test_a_computed_zero_udp_checksum_is_sent_as_ffff() -> None:
+    # Choose the last payload word so that the checksum comes out as zero: with it at 0
+    # the sum is S and the checksum ~S; putting ~S there makes the sum 0xFFFF.
+    head = b"zero checksum!"
+    segment = (4000).to_bytes(2, "big") + (53).to_bytes(2, "big") + (8 + 16).to_bytes(2, "big")
+    pseudo = pseudo_header_sum(SRC_IP, DST_IP, 17, 24)
+    fixer = inet_checksum(segment + b"\0\0" + head + b"\0\0", pseudo)
+    payload = head + fixer.to_bytes(2, "big")
+    assert inet_checksum(segment + b"\0\0" + payload, pseudo) == 0
+    batch = builder().build([payload], DST_MAC, [DST_IP], [53], 4000)
+    frame = batch.frames()[0]
+    assert frame[40:42] == b"\xff\xff"
+    assert frame == build_udp_frame(SRC_MAC, DST_MAC, SRC_IP, DST_IP, 4000, 53, payload)
 
 
 def test_capacity_and_arena_limit_the_batch() -> None:
