@@ -145,6 +145,10 @@ class PipePort:
     (netmap's txsync); ``recv`` takes delivered frames (rxsync) and does the readiness
     bookkeeping of :meth:`fileno`. Frames sent after the peer closed are dropped and counted
     (``tx_dropped_peer_closed``) rather than waiting forever.
+
+    A port belongs to the process that opened it. To use an anonymous end in another
+    process, :meth:`detach` it and :meth:`attach` the handle there; a forked child must not
+    use (or close) the parent's ports, and should leave with ``os._exit``.
     """
 
     backend: Literal["pipe"] = "pipe"

@@ -1,8 +1,9 @@
 """The other process of the cross-process pipe tests: send or check a numbered frame stream.
 
 Run as a program (``python pipe_peer.py NAME END send|recv COUNT``) it opens the named pipe
-end ``END`` by name, as an unrelated process would. ``test_pipe_procs`` also loads it as a
-module for the same two loops.
+end ``END`` by name, as an unrelated process would; with ``handle JSON`` instead of ``NAME
+END`` it attaches an anonymous pair's end whose fds it inherited (``pass_fds``).
+``test_pipe_procs`` also loads it as a module for the same two loops.
 
 Frames are 64 bytes: the sequence number at both ends, so a lost, duplicated, reordered or
 torn frame shows up as a wrong number.
@@ -17,7 +18,7 @@ import sys
 import time
 
 from aionetmap._native.batch import FrameBatch
-from aionetmap.ports.pipe import PipePort
+from aionetmap.ports.pipe import PipeHandle, PipePort
 
 __all__ = ["FRAME", "recv_sequence", "send_sequence"]
 
@@ -91,11 +92,18 @@ def recv_sequence(port: PipePort, count: int) -> int:
     return expect
 
 
-def main(argv: list[str]) -> int:
-    name, end, mode, count = argv[0], argv[1], argv[2], int(argv[3])
+def open_port(where: str, end: str) -> PipePort:
+    """``NAME a|b``: open by name; ``handle JSON``: attach an inherited anonymous end."""
+    if where == "handle":
+        return PipePort.attach(PipeHandle.decode(end))
     if end not in ("a", "b"):
         raise SystemExit(f"bad end {end!r}")
-    with PipePort.open(name, "a" if end == "a" else "b") as port:
+    return PipePort.open(where, "a" if end == "a" else "b")
+
+
+def main(argv: list[str]) -> int:
+    mode, count = argv[2], int(argv[3])
+    with open_port(argv[0], argv[1]) as port:
         started = time.monotonic()
         if mode == "send":
             send_sequence(port, count)

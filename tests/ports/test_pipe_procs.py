@@ -96,19 +96,24 @@ def test_a_million_frames_from_a_forked_child() -> None:
         assert reap(pid) == 0
 
 
-@pytest.mark.slow
-def test_a_million_frames_to_a_program_that_opens_the_pipe_by_name(name: str) -> None:
+def spawn_peer(*args: str, pass_fds: tuple[int, ...] = ()) -> subprocess.Popen[str]:
     env = dict(os.environ)
     root = str(Path(aionetmap.__file__).resolve().parent.parent)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
+    return subprocess.Popen(
+        [sys.executable, str(PEER), *args],
+        env=env,
+        pass_fds=pass_fds,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+@pytest.mark.slow
+def test_a_million_frames_to_a_program_that_opens_the_pipe_by_name(name: str) -> None:
     with PipePort.open(name, "a") as a:
-        proc = subprocess.Popen(
-            [sys.executable, str(PEER), name, "b", "recv", str(MILLION)],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        proc = spawn_peer(name, "b", "recv", str(MILLION))
         try:
             peer.send_sequence(a, MILLION)
             assert a.stats()["tx_frames"] == MILLION
@@ -130,3 +135,16 @@ def test_a_forked_child_opens_a_named_pipe(name: str) -> None:
             assert peer.recv_sequence(a, count) == count
         finally:
             assert reap(pid) == 0
+
+
+def test_a_spawned_program_attaches_an_inherited_end() -> None:
+    count = 100_000
+    a, b = pipe_pair(slots=256)
+    handle = b.detach()
+    proc = spawn_peer("handle", handle.encode(), "recv", str(count), pass_fds=handle.fds())
+    handle.close()
+    with a:
+        peer.send_sequence(a, count)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert json.loads(out)["frames"] == count
