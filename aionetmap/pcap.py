@@ -61,7 +61,8 @@ class PcapRecord:
     @property
     def timestamp(self) -> float:
         """Capture time in seconds since the epoch."""
-        return self.timestamp_ns / 1e9
+        seconds, nanoseconds = divmod(self.timestamp_ns, 1_000_000_000)
+        return seconds + nanoseconds / 1e9  # dividing the whole int would lose the last digits
 
 
 class PcapWriter:
