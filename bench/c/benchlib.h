@@ -1,0 +1,129 @@
+/*
+ * Shared parts of the benchmark's C programs (load generators, readers, reflectors):
+ * clocks and CPU time, the run phases and the markers the Python harness samples at,
+ * the windowed sequence tracker that counts byte-exact echoes, and Ethernet/IPv4/UDP
+ * frame building and checking.
+ *
+ * Protocol with the harness (bench/_measure.py), one line each on stdout:
+ *   MARK start        the measured window begins (after the warm-up)
+ *   MARK end          it ends
+ *   RESULT {json}     counters over the window, then the program exits
+ * Errors go to stderr, prefixed with the program's name.
+ */
+#ifndef BENCH_BENCHLIB_H
+#define BENCH_BENCHLIB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- time and CPU ---------------------------------------------------------------------- */
+
+uint64_t now_ns(void);
+/* This process's user + system CPU time, in seconds. */
+double cpu_seconds(void);
+
+/* ---- failure --------------------------------------------------------------------------- */
+
+extern const char *bench_prog;
+__attribute__((noreturn, format(printf, 1, 2))) void die(const char *fmt, ...);
+
+/* ---- arguments ------------------------------------------------------------------------- */
+
+/* Option values as "--name value" pairs; unknown names are fatal. */
+struct opt {
+    const char *name;
+    const char *value; /* default, replaced by the command line */
+};
+void parse_opts(int argc, char **argv, int first, struct opt *opts, size_t n);
+const char *opt_str(const struct opt *opts, size_t n, const char *name);
+uint64_t opt_u64(const struct opt *opts, size_t n, const char *name, uint64_t lo, uint64_t hi);
+double opt_seconds(const struct opt *opts, size_t n, const char *name);
+uint32_t parse_ipv4(const char *text);             /* network byte order */
+void parse_mac(const char *text, uint8_t mac[6]);
+
+/* ---- run phases ------------------------------------------------------------------------ */
+
+enum { PH_WARMUP, PH_MEASURE, PH_DONE };
+
+struct phases {
+    uint64_t warm_end, end;
+    int phase;
+};
+
+void phases_init(struct phases *ph, double warmup_s, double duration_s);
+/* Advance with the clock: returns 1 when the measured window just started, 2 when it just
+ * ended, 0 otherwise. The caller snapshots its counters, then calls mark(). */
+int phases_step(struct phases *ph, uint64_t now);
+void mark(const char *what);
+
+/* ---- echo payloads and the window tracker ---------------------------------------------- */
+
+#define PAYLOAD_MIN 16 /* sequence number + run magic */
+
+/* Payload of datagram `seq`: seq, magic, then bytes derived from both. */
+void payload_fill(uint8_t *p, size_t len, uint64_t seq, uint64_t magic);
+/* 0 and *seq if p is exactly what payload_fill wrote for some seq, -1 otherwise. */
+int payload_check(const uint8_t *p, size_t len, size_t want_len, uint64_t magic, uint64_t *seq);
+
+struct counts {
+    uint64_t sent, echoed, lost, corrupt, late, dup, other;
+    uint64_t rtt_ns; /* sum over echoed */
+};
+
+/* Sequence numbers [lo, next) are tracked in a ring of state + send time; at most `window`
+ * of them are outstanding. One that stays unanswered for `timeout` is counted lost and
+ * frees its window place; its echo, if it comes later, counts as late. */
+struct tracker {
+    uint64_t next, lo, outstanding, timeout_ns, magic;
+    uint32_t window, mask;
+    uint8_t *state;
+    uint64_t *sent_at;
+    struct counts c;
+};
+
+void tracker_init(struct tracker *t, uint32_t window, uint64_t timeout_ns, uint64_t magic);
+/* How many more may be sent now. */
+uint32_t tracker_room(const struct tracker *t);
+/* n datagrams with seq next .. next+n-1 were sent at `now`. */
+void tracker_sent(struct tracker *t, uint32_t n, uint64_t now);
+/* Check an echoed payload and count it. */
+void tracker_echo(struct tracker *t, const uint8_t *p, size_t len, size_t want_len, uint64_t now);
+void tracker_expire(struct tracker *t, uint64_t now);
+
+/* Print RESULT with the counters between two snapshots, plus extra JSON members (may be
+ * "" or start with a comma-less member list like "\"a\": 1"). */
+void print_echo_result(const char *mode, const struct counts *a, const struct counts *b,
+                       double cpu_a, double cpu_b, uint64_t wall_a, uint64_t wall_b,
+                       const struct tracker *t, const char *extra);
+
+/* ---- frames ---------------------------------------------------------------------------- */
+
+#define ETH_HDR 14
+#define IP_HDR 20
+#define UDP_HDR 8
+#define UDP_FRAME_HDR (ETH_HDR + IP_HDR + UDP_HDR)
+
+struct flow {
+    uint8_t src_mac[6], dst_mac[6];
+    uint32_t src_ip, dst_ip;     /* network byte order */
+    uint16_t src_port, dst_port; /* host byte order */
+};
+
+uint16_t inet_csum(const void *data, size_t len, uint32_t sum);
+/* Write a complete Ethernet/IPv4/UDP frame (both checksums) carrying `plen` payload bytes
+ * already at buf + UDP_FRAME_HDR. Returns the frame length. */
+size_t udp_frame_finish(uint8_t *buf, const struct flow *f, size_t plen, uint16_t ip_id);
+/* If `frame` is a valid IPv4/UDP frame from f->dst to f->src (the reply direction), return
+ * its payload length and set *payload; -1 if it is not addressed so (other traffic); -2 if
+ * it is, but a header or checksum is wrong (corrupt). */
+int udp_frame_reply(const uint8_t *frame, size_t len, const struct flow *f,
+                    const uint8_t **payload);
+/* If `frame` is an ARP request for `ip`, write the reply (from mac) to out and return its
+ * length; 0 otherwise. `out` needs 60 bytes. */
+size_t arp_answer(const uint8_t *frame, size_t len, const uint8_t mac[6], uint32_t ip,
+                  uint8_t *out);
+/* Turn an IPv4/UDP frame addressed to `ip` around in place: swap MACs, addresses and ports
+ * (the checksums stay valid). Returns 1 if it did, 0 if the frame is something else. */
+int udp_reflect(uint8_t *frame, size_t len, uint32_t ip);
+
+#endif /* BENCH_BENCHLIB_H */

@@ -1,0 +1,111 @@
+/*
+ * pktreflect: a UDP reflector in C on an AF_PACKET socket, built on the project's own
+ * AF_PACKET code (aionetmap/_native/packet.c: the TPACKET_V2 RX ring and sendmmsg TX the
+ * Python PacketPort uses). It turns every IPv4/UDP frame addressed to --ip around and
+ * answers ARP for it. It is the veth benchmark's ceiling: the same port, no Python.
+ *
+ *   pktreflect --ifname IF --ip IP [--batch 256]
+ *
+ * Run it inside the namespace that holds IF (`ip netns exec`); stop it with SIGTERM.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "benchlib.h"
+#include "packet.h"
+
+#define MAX_BATCH 1024
+#define ARENA (MAX_BATCH * 2048u + 4096u)
+
+static volatile sig_atomic_t stop;
+static void on_signal(int sig) { (void)sig, stop = 1; }
+
+static struct opt opts[] = {{"ifname", NULL}, {"ip", NULL}, {"batch", "256"}};
+#define NOPT (sizeof opts / sizeof opts[0])
+
+static pkt_port *open_port(const char *ifname)
+{
+    int stage = 0, err = 0;
+    int fd = pkt_netns_socket(NULL, AF_PACKET, SOCK_RAW, 0, &stage);
+    if (fd < 0)
+        die("AF_PACKET socket: %s", strerror(-fd));
+    pkt_ifinfo ifi;
+    int rc = pkt_ifinfo_get(fd, ifname, &ifi);
+    if (rc < 0)
+        die("interface %s: %s", ifname, strerror(-rc));
+    pkt_config cfg = {.rx_frames = 4096, .tx_slots = 1024, .tx_max = (uint32_t)ifi.mtu + 14};
+    pkt_port *p = pkt_port_new(fd, &ifi, &cfg, &err, &stage);
+    if (p == NULL)
+        die("opening %s failed at stage %d: %s", ifname, stage, strerror(-err));
+    return p;
+}
+
+int main(int argc, char **argv)
+{
+    static uint8_t arena[ARENA];
+    static uint32_t offs[MAX_BATCH + 4], lens[MAX_BATCH + 4], toffs[MAX_BATCH + 4],
+        tlens[MAX_BATCH + 4];
+    bench_prog = "pktreflect";
+    struct sigaction sa = {.sa_handler = on_signal}; /* no SA_RESTART: poll returns EINTR */
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    parse_opts(argc, argv, 1, opts, NOPT);
+    const char *ifname = opt_str(opts, NOPT, "ifname");
+    uint32_t ip = parse_ipv4(opt_str(opts, NOPT, "ip"));
+    uint32_t batch = (uint32_t)opt_u64(opts, NOPT, "batch", 1, MAX_BATCH);
+    pkt_port *p = open_port(ifname);
+    uint8_t mac[6];
+    {
+        pkt_ifinfo ifi;
+        if (pkt_ifinfo_get(pkt_port_fd(p), ifname, &ifi) < 0)
+            die("interface %s vanished", ifname);
+        memcpy(mac, ifi.mac, 6);
+    }
+    uint64_t reflected = 0, other = 0, waits = 0;
+    struct pollfd pfd = {.fd = pkt_port_fd(p), .events = POLLIN};
+    printf("READY\n");
+    fflush(stdout);
+    while (!stop) {
+        int n = pkt_rx_burst(p, arena, ARENA - 4096, offs, lens, batch);
+        if (n <= 0) {
+            pfd.events = pkt_tx_pending(p) ? POLLIN | POLLOUT : POLLIN;
+            poll(&pfd, 1, 100);
+            if (pkt_tx_pending(p))
+                pkt_tx_flush(p);
+            waits++;
+            continue;
+        }
+        uint32_t k = 0, tail = offs[n - 1] + lens[n - 1];
+        for (int i = 0; i < n; i++) {
+            uint8_t *frame = arena + offs[i];
+            if (udp_reflect(frame, lens[i], ip)) {
+                toffs[k] = offs[i], tlens[k++] = lens[i];
+            } else if (tail + 60 <= ARENA && arp_answer(frame, lens[i], mac, ip, arena + tail)) {
+                toffs[k] = tail, tlens[k++] = 60;
+                tail += 60;
+            } else {
+                other++;
+            }
+        }
+        /* Frames the staging area has no room for are dropped, as a full ring would. */
+        int q = pkt_tx_queue(p, arena, ARENA, toffs, tlens, k);
+        if (q > 0)
+            reflected += (uint64_t)q;
+        pkt_tx_flush(p);
+    }
+    pkt_stats *st = pkt_port_stats(p);
+    printf("RESULT {\"mode\": \"pktreflect\", \"count\": %llu, \"other\": %llu, \"waits\": %llu, "
+           "\"tx_dropped\": %llu}\n",
+           (unsigned long long)reflected, (unsigned long long)other, (unsigned long long)waits,
+           (unsigned long long)(st->tx_dropped_nobufs + st->tx_dropped_error));
+    fflush(stdout);
+    pkt_port_free(p);
+    return 0;
+}

@@ -1,0 +1,105 @@
+"""Benchmark 2: raw frames into a Python protocol over the software pipe, vs a C reader.
+
+A C blaster (``pipepeer blast``) attaches to end ``b`` of a named pipe and keeps it full of
+60-byte frames; on end ``a`` either the C reader (``pipepeer read``: ``anm_pipe_recv``,
+the very call ``PipePort.recv`` makes) or a Python :class:`aionetmap.FrameProtocol` behind
+``aionetmap.create_frame_endpoint`` counts them: per frame (``frame_received``) or per
+batch (``frames_received``). The reader is the counter.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import itertools
+import os
+import sys
+from collections.abc import Iterator
+
+from bench._build import build
+from bench._measure import Plan, Row, Trial
+from bench._proc import Launch
+from bench._suite import Benchmark, python_launch_env
+
+__all__ = ["PipeFrames", "pipe_name", "remove_pipes"]
+
+_names = itertools.count()
+
+
+def pipe_name(prefix: str) -> str:
+    """A fresh pipe name (``NAME.ID``, as ``PipePort.open`` takes it) for one trial."""
+    return f"{prefix}-{os.getpid()}-{next(_names)}.0"
+
+
+def pipe_spec(name: str, end: str) -> str:
+    base, _, ident = name.rpartition(".")
+    return f"pipe:{base}{'{' if end == 'a' else '}'}{ident}"
+
+
+def remove_pipes(prefix: str) -> None:
+    """Remove this harness's pipe files a crashed participant may have left behind."""
+    for path in glob.glob(f"/dev/shm/aionetmap-pipe.{prefix}-{os.getpid()}-*"):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+
+
+class PipeFrames(Benchmark):
+    name = "pipe-frames"
+    title = "Raw frames into a Python protocol over the software pipe, vs a C reader"
+    unit = "frames/s"
+    notes = (
+        "Rate: frames the reader took per second (60-byte frames, batches of up to 256). "
+        "The blaster (`bench/c/pipepeer.c blast`) spins instead of sleeping when the ring "
+        "is full, so the reader never waits for a wake-up; its CPU is therefore always "
+        "near 100 % and says nothing. Per-frame: `FrameProtocol.frame_received` once per "
+        "frame (the default `frames_received` loop); batch: `frames_received` once per "
+        "batch. Every frame reaches Python as a `bytes` copy.",
+    )
+
+    def rows(self) -> list[Row]:
+        return [
+            Row("c-reader", "C reader: anm_pipe_recv (the call PipePort.recv makes)", True),
+            Row("per-frame-asyncio", "frame_received per frame, asyncio"),
+            Row("per-frame-uvloop", "frame_received per frame, uvloop"),
+            Row("batch-asyncio", "frames_received per batch, asyncio"),
+            Row("batch-uvloop", "frames_received per batch, uvloop"),
+        ]
+
+    @contextlib.contextmanager
+    def environment(self) -> Iterator[None]:
+        try:
+            yield
+        finally:
+            remove_pipes(self.name)
+
+    def plan(self, row: Row, run: int) -> Plan:
+        opts = self.opts
+        server_core, gen_core, _ = opts.placement()
+        name = pipe_name(self.name)
+        size = max(60, opts.size)
+        timing = ["--warmup", str(opts.warmup), "--duration", str(opts.duration)]
+        if row.key == "c-reader":
+            argv = [str(build("pipepeer")), "read", "--pipe", name, *timing]
+            env: dict[str, str] = {}
+        else:
+            mode, loop = row.key.rsplit("-", 1)
+            argv = [sys.executable, "-m", "bench.servers", "--loop", loop]
+            if opts.cprofile and run == 0:
+                argv += ["--cprofile", str(opts.out / "profiles" / f"{self.name}-{row.key}.pstats")]
+            argv += ["frame-sink", "--mode", mode, "--port", pipe_spec(name, "a"), *timing]
+            env = python_launch_env()
+        reader = Launch(row.key, argv, core=server_core, env=env)
+        blaster = Launch(
+            f"{row.key}-blast",
+            [str(build("pipepeer")), "blast", "--pipe", name, "--frame-size", str(size),
+             "--spin", "1", "--seconds", str(opts.budget)],
+            core=gen_core,
+        )  # fmt: skip
+        return Plan(reader, blaster, "server")
+
+    def row_notes(self, row: Row, trial: Trial) -> list[str]:
+        blast = trial.generator_result
+        if not blast.get("bursts"):
+            return []
+        full = blast.get("waits", 0) / (blast.get("waits", 0) + blast["bursts"])
+        return [f"blaster found the ring full on {100 * full:.0f} % of its tries"]

@@ -1,0 +1,84 @@
+"""Benchmark 3: UDP echo over the software pipe: the library's own overhead.
+
+The load generator (``pipepeer echo``) attaches to end ``b`` of a named pipe and speaks
+Ethernet/IPv4/UDP itself (both checksums, ARP answers), keeping a window of datagrams
+outstanding and checking every echo byte for byte. On end ``a`` the same plain asyncio
+echo protocol as in the veth benchmark runs behind ``aionetmap.create_datagram_endpoint``;
+the C reflector row (``pipepeer reflect``) shows what the pipe and the generator carry
+with no Python at all. No kernel network code is involved.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator
+
+from bench._build import build
+from bench._measure import Plan, Row, Trial
+from bench._proc import Launch
+from bench._suite import Benchmark, python_launch_env
+from bench.pipe_frames import pipe_name, pipe_spec, remove_pipes
+from bench.udp_veth import echo_notes
+
+__all__ = ["PipeUdp"]
+
+SERVER_IP, SERVER_MAC = "10.77.0.1", "02:00:00:77:00:01"
+CLIENT_IP, CLIENT_MAC = "10.77.0.2", "02:00:00:77:00:02"
+PORT = 7
+
+
+class PipeUdp(Benchmark):
+    name = "pipe-udp"
+    title = "UDP echo over the software pipe (library overhead, no kernel networking)"
+    unit = "echoes/s"
+    notes = (
+        "Rate: datagrams echoed per second, counted byte-exact by the generator "
+        "(`bench/c/pipepeer.c echo`), which also verifies both checksums of every echo. "
+        "Server CPU at 100 % means the rate is what one core of the library sustains.",
+    )
+
+    def rows(self) -> list[Row]:
+        return [
+            Row("c-reflector", "C reflector on the pipe (pipe.c + ring.c), no Python", True),
+            Row("aionetmap-asyncio", "aionetmap UDP echo, asyncio, glibc malloc defaults"),
+            Row("aionetmap-uvloop", "aionetmap UDP echo, uvloop, glibc malloc defaults"),
+        ]
+
+    @contextlib.contextmanager
+    def environment(self) -> Iterator[None]:
+        try:
+            yield
+        finally:
+            remove_pipes(self.name)
+
+    def plan(self, row: Row, run: int) -> Plan:
+        opts = self.opts
+        server_core, gen_core, _ = opts.placement()
+        name = pipe_name(self.name)
+        if row.key == "c-reflector":
+            argv = [str(build("pipepeer")), "reflect", "--pipe", name, "--ip", SERVER_IP,
+                    "--mac", SERVER_MAC]  # fmt: skip
+            env: dict[str, str] = {}
+        else:
+            loop = row.key.rsplit("-", 1)[1]
+            argv = [sys.executable, "-m", "bench.servers", "--loop", loop]
+            if opts.cprofile and run == 0:
+                argv += ["--cprofile", str(opts.out / "profiles" / f"{self.name}-{row.key}.pstats")]
+            argv += ["udp-echo", "--transport", "aionetmap", "--port", pipe_spec(name, "a"),
+                     "--address", f"{SERVER_IP}/24", "--mac", SERVER_MAC,
+                     "--bind", f"{SERVER_IP}:{PORT}"]  # fmt: skip
+            env = python_launch_env()
+        server = Launch(row.key, argv, core=server_core, env=env)
+        generator = Launch(
+            f"{row.key}-echo",
+            [str(build("pipepeer")), "echo", "--pipe", name, "--ip", CLIENT_IP,
+             "--mac", CLIENT_MAC, "--server-ip", SERVER_IP, "--server-mac", SERVER_MAC,
+             "--port", str(PORT), "--size", str(opts.size), "--window", str(opts.window),
+             "--warmup", str(opts.warmup), "--duration", str(opts.duration)],
+            core=gen_core,
+        )  # fmt: skip
+        return Plan(server, generator, "generator")
+
+    def row_notes(self, row: Row, trial: Trial) -> list[str]:
+        return echo_notes(trial)
