@@ -329,3 +329,34 @@ def test_random_scribbles_never_crash(
         a.flush()
         b.recv(batch)
         a.recv(batch)
+
+
+def test_zero_copy_forward_through_the_pipe_keeps_the_pool_intact(
+    pair: tuple[PipePort, PipePort],
+) -> None:
+    """b echoes a's frames back by swapping buffers (RingSet.forward_to); the pipe's
+    kernel must accept the swapped indices, and no buffer may end up in two slots."""
+    a, b = pair
+    sa, sb = Shm(a), Shm(b)
+    rb = b._rings
+    assert rb is not None
+    assert rb.same_region(rb)
+    batch = FrameBatch(16)
+    for round_ in range(10):  # several laps of the 16-slot rings
+        frames = [payload for payload in (bytes([round_, i]) * (i + 1) for i in range(5))]
+        frames.append(bytes(64 * 3))  # a chain
+        assert a.send(frames) == 6
+        a.flush()
+        b.recv(FrameBatch(1), 0)  # rxsync only: expose the frames without taking them
+        assert rb.forward_to(rb, 100) == 6
+        b.flush()
+        b.recv(FrameBatch(1), 0)  # hand the swapped RX slots back to the kernel
+        got: list[bytes] = []
+        while len(got) < 6:
+            assert a.recv(batch) > 0
+            got += batch.frames()
+        assert got == frames
+    assert rb.stats()["fwd_swapped"] == 60
+    assert b.stats()["slots_repaired"] == 0
+    indices = [s.slot(ring, i)[0] for s in (sa, sb) for ring in (s.tx, s.rx) for i in range(16)]
+    assert sorted(indices) == list(range(2, 66))  # every buffer exactly once
