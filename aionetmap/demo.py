@@ -240,9 +240,10 @@ async def _bounded(main: Callable[[], Awaitable[None]], report: _Report) -> bool
     return True
 
 
-async def run_demo(*, link: Link = "auto", burst: int = 2000, out: TextIO = sys.stdout) -> int:
-    """Run the demo, printing to ``out``; return 0 when every step worked, 1 otherwise."""
-    report = _Report(out)
+async def run_demo(*, link: Link = "auto", burst: int = 2000, out: TextIO | None = None) -> int:
+    """Run the demo, printing to ``out`` (default: stdout); return 0 when every step
+    worked, 1 otherwise."""
+    report = _Report(out or sys.stdout)
     chosen, why = _choose(link)
     if chosen == "veth" and os.geteuid() != 0:
         raise CliError("demo --veth needs root (network namespaces and veth pairs)")

@@ -94,13 +94,14 @@ async def echo(
     count: int | None = None,
     duration: float | None = None,
     interval: float | None = 1.0,
-    err: TextIO = sys.stderr,
+    err: TextIO | None = None,
 ) -> int:
     """UDP echo server on ``spec`` at ``address`` (``A.B.C.D/N``), port ``udp_port``.
 
     It answers ARP and ping too. Runs until Ctrl-C/SIGTERM, ``count`` datagrams or
     ``duration`` seconds; prints live counters every ``interval`` seconds (None: never).
     """
+    err = err or sys.stderr
     if "/" not in address:
         raise CliError(f"--ip {address}: give the prefix length too, e.g. {address}/24")
     with Stopper() as stopper:
@@ -169,10 +170,11 @@ async def capture(
     nanosecond: bool = False,
     duration: float | None = None,
     interval: float | None = 1.0,
-    err: TextIO = sys.stderr,
+    err: TextIO | None = None,
     stdout: BinaryIO | None = None,
 ) -> int:
     """Write the frames ``spec`` receives to the pcap file ``output`` (``-``: stdout)."""
+    err = err or sys.stderr
     target: str | BinaryIO = (stdout or sys.stdout.buffer) if output == "-" else output
     kwargs = {"snaplen": snaplen} if snaplen is not None else {}
     with Stopper() as stopper, PcapWriter(target, nanosecond=nanosecond, **kwargs) as writer:
@@ -221,8 +223,9 @@ def port_info_lines(info: PortInfo) -> list[str]:
     return [f"{name:<10} {value}" for name, value in rows]
 
 
-def info(spec: str, *, as_json: bool = False, out: TextIO = sys.stdout) -> int:
+def info(spec: str, *, as_json: bool = False, out: TextIO | None = None) -> int:
     """Open ``spec``, print its rings, slots, buffer size and memory id, close it."""
+    out = out or sys.stdout
     with contextlib.closing(open_port(spec)) as port:
         facts = port.info
     if as_json:
@@ -234,20 +237,30 @@ def info(spec: str, *, as_json: bool = False, out: TextIO = sys.stdout) -> int:
     return 0
 
 
-def find_bench(root: Path | None = None) -> Path | None:
-    """The source checkout holding ``bench/__main__.py``, if this aionetmap runs from one."""
+def find_bench(root: Path | None = None) -> Path:
+    """The ``bench/`` folder of the source checkout this aionetmap runs from (it may not
+    exist: benchmarks are not installed with the package)."""
     base = root if root is not None else Path(__file__).resolve().parents[2]
-    return base if (base / "bench" / "__main__.py").is_file() else None
+    return base / "bench"
 
 
-def bench(args: Sequence[str], *, root: Path | None = None, err: TextIO = sys.stderr) -> int:
-    """Run ``python -m bench ARGS`` in the source checkout; say how to when there is none."""
-    checkout = find_bench(root)
-    if checkout is None:
+def bench(args: Sequence[str], *, root: Path | None = None, err: TextIO | None = None) -> int:
+    """Run ``python -m bench ARGS`` in the source checkout; say how to when it cannot."""
+    err = err or sys.stderr
+    folder = find_bench(root)
+    if (folder / "__main__.py").is_file():
+        return subprocess.call([sys.executable, "-m", "bench", *args], cwd=folder.parent)
+    if folder.is_dir():
+        scripts = sorted(f"bench/{p.name}" for p in folder.glob("[!_]*.py")) or ["bench/X.py"]
         print(
-            "aionetmap bench: the benchmarks live in bench/ of a source checkout "
-            "(none next to this installation); run `make bench` or `python -m bench` there",
+            f"aionetmap bench: {folder} has no __main__.py yet; run its scripts directly "
+            f"from {folder.parent}, e.g. python {scripts[0]} (all: {', '.join(scripts)})",
             file=err,
         )
-        return EXIT_FAILURE
-    return subprocess.call([sys.executable, "-m", "bench", *args], cwd=checkout)
+    else:
+        print(
+            "aionetmap bench: the benchmarks live in bench/ of a source checkout, which is "
+            "not installed with the package: run `make bench` (or python -m bench) there",
+            file=err,
+        )
+    return EXIT_FAILURE

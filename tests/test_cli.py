@@ -1,0 +1,427 @@
+"""``python -m aionetmap``: errors as one line, info, bench, echo and demo end to end, Ctrl-C."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import itertools
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+import aionetmap
+from aionetmap import cli
+from aionetmap._cli import commands
+from aionetmap._cli.errors import user_message
+from aionetmap._cli.runtime import Meter, Sample, Stopper, drop_counters, format_rate, run
+from aionetmap.demo import run_demo
+from aionetmap.portspec import parse_portspec
+from aionetmap.testing.netns import VethLink
+from aionetmap.testing.pytest_plugin import netns_guard, veth
+
+__all__ = ["netns_guard", "veth"]  # fixtures used below, imported for pytest to find
+
+ROOT = Path(__file__).resolve().parents[1]
+ENV = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONDONTWRITEBYTECODE": "1"}
+IS_ROOT = os.geteuid() == 0
+_names = itertools.count()
+
+
+def _pipe_name() -> str:
+    return f"cli{os.getpid()}x{next(_names)}"
+
+
+def _shm_leftovers(name: str) -> list[str]:
+    return [f for f in os.listdir("/dev/shm") if name in f]
+
+
+def _netns_of(pid: int) -> list[str]:
+    out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True)
+    return [line for line in out.stdout.splitlines() if f"aionetmap-{pid}-" in line]
+
+
+def _error_line(capsys: pytest.CaptureFixture[str], argv: Sequence[str]) -> str:
+    """Run the CLI in-process; it must fail with status 1 and exactly one stderr line."""
+    assert cli.main(list(argv)) == 1
+    captured = capsys.readouterr()
+    lines = captured.err.splitlines()
+    assert len(lines) == 1, captured.err
+    assert lines[0].startswith(f"aionetmap {argv[0]}: error: ")
+    return lines[0]
+
+
+# ---- argument parsing and one-line errors ---------------------------------------------
+
+
+def test_help_runs_as_a_module_and_lists_every_command() -> None:
+    proc = subprocess.run([sys.executable, "-m", "aionetmap", "--help"], cwd=ROOT, env=ENV,
+                          capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    for command in ("demo", "echo", "capture", "info", "bench"):
+        assert f"    {command} " in proc.stdout
+    assert "pipe:NAME{ID" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        pytest.param([], id="no-command"),
+        pytest.param(["echo", "pipe:x{0"], id="echo-without-ip"),
+        pytest.param(["capture", "pipe:x{0"], id="capture-without-file"),
+        pytest.param(["capture", "pipe:x{0", "-w", "f", "-c", "0"], id="zero-count"),
+        pytest.param(["echo", "pipe:x{0", "--ip", "1.2.3.4/8", "--port", "70000"], id="port"),
+        pytest.param(["demo", "--veth", "--pipe"], id="two-links"),
+    ],
+)
+def test_bad_command_lines_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        cli.main(argv)
+    assert exc.value.code == 2
+    assert "usage: aionetmap" in capsys.readouterr().err
+
+
+def test_bad_portspec_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    line = _error_line(capsys, ["info", "netmap:eth0-x"])
+    assert "invalid portspec 'netmap:eth0-x'" in line
+    assert "a ring number" in line
+    line = _error_line(capsys, ["echo", "eth0", "--ip", "10.0.0.1/24"])
+    assert "unknown or missing subsystem" in line
+
+
+def test_missing_netmap_module_or_interface_is_one_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    line = _error_line(capsys, ["info", "netmap:anmnosuch0"])
+    if os.path.exists("/dev/netmap"):
+        assert "interface not found" in line
+    else:
+        assert "the netmap kernel module is not loaded" in line
+        assert "packet:IFNAME" in line  # and it says what to use instead
+
+
+def test_missing_interface_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    line = _error_line(capsys, ["capture", "packet:anmnosuch0", "-w", os.devnull])
+    if IS_ROOT:
+        assert "no interface named 'anmnosuch0'" in line
+    else:
+        assert "run as root" in line
+
+
+def test_not_root_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["echo", "packet:lo", "--ip", "10.9.9.9/24"]
+    if not IS_ROOT:
+        assert "needs CAP_NET_RAW" in _error_line(capsys, argv)
+        return
+    proc = subprocess.run(
+        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+         sys.executable, "-m", "aionetmap", *argv],
+        cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines() == [
+        "aionetmap echo: error: packet:lo: Operation not permitted: needs CAP_NET_RAW to open "
+        "a raw socket (run as root)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        pytest.param(["echo", "pipe:x{0", "--ip", "10.0.0.1"], "give the prefix", id="no-prefix"),
+        pytest.param(["echo", "pipe:x{0", "--ip", "10.0.0.0/24"], "network", id="network-ip"),
+        pytest.param(["echo", "pipe:x{0", "--ip", "10.0.0.1/24", "--mac", "zz"], "MAC", id="mac"),
+        pytest.param(
+            ["capture", "pipe:x{0", "-w", "/nonexistent/dir/f.pcap"],
+            "/nonexistent/dir/f.pcap: No such file",
+            id="unwritable",
+        ),
+    ],
+)
+def test_bad_values_are_one_line(
+    argv: list[str], expected: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv[1] = f"pipe:{_pipe_name()}{{0"
+    assert expected in _error_line(capsys, argv)
+
+
+def test_only_user_errors_lose_their_traceback() -> None:
+    with pytest.raises(ValueError, match="empty port name") as spec_error:
+        parse_portspec("netmap:")
+    message = user_message(spec_error.value)
+    assert message is not None
+    assert "\n" not in message  # the portspec error's caret diagram is left out
+    assert user_message(OSError(2, "netmap:x: gone")) == "netmap:x: gone"
+    assert user_message(RuntimeError("a bug")) is None
+
+    def buggy() -> int:
+        raise RuntimeError("a bug")
+
+    with pytest.raises(RuntimeError, match="a bug"):
+        cli.guarded(buggy, "info")
+
+
+def test_errors_leave_the_process_with_status_1_and_no_traceback() -> None:
+    argv = [sys.executable, "-m", "aionetmap", "info", "vale0:"]
+    proc = subprocess.run(argv, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=60,
+                          check=False)  # fmt: skip
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("aionetmap info: error: invalid portspec 'vale0:'")
+    assert proc.stderr.count("\n") == 1
+
+
+# ---- info and bench ------------------------------------------------------------------
+
+
+def test_info_reports_the_port(capsys: pytest.CaptureFixture[str]) -> None:
+    name = _pipe_name()
+    assert cli.main(["info", f"pipe:{name}{{0@conf:slots=64,buf-size=1024"]) == 0
+    out = capsys.readouterr().out
+    assert f"port       pipe:{name}{{0\n" in out
+    assert "backend    pipe" in out
+    assert "rings      1 rx / 1 tx" in out
+    assert "slots      64 per rx ring / 64 per tx ring" in out
+    assert "buffer     1024 bytes per slot" in out
+    assert "memory id  -" in out
+    assert not _shm_leftovers(name)  # info closed the pipe it created
+
+
+def test_info_json(capsys: pytest.CaptureFixture[str]) -> None:
+    name = _pipe_name()
+    assert cli.main(["info", "--json", f"pipe:{name}}}7"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["backend"] == "pipe"
+    assert (data["rx_slots"], data["buf_size"], data["mac"]) == (1024, 2048, None)
+
+
+@pytest.mark.netns
+def test_info_on_a_veth_interface(veth: VethLink) -> None:
+    proc = subprocess.run(
+        ["ip", "netns", "exec", veth.our_netns, sys.executable, "-m", "aionetmap", "info",
+         f"packet:{veth.our_ifname}"],
+        cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "backend    packet" in proc.stdout
+    assert f"interface  {veth.our_ifname}" in proc.stdout
+    assert "mtu        1500" in proc.stdout
+    assert f"mac        {':'.join(f'{b:02x}' for b in veth.our_mac)}" in proc.stdout
+
+
+def test_bench_runs_python_m_bench_in_the_checkout(tmp_path: Path) -> None:
+    (tmp_path / "bench").mkdir()
+    (tmp_path / "bench" / "__main__.py").write_text(
+        "import sys\nprint('bench args', sys.argv[1:])\nsys.exit(3)\n"
+    )
+    out = tmp_path / "out.txt"
+    with out.open("w") as stream:
+        # The child writes to the inherited fd 1: point it at a file for the assertion.
+        saved = os.dup(1)
+        os.dup2(stream.fileno(), 1)
+        try:
+            rc = commands.bench(["--quick", "x"], root=tmp_path)
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+    assert rc == 3
+    assert out.read_text() == "bench args ['--quick', 'x']\n"
+
+
+def test_bench_without_a_runner_says_how_to_run_them(tmp_path: Path) -> None:
+    err = io.StringIO()
+    assert commands.bench([], root=tmp_path, err=err) == 1
+    assert "make bench" in err.getvalue()
+    (tmp_path / "bench").mkdir()
+    (tmp_path / "bench" / "udp_echo.py").write_text("")
+    err = io.StringIO()
+    assert commands.bench([], root=tmp_path, err=err) == 1
+    assert "python bench/udp_echo.py" in err.getvalue()
+
+
+# ---- the live meter and signals -------------------------------------------------------
+
+
+def test_format_rate_uses_pktgen_units() -> None:
+    assert format_rate(999) == "999 pps"
+    assert format_rate(12_345) == "12.35 Kpps"
+    assert format_rate(1_234_567) == "1.23 Mpps"
+    assert format_rate(2.5e9, "bps") == "2.50 Gbps"
+
+
+def test_drop_counters_separate_lost_from_ignored_frames() -> None:
+    stats = {"rx_frames": 10, "rx_dropped_kernel": 2, "fwd_dropped": 1, "tx_dropped_peer_closed": 0,
+             "drop_udp_no_listener": 3, "drop_arp_not_for_us": 1, "dropped": 4}  # fmt: skip
+    drops, ignored, reasons = drop_counters(stats)
+    assert (drops, ignored) == (3, 4)
+    assert reasons == {"rx_dropped_kernel": 2, "fwd_dropped": 1, "drop_udp_no_listener": 3,
+                       "drop_arp_not_for_us": 1}  # fmt: skip
+
+
+def test_meter_prints_rates_and_a_summary(monkeypatch: pytest.MonkeyPatch) -> None:
+    now = [100.0]
+    monkeypatch.setattr(time, "monotonic", lambda: now[0])
+    counts = [Sample(0, 0), Sample(5000, 4000, 10, 2, {"rx_dropped_kernel": 10})]
+    out = io.StringIO()
+    meter = Meter(lambda: counts[-1] if now[0] > 100 else counts[0], out, interval=1.0)
+    now[0] = 102.0
+    meter.tick(counts[0], 100.0)
+    meter.print_summary("test summary")
+    lines = out.getvalue().splitlines()
+    assert lines[0] == (
+        "[    2.0 s] rx   2.50 Kpps  tx   2.00 Kpps  drops     5 /s  "
+        "(total rx 5000 tx 4000 drops 10 ignored 2)"
+    )
+    assert lines[1] == (
+        "--- test summary: 2.0 s, rx 5000 (2.50 Kpps avg), tx 4000 (2.00 Kpps avg), "
+        "drops 10, ignored 2"
+    )
+    assert lines[2] == "    by reason: rx_dropped_kernel 10"
+
+
+async def test_stopper_turns_sigint_into_an_event() -> None:
+    with Stopper() as stopper:
+        assert not await stopper.wait(0.01)
+        os.kill(os.getpid(), signal.SIGINT)
+        assert await stopper.wait(5)
+    assert stopper.signal_name == "SIGINT"
+
+
+@pytest.mark.parametrize(("name", "module"), [("asyncio", "asyncio"), ("uvloop", "uvloop")])
+def test_run_uses_the_chosen_loop(name: str, module: str) -> None:
+    async def loop_module() -> int:
+        return int(type(asyncio.get_running_loop()).__module__.startswith(module))
+
+    assert run(loop_module(), name) == 1  # type: ignore[arg-type]
+
+
+# ---- echo ---------------------------------------------------------------------------
+
+
+async def test_echo_serves_until_count_with_live_counters() -> None:
+    name = _pipe_name()
+    err = io.StringIO()
+    server = asyncio.create_task(
+        commands.echo(f"pipe:{name}{{0", "10.7.0.1/24", 7, count=3, interval=0.05, err=err)
+    )
+    async with asyncio.timeout(10):
+        while "Ctrl-C to stop" not in err.getvalue():
+            await asyncio.sleep(0.01)
+        sock = await aionetmap.open_udp(port=f"pipe:{name}}}0", local_addr=("10.7.0.2/24", 4000))
+        iface = sock.transport.get_extra_info("netinterface")
+        await iface.ping("10.7.0.1")
+        for i in range(3):
+            await sock.sendto(b"echo %d" % i, ("10.7.0.1", 7))
+            assert await sock.recvfrom() == (b"echo %d" % i, ("10.7.0.1", 7))
+            await asyncio.sleep(0.06)  # let a counter line go by
+        assert await server == 0
+    await sock.aclose()
+    iface.close()
+    text = err.getvalue()
+    assert f"echo: UDP 10.7.0.1:7 on pipe:{name}{{0 (pipe backend" in text
+    assert "total rx 3 tx 3 drops 0" in text or "total rx 2 tx 2" in text
+    assert "--- echo summary (done)" in text
+    assert "rx 3 (" in text
+    assert not _shm_leftovers(name)
+
+
+async def _expect(stream: asyncio.StreamReader, text: str, seen: list[str]) -> None:
+    async with asyncio.timeout(20):
+        while not seen or text not in seen[-1]:
+            line = await stream.readline()
+            assert line, f"end of output before {text!r}: {seen}"
+            seen.append(line.decode())
+
+
+def _loop_name() -> str:
+    return "uvloop" if "uvloop" in type(asyncio.get_running_loop()).__module__ else "asyncio"
+
+
+async def test_echo_process_exits_cleanly_on_sigint_with_a_summary() -> None:
+    name = _pipe_name()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "aionetmap", "echo", f"pipe:{name}{{0", "--ip", "10.8.0.1/24",
+        "-i", "0.1", "--loop", _loop_name(), cwd=ROOT, env=ENV, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert proc.stderr is not None
+    seen: list[str] = []
+    try:
+        await _expect(proc.stderr, "Ctrl-C to stop", seen)
+        sock = await aionetmap.open_udp(port=f"pipe:{name}}}0", local_addr=("10.8.0.2/24", 0))
+        iface = sock.transport.get_extra_info("netinterface")
+        await sock.sendto(b"before ctrl-c", ("10.8.0.1", 7))
+        assert await asyncio.wait_for(sock.recv(), 10) == b"before ctrl-c"
+        await _expect(proc.stderr, "total rx 1 tx 1", seen)
+        await sock.aclose()
+        iface.close()
+        proc.send_signal(signal.SIGINT)
+        rest = await asyncio.wait_for(proc.stderr.read(), 20)
+        assert await proc.wait() == 0
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    text = rest.decode()
+    assert text.startswith("--- echo summary (SIGINT)")
+    assert "rx 1 (" in text
+    assert "Traceback" not in text
+    assert not _shm_leftovers(name)
+
+
+# ---- demo ---------------------------------------------------------------------------
+
+
+async def test_demo_on_the_pipe_answers_everything() -> None:
+    out = io.StringIO()
+    assert await run_demo(link="pipe", burst=300, out=out) == 0
+    text = out.getvalue()
+    assert text.count("reply from 10.0.0.1: seq=") == 3
+    assert text.count("from aionetmap' echoed in") == 5
+    assert "300 of 300 echoed" in text
+    assert "ping replies 3, UDP datagrams echoed 305" in text
+    assert "every request answered" in text
+
+
+def test_make_demo_command_works_with_no_flags() -> None:
+    """What `make demo` runs: as root the kernel is the client, otherwise the pipe."""
+    started = time.monotonic()
+    proc = subprocess.Popen([sys.executable, "-m", "aionetmap", "demo"], cwd=ROOT, env=ENV,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    out, err = proc.communicate(timeout=90)
+    assert proc.returncode == 0, out + err
+    assert time.monotonic() - started < 60
+    assert "every request answered" in out
+    assert err == ""
+    if IS_ROOT:
+        assert "with the Linux kernel as the client" in out
+        assert "3 packets transmitted, 3 received" in out
+        assert "the kernel's ARP cache now holds" in out
+        assert not _netns_of(proc.pid)
+    else:
+        assert "on the software pipe" in out
+
+
+async def test_demo_process_cleans_up_on_sigint() -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "aionetmap", "demo", "--burst", "100000000", "--loop",
+        _loop_name(), cwd=ROOT, env=ENV, stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    seen: list[str] = []
+    try:
+        await _expect(proc.stdout, "a burst of 100000000 datagrams", seen)
+        proc.send_signal(signal.SIGINT)
+        rest = await asyncio.wait_for(proc.stdout.read(), 20)
+        assert await proc.wait() == 1
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert "demo interrupted by SIGINT; everything was closed" in rest.decode()
+    if IS_ROOT:
+        assert not _netns_of(proc.pid)
