@@ -19,6 +19,7 @@ __all__ = ["RingSet"]
 
 _STAT_FIELDS = tuple(name for name, _ in ffi.typeof("struct anm_ring_stats").fields)
 _ERRLEN = 256
+_STAGE_ALWAYS = 64  # send() stages this many frames without first asking for TX room
 
 
 def c_message(err: Any) -> str:
@@ -116,11 +117,12 @@ class RingSet:
         count = len(frames)
         if count == 0:
             return 0
-        room = lib.anm_tx_space(r)
-        if count > room:  # only what can fit is staged; the rest is only size-checked
-            self._check_sizes(frames[room:])
-            frames = frames[:room]
-            count = room
+        if count > _STAGE_ALWAYS:
+            room = lib.anm_tx_space(r)
+            if count > room:  # only what can fit is staged; the rest is only size-checked
+                self._check_sizes(frames[room:])
+                frames = frames[:room]
+                count = room
         lens = array("I", list(map(len, frames)))
         blob = b"".join(frames)
         rc = lib.anm_tx_packed(r, blob, len(blob), ffi.from_buffer("uint32_t[]", lens), count)

@@ -585,3 +585,14 @@ def test_forward_drops_a_chain_the_destination_cannot_carry() -> None:
     assert src.stats()["fwd_dropped"] == 1
     src.release()
     dst.release()
+
+
+def test_tx_oversize_beyond_the_free_room_still_raises_first() -> None:
+    region = FakeRegion(slots=8, buf_size=64)
+    rs = region.rings(allow_fragments=False)
+    frames = [b"x"] * 69 + [frame(65)]  # only 7 fit; the bad one is far behind them
+    with pytest.raises(ValueError, match="65 bytes"):
+        rs.send(frames)
+    assert region.hdr(region.tx[0][0])[0] == 0
+    assert rs.send(frames[:69]) == 7
+    rs.release()
