@@ -9,6 +9,7 @@ With no name, all three. The report also goes to ``bench/out/latest.md``.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shlex
 import sys
@@ -16,7 +17,7 @@ from pathlib import Path
 
 from bench._build import OUT, BuildError, build_all
 from bench._profile import PerfHook, cprofile_summary, perf_available
-from bench._report import format_table, machine, render
+from bench._report import format_table, machine, render, to_json
 from bench._suite import Benchmark, Options, Table, run_benchmark
 from bench.pipe_frames import PipeFrames
 from bench.pipe_udp import PipeUdp
@@ -52,8 +53,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--window",
         type=int,
-        default=1024,
-        help="datagrams the UDP generators keep outstanding (default 1024)",
+        help="datagrams the UDP generators keep outstanding (default: udp-veth 128, pipe-udp 1024)",
     )
     p.add_argument(
         "--size",
@@ -86,6 +86,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--out", type=Path, default=OUT, help="build/log/report directory")
     p.add_argument("--write", type=Path, help="also write the report to this file")
+    p.add_argument("--json", type=Path, help="also write the results as JSON to this file")
     p.add_argument("--list", action="store_true", help="list benchmarks and row keys, then exit")
     return p
 
@@ -153,6 +154,8 @@ def main(argv: list[str] | None = None) -> int:
     (opts.out / "latest.md").write_text(report)
     if args.write is not None:
         args.write.write_text(report)
+    if args.json is not None:
+        args.json.write_text(json.dumps(to_json(tables, opts, command, facts), indent=1))
     _print_profiles(opts, hook)
     failed = any(not r.trials for t in tables for r in t.results)
     return 1 if failed else 0

@@ -8,10 +8,11 @@ import platform
 import subprocess
 import sys
 from importlib import metadata
+from typing import Any
 
 from bench._suite import Options, RowResult, Table, fmt_rate
 
-__all__ = ["format_table", "machine", "render"]
+__all__ = ["format_table", "machine", "render", "to_json"]
 
 HEADER = (
     "| benchmark | configuration | pps (median) | ratio vs baseline | server CPU "
@@ -97,8 +98,8 @@ def format_table(table: Table, opts: Options) -> str:
     lines = [
         f"### {bench.title}",
         "",
-        f"Unit: {bench.unit}. {opts.runs} run(s) per row, {opts.warmup:g} s warm-up, "
-        f"{opts.duration:g} s measured; {table.placement}.",
+        f"Unit: {bench.unit}; {bench.settings()}. {opts.runs} run(s) per row, "
+        f"{opts.warmup:g} s warm-up, {opts.duration:g} s measured; {table.placement}.",
         "",
         HEADER,
         RULE,
@@ -126,3 +127,54 @@ def render(tables: list[Table], opts: Options, command: str, facts: list[str]) -
     for table in tables:
         parts.append(format_table(table, opts))
     return "\n".join(parts)
+
+
+def to_json(tables: list[Table], opts: Options, command: str, facts: list[str]) -> dict[str, Any]:
+    """The same results as :func:`render`, for programs (and the smoke test)."""
+    benchmarks = []
+    for table in tables:
+        base = table.baseline()
+        rows = []
+        for result in table.results:
+            row: dict[str, Any] = {
+                "key": result.row.key,
+                "configuration": result.row.configuration,
+                "baseline": result.row.baseline,
+                "rates": [t.rate for t in result.trials],
+                "notes": result.notes,
+            }
+            if result.trials:
+                t = result.median
+                row.update(
+                    rate=t.rate,
+                    ratio=t.rate / base.median.rate if base is not None else None,
+                    server_cpu=t.server_cpu,
+                    generator_cpu=t.generator_cpu,
+                    core_busy=t.core_busy,
+                    counter=t.counter,
+                    server_result=t.server_result,
+                    generator_result=t.generator_result,
+                )
+            rows.append(row)
+        benchmarks.append(
+            {
+                "name": table.bench.name,
+                "unit": table.bench.unit,
+                "rows": rows,
+                "errors": table.errors,
+                "placement": table.placement,
+            }
+        )
+    return {
+        "machine": facts,
+        "command": command,
+        "options": {
+            "runs": opts.runs,
+            "warmup": opts.warmup,
+            "duration": opts.duration,
+            "size": opts.size,
+            "window": opts.window,
+            "batch": opts.batch,
+        },
+        "benchmarks": benchmarks,
+    }

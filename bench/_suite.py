@@ -30,8 +30,8 @@ class Options:
     runs: int = 3
     warmup: float = 1.0
     duration: float = 3.0
-    window: int = 1024
-    """Datagrams a UDP load generator keeps outstanding."""
+    window: int | None = None
+    """Datagrams a UDP load generator keeps outstanding (None: the benchmark's default)."""
     size: int = 64
     """UDP payload bytes (echo benchmarks) or frame bytes (frame benchmark: 60 at least)."""
     batch: int = 64
@@ -74,12 +74,22 @@ class Benchmark:
     """What the rate counts, e.g. ``echoes/s``."""
     notes: tuple[str, ...] = ()
     """Paragraphs printed under the table."""
+    default_window = 1024
+    """Outstanding datagrams of a UDP load generator unless ``--window`` says otherwise."""
 
     def __init__(self, opts: Options) -> None:
         self.opts = opts
 
+    @property
+    def window(self) -> int:
+        return self.opts.window or self.default_window
+
     def rows(self) -> list[Row]:
         raise NotImplementedError
+
+    def settings(self) -> str:
+        """The load settings, for the report."""
+        return f"UDP payload {self.opts.size} B, window {self.window} datagrams"
 
     @contextlib.contextmanager
     def environment(self) -> Iterator[None]:

@@ -65,6 +65,9 @@ class PipeFrames(Benchmark):
             Row("batch-uvloop", "frames_received per batch, uvloop"),
         ]
 
+    def settings(self) -> str:
+        return f"{max(60, self.opts.size)}-byte frames"
+
     @contextlib.contextmanager
     def environment(self) -> Iterator[None]:
         try:

@@ -74,7 +74,7 @@ class PipeUdp(Benchmark):
             f"{row.key}-echo",
             [str(build("pipepeer")), "echo", "--pipe", name, "--ip", CLIENT_IP,
              "--mac", CLIENT_MAC, "--server-ip", SERVER_IP, "--server-mac", SERVER_MAC,
-             "--port", str(PORT), "--size", str(opts.size), "--window", str(opts.window),
+             "--port", str(PORT), "--size", str(opts.size), "--window", str(self.window),
              "--warmup", str(opts.warmup), "--duration", str(opts.duration)],
             core=gen_core,
         )  # fmt: skip

@@ -104,7 +104,7 @@ async def udp_echo(args: argparse.Namespace) -> None:
     counters = stats()
     transport.close()
     await asyncio.sleep(0.05)  # let connection_lost and a graceful drain run
-    _result({"mode": f"udp-echo-{args.transport}", **counters})
+    _result({**counters, "mode": f"udp-echo-{args.transport}"})
 
 
 async def frame_sink(args: argparse.Namespace) -> None:
@@ -122,12 +122,12 @@ async def frame_sink(args: argparse.Namespace) -> None:
     await asyncio.sleep(0.05)
     _result(
         {
+            **port_stats,
             "mode": f"frame-sink-{args.mode}",
             "count": count_b - count_a,
             "window_s": wall_b - wall_a,
             "cpu_s": cpu_b - cpu_a,
             "total": sink.count,
-            **port_stats,
         }
     )
 
