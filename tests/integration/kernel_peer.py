@@ -68,6 +68,10 @@ class KernelUdp:
     after an ICMP port unreachable) go to :attr:`errors`. With ``echo=True`` every datagram
     is sent straight back, as a kernel-side echo server. Use as a context manager (the
     reader is removed and the socket closed on exit).
+
+    ``watch=False`` registers no reader; :meth:`wait_for` then polls the socket. Use it for
+    a socket expected to get an ICMP error: libuv (under uvloop) takes the ``POLLERR`` that
+    the error raises for a fatal error of the poll handle and stops watching the fd.
     """
 
     def __init__(
@@ -77,6 +81,7 @@ class KernelUdp:
         port: int = 0,
         connect: Address | None = None,
         echo: bool = False,
+        watch: bool = True,
         rcvbuf: int = KERNEL_RCVBUF,
     ) -> None:
         self._loop = asyncio.get_running_loop()
@@ -89,7 +94,8 @@ class KernelUdp:
             self.sock.bind((link.peer_ip, port))
             if connect is not None:
                 self.sock.connect(connect)
-            self._loop.add_reader(self.sock.fileno(), self._readable)
+            if watch:
+                self._loop.add_reader(self.sock.fileno(), self._readable)
         except BaseException:
             self.sock.close()
             raise
@@ -98,6 +104,7 @@ class KernelUdp:
         self.received: list[tuple[bytes, Address]] = []
         self.errors: list[OSError] = []
         self._progress = asyncio.Event()
+        self._watched = watch
         self._closed = False
 
     def __enter__(self) -> Self:
@@ -115,7 +122,8 @@ class KernelUdp:
         """Stop reading and close the socket. Idempotent."""
         if not self._closed:
             self._closed = True
-            self._loop.remove_reader(self.sock.fileno())
+            if self._watched:
+                self._loop.remove_reader(self.sock.fileno())
             self.sock.close()
 
     def _readable(self) -> None:
@@ -145,7 +153,19 @@ class KernelUdp:
         async with asyncio.timeout(timeout):
             while not predicate():
                 self._progress.clear()
-                await self._progress.wait()
+                if self._watched:
+                    await self._progress.wait()
+                else:
+                    await asyncio.sleep(0.005)
+                    self._readable()
+
+    async def wait_received(self, count: int, timeout: float = 10.0) -> None:
+        """Wait until ``count`` datagrams in all have arrived."""
+        await self.wait_for(lambda: len(self.received) >= count, timeout)
+
+    async def wait_errors(self, count: int, timeout: float = 10.0) -> None:
+        """Wait until the socket has reported ``count`` errors in all."""
+        await self.wait_for(lambda: len(self.errors) >= count, timeout)
 
     async def expect(self, data: bytes, src: Address, timeout: float = 10.0) -> None:
         """Wait until ``data`` has arrived from ``src`` (byte for byte)."""
