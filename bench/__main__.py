@@ -84,6 +84,13 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="run the Python servers under cProfile (first run of each row)",
     )
+    p.add_argument(
+        "--wait-quiet",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="before each trial wait up to SECONDS for other processes to stop using the CPU",
+    )
     p.add_argument("--out", type=Path, default=OUT, help="build/log/report directory")
     p.add_argument("--write", type=Path, help="also write the report to this file")
     p.add_argument("--json", type=Path, help="also write the results as JSON to this file")
@@ -102,6 +109,7 @@ def _options(args: argparse.Namespace) -> Options:
         perf=args.perf,
         cprofile=args.cprofile,
         out=args.out,
+        quiet_wait=args.wait_quiet,
     )
     for key in ("runs", "warmup", "duration"):
         value = getattr(args, key)

@@ -18,7 +18,7 @@ from typing import Any
 
 from bench._build import OUT, ROOT
 from bench._measure import Plan, Row, Trial, median_trial, run_trial, spread
-from bench._proc import BenchError, cores
+from bench._proc import BenchError, core_times, cores
 
 __all__ = ["Benchmark", "Options", "RowResult", "Table", "python_launch_env", "run_benchmark"]
 
@@ -41,7 +41,10 @@ class Options:
     perf: bool = False
     cprofile: bool = False
     out: Path = OUT
-    verbose: bool = False
+    quiet_wait: float = 0.0
+    """Before each trial, wait up to this many seconds for the machine to go quiet."""
+    quiet_load: float = 0.15
+    """Quiet means: all cores together busier than this many cores for less than 1 s."""
 
     @property
     def budget(self) -> float:
@@ -145,6 +148,7 @@ def run_benchmark(bench: Benchmark, profile_hook: Callable[..., Any] | None = No
                 on_window = None
                 if profile_hook is not None and run == 0:
                     on_window = profile_hook(bench, row)
+                _wait_quiet(opts)
                 started = time.monotonic()
                 try:
                     trial = run_trial(
@@ -166,6 +170,26 @@ def run_benchmark(bench: Benchmark, profile_hook: Callable[..., Any] | None = No
         notes = _common_notes(got, opts) + (bench.row_notes(row, median_trial(got)) if got else [])
         results.append(RowResult(row, got, notes))
     return Table(bench, placement, results, errors)
+
+
+def machine_load(seconds: float = 1.0) -> float:
+    """Cores' worth of CPU the whole machine used over the next ``seconds``."""
+    a, t0 = core_times(), time.monotonic()
+    time.sleep(seconds)
+    b, t1 = core_times(), time.monotonic()
+    return sum(cb.busy - ca.busy for ca, cb in zip(a, b, strict=True)) / (t1 - t0)
+
+
+def _wait_quiet(opts: Options) -> None:
+    """On a shared machine, wait (bounded) until other work has stopped."""
+    if opts.quiet_wait <= 0:
+        return
+    give_up = time.monotonic() + opts.quiet_wait
+    while (load := machine_load()) > opts.quiet_load:
+        if time.monotonic() >= give_up:
+            _log(opts, f"machine still busy ({load:.2f} cores in use): measuring anyway")
+            return
+        _log(opts, f"waiting for the machine to go quiet ({load:.2f} cores in use)")
 
 
 def _common_notes(trials: list[Trial], opts: Options) -> list[str]:

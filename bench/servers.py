@@ -20,11 +20,11 @@ import argparse
 import asyncio
 import cProfile
 import json
-import os
 import signal
 import sys
 import time
 from collections.abc import Callable, Coroutine, Sequence
+from pathlib import Path
 from typing import Any
 
 import aionetmap
@@ -182,8 +182,9 @@ def main(argv: list[str] | None = None) -> int:
         _run(coro, args.loop)
     finally:
         profiler.disable()
-        profiler.dump_stats(args.cprofile)
-        os.chmod(args.cprofile, 0o644)
+        path = Path(args.cprofile)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        profiler.dump_stats(path)
     return 0
 
 

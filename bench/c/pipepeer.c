@@ -37,7 +37,7 @@ static struct opt opts[] = {
     {"pipe", NULL},         {"end", NULL},         {"frame-size", "60"}, {"batch", "256"},
     {"seconds", "30"},      {"warmup", "1"},       {"duration", "3"},    {"mac", "02:00:00:00:00:02"},
     {"ip", NULL},           {"server-mac", NULL},  {"server-ip", NULL},  {"port", "7"},
-    {"size", "64"},         {"window", "1024"},    {"timeout-ms", "200"}, {"slots", "1024"},
+    {"size", "64"},         {"window", "1024"},    {"timeout-ms", "1000"}, {"slots", "1024"},
     {"buf-size", "2048"},   {"spin", "0"},
 };
 #define NOPT (sizeof opts / sizeof opts[0])

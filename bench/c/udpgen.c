@@ -27,7 +27,7 @@
 static struct opt opts[] = {
     {"dst", NULL},        {"port", NULL},      {"src", "0.0.0.0"},  {"size", "64"},
     {"window", "256"},    {"batch", "64"},     {"warmup", "1"},     {"duration", "3"},
-    {"timeout-ms", "200"}, {"rcvbuf", "8388608"},
+    {"timeout-ms", "1000"}, {"rcvbuf", "8388608"},
 };
 #define NOPT (sizeof opts / sizeof opts[0])
 
