@@ -65,7 +65,7 @@ static inline uint32_t fold16(uint64_t s)
  * machine that is the byte-swapped network-order sum (RFC 1071, byte order independence);
  * an odd last byte lands in the low half of its word, which the swap turns into the
  * zero-padded network-order word the RFC asks for. */
-static uint32_t sum_native(const uint8_t *p, size_t n)
+static inline uint32_t sum_native(const uint8_t *p, size_t n)
 {
     uint64_t a = 0, b = 0; /* two chains so consecutive adds do not wait on each other */
     while (n >= 32) {
@@ -81,21 +81,43 @@ static uint32_t sum_native(const uint8_t *p, size_t n)
         p += 8;
         n -= 8;
     }
-    if (n > 0) {
-        uint64_t tail = 0;
-        memcpy(&tail, p, n);
-        b = add1c(b, tail);
+    /* The tail: its words still start at even offsets, and the weights 2^16 and 2^32 the
+     * wider loads give them are 1 modulo 0xFFFF. No variable-length memcpy (a libc call). */
+    if (n & 4) {
+        uint32_t w;
+        memcpy(&w, p, 4);
+        a = add1c(a, w);
+        p += 4;
+    }
+    if (n & 2) {
+        uint16_t w;
+        memcpy(&w, p, 2);
+        b = add1c(b, w);
+        p += 2;
+    }
+    if (n & 1) {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        a = add1c(a, *p); /* the first byte of a word is its low half */
+#else
+        a = add1c(a, (uint64_t)*p << 8);
+#endif
     }
     return fold16(add1c(a, b));
 }
 
-uint16_t fast_inet_checksum(const uint8_t *data, size_t len, uint64_t initial)
+/* Internal, so it can be inlined: the exported name goes through the PLT. */
+static inline uint16_t checksum(const uint8_t *data, size_t len, uint64_t initial)
 {
     uint32_t s = sum_native(data, len);
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     s = (s >> 8 | s << 8) & 0xFFFFu;
 #endif
     return (uint16_t)(~fold16(add1c(s, initial)) & 0xFFFFu);
+}
+
+uint16_t fast_inet_checksum(const uint8_t *data, size_t len, uint64_t initial)
+{
+    return checksum(data, len, initial);
 }
 
 static inline uint64_t pseudo_sum(uint32_t src, uint32_t dst, uint32_t length)
@@ -153,7 +175,7 @@ static uint8_t classify_udp(const struct fast_ctx *ctx, const uint8_t *f, uint32
         return drop(v, FAST_UDP_BAD_LENGTH);
     if (length > seg)
         return drop(v, FAST_UDP_TRUNCATED);
-    if ((u[6] | u[7]) && fast_inet_checksum(u, length, pseudo_sum(src, dst, length)) != 0)
+    if ((u[6] | u[7]) && checksum(u, length, pseudo_sum(src, dst, length)) != 0)
         return drop(v, FAST_UDP_BAD_CHECKSUM);
     uint16_t dport = rd16(u + 2);
     if (port_bound(ctx, dport)) {
@@ -196,7 +218,7 @@ static uint8_t classify_ipv4(const struct fast_ctx *ctx, const uint8_t *f, uint3
         return drop(v, FAST_IP_BAD_TOTAL_LENGTH);
     if (total > avail)
         return drop(v, FAST_IP_TRUNCATED);
-    if (fast_inet_checksum(ip, hlen, 0) != 0)
+    if (checksum(ip, hlen, 0) != 0)
         return drop(v, FAST_IP_BAD_CHECKSUM);
     uint32_t src = rd32(ip + 12);
     if (martian_source(ctx, src))
@@ -302,7 +324,7 @@ static void build_frame(const struct fast_src *src, uint16_t src_port, uint16_t 
     put16(ip + 10, 0);
     put32(ip + 12, src->ip);
     put32(ip + 16, dst_ip);
-    put16(ip + 10, fast_inet_checksum(ip, 20, 0));
+    put16(ip + 10, checksum(ip, 20, 0));
 
     uint8_t *udp = ip + 20;
     put16(udp, src_port);
@@ -310,14 +332,14 @@ static void build_frame(const struct fast_src *src, uint16_t src_port, uint16_t 
     put16(udp + 4, 8 + n);
     put16(udp + 6, 0);
     memcpy(udp + 8, payload, n);
-    uint16_t csum = fast_inet_checksum(udp, 8 + n, pseudo_sum(src->ip, dst_ip, 8 + n));
+    uint16_t csum = checksum(udp, 8 + n, pseudo_sum(src->ip, dst_ip, 8 + n));
     put16(udp + 6, csum ? csum : 0xFFFF); /* 0 on the wire would mean "not computed" */
 }
 
 uint32_t fast_udp_build(const struct fast_src *src, uint16_t src_port, uint16_t ident,
                         const char *payloads, size_t payloads_size, const uint32_t *plens,
                         const char *dst_macs, size_t dst_macs_size, const uint32_t *dst_ips,
-                        const uint16_t *dst_ports, uint32_t count, uint8_t *arena,
+                        const uint32_t *dst_ports, uint32_t count, uint8_t *arena,
                         uint32_t arena_size, uint32_t *offs, uint32_t *lens)
 {
     const uint8_t *pay = (const uint8_t *)payloads;
@@ -326,12 +348,12 @@ uint32_t fast_udp_build(const struct fast_src *src, uint16_t src_port, uint16_t 
     for (i = 0; i < count; i++) {
         uint32_t n = plens[i];
         uint64_t flen = (uint64_t)FAST_UDP_OVERHEAD + n;
-        if (n > FAST_MAX_UDP_PAYLOAD || taken + n > payloads_size)
+        if (n > FAST_MAX_UDP_PAYLOAD || taken + n > payloads_size || dst_ports[i] > 0xFFFF)
             break;
         if ((uint64_t)6 * i + 6 > dst_macs_size || pos + flen > arena_size)
             break;
         build_frame(src, src_port, (uint16_t)(ident + i), pay + taken, n, dst_macs + 6 * (size_t)i,
-                    dst_ips[i], dst_ports[i], arena + pos);
+                    dst_ips[i], (uint16_t)dst_ports[i], arena + pos);
         offs[i] = (uint32_t)pos;
         lens[i] = (uint32_t)flen;
         pos += flen;

@@ -100,12 +100,14 @@ int fast_classify(const struct fast_ctx *ctx, struct fast_rx *rx, const uint8_t 
  * stack.udp.build_udp_frame does (DF set, TOS 0, no options, both checksums). Datagram i
  * carries plens[i] bytes taken in turn from `payloads` (payloads_size bytes in all), goes
  * to dst_macs[6i..6i+5], dst_ips[i], dst_ports[i], and has identification ident + i
- * (mod 65536). Stops early when the next frame does not fit in the arena, or its payload
- * or MAC address would be read past the bytes given. Returns the number of frames written to offs/lens. */
+ * (mod 65536). Stops before the first datagram that is invalid (payload over
+ * FAST_MAX_UDP_PAYLOAD bytes, destination port over 65535, payload or MAC address past the
+ * bytes given) or whose frame does not fit in the rest of the arena, so the caller can
+ * tell why. Returns the number of frames written to offs/lens. */
 uint32_t fast_udp_build(const struct fast_src *src, uint16_t src_port, uint16_t ident,
                         const char *payloads, size_t payloads_size, const uint32_t *plens,
                         const char *dst_macs, size_t dst_macs_size, const uint32_t *dst_ips,
-                        const uint16_t *dst_ports, uint32_t count, uint8_t *arena,
+                        const uint32_t *dst_ports, uint32_t count, uint8_t *arena,
                         uint32_t arena_size, uint32_t *offs, uint32_t *lens);
 
 #endif

@@ -233,11 +233,11 @@ class FastUdpBuilder:
         self._ident = 0
         plens = ffi.new("uint32_t[]", capacity)
         ips = ffi.new("uint32_t[]", capacity)
-        ports = ffi.new("uint16_t[]", capacity)
+        ports = ffi.new("uint32_t[]", capacity)
         self._arrays: tuple[Any, Any, Any] = (plens, ips, ports)
         self._lens_view = _view(plens, "I")
         self._ips_view = _view(ips, "I")
-        self._ports_view = _view(ports, "H")
+        self._ports_view = _view(ports, "I")
 
     def __repr__(self) -> str:
         return f"<FastUdpBuilder capacity={self.capacity} ident={self._ident}>"
@@ -300,17 +300,17 @@ class FastUdpBuilder:
             return batch
         if n < total:
             payloads, dst_ips, dst_ports = payloads[:n], dst_ips[:n], dst_ports[:n]
-        blob, plens = _join_payloads(payloads, who)
-        self._fill(plens, dst_ips, dst_ports, n, who)
+        blob, lens = _join_payloads(payloads, who)
+        self._fill(lens, dst_ips, dst_ports, n, who)
         macs = dst_macs if isinstance(dst_macs, bytes) else bytes(dst_macs)
-        plens_c, ips_c, ports_c = self._arrays
+        lens_c, ips_c, ports_c = self._arrays
         built = lib.fast_udp_build(
             self._src,
             src_port,
             self._ident,
             blob,
             len(blob),
-            plens_c,
+            lens_c,
             macs,
             len(macs),
             ips_c,
@@ -321,44 +321,52 @@ class FastUdpBuilder:
             batch.offs,
             batch.lens,
         )
-        if built == 0:
-            raise ValueError(
-                f"{who}: a {plens[0]}-byte payload does not fit in the "
-                f"{batch.arena_size}-byte arena"
-            )
+        if built < n:
+            self._check_stop(built, lens[built], dst_ports[built], who)
         batch.count = built
         self._ident = (self._ident + built) & 0xFFFF
         return batch
 
     def _fill(
-        self, plens: array[int], dst_ips: Sequence[int], dst_ports: Sequence[int], n: int, who: str
+        self, lens: list[int], dst_ips: Sequence[int], dst_ports: Sequence[int], n: int, who: str
     ) -> None:
-        """Copy lengths, addresses and ports into the C arrays, range-checked in C by
-        ``array`` (one pass each, no per-item Python code)."""
+        """Copy lengths, addresses and ports into the C arrays: one ``array`` pass each
+        (C-level, range-checked), no per-item Python code."""
         try:
             ips = array("I", dst_ips)
         except OverflowError as exc:
             raise ValueError(f"{who}: destination addresses must be 32-bit ({exc})") from None
         try:
-            ports = array("H", dst_ports)
+            ports = array("I", dst_ports)  # 65536 and up are caught by the C loop
         except OverflowError as exc:
             raise ValueError(f"{who}: destination ports must be in 0..65535 ({exc})") from None
-        self._lens_view[:n] = plens
+        self._lens_view[:n] = array("I", lens)
         self._ips_view[:n] = ips
         self._ports_view[:n] = ports
+
+    def _check_stop(self, built: int, length: int, port: int, who: str) -> None:
+        """C stopped before datagram ``built``: raise if that datagram is invalid (nothing
+        is kept then) or if not even the first frame fits; else the arena is full."""
+        if length > MAX_UDP_PAYLOAD:
+            raise ValueError(f"{who}: a {length}-byte payload exceeds {MAX_UDP_PAYLOAD} bytes")
+        if port > 0xFFFF:
+            raise ValueError(f"{who}: destination ports must be in 0..65535, not {port}")
+        if built == 0:
+            raise ValueError(
+                f"{who}: a {length}-byte payload does not fit in the "
+                f"{self.batch.arena_size}-byte arena"
+            )
 
 
 def _join_payloads(
     payloads: Sequence[bytes | bytearray | memoryview], who: str
-) -> tuple[bytes, array[int]]:
+) -> tuple[bytes, list[int]]:
     """All payloads in one ``bytes`` and their byte lengths."""
     try:
         blob = b"".join(payloads)
     except TypeError as exc:
         raise TypeError(f"{who}: payloads must be bytes-like ({exc})") from None
-    plens = array("I", map(len, payloads))
-    if sum(plens) != len(blob):  # a memoryview of wider items: len() counts items
-        plens = array("I", (memoryview(p).nbytes for p in payloads))
-    if max(plens) > MAX_UDP_PAYLOAD:
-        raise ValueError(f"{who}: a {max(plens)}-byte payload exceeds {MAX_UDP_PAYLOAD} bytes")
-    return blob, plens
+    lens = list(map(len, payloads))
+    if sum(lens) != len(blob):  # a memoryview of wider items: len() counts items
+        lens = [memoryview(p).nbytes for p in payloads]
+    return blob, lens

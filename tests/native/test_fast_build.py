@@ -206,6 +206,25 @@ def test_bad_input_is_refused_with_the_cause(
     assert b.batch.count == 0
 
 
+@pytest.mark.parametrize(
+    ("payloads", "ports", "match"),
+    [
+        ([b"a", b"b", bytes(MAX_UDP_PAYLOAD + 1)], [1, 2, 3], "65508-byte payload exceeds"),
+        ([b"a", b"b", b"c"], [1, 65536, 3], "ports must be in 0..65535, not 65536"),
+        ([b"a", b"b", b"c"], [1, 2, -1], "ports must be in 0..65535"),
+    ],
+)
+def test_an_invalid_datagram_mid_batch_keeps_nothing(
+    payloads: list[bytes], ports: list[int], match: str
+) -> None:
+    b = builder(capacity=8, arena_size=70000)
+    b.ident = 10
+    b.build([b"old"], DST_MAC, [DST_IP], [9], 8)
+    with pytest.raises(ValueError, match=re.escape(match)):
+        b.build(payloads, DST_MAC * 3, [DST_IP] * 3, ports, 8)
+    assert (b.batch.count, b.ident) == (0, 11)
+
+
 def test_source_and_ident_are_validated() -> None:
     b = FastUdpBuilder(2)
     with pytest.raises(RuntimeError, match="set_source"):
