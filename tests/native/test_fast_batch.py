@@ -20,6 +20,7 @@ from aionetmap._native.udpfast import (
     FastClassifier,
     FastUdpBuilder,
 )
+from aionetmap.ports.pipe import pipe_pair
 from aionetmap.stack.classify import ClassifyContext, Deliver, Drop, Slow, SlowKind, classify
 from aionetmap.stack.drops import DropReason
 
@@ -232,3 +233,29 @@ def test_builder_to_classifier_round_trip(payloads: list[bytes], ports: set[int]
     assert got == payloads[:n]
     assert fc.dst_ports.tolist()[:n] == dports[:n]
     assert set(fc.src_ports.tolist()[:n]) == {7}
+
+
+def test_through_the_software_pipe() -> None:
+    """Builder batch -> PipePort (the ring C code) -> received batch -> classifier: the
+    arrays of three native modules used together, as the transport does."""
+    a, b = pipe_pair(slots=128, buf_size=2048)  # a ring holds slots - 1
+    try:
+        builder = FastUdpBuilder(64)
+        builder.set_source(bytes.fromhex("020000000002"), 0x0A000002)
+        payloads = [bytes([i]) * i for i in range(64)]
+        sent = builder.build(payloads, CTX.mac * 64, [CTX.ip] * 64, [53, 54] * 32, 4000)
+        assert a.send_batch(sent) == 64
+        a.flush()
+        received = FrameBatch(64, 64 * 2048)
+        assert b.recv(received) == 64
+        fc = classifier(64)
+        fc.classify(received)
+        assert rows(fc, 64) == expected(received)
+        assert fc.delivered == 32  # port 54 is not bound
+        assert [fc.kinds[i] for i in (0, 1)] == [KIND_DELIVER, KIND_SLOW]
+        offs, lens = fc.payload_offsets, fc.payload_lengths
+        got = [bytes(received.data[offs[i] : offs[i] + lens[i]]) for i in range(0, 64, 2)]
+        assert got == payloads[::2]
+    finally:
+        a.close()
+        b.close()
