@@ -86,9 +86,7 @@ def test_known_values(data: bytes, initial: int, expected: int) -> None:
 @given(st.binary(max_size=3000), st.integers(0, 2**64 - 1), st.integers(0, 15))
 def test_random_data_and_initial(data: bytes, initial: int, start: int) -> None:
     arena = _arena(bytes(start) + data)
-    assert lib.fast_inet_checksum(arena + start, len(data), initial) == inet_checksum(
-        data, initial
-    )
+    assert lib.fast_inet_checksum(arena + start, len(data), initial) == inet_checksum(data, initial)
 
 
 @settings(max_examples=200)
