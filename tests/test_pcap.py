@@ -233,6 +233,26 @@ async def test_capture_stops_after_duration_with_a_summary(tmp_path: Path) -> No
     assert text.count("captured") >= 3  # live lines every 0.1 s, then the summary
 
 
+async def test_capture_streams_to_standard_output(tmp_path: Path) -> None:
+    name = f"cap{os.getpid()}x{next(_names)}"
+    stdout, err = io.BytesIO(), io.StringIO()
+    task = asyncio.create_task(
+        commands.capture(
+            f"pipe:{name}{{0", "-", count=3, nanosecond=True, interval=None, err=err,
+            stdout=stdout,
+        )
+    )  # fmt: skip
+    await _wait_for_text(err, "-> standard output, stopping after 3 frames")
+    with contextlib.closing(open_port(f"pipe:{name}}}0")) as sender:
+        sender.send(_frames(3))
+        sender.flush()
+        assert await asyncio.wait_for(task, 10) == 0
+    stdout.seek(0)
+    with PcapReader(stdout) as reader:
+        assert reader.nanosecond
+        assert [r.data for r in reader] == _frames(3)
+
+
 # ---- capture on a real link: the Linux kernel's frames (root; runs in CI) ----------------
 
 
