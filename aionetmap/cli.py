@@ -9,6 +9,7 @@ for a bad command line.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -202,6 +203,13 @@ def guarded(command: Callable[[], int], name: str) -> int:
         # Ctrl-C before the command installed its own handler (while starting up).
         print(f"aionetmap {name}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`... | head`): stop quietly, as other Unix tools do, and
+        # keep Python from reporting the failed flush of stdout at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return EXIT_FAILURE
     except Exception as exc:
         message = user_message(exc)
         if message is None:

@@ -126,7 +126,7 @@ async def _run_pipe(report: _Report, burst: int, why: str) -> None:
         client_iface: NetInterface = transport.get_extra_info("netinterface")
         report.say("aionetmap demo: a UDP echo server in user space, on the software pipe")
         report.say(f"   ({why})")
-        report.say(f"   server: {server_ip}/24 port {ECHO_PORT} on {a.info.name}, an asyncio")
+        report.say(f"   server: {server_ip}/24 port {ECHO_PORT} on {a.info.name}: an asyncio")
         report.say("           DatagramProtocol served by aionetmap's ARP/IPv4/ICMP/UDP stack")
         report.say(f"   client: aionetmap at {client_ip} on {b.info.name}, the pipe's other end")
         report.heading(f"ping {server_ip} (ARP first, then ICMP echo, both in user space)")
@@ -186,14 +186,14 @@ async def _run_veth(report: _Report, burst: int, link: VethLink) -> None:
         port = link.open_port()
         try:
             server, iface = await _start_server(port, f"{link.our_ip}/24", link.our_mac)
-            report.say("aionetmap demo: a UDP echo server in user space, on a veth pair,")
-            report.say("with the Linux kernel as the client")
-            report.say(f"   server: {link.our_ip}/24 port {ECHO_PORT} on {port.info.name}, MAC "
-                       f"{format_mac(link.our_mac)} (AF_PACKET backend,")  # fmt: skip
-            report.say(f"           namespace {link.our_netns}); an asyncio DatagramProtocol")
+            report.say("aionetmap demo: a UDP echo server in user space, on a veth pair, with")
+            report.say("the Linux kernel as the client")
+            report.say(f"   server: {link.our_ip}/24 port {ECHO_PORT} on {port.info.name} "
+                       f"(AF_PACKET backend), MAC {format_mac(link.our_mac)},")  # fmt: skip
+            report.say(f"           in namespace {link.our_netns}: an asyncio DatagramProtocol")
             report.say("           served by aionetmap's ARP/IPv4/ICMP/UDP stack")
-            report.say(f"   client: the kernel at {link.peer_ip} on {link.peer_ifname} "
-                       f"(namespace {link.peer_netns})")  # fmt: skip
+            report.say(f"   client: the kernel at {link.peer_ip} on {link.peer_ifname}, "
+                       f"in namespace {link.peer_netns}")  # fmt: skip
             await _kernel_ping(report, link)
             sock = link.peer_socket(socket.AF_INET, socket.SOCK_DGRAM, track=False)
             sock.setblocking(False)
