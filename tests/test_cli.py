@@ -153,6 +153,14 @@ def test_bad_values_are_one_line(
     assert expected in _error_line(capsys, argv)
 
 
+def test_capture_with_a_bad_port_leaves_no_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "never.pcap"
+    assert "invalid portspec" in _error_line(capsys, ["capture", "eth0", "-w", str(path)])
+    assert not path.exists()
+
+
 def test_only_user_errors_lose_their_traceback() -> None:
     with pytest.raises(ValueError, match="empty port name") as spec_error:
         parse_portspec("netmap:")
@@ -426,7 +434,7 @@ def test_make_demo_command_works_with_no_flags() -> None:
     assert "every request answered" in out
     assert err == ""
     if IS_ROOT:
-        assert "with the Linux kernel as the client" in out
+        assert "on a veth pair, with\nthe Linux kernel as the client" in out
         assert "3 packets transmitted, 3 received" in out
         assert "the kernel's ARP cache now holds" in out
         assert not _netns_of(proc.pid)

@@ -122,6 +122,8 @@ async def echo(
             async with metering(meter if interval else None):
                 await _until(stopper, server.done, duration)
             meter.print_summary(f"echo summary ({stopper.signal_name or 'done'})")
+            if server.errors:
+                print(f"    {server.errors} replies could not be sent", file=err, flush=True)
             transport.close()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(server.lost, _CLOSE_TIMEOUT)
@@ -176,18 +178,19 @@ async def capture(
     """Write the frames ``spec`` receives to the pcap file ``output`` (``-``: stdout)."""
     err = err or sys.stderr
     target: str | BinaryIO = (stdout or sys.stdout.buffer) if output == "-" else output
+    where = "standard output" if output == "-" else output
     kwargs = {"snaplen": snaplen} if snaplen is not None else {}
-    with Stopper() as stopper, PcapWriter(target, nanosecond=nanosecond, **kwargs) as writer:
-        transport, proto = await create_frame_endpoint(lambda: _Capture(writer, count), port=spec)
+    # The port first, so that a bad portspec leaves no empty file behind.
+    with (
+        contextlib.closing(open_port(spec)) as port,
+        Stopper() as stopper,
+        PcapWriter(target, nanosecond=nanosecond, **kwargs) as writer,
+    ):
+        transport, proto = await create_frame_endpoint(lambda: _Capture(writer, count), port=port)
         try:
-            where = "standard output" if output == "-" else output
             limit = f", stopping after {count} frames" if count is not None else ""
-            print(
-                f"capture: {transport.get_extra_info('portspec')} -> {where}{limit}; "
-                "Ctrl-C to stop",
-                file=err,
-                flush=True,
-            )
+            print(f"capture: {port.info.name} -> {where}{limit}; Ctrl-C to stop", file=err,
+                  flush=True)  # fmt: skip
             meter = Meter(
                 lambda: _capture_sample(transport, writer),
                 err,
