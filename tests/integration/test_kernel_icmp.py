@@ -121,8 +121,10 @@ async def test_our_ping_reaches_the_kernel(veth: VethLink) -> None:
         rtts = [await served.iface.ping(veth.peer_ip, timeout=5.0) for _ in range(3)]
         assert all(0 < rtt < 5.0 for rtt in rtts)
         stats = served.stats()
-        # Our own ARP resolution: the announcement at start plus one request for the peer.
-        assert stats["tx_arp_requests"] == 2
+        # Our own ARP resolution: the announcement at start plus one request for the peer
+        # (a second only if this machine stalled the loop past the 1 s retry interval).
+        assert stats["tx_arp_requests"] in (2, 3)
+        assert stats["arp_failures"] == 0
         assert served.iface.host.cached_mac(
             IPv4Address(veth.peer_ip), served.iface.loop.time()
         ) == (veth.peer_mac)
