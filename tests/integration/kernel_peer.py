@@ -294,15 +294,18 @@ async def peer_run(
     return await asyncio.to_thread(link.peer_exec, *cmd, check=False, timeout=timeout)
 
 
-def arping_command(ifname: str, target: str, count: int) -> list[str]:
-    """An ``arping`` command line for whichever arping is installed: Debian's ``arping``
-    package is Thomas Habets' (interface ``-i``), ``iputils-arping`` uses ``-I``."""
+def arping_command(ifname: str, target: str, count: int, *, answered: bool = True) -> list[str]:
+    """An ``arping`` command line sending ``count`` requests, for whichever arping is
+    installed: Debian's ``arping`` package is Thomas Habets' (interface ``-i``),
+    ``iputils-arping`` uses ``-I``. ``answered=False`` when no reply is expected: iputils
+    with a deadline keeps asking until it has ``count`` replies."""
     if shutil.which("arping") is None:
         raise RuntimeError("arping not found: install it (scripts/system-deps.sh)")
     probe = subprocess.run(["arping", "--help"], capture_output=True, text=True, timeout=10)
     if "Habets" in probe.stdout + probe.stderr:
         return ["arping", "-c", str(count), "-W", "0.2", "-w", "10", "-i", ifname, target]
-    return ["arping", "-c", str(count), "-w", "10", "-I", ifname, target]
+    deadline = ["-w", "10"] if answered else []
+    return ["arping", "-c", str(count), *deadline, "-I", ifname, target]
 
 
 async def kernel_snmp(link: VethLink) -> dict[str, int]:

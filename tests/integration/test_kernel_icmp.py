@@ -106,7 +106,7 @@ async def test_arping_for_another_address_gets_no_answer_from_us(veth: VethLink)
     other = veth.our_ip.rsplit(".", 1)[0] + ".3"
     async with serve(veth) as served:
         before = served.stats()
-        proc = await peer_run(veth, *arping_command(veth.peer_ifname, other, 2))
+        proc = await peer_run(veth, *arping_command(veth.peer_ifname, other, 2, answered=False))
         assert proc.returncode != 0, proc.stdout
         assert mac_text(veth.our_mac) not in proc.stdout.lower()
         changed = delta(served.stats(), before)
