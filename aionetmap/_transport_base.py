@@ -63,6 +63,7 @@ class PortTransportBase:
 
     def set_protocol(self, protocol: Any) -> None:
         self._protocol = protocol
+        self._state_changed()
 
     def is_reading(self) -> bool:
         return not self._closing and self._reading
@@ -71,10 +72,12 @@ class PortTransportBase:
         """Stop delivering received data. What arrives meanwhile is dropped and counted
         (``rx_dropped_paused``) rather than left to back up the ring."""
         self._reading = False
+        self._state_changed()
 
     def resume_reading(self) -> None:
         if not self._closing:
             self._reading = True
+            self._state_changed()
 
     def get_write_buffer_size(self) -> int:
         return self._buffer_size
@@ -98,6 +101,7 @@ class PortTransportBase:
         if self._closing:
             return
         self._closing = True
+        self._state_changed()
         self._close_when_flushed()
 
     def abort(self) -> None:
@@ -124,6 +128,10 @@ class PortTransportBase:
         # Runs via call_soon right after connection_made: only now may data be delivered.
         if not self._closing:
             self._connected = True
+            self._state_changed()
+
+    def _state_changed(self) -> None:
+        """Hook: the open/reading/protocol state changed (subclasses cache derived flags)."""
 
     def _buffer_drained(self) -> None:
         """The owner calls this when the last buffered item left for the ring."""
@@ -156,6 +164,7 @@ class PortTransportBase:
         self._drop_buffer()
         self._buffer_size = 0
         self._closing = True
+        self._state_changed()
         self._schedule_connection_lost(exc)
 
     def _call_connection_lost(self, exc: BaseException | None) -> None:
@@ -167,6 +176,7 @@ class PortTransportBase:
             self._connected = False
             self._protocol = None
             self._loop = None
+            self._state_changed()
 
     def _protocol_callback_failed(self, exc: BaseException, what: str) -> None:
         # A protocol callback raised: report it like the loop reports a failing callback,

@@ -77,15 +77,20 @@ async def open_interface(
     gateway: str | None = None,
     mtu: int | None = None,
     config: HostConfig | None = None,
+    fast_path: bool = True,
 ) -> NetInterface:
     """Open ``port`` (a portspec or an open :class:`Port`) and put an IPv4 host on it.
 
     ``address`` is ``"A.B.C.D/N"``; ``mac`` defaults to the interface's own address where
     the backend knows it (a random locally administered one otherwise); ``mtu`` defaults to
     the port's; ``config`` tunes the stack (ARP timers and queues, ICMP rate limits,
-    reassembly). The caller closes the interface (which closes a port it opened).
+    reassembly). ``fast_path=False`` handles every frame in the pure-Python stack instead
+    of the native classifier and builder (same behaviour, slower: for debugging and
+    comparison). The caller closes the interface (which closes a port it opened).
     """
-    return _start_interface(port, address, mac, gateway, mtu, config, close_when_unused=False)
+    return _start_interface(
+        port, address, mac, gateway, mtu, config, close_when_unused=False, fast_path=fast_path
+    )
 
 
 def _start_interface(
@@ -97,6 +102,7 @@ def _start_interface(
     config: HostConfig | None,
     *,
     close_when_unused: bool,
+    fast_path: bool = True,
 ) -> NetInterface:
     loop = asyncio.get_running_loop()
     opened, owns = _open(port)
@@ -105,7 +111,12 @@ def _start_interface(
         link_mtu = mtu or info.mtu or min(1500, info.max_frame - 14)
         host = Host(_parse_mac(mac, opened), address, gateway=gateway, mtu=link_mtu, config=config)
         iface = NetInterface(
-            loop, opened, host, owns_port=owns, close_when_unused=close_when_unused
+            loop,
+            opened,
+            host,
+            owns_port=owns,
+            close_when_unused=close_when_unused,
+            fast_path=fast_path,
         )
         iface.start()
     except BaseException:

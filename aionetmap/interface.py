@@ -18,6 +18,7 @@ from typing import Any
 
 from aionetmap._constants import CLOSE_DRAIN_TIMEOUT, EPHEMERAL_PORTS
 from aionetmap._driver import PortDriver
+from aionetmap._udppath import UdpFastPath
 from aionetmap.ports.base import FrameBatch, Port
 from aionetmap.stack import (
     DatagramReceived,
@@ -51,6 +52,7 @@ class NetInterface:
         *,
         owns_port: bool = True,
         close_when_unused: bool = False,
+        fast_path: bool = True,
     ) -> None:
         self.loop = loop
         self.port = port
@@ -63,7 +65,8 @@ class NetInterface:
         self._endpoints: dict[int, UdpTransport] = {}
         self._tx_ready: dict[UdpTransport, None] = {}  # insertion-ordered set: round robin
         self._control: list[bytes] = []  # frames the host built (ARP, ICMP, resolved datagrams)
-        self._addresses: dict[Any, Address] = {}
+        self.address_cache: dict[Any, Address] = {}
+        """Validated destinations, keyed by what callers passed (endpoints read it directly)."""
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self._stack_poll_scheduled = False
@@ -83,6 +86,8 @@ class NetInterface:
             has_backlog=self._has_backlog,
             on_error=self._port_failed,
         )
+        # fast_path=False runs every frame through the Python host (same behaviour, slower).
+        self._fast = UdpFastPath(host, self.driver.batch.capacity) if fast_path else None
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else f"{len(self._endpoints)} endpoints"
@@ -177,7 +182,7 @@ class NetInterface:
     def check_address(self, addr: Any) -> Address:
         """Validate a destination ``(ipv4, port)``; cached, since echo servers reuse few."""
         try:
-            return self._addresses[addr]
+            return self.address_cache[addr]
         except (KeyError, TypeError):
             pass
         if not isinstance(addr, tuple) or len(addr) != 2:
@@ -189,10 +194,12 @@ class NetInterface:
             ip = ipaddress.IPv4Address(host)
         except ValueError:
             raise ValueError(f"invalid IPv4 address {host!r} (names are not resolved)") from None
+        if ip == self.host.address:
+            raise ValueError(f"cannot send to {ip}: it is this interface's own address")
         normal = (str(ip), port)
-        if len(self._addresses) >= _ADDRESS_CACHE_LIMIT:
-            self._addresses.clear()
-        self._addresses[addr] = normal
+        if len(self.address_cache) >= _ADDRESS_CACHE_LIMIT:
+            self.address_cache.clear()
+        self.address_cache[addr] = normal
         return normal
 
     def want_tx(self, transport: UdpTransport) -> None:
@@ -206,6 +213,8 @@ class NetInterface:
         if self._endpoints.get(transport.local_port) is transport:
             del self._endpoints[transport.local_port]
             self.host.unbind_udp(transport.local_port)
+            if self._fast is not None:
+                self._fast.unbind(transport.local_port)
         self._tx_ready.pop(transport, None)
         if self._close_when_unused and not self._endpoints and not self._retiring:
             # Let what the endpoints queued (and ARP/ICMP replies) reach the peer first.
@@ -224,6 +233,13 @@ class NetInterface:
     # === Internals ===
 
     def _allocate(self, wanted: int) -> int:
+        port = self._pick_port(wanted)
+        self.host.bind_udp(port)
+        if self._fast is not None:
+            self._fast.bind(port)
+        return port
+
+    def _pick_port(self, wanted: int) -> int:
         if wanted:
             if not 0 < wanted < 65536:
                 raise ValueError(f"invalid UDP port {wanted}")
@@ -231,7 +247,6 @@ class NetInterface:
                 raise OSError(
                     errno.EADDRINUSE, f"UDP port {wanted} is already bound on {self.interface}"
                 )
-            self.host.bind_udp(wanted)
             return wanted
         span = len(EPHEMERAL_PORTS)
         for _ in range(span):
@@ -240,7 +255,6 @@ class NetInterface:
                 EPHEMERAL_PORTS.start + (candidate + 1 - EPHEMERAL_PORTS.start) % span
             )
             if not self.host.is_bound(candidate):
-                self.host.bind_udp(candidate)
                 return candidate
         raise OSError(errno.EADDRINUSE, f"no free ephemeral UDP port on {self.interface}")
 
@@ -249,9 +263,12 @@ class NetInterface:
 
     def _on_batch(self, batch: FrameBatch) -> None:
         now = self.loop.time()
-        receive = self.host.receive_frame
-        for frame in batch:
-            receive(frame, now)
+        if self._fast is not None:
+            self._fast.receive(batch, now, self._endpoints)
+        else:
+            receive = self.host.receive_frame
+            for frame in batch:
+                receive(frame, now)
         self._after_host()
 
     def _after_host(self) -> None:
@@ -320,25 +337,36 @@ class NetInterface:
         return False
 
     def _send_datagrams(self, transport: UdpTransport, now: float) -> bool:
-        """Hand one endpoint's queue to the host; True when the ring filled first."""
+        """Turn one endpoint's queue into frames in the ring; True when the ring filled first."""
         host = self.host
         pending = transport.pending()
-        room = self.port.tx_space()
-        chunk = pending[:room]
-        for payload, dst in chunk:
-            try:
-                host.send_datagram(payload, dst, transport.local_port, now)
-            except OSError as exc:
-                transport.send_failed(exc)
+        chunk = pending[: min(self.port.tx_space(), self.driver.batch.capacity)]
+        built: FrameBatch | None = None
+        if self._fast is not None:
+            built = self._fast.send(chunk, transport.local_port, now, transport.send_failed)
+        else:
+            for payload, dst in chunk:
+                try:
+                    host.send_datagram(payload, dst, transport.local_port, now)
+                except OSError as exc:
+                    transport.send_failed(exc)
         transport.consumed(len(chunk))
         transport.counters["tx_datagrams"] += len(chunk)
+        full = False
+        if built is not None and built.count:
+            sent = self.port.send_batch(built)
+            if sent < built.count:  # frames spanning slots: keep the rest, in order
+                self._control.extend(built.frame_bytes(i) for i in range(sent, built.count))
+                full = True
         frames = host.frames_to_send()
-        sent = self.port.send(frames) if frames else 0
-        if sent < len(frames):
-            self._control[:0] = frames[sent:]
-        # Events (queue overflow, ARP requests queued) are handled outside the TX pass.
+        if frames:
+            sent = self.port.send(frames) if not full else 0
+            if sent < len(frames):
+                self._control.extend(frames[sent:])
+                full = True
+        # Events (ARP queue overflow, resolution requests) are handled outside the TX pass.
         self._schedule_stack_poll()
-        return sent < len(frames) or len(chunk) < len(pending)
+        return full or len(chunk) < len(pending)
 
     def _port_failed(self, exc: BaseException, message: str) -> None:
         for transport in list(self._endpoints.values()):

@@ -61,8 +61,12 @@ class UdpTransport(PortTransportBase, asyncio.DatagramTransport):
         self._remote = remote
         self._buffer: list[tuple[bytes, Address]] = []
         self._head = 0
+        self._addresses = iface.address_cache
+        self._max_payload = iface.max_payload
+        self._rx_datagrams = 0
+        self._plain = False
+        self._datagram_received: Any = None
         self.counters = {
-            "rx_datagrams": 0,
             "tx_datagrams": 0,
             "rx_dropped_paused": 0,
             "rx_dropped_not_peer": 0,
@@ -87,41 +91,56 @@ class UdpTransport(PortTransportBase, asyncio.DatagramTransport):
     def sendto(self, data: bytes | bytearray | memoryview, addr: Any = None) -> None:
         """Queue one datagram to ``addr`` (an ``(ipv4, port)`` tuple), or to the peer of a
         connected endpoint when ``addr`` is None. Never blocks."""
-        if not isinstance(data, (bytes, bytearray, memoryview)):
-            raise TypeError(
-                f"data argument must be a bytes-like object, not {type(data).__name__!r}"
-            )
-        if self._remote is not None:
-            if addr is not None and addr != self._remote:
-                raise ValueError(f"Invalid address: must be None or {self._remote}")
-            addr = self._remote
-        elif addr is None:
-            raise ValueError("this endpoint is not connected: sendto() needs an address")
-        if not self._check_open():
+        # This runs once per datagram: the common case (bytes, a known address, a buffer
+        # below the high-water mark) takes no more than a few dict and list operations.
+        if type(data) is not bytes:
+            if not isinstance(data, (bytearray, memoryview)):
+                kind = type(data).__name__
+                raise TypeError(f"data argument must be a bytes-like object, not {kind!r}")
+            data = bytes(data)  # an immutable snapshot, as asyncio buffers
+        if addr is None or self._remote is not None:
+            addr = self._peer_address(addr)
+        if self._conn_lost:
+            self._check_open()
             return
-        dst = self._iface.check_address(addr)
-        payload = bytes(data)
-        if len(payload) > self._iface.max_payload:
-            self.counters["tx_failed"] += 1
-            self._report(
-                OSError(
-                    errno.EMSGSIZE,
-                    f"datagram of {len(payload)} bytes does not fit the MTU of "
-                    f"{self._iface.host.mtu} (at most {self._iface.max_payload} bytes of payload)",
-                )
-            )
+        try:
+            dst = self._addresses[addr]
+        except (KeyError, TypeError):
+            dst = self._iface.check_address(addr)
+        size = len(data)
+        if size > self._max_payload:
+            self._too_large(size)
             return
-        self._buffer.append((payload, dst))
-        self._buffer_size += len(payload) + UDP_HEADER_SIZE
-        self._iface.want_tx(self)
+        buffer = self._buffer
+        if self._head == len(buffer):  # it was empty: ask for a TX pass this iteration
+            self._iface.want_tx(self)
+        buffer.append((data, dst))
+        self._buffer_size += size + UDP_HEADER_SIZE
         if self._buffer_size > self._high_water:
             # The ring may well have room: push now before deciding to pause the protocol.
             self._iface.flush_now()
-        self._maybe_pause_protocol()
+            self._maybe_pause_protocol()
+
+    def _peer_address(self, addr: Any) -> Address:
+        if self._remote is None:
+            raise ValueError("this endpoint is not connected: sendto() needs an address")
+        if addr is not None and addr != self._remote:
+            raise ValueError(f"Invalid address: must be None or {self._remote}")
+        return self._remote
+
+    def _too_large(self, size: int) -> None:
+        self.counters["tx_failed"] += 1
+        self._report(
+            OSError(
+                errno.EMSGSIZE,
+                f"datagram of {size} bytes does not fit the MTU of {self._iface.host.mtu} "
+                f"(at most {self._max_payload} bytes of payload)",
+            )
+        )
 
     def stats(self) -> dict[str, int]:
         """Counters of this endpoint (the interface has its own, see ``NetInterface.stats``)."""
-        return dict(self.counters)
+        return {"rx_datagrams": self._rx_datagrams, **self.counters}
 
     # === Called by the NetInterface ===
 
@@ -133,16 +152,27 @@ class UdpTransport(PortTransportBase, asyncio.DatagramTransport):
         """The interface took the first ``count`` pending datagrams (sent or failed)."""
         buffer = self._buffer
         end = self._head + count
-        self._buffer_size -= (
-            sum(len(p) for p, _ in buffer[self._head : end]) + count * UDP_HEADER_SIZE
-        )
-        self._head = end
         if end >= len(buffer):
             buffer.clear()
             self._head = 0
+            self._buffer_size = 0
             self._buffer_drained()
+            return
+        taken = buffer[self._head : end]
+        self._buffer_size -= sum(len(p) for p, _ in taken) + count * UDP_HEADER_SIZE
+        self._head = end
 
     def deliver(self, payload: bytes, src: Address) -> None:
+        """Hand one received datagram to the protocol (the interface's hot path)."""
+        if self._plain:
+            self._rx_datagrams += 1
+            try:
+                self._datagram_received(payload, src)
+            except (SystemExit, KeyboardInterrupt):
+                raise
+            except BaseException as exc:
+                self._protocol_callback_failed(exc, "protocol.datagram_received()")
+            return
         if not self._connected or self._closing:
             return
         if not self._reading:
@@ -152,13 +182,21 @@ class UdpTransport(PortTransportBase, asyncio.DatagramTransport):
             # A connected UDP socket only hears from its peer.
             self.counters["rx_dropped_not_peer"] += 1
             return
-        self.counters["rx_datagrams"] += 1
+        self._rx_datagrams += 1
         try:
             self._protocol.datagram_received(payload, src)
         except (SystemExit, KeyboardInterrupt):
             raise
         except BaseException as exc:
             self._protocol_callback_failed(exc, "protocol.datagram_received()")
+
+    def _state_changed(self) -> None:
+        # Recompute the one flag deliver() tests: open, reading, and not filtering by peer.
+        self._plain = (
+            self._connected and self._reading and not self._closing and self._remote is None
+        )
+        protocol = self._protocol
+        self._datagram_received = None if protocol is None else protocol.datagram_received
 
     def send_failed(self, exc: OSError) -> None:
         """A datagram of ours was dropped on the way (ARP failure, ICMP error...)."""

@@ -1,4 +1,4 @@
-"""Shared plumbing for the ``build_*.py`` cffi builders (build time only, never imported at run time).
+"""Shared plumbing for the ``build_*.py`` cffi builders (build time only, never imported).
 
 Each builder owns one out-of-line API-mode module: a ``<name>.cdef`` file with the
 declarations cffi may see, and real C sources/headers next to it. Keeping one module per

@@ -1,4 +1,4 @@
-"""FrameBatch: the reusable arena that ports fill with received frames (and read frames to send from).
+"""FrameBatch: the reusable arena ports fill with received frames (and send frames from).
 
 Frames sit back to back in one C buffer; ``offsets``/``lengths`` say where each one is.
 A port fills a batch with a single C call, so Python never walks a ring slot by slot.

@@ -29,7 +29,7 @@ class PortInfo:
     """What an open port looks like. Fields a backend cannot know are ``None``."""
 
     name: str
-    """The portspec it was opened with, e.g. ``netmap:eth0-1``, ``pipe:demo{0``, ``packet:veth0``."""
+    """The portspec it was opened with: ``netmap:eth0-1``, ``pipe:demo{0``, ``packet:veth0``."""
     backend: Literal["netmap", "pipe", "packet"]
     rx_rings: int
     """RX rings bound to this port (not the adapter's total)."""

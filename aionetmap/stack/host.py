@@ -263,6 +263,13 @@ class Host(ReceiveMixin):
         """The resolved, unexpired MAC address of ``ip``, or ``None``."""
         return self._arp.lookup(int(ip), now)
 
+    def reserve_idents(self, count: int) -> int:
+        """Take ``count`` consecutive IPv4 identification values for packets built outside
+        the host (the native fast path), so that both share one counter; returns the first."""
+        first = self._ident
+        self._ident = (first + count) & 0xFFFF
+        return first
+
     # === Sending internals ===
 
     def _check_target(self, ip: str | IPv4Address) -> int:
