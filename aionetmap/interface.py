@@ -77,6 +77,7 @@ class NetInterface:
         self._ping_seq = itertools.count(1)
         self._ping_waiters: dict[tuple[int, int], asyncio.Future[float]] = {}
         self.closed = False
+        self._closed_future: asyncio.Future[None] = loop.create_future()
         self._retiring = False
         self.driver = PortDriver(
             loop,
@@ -176,6 +177,13 @@ class NetInterface:
                 fut.set_exception(OSError(errno.EBADF, f"interface {self} closed"))
         if self._owns_port:
             self.port.close()
+        if not self._closed_future.done():
+            self._closed_future.set_result(None)
+
+    async def wait_closed(self) -> None:
+        """Wait until the interface has closed (explicitly, or by itself once the last
+        endpoint of an implicitly opened interface is gone and its frames have left)."""
+        await asyncio.shield(self._closed_future)
 
     # === Called by UdpTransport ===
 

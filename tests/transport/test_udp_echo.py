@@ -134,3 +134,19 @@ async def test_python_stack_and_fast_path_interoperate(pipe: tuple[PipePort, Pip
     client_t.close()
     server_t.close()
     server_iface.close()
+
+
+async def test_implicit_interface_closes_after_its_last_endpoint(
+    pipe: tuple[PipePort, PipePort],
+) -> None:
+    a, _ = pipe
+    t7, _ = await aionetmap.create_datagram_endpoint(EchoProtocol, port=a, local_addr=(SERVER, 7))
+    t8, _ = await aionetmap.create_datagram_endpoint(EchoProtocol, port=a, local_addr=(SERVER, 8))
+    iface = t7.get_extra_info("netinterface")
+    t7.close()
+    await asyncio.sleep(0.01)
+    assert not iface.closed  # one endpoint left
+    t8.close()
+    await asyncio.wait_for(iface.wait_closed(), 5)
+    assert iface.closed
+    assert not a.closed  # the caller's port is the caller's to close
