@@ -241,22 +241,35 @@ async def serve(
     *,
     udp_port: int = 7,
     port_options: Mapping[str, Any] | None = None,
+    fast_path: bool | None = None,
     **endpoint_options: Any,
 ) -> AsyncIterator[Served]:
     """Serve ``protocol_factory`` on UDP ``udp_port`` of our end of ``link`` (our IP).
 
     ``port_options`` go to :meth:`PacketPort.open`, ``endpoint_options`` (``config``,
-    ``mtu``...) to :func:`aionetmap.create_datagram_endpoint`. On exit the endpoint and
-    its interface are closed, then the port.
+    ``mtu``...) to :func:`aionetmap.create_datagram_endpoint`. ``fast_path`` chooses the
+    receive path explicitly, through :func:`aionetmap.open_interface` (``None``: the
+    default, through the one-call entry point). On exit the endpoint and its interface
+    are closed, then the port.
     """
     port = link.open_port(**(port_options or {}))
+    address = f"{link.our_ip}/{link.prefixlen}"
     try:
-        transport, protocol = await aionetmap.create_datagram_endpoint(
-            protocol_factory,
-            port=port,
-            local_addr=(f"{link.our_ip}/{link.prefixlen}", udp_port),
-            **endpoint_options,
-        )
+        if fast_path is None:
+            transport, protocol = await aionetmap.create_datagram_endpoint(
+                protocol_factory, port=port, local_addr=(address, udp_port), **endpoint_options
+            )
+        else:
+            opened = await aionetmap.open_interface(
+                port, address=address, fast_path=fast_path, **endpoint_options
+            )
+            try:
+                transport, protocol = await opened.create_datagram_endpoint(
+                    protocol_factory, local_port=udp_port
+                )
+            except BaseException:
+                opened.close()
+                raise
         iface = transport.get_extra_info("netinterface")
         assert isinstance(iface, NetInterface)
         try:

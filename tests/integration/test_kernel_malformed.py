@@ -93,8 +93,12 @@ async def test_injected_frame_is_counted_and_the_echo_keeps_serving(
             assert client.errors == []
 
 
-async def test_the_whole_table_at_once_while_the_echo_streams(veth: VethLink) -> None:
-    async with serve(veth) as served:
+@pytest.mark.parametrize("fast_path", [True, False], ids=["native-fast-path", "python-stack"])
+async def test_the_whole_table_at_once_while_the_echo_streams(
+    veth: VethLink, fast_path: bool
+) -> None:
+    # Both receive paths, the C classifier and the pure-Python stack, must count alike.
+    async with serve(veth, fast_path=fast_path) as served:
         with KernelUdp(veth) as client, FrameInjector(veth) as injector:
             ctx = Ctx.of(veth, client.address[1])
             expected = Counter([await probe(client, served, "before")])
