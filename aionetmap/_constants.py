@@ -6,6 +6,7 @@ __all__ = [
     "CLOSE_DRAIN_TIMEOUT",
     "DEFAULT_HIGH_WATER",
     "DRAIN_POLL_INTERVAL",
+    "LINK_WATCH_INTERVAL",
     "EPHEMERAL_PORTS",
     "LOG_THRESHOLD_FOR_CONNLOST_WRITES",
     "MAX_TX_ROUNDS",
@@ -39,3 +40,7 @@ before giving up on them."""
 
 DRAIN_POLL_INTERVAL = 0.001
 """While draining for a close, how often to re-try TX when no wake-up is due."""
+
+LINK_WATCH_INTERVAL = 0.5
+"""How often a port is asked for an error its fd may have reported unseen (uvloop stops
+watching an fd on error without telling anyone)."""

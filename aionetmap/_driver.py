@@ -11,14 +11,25 @@ The readiness rules come from how netmap behaves under epoll (netmap-abi.md §4.
   netmap fd is almost always writable). Ports whose TX-room signal arrives as read readiness
   (the software pipe) are re-tried from the reader instead.
 * Everything sent during one loop iteration leaves in one fill and one flush.
+* A link that goes down makes the fd report an error: asyncio then calls the reader in a
+  loop, and uvloop (libuv) silently stops watching the fd. So an empty read asks the port
+  for its error, and a slow watchdog does too; a link that is down is reported and the
+  reader re-registered (traffic resumes when the link is back), a link that is gone fails
+  the port.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 from collections.abc import Callable
 
-from aionetmap._constants import DRAIN_POLL_INTERVAL, MAX_TX_ROUNDS, RX_BATCH
+from aionetmap._constants import (
+    DRAIN_POLL_INTERVAL,
+    LINK_WATCH_INTERVAL,
+    MAX_TX_ROUNDS,
+    RX_BATCH,
+)
 from aionetmap.ports.base import FrameBatch, Port
 
 __all__ = ["PortDriver"]
@@ -31,6 +42,7 @@ class PortDriver:
     call). ``fill_tx()`` moves as much backlog as fits into the port and returns True when
     some is left because the TX ring is full; ``has_backlog()`` says whether any is left at
     all. ``on_error(exc, message)`` is told of a failing port; the driver stops itself first.
+    ``on_link_down(exc)`` is told that the link went down (the driver carries on).
     """
 
     def __init__(
@@ -42,6 +54,7 @@ class PortDriver:
         fill_tx: Callable[[], bool],
         has_backlog: Callable[[], bool],
         on_error: Callable[[BaseException, str], None],
+        on_link_down: Callable[[OSError], None],
         batch_size: int = RX_BATCH,
     ) -> None:
         info = port.info
@@ -54,6 +67,8 @@ class PortDriver:
         self._fill_tx = fill_tx
         self._has_backlog = has_backlog
         self._on_error = on_error
+        self._on_link_down = on_link_down
+        self._watchdog: asyncio.TimerHandle | None = None
         self._tx_via_writer = port.tx_wakeup == "writable"
         self._reading = False
         self._writer_armed = False
@@ -75,6 +90,7 @@ class PortDriver:
         if not self._reading and not self.closed:
             self._loop.add_reader(self._fd, self._read_ready)
             self._reading = True
+            self._watchdog = self._loop.call_later(LINK_WATCH_INTERVAL, self._watch)
 
     def request_flush(self) -> None:
         """Schedule one TX pass for this loop iteration (idempotent within it)."""
@@ -109,6 +125,9 @@ class PortDriver:
         if self._drain_timer is not None:
             self._drain_timer.cancel()
             self._drain_timer = None
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
         if self._reading:
             self._loop.remove_reader(self._fd)
             self._reading = False
@@ -121,10 +140,15 @@ class PortDriver:
     def _read_ready(self) -> None:
         try:
             count = self._port.recv(self.batch)
+            # Readable with nothing to read: a spurious wake-up, or the fd reports an error.
+            error = None if count else self._port.poll_error()
         except (SystemExit, KeyboardInterrupt):
             raise
         except BaseException as exc:
             self._fail(exc, f"Fatal read error on port {self._port.info.name}")
+            return
+        if error is not None:
+            self._link_error(error)
             return
         if count:
             self._on_batch(self.batch)
@@ -152,12 +176,19 @@ class PortDriver:
                 port.flush()
                 if not more or port.tx_space() == 0 or self.closed:
                     break
-            if not self._tx_via_writer and not more:
-                # Frames the peer had no room for stay queued in our ring; its next read
-                # wakes our fd, and the reader flushes them then.
+            if not more:
+                # Frames the port still holds (the pipe's peer had no room, the kernel
+                # refused a packet socket's batch) need another flush once the TX wake-up
+                # says there is room.
                 more = bool(port.tx_pending())
         except (SystemExit, KeyboardInterrupt):
             raise
+        except OSError as exc:
+            if exc.errno == errno.ENETDOWN:  # the port dropped (and counted) what it held
+                self._link_error(exc)
+            else:
+                self._fail(exc, f"Fatal write error on port {self._port.info.name}")
+            return
         except BaseException as exc:
             self._fail(exc, f"Fatal write error on port {self._port.info.name}")
             return
@@ -200,6 +231,32 @@ class PortDriver:
         elif not waiting and self._writer_armed:
             self._loop.remove_writer(self._fd)
             self._writer_armed = False
+
+    def _watch(self) -> None:
+        self._watchdog = None
+        if self.closed:
+            return
+        try:
+            error = self._port.poll_error()
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._fail(exc, f"Fatal error on port {self._port.info.name}")
+            return
+        if error is not None:
+            self._link_error(error)
+        if not self.closed:
+            self._watchdog = self._loop.call_later(LINK_WATCH_INTERVAL, self._watch)
+
+    def _link_error(self, exc: OSError) -> None:
+        if exc.errno != errno.ENETDOWN:
+            self._fail(exc, f"Port {self._port.info.name} failed")
+            return
+        if self._reading:
+            # libuv stops watching an fd that reported an error: register it afresh.
+            self._loop.remove_reader(self._fd)
+            self._loop.add_reader(self._fd, self._read_ready)
+        self._on_link_down(exc)
 
     def _fail(self, exc: BaseException, message: str) -> None:
         self.close()

@@ -63,6 +63,7 @@ class FrameTransport(PortTransportBase, asyncio.DatagramTransport):
             fill_tx=self._fill_tx,
             has_backlog=self._has_backlog,
             on_error=self._fatal_error,
+            on_link_down=self._report,
         )
         loop.call_soon(protocol.connection_made, self)
         loop.call_soon(self._start)

@@ -86,6 +86,7 @@ class NetInterface:
             fill_tx=self._fill_tx,
             has_backlog=self._has_backlog,
             on_error=self._port_failed,
+            on_link_down=self._link_down,
         )
         # fast_path=False runs every frame through the Python host (same behaviour, slower).
         self._fast = UdpFastPath(host, self.driver.batch.capacity) if fast_path else None
@@ -375,6 +376,11 @@ class NetInterface:
         # Events (ARP queue overflow, resolution requests) are handled outside the TX pass.
         self._schedule_stack_poll()
         return full or len(chunk) < len(pending)
+
+    def _link_down(self, exc: OSError) -> None:
+        # Every endpoint hears of it; they stay open and serve again when the link is back.
+        for transport in list(self._endpoints.values()):
+            transport.link_down(exc)
 
     def _port_failed(self, exc: BaseException, message: str) -> None:
         for transport in list(self._endpoints.values()):

@@ -204,6 +204,10 @@ class UdpTransport(PortTransportBase, asyncio.DatagramTransport):
         if not self._closing or self._buffer:
             self._report(exc)
 
+    def link_down(self, exc: OSError) -> None:
+        """The port's link went down (reported once per event, not counted per datagram)."""
+        self._report(exc)
+
     def is_connected_to(self, addr: Address) -> bool:
         return self._remote is not None and self._remote == addr
 

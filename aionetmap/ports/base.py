@@ -93,13 +93,24 @@ class Port(Protocol):
         ...
 
     def tx_pending(self) -> int:
-        """Frames (or a true value) queued in TX that have not left yet: on a netmap port,
-        slots between the last completed one and ``head``; on the software pipe, frames the
-        peer had no room for. A graceful close flushes until this is 0 (bounded in time)."""
+        """Frames the port holds that still need another ``flush()`` from us to leave
+        (the software pipe's peer had no room; the kernel refused a packet socket's batch).
+        The driver keeps waiting for the TX wake-up while this is non-zero, and a graceful
+        close flushes until it is 0 (bounded in time). Frames a NIC is transmitting on its
+        own do not count."""
         ...
 
     def flush(self) -> None:
         """Hand queued TX frames to the other side and reclaim completed slots."""
+        ...
+
+    def poll_error(self) -> OSError | None:
+        """Take a pending error off the port's fd, if any.
+
+        ``ENETDOWN``: the link is down; the port stays usable and receives again once the
+        link is back. Any other errno: the port is dead (its interface is gone). Ports whose
+        fd never reports errors return ``None``.
+        """
         ...
 
     def stats(self) -> Mapping[str, int]:

@@ -332,6 +332,26 @@ class PacketPort:
             err = -rc
             raise OSError(err, f"{self._info.name}: sending failed: {os.strerror(err)}")
 
+    def poll_error(self) -> OSError | None:
+        """The link failure the socket reports, if any (reading it clears it).
+
+        The kernel sets ``ENETDOWN`` on a packet socket when its interface goes down or is
+        removed; asking the socket for the interface tells the two apart.
+        """
+        fd = self.fileno()
+        view = socket.socket(fileno=fd)  # borrowed, never closed: detached below
+        try:
+            err = view.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        finally:
+            view.detach()
+        if not err:
+            return None
+        name, ifname = self._info.name, self._info.ifname
+        if lib.pkt_ifinfo_get(fd, (ifname or "").encode(), ffi.new("pkt_ifinfo *")) < 0:
+            where = _where(self._netns)
+            return OSError(errno.ENODEV, f"{name}: interface {ifname} is gone from {where}")
+        return OSError(err, f"{name}: {os.strerror(err)} (the link went down)")
+
     def stats(self) -> Mapping[str, int]:
         handle = self._live()
         lib.pkt_kernel_stats(handle)  # best effort: only fails if the socket is gone

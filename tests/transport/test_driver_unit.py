@@ -4,6 +4,7 @@ called directly, so every branch is reached without I/O or timing."""
 from __future__ import annotations
 
 import asyncio
+import errno
 from typing import Any
 from unittest import mock
 
@@ -32,6 +33,7 @@ class Owner:
         self.backlog = 0
         self.batches: list[int] = []
         self.errors: list[tuple[BaseException, str]] = []
+        self.link_downs: list[OSError] = []
 
     def on_batch(self, batch: FrameBatch) -> None:
         self.batches.append(batch.count)
@@ -47,6 +49,9 @@ class Owner:
     def on_error(self, exc: BaseException, message: str) -> None:
         self.errors.append((exc, message))
 
+    def on_link_down(self, exc: OSError) -> None:
+        self.link_downs.append(exc)
+
 
 def make(tx_wakeup: str) -> tuple[PortDriver, Any, Any, Owner]:
     loop = mock.Mock(spec=asyncio.AbstractEventLoop)
@@ -58,6 +63,7 @@ def make(tx_wakeup: str) -> tuple[PortDriver, Any, Any, Owner]:
     port.recv.return_value = 0
     port.tx_space.return_value = 8
     port.tx_pending.return_value = 0
+    port.poll_error.return_value = None
     owner = Owner(port)
     driver = PortDriver(
         loop,
@@ -66,6 +72,7 @@ def make(tx_wakeup: str) -> tuple[PortDriver, Any, Any, Owner]:
         fill_tx=owner.fill_tx,
         has_backlog=owner.has_backlog,
         on_error=owner.on_error,
+        on_link_down=owner.on_link_down,
         batch_size=4,
     )
     return driver, loop, port, owner
@@ -118,14 +125,19 @@ def test_writer_only_while_ring_full(writable: tuple[PortDriver, Any, Any, Owner
     loop.remove_writer.assert_called_once_with(42)
 
 
-def test_pending_frames_alone_do_not_arm_the_writer(
+def test_frames_held_by_the_port_wait_for_writability(
     writable: tuple[PortDriver, Any, Any, Owner],
 ) -> None:
-    # A netmap NIC finishes in-flight frames by itself; watching POLLOUT for them would spin.
+    # The owner's queue is empty, but the kernel refused part of the port's batch: those
+    # frames need another flush once the fd turns writable.
     driver, loop, port, _ = writable
     port.tx_pending.return_value = 5
     driver.flush_now()
-    loop.add_writer.assert_not_called()
+    loop.add_writer.assert_called_once_with(42, driver._write_ready)
+    assert driver.tx_waiting
+    port.tx_pending.return_value = 0
+    driver._write_ready()
+    loop.remove_writer.assert_called_once_with(42)
     assert not driver.tx_waiting
 
 
@@ -198,3 +210,42 @@ def test_drain_gives_up_at_the_deadline(writable: tuple[PortDriver, Any, Any, Ow
     loop.time.return_value = 1.5
     driver._drain_tick()
     assert done == [True]
+
+
+def test_link_down_is_reported_and_the_reader_re_registered(
+    writable: tuple[PortDriver, Any, Any, Owner],
+) -> None:
+    driver, loop, port, owner = writable
+    driver.start()
+    down = OSError(errno.ENETDOWN, "down")
+    port.poll_error.return_value = down
+    driver._read_ready()  # readable, nothing to read: the fd reports an error
+    assert owner.link_downs == [down]
+    assert not driver.closed
+    loop.remove_reader.assert_called_once_with(42)
+    assert loop.add_reader.call_count == 2  # registered afresh: libuv dropped it
+
+
+def test_watchdog_finds_an_error_the_loop_never_reported(
+    writable: tuple[PortDriver, Any, Any, Owner],
+) -> None:
+    driver, loop, port, owner = writable
+    driver.start()
+    ((delay, callback), _) = loop.call_later.call_args
+    assert callback == driver._watch
+    gone = OSError(errno.ENODEV, "gone")
+    port.poll_error.return_value = gone
+    driver._watch()
+    assert owner.errors[0][0] is gone
+    assert driver.closed
+
+
+def test_enetdown_on_flush_is_a_link_error_not_fatal(
+    writable: tuple[PortDriver, Any, Any, Owner],
+) -> None:
+    driver, _, port, owner = writable
+    port.flush.side_effect = OSError(errno.ENETDOWN, "down")
+    owner.backlog = 3
+    driver.flush_now()
+    assert [e.errno for e in owner.link_downs] == [errno.ENETDOWN]
+    assert not driver.closed
