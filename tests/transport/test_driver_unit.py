@@ -232,6 +232,7 @@ def test_watchdog_finds_an_error_the_loop_never_reported(
     driver, loop, port, owner = writable
     driver.start()
     ((delay, callback), _) = loop.call_later.call_args
+    assert delay > 0
     assert callback == driver._watch
     gone = OSError(errno.ENODEV, "gone")
     port.poll_error.return_value = gone
