@@ -156,9 +156,14 @@ class NetInterface:
         return replied_at - sent_at
 
     def stats(self) -> dict[str, int]:
-        """Port counters, stack counters (drops by reason) and TX queue state."""
+        """Port counters, stack counters (drops by reason) and TX queue state, in one dict.
+
+        The port and the stack both count ``rx_frames``/``tx_frames``; the stack's appear as
+        ``stack_rx_frames``/``stack_tx_frames`` (frames the host handled or built).
+        """
         merged: dict[str, int] = dict(self.port.stats())
-        merged.update(self.host.stats.as_dict())
+        for name, value in self.host.stats.as_dict().items():
+            merged[f"stack_{name}" if name in ("rx_frames", "tx_frames") else name] = value
         merged["control_queue"] = len(self._control)
         return merged
 
