@@ -570,11 +570,11 @@ int anm_pipe_rxsync(struct anm_pipe *p)
     return reset;
 }
 
-int anm_pipe_recv(struct anm_pipe *p, struct anm_rings *r, uint8_t *arena, size_t arena_len,
-                  uint32_t *offs, uint32_t *lens, unsigned max)
+/* The first half of what a readiness callback does, shared by recv and forward so both keep
+ * the same order. Disarm before the syncs, not after: a TX-room signal that arrives after our
+ * txsync must stay in the fd, or we would sleep on frames the peer now has room for. */
+static int service_begin(struct anm_pipe *p, struct anm_rings *r)
 {
-    /* Disarm before the syncs, not after: a TX-room signal that arrives after our txsync
-     * must stay in the fd, or we would sleep on frames the peer now has room for. */
     disarm(p);
     p->seen_peer_state = atomic_load(&peer_of(p)->state);
     if (anm_pipe_rxsync(p) < 0)
@@ -583,9 +583,31 @@ int anm_pipe_recv(struct anm_pipe *p, struct anm_rings *r, uint8_t *arena, size_
     if (atomic_load_explicit(&me_of(p)->tx.hwcur, RELAXED) != LOAD(p->tx->head) &&
         anm_pipe_txsync(p, r) < 0)
         return -1;
-    unsigned got = anm_rx_burst(r, arena, arena_len, offs, lens, max);
-    if (got > 0 && anm_pipe_rxsync(p) < 0) /* hand the slots back to the sender now */
+    return 0;
+}
+
+/* The second half: hand the consumed slots back to the sender at once, then re-arm the fd if
+ * frames are still waiting (level-triggered). */
+static int service_end(struct anm_pipe *p, unsigned got)
+{
+    if (got > 0 && anm_pipe_rxsync(p) < 0)
         return -1;
     rearm(p);
     return (int)got;
+}
+
+int anm_pipe_recv(struct anm_pipe *p, struct anm_rings *r, uint8_t *arena, size_t arena_len,
+                  uint32_t *offs, uint32_t *lens, unsigned max)
+{
+    if (service_begin(p, r) < 0)
+        return -1;
+    return service_end(p, anm_rx_burst(r, arena, arena_len, offs, lens, max));
+}
+
+int anm_pipe_forward(struct anm_pipe *p, struct anm_rings *r, struct anm_rings *dst,
+                     unsigned max)
+{
+    if (service_begin(p, r) < 0)
+        return -1;
+    return service_end(p, anm_forward(r, dst, max));
 }

@@ -101,6 +101,14 @@ int anm_pipe_rxsync(struct anm_pipe *p);
 int anm_pipe_recv(struct anm_pipe *p, struct anm_rings *r, uint8_t *arena, size_t arena_len,
                   uint32_t *offs, uint32_t *lens, unsigned max);
 
+/* anm_pipe_recv with anm_forward in place of the RX burst: move up to max frames from this
+ * end's RX ring to dst's TX rings (buffer swap when dst shares this region, one copy
+ * otherwise), with the same sync and readiness steps. dst is not synced: its owner flushes.
+ * Frames dst has no room for stay in the RX ring (and the fd stays readable). Returns the
+ * frames forwarded, or -1 if the control area is damaged. */
+int anm_pipe_forward(struct anm_pipe *p, struct anm_rings *r, struct anm_rings *dst,
+                     unsigned max);
+
 /* Drain this end's fd, clear its armed flag, and re-arm it if it is still ready. */
 void anm_pipe_clear(struct anm_pipe *p);
 /* 1 if this end has something to report: frames not yet consumed, or a peer state change. */

@@ -6,6 +6,10 @@ The sequence is netmap-abi.md §3: open ``/dev/netmap``, ``NIOCCTRL`` with an
 ``netmap_if`` at ``nr_offset`` by :class:`~aionetmap._native.rings.RingSet`, the same C ring
 code the software pipe runs.
 
+Ports of one memory allocator share one mapping of its region per process (see
+:mod:`aionetmap.ports._netmap_sys`), so :meth:`NetmapPort.forward_to` can swap buffers
+between them instead of copying.
+
 All syscalls go through a small injectable object (:class:`NetmapSyscalls`), so the whole
 open/register/error path can run against a fake kernel where ``/dev/netmap`` is absent.
 """
@@ -14,18 +18,25 @@ from __future__ import annotations
 
 import dataclasses
 import mmap
-import os
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Any, Self
 
 from aionetmap._native._netmap import ffi, lib
 from aionetmap._native.batch import FrameBatch
 from aionetmap._native.rings import RingSet
 from aionetmap.errors import Operation, netmap_error
-from aionetmap.ports.base import PortClosedError, PortInfo, TxWakeup
+from aionetmap.ports._netmap_sys import (
+    KERNEL,
+    KernelSyscalls,
+    NetmapSyscalls,
+    SharedRegion,
+    acquire_region,
+)
+from aionetmap.ports.base import Port, PortClosedError, PortInfo, TxWakeup
+from aionetmap.ports.forward import destination_rings
 from aionetmap.portspec import PortSpec, parse_portspec
 
 __all__ = ["DEVICE", "KernelSyscalls", "NetmapPort", "NetmapSyscalls"]
@@ -42,50 +53,6 @@ _HINTS = {
     "tx_slots": 0xFFFFFFFF,
     "rx_slots": 0xFFFFFFFF,
 }
-
-
-class NetmapSyscalls(Protocol):
-    """The four syscalls a netmap port makes. Each raises ``OSError`` (with ``errno``)."""
-
-    def open(self, path: str) -> int:
-        """Open the netmap device read-write, close-on-exec; return the fd."""
-        ...
-
-    def ioctl(self, fd: int, request: int, hdr: Any = None, body: Any = None) -> None:
-        """``NIOCCTRL`` (``hdr``: ``struct nmreq_header *``, ``body``: its request body,
-        written back by the kernel) or ``NIOCTXSYNC``/``NIOCRXSYNC`` (no argument)."""
-        ...
-
-    def mmap(self, fd: int, size: int) -> mmap.mmap:
-        """Map ``size`` bytes of the registered fd's region, shared, read-write, offset 0."""
-        ...
-
-    def close(self, fd: int) -> None: ...
-
-
-class KernelSyscalls:
-    """The real syscalls, on the real ``/dev/netmap``."""
-
-    def open(self, path: str) -> int:
-        return os.open(path, os.O_RDWR | os.O_CLOEXEC)
-
-    def ioctl(self, fd: int, request: int, hdr: Any = None, body: Any = None) -> None:
-        if request == lib.NIOCCTRL:
-            err = lib.anm_ctrl(fd, hdr, ffi.NULL if body is None else body)
-        elif request == lib.NIOCTXSYNC:
-            err = lib.anm_txsync(fd)
-        elif request == lib.NIOCRXSYNC:
-            err = lib.anm_rxsync(fd)
-        else:
-            raise ValueError(f"not a netmap ioctl: {request:#x}")
-        if err:
-            raise OSError(err, os.strerror(err))
-
-    def mmap(self, fd: int, size: int) -> mmap.mmap:
-        return mmap.mmap(fd, size, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
-
-    def close(self, fd: int) -> None:
-        os.close(fd)
 
 
 def _header(reqtype: int, name: str) -> Any:
@@ -137,7 +104,7 @@ class NetmapPort:
         self,
         spec: PortSpec,
         fd: int,
-        region: mmap.mmap,
+        region: SharedRegion,
         rings: RingSet,
         info: PortInfo,
         syscalls: NetmapSyscalls,
@@ -180,23 +147,32 @@ class NetmapPort:
                 raise ValueError(f"{spec.text}: {key}={value!r} is not in 0..{_HINTS[key]}")
         overrides: dict[str, Any] = dict(hints)
         spec = dataclasses.replace(spec, **overrides)
-        sys_ = syscalls if syscalls is not None else KernelSyscalls()
+        sys_ = syscalls if syscalls is not None else KERNEL
         fd: int = cls._call(sys_.open, spec, "open", DEVICE)
-        region: mmap.mmap | None = None
+        region: SharedRegion | None = None
         try:
             body = cls._register(sys_, fd, spec, tx_poll)
             size, nifp = int(body.nr_memsize), int(body.nr_offset)
             if size <= 0 or nifp >= size:
                 raise ValueError(f"{spec.text}: kernel returned region size {size}, offset {nifp}")
-            region = cls._call(sys_.mmap, spec, "mmap", fd, size)
+
+            def map_region(fd: int, size: int) -> mmap.mmap:
+                mapped: mmap.mmap = cls._call(sys_.mmap, spec, "mmap", fd, size)
+                return mapped
+
+            mem_id = int(body.nr_mem_id)
+            region = acquire_region(sys_, fd, mem_id, size, spec.text, map_region)
             # VALE ports and pipes carry NS_MOREFRAG chains; a NIC may be in emulated mode,
             # whose TX sends every slot as its own frame, so there a frame stays in one slot.
             frags = spec.subsystem == "vale" or spec.is_pipe
-            rings = RingSet(region, nifp, name=spec.text, allow_fragments=frags)
+            rings = RingSet(region.map, nifp, name=spec.text, allow_fragments=frags)
         except BaseException:
-            if region is not None:
-                region.close()
-            sys_.close(fd)
+            keep = False
+            try:
+                keep = region is not None and not region.release(fd, spec.text)
+            finally:
+                if not keep:
+                    sys_.close(fd)
             raise
         mtu, mac = _link_info(spec)
         info = PortInfo(
@@ -208,7 +184,7 @@ class NetmapPort:
             tx_slots=rings.tx_slots,
             buf_size=rings.buf_size,
             max_frame=rings.max_frame,
-            mem_id=int(body.nr_mem_id),
+            mem_id=mem_id,
             mtu=mtu,
             mac=mac,
             ifname=spec.nr_name,
@@ -322,24 +298,58 @@ class NetmapPort:
         if self._rings.tx_pending():
             self._sync(lib.NIOCTXSYNC, "txsync")
 
+    def forward_to(self, dst: Port, max_frames: int) -> int:
+        """Move up to ``max_frames`` received frames into ``dst``'s TX rings, without a
+        Python object per frame; returns how many were moved.
+
+        ``dst`` must be a ring port (:class:`NetmapPort` or a software pipe end). When it
+        maps the same memory (the same ``mem_id``: two NICs on the global allocator, a NIC
+        and its pipes, or this port itself) each frame's buffer is swapped with a free TX
+        buffer, zero-copy; otherwise each frame is copied once. Frames ``dst`` has no room
+        for stay in our RX ring; frames it can never carry (too long for it) are dropped and
+        counted in ``stats()["fwd_dropped"]``. ``dst`` is not flushed: call its
+        :meth:`flush` once per burst. As with :meth:`recv`, one NIOCRXSYNC fetches new
+        frames when none is visible.
+        """
+        self._check()
+        out = destination_rings(self._info.name, dst)
+        if max_frames <= 0:
+            return 0
+        rings = self._rings
+        n = rings.forward_to(out, max_frames)
+        if n == 0 and rings.rx_pending() == 0:
+            self._sync(lib.NIOCRXSYNC, "rxsync")
+            n = rings.forward_to(out, max_frames)
+        return n
+
+    def _ring_set(self) -> RingSet:
+        """The rings, for :func:`aionetmap.ports.forward` and other ports' ``forward_to``."""
+        self._check()
+        return self._rings
+
     def stats(self) -> Mapping[str, int]:
         if self._closed:
             return dict(self._stats)
         return {**self._rings.stats(), **self._stats}
 
     def close(self) -> None:
-        """Unmap the region and close the fd (both are needed to leave netmap mode)."""
+        """Release this port's share of the region's mapping and close the fd (netmap
+        leaves netmap mode only when neither is left). The mapping itself is unmapped when
+        the last port of this process using the same memory closes; if it went through
+        this port's fd, it is moved to another port's fd first."""
         if self._closed:
             return
         self._stats = {**self._rings.stats(), **self._stats}
         self._closed = True
+        keep = False
         try:
             self._rings.release()  # drops its view of the mapping, so munmap can succeed
         finally:
             try:
-                self._region.close()
+                keep = not self._region.release(self._fd, self._info.name)
             finally:
-                self._sys.close(self._fd)
+                if not keep:
+                    self._sys.close(self._fd)
 
     # ---- helpers and dunders ---------------------------------------------------------------
 

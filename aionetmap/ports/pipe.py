@@ -31,7 +31,8 @@ from typing import Any, Literal, Self
 from aionetmap._native._ring import ffi, lib
 from aionetmap._native.batch import FrameBatch
 from aionetmap._native.rings import RingSet, c_message
-from aionetmap.ports.base import PortClosedError, PortInfo, TxWakeup
+from aionetmap.ports.base import Port, PortClosedError, PortInfo, TxWakeup
+from aionetmap.ports.forward import destination_rings
 
 __all__ = ["PipeHandle", "PipePort", "pipe_pair"]
 
@@ -329,6 +330,25 @@ class PipePort:
             raise self._damaged()
         batch.count = n
         return n
+
+    def forward_to(self, dst: Port, max_frames: int) -> int:
+        """Move up to ``max_frames`` delivered frames into ``dst``'s TX rings; returns how
+        many. ``dst`` must be a ring port (a pipe end or a netmap port). Within one pipe's
+        memory (this end itself, or the other end of the same pipe) buffers are swapped,
+        zero-copy; otherwise each frame is copied once. Frames ``dst`` has no room for stay
+        here, and the fd stays readable for them; frames it can never carry are dropped
+        and counted in ``stats()["fwd_dropped"]``. ``dst`` is not flushed. Readiness and
+        syncs work exactly as in :meth:`recv`."""
+        p, r = self._check()
+        out = destination_rings(self._spec, dst)
+        n = lib.anm_pipe_forward(p, r.native, out.native, max(0, max_frames))
+        if n < 0:
+            raise self._damaged()
+        return n
+
+    def _ring_set(self) -> RingSet:
+        """The rings, for :func:`aionetmap.ports.forward` and other ports' ``forward_to``."""
+        return self._check()[1]
 
     def send(self, frames: Sequence[bytes | bytearray | memoryview]) -> int:
         return self._check()[1].send(frames)
