@@ -1,4 +1,5 @@
-"""Port backends, and :func:`open_port`, which picks the backend a portspec names."""
+"""Port backends, :func:`open_port`, which picks the backend a portspec names, and
+:func:`forward`, which moves frames from one port to another (zero-copy where it can)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,20 @@ from typing import Any, Literal
 
 from aionetmap._native.batch import FrameBatch
 from aionetmap.ports.base import Port, PortClosedError, PortInfo
+from aionetmap.ports.forward import ForwardPath, forward, forward_path
 from aionetmap.portspec import PortSpec, parse_portspec
 
-__all__ = ["FrameBatch", "Port", "PortClosedError", "PortInfo", "open_port", "parse_portspec"]
+__all__ = [
+    "ForwardPath",
+    "FrameBatch",
+    "Port",
+    "PortClosedError",
+    "PortInfo",
+    "forward",
+    "forward_path",
+    "open_port",
+    "parse_portspec",
+]
 
 
 def open_port(spec: str | PortSpec, **overrides: Any) -> Port:

@@ -4,28 +4,74 @@ real RingSet), the real syscall layer on a non-netmap fd, open_port dispatch, an
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import mmap
 import os
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from aionetmap._native._netmap import ffi, lib
 from aionetmap._native.batch import FrameBatch
-from aionetmap.ports import Port, PortClosedError, open_port
+from aionetmap.ports import Port, PortClosedError, forward_path, open_port
 from aionetmap.ports import netmap as netmap_module
 from aionetmap.ports.netmap import KernelSyscalls, NetmapPort
+from aionetmap.ports.pipe import pipe_pair
 
-NIFP = 1024  # the netmap_if sits inside the if pool, not at offset 0
+NIFP = 1024  # the first netmap_if sits inside the if pool, not at offset 0
+IF_SIZE = 1024
 RING_POOL = 4096
+MAX_PORTS = 3  # netmap_ifs the fake's if pool holds per allocator
+
+
+class FakeAllocator:
+    """One memory region of the fake kernel, laid out the way netmap_mem2.c does (if pool,
+    ring pool, buffer pool) with room for MAX_PORTS ports. It lives in a memfd, so every
+    mapping of it (the ports' and the fake's own) sees the same memory, at its own address.
+    """
+
+    def __init__(self, mem_id: int, nic_rings: int, slots: int, buf_size: int) -> None:
+        self.mem_id, self.slots, self.buf_size = mem_id, slots, buf_size
+        self.per_dir = nic_rings + 1
+        self.ring_size = (256 + 16 * slots + 127) // 128 * 128
+        rings = MAX_PORTS * 2 * self.per_dir
+        self.buf_pool = RING_POOL + (rings * self.ring_size + 4095) // 4096 * 4096
+        self.nbufs = 2 + rings * slots
+        self.size = self.buf_pool + self.nbufs * buf_size
+        self.fd = os.memfd_create(f"fake-netmap-{mem_id}", os.MFD_CLOEXEC)
+        os.ftruncate(self.fd, self.size)
+        self.mem = mmap.mmap(self.fd, self.size)  # the kernel's own view
+        self.free_bufs = list(range(2, self.nbufs))
+        self.ports: dict[int, int] = {}  # if-pool slot -> fd registered there
+
+    def close(self) -> None:
+        self.mem.close()
+        os.close(self.fd)
+
+
+class FakeBinding:
+    """What the fake kernel keeps for one registered fd."""
+
+    def __init__(self, alloc: FakeAllocator, k: int, nifp: int) -> None:
+        self.alloc, self.k, self.nifp = alloc, k, nifp
+        self.rings: dict[str, list[int]] = {"tx": [], "rx": []}  # bound ring offsets
+        self.hwcur: dict[int, int] = {}
+        self.known: dict[int, list[int]] = {}  # buffer the kernel believes each slot holds
+        self.inbox: list[bytes] = []  # frames its next RXSYNC delivers
 
 
 class FakeKernel:
-    """Stands in for /dev/netmap: answers NIOCCTRL like the kernel and lays out a region
-    (one netmap_if, NIC + host rings, a buffer pool) the way netmap_mem2.c does. TXSYNC
-    loops the sent frames back; the next RXSYNC delivers them to the first bound RX ring.
-    ``fail`` maps an operation (open, register, port_info, mmap, txsync, rxsync) to an errno.
+    """Stands in for /dev/netmap: answers NIOCCTRL like the kernel, with one region per
+    memory id shared by every port registered on it (default id 3), and remembers which fd
+    each mapping goes through, so ``bound()`` tells which ports the kernel still holds
+    (netmap releases a port once its fd is closed and no mapping goes through it).
+    TXSYNC loops the sent frames back to the same port; its next RXSYNC delivers them (as
+    does ``deliver``). Buffers a port swapped without NS_BUF_CHANGED are counted in
+    ``unflagged``. ``fail`` maps an operation (open, register, port_info, mmap, remap,
+    txsync, rxsync) to an errno.
     """
 
     def __init__(self, nic_rings: int = 2, slots: int = 8, buf_size: int = 2048) -> None:
@@ -35,42 +81,98 @@ class FakeKernel:
         self.requests: list[dict[str, Any]] = []
         self.mem_ids = {"eth1": 5}  # PORT_INFO_GET answers
         self.memsize_override: int | None = None
-        self.region: mmap.mmap | None = None
-        self.rings: dict[str, list[int]] = {"tx": [], "rx": []}  # ring offsets bound
-        self.hwcur: dict[int, int] = {}
-        self.pending: list[bytes] = []
+        self.allocators: dict[int, FakeAllocator] = {}
+        self.bindings: dict[int, FakeBinding] = {}
+        self.maps: list[list[Any]] = []  # [mapping, fd it goes through]
+        self.region: mmap.mmap | None = None  # the last mapping handed out
         self.syncs = {"tx": 0, "rx": 0}
+        self.mmaps = self.remaps = self.unflagged = 0
 
     def _maybe_fail(self, op: str) -> None:
         if op in self.fail:
             raise OSError(self.fail[op], os.strerror(self.fail[op]))
+
+    def shutdown(self) -> None:
+        """Free the fake's memory (the test's ports must be closed already)."""
+        for alloc in self.allocators.values():
+            alloc.close()
+
+    # ---- what the kernel holds ----
+
+    def bound(self) -> set[int]:
+        """fds whose registration the kernel still holds."""
+        mapped = {via for region, via in self.maps if not region.closed}
+        return {fd for fd in self.bindings if fd in self.fds or fd in mapped}
+
+    def _reap(self) -> None:
+        """Release the registrations nothing holds any more, as netmap_dtor would."""
+        live = self.bound()
+        for fd in [fd for fd in self.bindings if fd not in live]:
+            b = self.bindings.pop(fd)
+            with ffi.from_buffer(b.alloc.mem) as base:
+                for off in b.rings["tx"] + b.rings["rx"]:
+                    ring: Any = ffi.cast("struct netmap_ring *", base + off)
+                    b.alloc.free_bufs += [ring.slot[i].buf_idx for i in range(ring.num_slots)]
+            del b.alloc.ports[b.k]
+
+    def buffers(self, mem_id: int = 3) -> list[int]:
+        """Every buffer index in a slot of a live port of memory ``mem_id``."""
+        out: list[int] = []
+        for b in self.bindings.values():
+            if b.alloc.mem_id != mem_id:
+                continue
+            with ffi.from_buffer(b.alloc.mem) as base:
+                for off in b.rings["tx"] + b.rings["rx"]:
+                    ring: Any = ffi.cast("struct netmap_ring *", base + off)
+                    out += [ring.slot[i].buf_idx for i in range(ring.num_slots)]
+        return out
+
+    def deliver(self, fd: int, frames: list[bytes]) -> None:
+        """Frames that arrive on the port of ``fd`` (shown at its next RXSYNC)."""
+        self.bindings[fd].inbox += frames
 
     # ---- the NetmapSyscalls interface ----
 
     def open(self, path: str) -> int:
         assert path == "/dev/netmap"
         self._maybe_fail("open")
+        self._reap()
         fd = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)
+        # A closed fd whose registration lives on (a mapping still goes through it) must
+        # never have its number handed out again in these tests.
+        assert fd not in self.bindings, f"fd {fd} reused while the kernel still holds it"
         self.fds.add(fd)
         return fd
 
     def ioctl(self, fd: int, request: int, hdr: Any = None, body: Any = None) -> None:
         assert fd in self.fds
         if request == lib.NIOCCTRL:
-            self._ctrl(hdr, body)
+            self._ctrl(fd, hdr, body)
         elif request in (lib.NIOCTXSYNC, lib.NIOCRXSYNC):
             tx = request == lib.NIOCTXSYNC
             self._maybe_fail("txsync" if tx else "rxsync")
             self.syncs["tx" if tx else "rx"] += 1
-            self._sync(tx)
+            self._sync(self.bindings[fd], tx)
         else:
             raise OSError(errno.EOPNOTSUPP, "unknown ioctl")
+
+    def remap(self, fd: int, region: mmap.mmap) -> None:
+        assert fd in self.fds
+        self._maybe_fail("remap")
+        entry = next(e for e in self.maps if e[0] is region and not region.closed)
+        assert self.bindings[fd].alloc is self.bindings[entry[1]].alloc
+        entry[1] = fd
+        self.remaps += 1
 
     def mmap(self, fd: int, size: int) -> mmap.mmap:
         assert fd in self.fds
         self._maybe_fail("mmap")
-        self.region = mmap.mmap(-1, size)
-        self.region[: len(self.image)] = self.image
+        alloc = self.bindings[fd].alloc
+        if size > alloc.size:
+            raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
+        self.region = mmap.mmap(alloc.fd, size)
+        self.maps.append([self.region, fd])
+        self.mmaps += 1
         return self.region
 
     def close(self, fd: int) -> None:
@@ -79,7 +181,7 @@ class FakeKernel:
 
     # ---- NIOCCTRL ----
 
-    def _ctrl(self, hdr: Any, body: Any) -> None:
+    def _ctrl(self, fd: int, hdr: Any, body: Any) -> None:
         assert body is not None
         req = {
             "version": hdr.nr_version,
@@ -107,12 +209,18 @@ class FakeKernel:
         ):
             req[field] = getattr(body, f"nr_{field}")
         self.requests.append(req)
-        size = self._layout(req)
-        body.nr_offset, body.nr_memsize = NIFP, self.memsize_override or size
-        body.nr_tx_slots = body.nr_rx_slots = self.slots
+        mem_id = req["mem_id"] or 3
+        if mem_id not in self.allocators:
+            self.allocators[mem_id] = FakeAllocator(
+                mem_id, self.nic_rings, self.slots, self.buf_size
+            )
+        alloc = self.allocators[mem_id]
+        binding = self._layout(fd, alloc, req)
+        body.nr_offset, body.nr_memsize = binding.nifp, self.memsize_override or alloc.size
+        body.nr_tx_slots = body.nr_rx_slots = alloc.slots
         body.nr_tx_rings = body.nr_rx_rings = self.nic_rings
         body.nr_host_tx_rings = body.nr_host_rx_rings = 1
-        body.nr_mem_id = req["mem_id"] or 3
+        body.nr_mem_id = mem_id
 
     def _bound(self, req: dict[str, Any]) -> list[int]:
         """Ring indices per direction (NIC rings, then the host ring) that the mode binds."""
@@ -125,79 +233,106 @@ class FakeKernel:
             lib.NR_REG_ONE_SW: host,
         }[req["mode"]]
 
-    def _layout(self, req: dict[str, Any]) -> int:
-        per_dir = self.nic_rings + 1
-        ring_size = (256 + 16 * self.slots + 127) // 128 * 128
-        buf_pool = RING_POOL + (2 * per_dir * ring_size + 4095) // 4096 * 4096
-        size = buf_pool + (2 + 2 * per_dir * self.slots) * self.buf_size
-        self.image = bytearray(size)
-        base: Any = ffi.from_buffer(self.image)
-        nifp: Any = ffi.cast("struct netmap_if *", base + NIFP)
-        nifp.ni_name = b"fake0"
-        nifp.ni_tx_rings = nifp.ni_rx_rings = self.nic_rings
-        nifp.ni_host_tx_rings = nifp.ni_host_rx_rings = 1
-        bound = self._bound(req)
-        self.rings = {"tx": [], "rx": []}
-        for n in range(2 * per_dir):
-            tx, idx = n < per_dir, n % per_dir
-            if (
-                (tx and req["flags"] & lib.NR_RX_RINGS_ONLY)
-                or (not tx and req["flags"] & lib.NR_TX_RINGS_ONLY)
-                or idx not in bound
-            ):
-                continue  # ring_ofs stays 0: not bound to this fd
-            off = RING_POOL + n * ring_size
-            ring: Any = ffi.cast("struct netmap_ring *", base + off)
-            ring.buf_ofs, ring.num_slots, ring.nr_buf_size = (
-                buf_pool - off,
-                self.slots,
-                self.buf_size,
-            )
-            ring.ringid, ring.dir = idx, 0 if tx else 1
-            ring.tail = self.slots - 1 if tx else 0  # TX: all free but one; RX: empty
-            for i in range(self.slots):
-                ring.slot[i].buf_idx = 2 + n * self.slots + i
-            nifp.ring_ofs[n] = off - NIFP
-            self.rings["tx" if tx else "rx"].append(off)
-            self.hwcur[off] = 0
-        return size
+    def _layout(self, fd: int, alloc: FakeAllocator, req: dict[str, Any]) -> FakeBinding:
+        """Write the port's netmap_if and rings into a free part of the allocator."""
+        self._reap()
+        k = next((k for k in range(MAX_PORTS) if k not in alloc.ports), None)
+        if k is None:
+            raise OSError(errno.ENOMEM, os.strerror(errno.ENOMEM))
+        alloc.ports[k] = fd
+        binding = self.bindings[fd] = FakeBinding(alloc, k, NIFP + k * IF_SIZE)
+        per_dir, bound = alloc.per_dir, self._bound(req)
+        with ffi.from_buffer(alloc.mem) as base:
+            ffi.memmove(base + binding.nifp, bytes(IF_SIZE), IF_SIZE)
+            nifp: Any = ffi.cast("struct netmap_if *", base + binding.nifp)
+            nifp.ni_name = b"fake0"
+            nifp.ni_tx_rings = nifp.ni_rx_rings = self.nic_rings
+            nifp.ni_host_tx_rings = nifp.ni_host_rx_rings = 1
+            for n in range(2 * per_dir):
+                tx, idx = n < per_dir, n % per_dir
+                if (
+                    (tx and req["flags"] & lib.NR_RX_RINGS_ONLY)
+                    or (not tx and req["flags"] & lib.NR_TX_RINGS_ONLY)
+                    or idx not in bound
+                ):
+                    continue  # ring_ofs stays 0: not bound to this fd
+                off = RING_POOL + (k * 2 * per_dir + n) * alloc.ring_size
+                ring: Any = ffi.cast("struct netmap_ring *", base + off)
+                ring.buf_ofs, ring.num_slots = alloc.buf_pool - off, alloc.slots
+                ring.nr_buf_size, ring.ringid, ring.dir = alloc.buf_size, idx, 0 if tx else 1
+                ring.head = ring.cur = 0
+                ring.tail = alloc.slots - 1 if tx else 0  # TX: all free but one; RX: empty
+                bufs = [alloc.free_bufs.pop() for _ in range(alloc.slots)]
+                for i, buf in enumerate(bufs):
+                    ring.slot[i].buf_idx, ring.slot[i].len, ring.slot[i].flags = buf, 0, 0
+                nifp.ring_ofs[n] = off - binding.nifp
+                binding.rings["tx" if tx else "rx"].append(off)
+                binding.hwcur[off] = 0
+                binding.known[off] = bufs
+        return binding
 
     # ---- syncs ----
 
-    def _sync(self, tx: bool) -> None:
-        assert self.region is not None
-        with ffi.from_buffer(self.region) as base:
-            for off in self.rings["tx" if tx else "rx"]:
+    def _take_back(self, binding: FakeBinding, off: int, slot: Any, i: int) -> None:
+        """A slot comes back from the user: a new buffer must carry NS_BUF_CHANGED."""
+        if slot.buf_idx != binding.known[off][i]:
+            if not slot.flags & lib.NS_BUF_CHANGED:
+                self.unflagged += 1
+            binding.known[off][i] = slot.buf_idx
+        slot.flags &= ~lib.NS_BUF_CHANGED
+
+    def _sync(self, b: FakeBinding, tx: bool) -> None:
+        alloc = b.alloc
+        with ffi.from_buffer(alloc.mem) as base:
+            pool = base + alloc.buf_pool
+            for off in b.rings["tx" if tx else "rx"]:
                 ring: Any = ffi.cast("struct netmap_ring *", base + off)
-                pool = base + off + ring.buf_ofs
                 n, head = ring.num_slots, ring.head
                 assert 0 <= head < n
                 assert 0 <= ring.cur < n
+                i = b.hwcur[off]
                 if tx:  # take [hwcur, head) and reclaim it at once
-                    i = self.hwcur[off]
                     while i != head:
                         s = ring.slot[i]
-                        self.pending.append(ffi.buffer(pool + s.buf_idx * self.buf_size, s.len)[:])
+                        self._take_back(b, off, s, i)
+                        b.inbox.append(ffi.buffer(pool + s.buf_idx * alloc.buf_size, s.len)[:])
                         i = (i + 1) % n
                     ring.tail = (head - 1) % n
                 else:  # give back [hwcur, head), then fill from tail
+                    while i != head:
+                        self._take_back(b, off, ring.slot[i], i)
+                        i = (i + 1) % n
                     tail = ring.tail
-                    while self.pending and (tail + 1) % n != head:
-                        frame, s = self.pending.pop(0), ring.slot[tail]
-                        ffi.memmove(pool + s.buf_idx * self.buf_size, frame, len(frame))
+                    while b.inbox and (tail + 1) % n != head:
+                        frame, s = b.inbox.pop(0), ring.slot[tail]
+                        ffi.memmove(pool + s.buf_idx * alloc.buf_size, frame, len(frame))
                         s.len, s.flags = len(frame), 0
                         tail = (tail + 1) % n
                     ring.tail = tail
-                self.hwcur[off] = head
+                b.hwcur[off] = head
 
 
 @pytest.fixture
-def kernel() -> FakeKernel:
-    return FakeKernel()
+def kernel() -> Iterator[FakeKernel]:
+    fake = FakeKernel()
+    yield fake
+    fake.shutdown()
 
 
 def frames(n: int, size: int = 60) -> list[bytes]:
     return [bytes([i]) * size for i in range(1, n + 1)]
+
+
+class NoRings:
+    """A port without netmap rings (as AF_PACKET): ``port`` with its ring access hidden."""
+
+    def __init__(self, port: Port) -> None:
+        self._port = port
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ("_ring_set", "forward_to"):
+            raise AttributeError(name)
+        return getattr(self._port, name)
 
 
 # ---- opening and registering ------------------------------------------------------------
@@ -401,6 +536,7 @@ def test_close_is_idempotent_and_releases_everything(kernel: FakeKernel) -> None
     assert port.closed
     assert "closed" in repr(port)
     assert not kernel.fds
+    assert not kernel.bound()
     assert kernel.region is not None
     assert kernel.region.closed
     assert port.stats()["tx_frames"] == 2  # the counters survive the close
@@ -420,6 +556,161 @@ def test_leaked_port_warns_and_closes(kernel: FakeKernel) -> None:
     with pytest.warns(ResourceWarning, match="unclosed <NetmapPort netmap:eth0"):
         del port  # no cycles: the last reference going away runs __del__ right here
     assert not kernel.fds
+
+
+# ---- one mapping per memory region -----------------------------------------------------------
+
+
+def test_ports_of_one_allocator_share_one_mapping_and_swap_buffers(kernel: FakeKernel) -> None:
+    with (
+        NetmapPort.open("netmap:eth0", syscalls=kernel) as a,
+        NetmapPort.open("netmap:eth1", syscalls=kernel) as b,
+    ):
+        assert kernel.mmaps == 1  # the second port reuses the first one's mapping
+        assert a.info.mem_id == b.info.mem_id == 3
+        assert forward_path(a, b) == "swap"
+        before = sorted(kernel.buffers())
+        kernel.deliver(a.fileno(), frames(5))
+        assert a.forward_to(b, 16) == 5  # nothing visible: one RXSYNC fetched them
+        assert kernel.syncs["rx"] == 1
+        stats = a.stats()
+        assert (stats["fwd_swapped"], stats["fwd_copied"], stats["rx_frames"]) == (5, 0, 5)
+        b.flush()
+        batch = FrameBatch(16)
+        assert b.recv(batch) == 5
+        assert batch.frames() == frames(5)
+        # The next RXSYNC on a hands its slots, now holding b's old buffers, back.
+        kernel.ioctl(a.fileno(), lib.NIOCRXSYNC)
+        # Every buffer is still in exactly one slot, and the kernel was told of every swap.
+        assert sorted(kernel.buffers()) == before
+        assert kernel.unflagged == 0
+
+
+def test_ports_of_different_allocators_copy(kernel: FakeKernel) -> None:
+    with (
+        NetmapPort.open("netmap:eth0", syscalls=kernel) as a,
+        NetmapPort.open("netmap:eth1@4", syscalls=kernel) as b,
+    ):
+        assert kernel.mmaps == 2
+        assert (a.info.mem_id, b.info.mem_id) == (3, 4)
+        assert forward_path(a, b) == "ring-copy"
+        kernel.deliver(a.fileno(), frames(4, size=300))
+        assert a.forward_to(b, 16) == 4
+        assert (a.stats()["fwd_swapped"], a.stats()["fwd_copied"]) == (0, 4)
+        b.flush()
+        batch = FrameBatch(16)
+        assert b.recv(batch) == 4
+        assert batch.frames() == frames(4, size=300)
+
+
+@pytest.mark.parametrize("first", ["mapping-owner", "other"])
+def test_closing_either_port_releases_it_and_keeps_the_other_working(
+    kernel: FakeKernel, first: str
+) -> None:
+    a = NetmapPort.open("netmap:eth0", syscalls=kernel)
+    b = NetmapPort.open("netmap:eth1", syscalls=kernel)
+    region = kernel.region
+    assert region is not None
+    gone, stays = (a, b) if first == "mapping-owner" else (b, a)
+    try:
+        kernel.deliver(a.fileno(), frames(3))
+        assert a.forward_to(b, 8) == 3
+        gone.close()
+        # The closed port is released by the kernel at once: its fd is closed and the
+        # shared mapping no longer goes through it.
+        assert kernel.bound() == {stays.fileno()}
+        assert kernel.remaps == (1 if first == "mapping-owner" else 0)
+        assert not region.closed
+        # The survivor still sends, receives and swaps buffers through the shared mapping.
+        stays.flush()
+        assert stays.send(frames(2, size=100)) == 2
+        stays.flush()
+        batch = FrameBatch(16)
+        got = stays.recv(batch)
+        assert batch.frames()[-2:] == frames(2, size=100)
+        assert got in (2, 5)  # b also gets back the 3 frames a forwarded to it
+        kernel.deliver(stays.fileno(), frames(2))
+        assert stays.forward_to(stays, 8) == 2
+        assert stays.stats()["fwd_swapped"] >= 2
+    finally:
+        stays.close()
+    assert region.closed
+    assert not kernel.bound()
+    assert not kernel.fds
+
+
+def test_mapping_that_cannot_move_keeps_the_closed_port_until_the_last_closes(
+    kernel: FakeKernel,
+) -> None:
+    a = NetmapPort.open("netmap:eth0", syscalls=kernel)
+    b = NetmapPort.open("netmap:eth1", syscalls=kernel)
+    a_fd = a.fileno()
+    kernel.fail["remap"] = errno.ENOMEM
+    with pytest.warns(RuntimeWarning, match=r"netmap:eth0: could not move .* memory 3"):
+        a.close()
+    assert a.closed
+    assert kernel.bound() == {a_fd, b.fileno()}  # a's fd stays open under the mapping
+    kernel.deliver(b.fileno(), frames(2))
+    batch = FrameBatch(4)
+    assert b.recv(batch) == 2
+    b.close()
+    assert not kernel.bound()
+    assert not kernel.fds
+    assert kernel.region is not None
+    assert kernel.region.closed
+
+
+def test_a_different_size_for_a_mapped_memory_id_is_refused(kernel: FakeKernel) -> None:
+    with NetmapPort.open("netmap:eth0", syscalls=kernel) as a:
+        size = len(kernel.maps[0][0])
+        kernel.memsize_override = size + 4096
+        with pytest.raises(ValueError, match=rf"netmap:eth1: .*memory 3 as {size + 4096} bytes"):
+            NetmapPort.open("netmap:eth1", syscalls=kernel)
+        assert kernel.fds == {a.fileno()}  # the refused port's fd is closed again
+        kernel.memsize_override = None
+        with NetmapPort.open("netmap:eth1", syscalls=kernel) as b:
+            assert kernel.mmaps == 1
+            kernel.deliver(a.fileno(), frames(1))
+            assert a.forward_to(b, 1) == 1
+
+
+def test_forward_to_needs_an_open_ring_port(kernel: FakeKernel) -> None:
+    with NetmapPort.open("netmap:eth0", syscalls=kernel) as a:
+        other = NetmapPort.open("netmap:eth1", syscalls=kernel)
+        other.close()
+        with pytest.raises(PortClosedError, match="netmap:eth1"):
+            a.forward_to(other, 1)
+        p, q = pipe_pair(slots=8)
+        try:
+            with pytest.raises(TypeError, match=r"netmap:eth0: .*use aionetmap.ports.forward"):
+                a.forward_to(NoRings(p), 1)
+        finally:
+            p.close()
+            q.close()
+        assert a.forward_to(a, 0) == 0
+        assert kernel.syncs["rx"] == 0  # asking for nothing costs no syscall
+
+
+def test_forward_to_a_full_port_leaves_frames_in_the_ring(kernel: FakeKernel) -> None:
+    with (
+        NetmapPort.open("netmap:eth0-0", syscalls=kernel) as a,
+        NetmapPort.open("netmap:eth1-0", syscalls=kernel) as b,
+    ):
+        assert b.send(frames(5, size=70)) == 5  # 2 of 7 TX slots left
+        kernel.deliver(a.fileno(), frames(6))
+        assert a.forward_to(b, 16) == 2
+        syncs = kernel.syncs["rx"]
+        assert a.forward_to(b, 16) == 0  # b is full; the rest is visible: no RXSYNC
+        assert kernel.syncs["rx"] == syncs
+        b.flush()
+        assert a.forward_to(b, 16) == 4
+        b.flush()
+        batch = FrameBatch(16)
+        assert b.recv(batch) == 7  # what b's RX ring holds at a time
+        got = batch.frames()
+        assert b.recv(batch) == 4
+        assert got + batch.frames() == frames(5, size=70) + frames(6)
+        assert a.stats()["fwd_dropped"] == 0
 
 
 # ---- the real syscall layer -----------------------------------------------------------------
@@ -447,6 +738,59 @@ def test_real_ioctl_returns_the_errno() -> None:
             KernelSyscalls().ioctl(fd, 0x1234)
     finally:
         os.close(fd)
+
+
+def _memfd(name: str, fill: bytes, size: int = 8192) -> int:
+    fd = os.memfd_create(name, os.MFD_CLOEXEC)
+    os.ftruncate(fd, size)
+    os.pwrite(fd, fill * size, 0)
+    return fd
+
+
+def _open_files(name: str) -> int:
+    """How many fds of this process refer to the memfd called ``name``."""
+    count = 0
+    for n in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(FileNotFoundError):  # the fd listdir itself used
+            count += os.readlink(f"/proc/self/fd/{n}").startswith(f"/memfd:{name} ")
+    return count
+
+
+def test_real_mmap_keeps_no_fd_and_remap_moves_the_mapping_to_another_file() -> None:
+    tag = f"anm-remap-{os.getpid()}"
+    first, second = _memfd(f"{tag}-a", b"A"), _memfd(f"{tag}-b", b"B")
+    region = KernelSyscalls().mmap(first, 8192)
+    try:
+        assert region[:2] == b"AA"
+        region[0:1] = b"Z"
+        assert os.pread(first, 1, 0) == b"Z"  # shared, read-write
+        assert _open_files(f"{tag}-a") == 1  # Python's mmap(fd) would hold a duplicate
+        view: Any = ffi.from_buffer(region)
+        address = int(ffi.cast("uintptr_t", view))
+        ffi.release(view)
+        KernelSyscalls().remap(second, region)
+        view = ffi.from_buffer(region)
+        assert int(ffi.cast("uintptr_t", view)) == address  # same addresses, other file
+        ffi.release(view)
+        assert region[:2] == b"BB"
+        os.close(first)
+        first = -1
+        maps = Path("/proc/self/maps").read_text()
+        assert f"{tag}-a" not in maps  # nothing holds the first file any more
+        assert f"{tag}-b" in maps
+        null = os.open("/dev/null", os.O_RDWR)
+        try:
+            with pytest.raises(OSError, match="No such device") as info:
+                KernelSyscalls().remap(null, region)
+        finally:
+            os.close(null)
+        assert info.value.errno == errno.ENODEV
+        assert region[:2] == b"BB"  # a refused remap leaves the mapping as it was
+    finally:
+        region.close()
+        for fd in (first, second):
+            if fd >= 0:
+                os.close(fd)
 
 
 def test_missing_device_points_at_the_alternatives(monkeypatch: pytest.MonkeyPatch) -> None:
