@@ -130,10 +130,12 @@ def _slots_per_frame(src: PortInfo, dst: PortInfo) -> int:
 
 def _copy(src: Port, dst: Port, max_frames: int, batch: FrameBatch) -> tuple[int, int]:
     """recv + send_batch, taking no more than ``dst`` has room for. (queued, dropped)"""
-    room = dst.tx_space() // _slots_per_frame(src.info, dst.info)
-    limit = min(max_frames, batch.capacity, room)
-    if limit <= 0:
+    room = dst.tx_space()
+    if room <= 0:
         return 0, 0
+    # At least one frame whenever there is room at all, so a destination whose largest
+    # frame needs more slots than it has free still makes progress.
+    limit = min(max_frames, batch.capacity, max(1, room // _slots_per_frame(src.info, dst.info)))
     received = src.recv(batch, limit)
     if received == 0:
         return 0, 0

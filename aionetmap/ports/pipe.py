@@ -333,12 +333,13 @@ class PipePort:
 
     def forward_to(self, dst: Port, max_frames: int) -> int:
         """Move up to ``max_frames`` delivered frames into ``dst``'s TX rings; returns how
-        many. ``dst`` must be a ring port (a pipe end or a netmap port). Within one pipe's
-        memory (this end itself, or the other end of the same pipe) buffers are swapped,
-        zero-copy; otherwise each frame is copied once. Frames ``dst`` has no room for stay
-        here, and the fd stays readable for them; frames it can never carry are dropped
-        and counted in ``stats()["fwd_dropped"]``. ``dst`` is not flushed. Readiness and
-        syncs work exactly as in :meth:`recv`."""
+        many. ``dst`` must be a ring port (a pipe end or a netmap port). Into this end's own
+        TX ring (a reflector) buffers are swapped, zero-copy; into any other port, each frame
+        is copied once (every end maps its pipe's memory separately, as it would in its own
+        process). Frames ``dst`` has no room for stay here, and the fd stays readable for
+        them; frames it can never carry are dropped and counted in
+        ``stats()["fwd_dropped"]``. ``dst`` is not flushed. Readiness and syncs work exactly
+        as in :meth:`recv`."""
         p, r = self._check()
         out = destination_rings(self._spec, dst)
         n = lib.anm_pipe_forward(p, r.native, out.native, max(0, max_frames))
