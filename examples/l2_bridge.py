@@ -3,12 +3,12 @@
     python examples/l2_bridge.py PORTSPEC_A PORTSPEC_B
     python examples/l2_bridge.py netmap:eth0 netmap:eth1
 
-Between netmap-layout rings (netmap and software-pipe ports) one call,
-``RingSet.forward_to``, moves a burst: when both rings sit in the same mapped memory region
-the RX slot's buffer is swapped with a free TX buffer, with no copy (netmap's zero-copy
-forwarding; the same port given twice, a reflector, is such a case), otherwise each frame
-is copied once. AF_PACKET ports (``packet:eth0``) go through ``recv``/``send_batch``.
-A full output leaves frames in the input ring rather than dropping them.
+One call per burst, ``aionetmap.ports.forward``, moves the frames. Between netmap ports on
+the same memory allocator (two NICs, a NIC and its pipes, or a port bridged to itself) each
+RX buffer is swapped with a free TX buffer, with no copy (netmap's zero-copy forwarding);
+between netmap-layout rings in separate regions (software pipes) each frame is copied once;
+AF_PACKET ports (``packet:eth0``) go through a reusable FrameBatch. A full output leaves
+frames in the input (the ring, or the kernel's queue); anything dropped is counted.
 Counters every second; Ctrl-C stops it.
 """
 
@@ -21,20 +21,15 @@ import sys
 from collections.abc import Callable
 
 import aionetmap
-from aionetmap._native.rings import RingSet
-from aionetmap.ports import FrameBatch, Port
+from aionetmap.ports import FrameBatch, Port, forward, forward_path
 
 BURST = 256
 BACKOFF = 0.0005  # seconds between retries while the output has no room
-
-
-def rings_of(port: Port) -> RingSet | None:
-    """The netmap rings behind a netmap or software-pipe port; None for AF_PACKET.
-
-    There is no public accessor yet: both ring ports keep their RingSet in ``_rings``.
-    """
-    rings = getattr(port, "_rings", None)
-    return rings if isinstance(rings, RingSet) else None
+MODES = {
+    "swap": "zero-copy buffer swap",
+    "ring-copy": "ring to ring, one copy (separate memory regions)",
+    "copy": "copy through recv/send_batch",
+}
 
 
 class Direction:
@@ -42,35 +37,26 @@ class Direction:
 
     def __init__(self, loop: asyncio.AbstractEventLoop, src: Port, dst: Port) -> None:
         self.loop, self.src, self.dst = loop, src, dst
-        self.src_rings, self.dst_rings = rings_of(src), rings_of(dst)
-        self.batch = FrameBatch(BURST)
-        self.no_frames = FrameBatch(1)  # for recv(..., 0): sync and re-arm only
-        self.frames = self.dropped = 0
+        self.mode = MODES[forward_path(src, dst)]
+        self.batch = FrameBatch(BURST)  # used only on the copy path
+        self.counters = {"forwarded": 0, "dropped": 0}
         self.timers: dict[str, asyncio.TimerHandle] = {}
         loop.add_reader(src.fileno(), self.pump)
 
     @property
-    def mode(self) -> str:
-        if self.src_rings is None or self.dst_rings is None:
-            return "copy through recv/send_batch"
-        if self.src_rings.same_region(self.dst_rings):
-            return "zero-copy buffer swap"
-        return "ring to ring, one copy (separate memory regions)"
+    def frames(self) -> int:
+        return self.counters["forwarded"]
+
+    @property
+    def dropped(self) -> int:
+        return self.counters["dropped"]
 
     def pump(self) -> None:
-        room = min(self.dst.tx_space(), BURST)
-        if room == 0:  # output full: leave the frames in the input ring for a moment
+        if self.dst.tx_space() == 0:  # output full: leave the frames where they are a moment
             self.loop.remove_reader(self.src.fileno())
             self.later("resume", lambda: self.loop.add_reader(self.src.fileno(), self.pump))
             return
-        if self.src_rings is not None and self.dst_rings is not None:
-            self.src.recv(self.no_frames, 0)
-            moved = self.src_rings.forward_to(self.dst_rings, room)
-        else:
-            received = self.src.recv(self.batch, room)
-            moved = self.dst.send_batch(self.batch)
-            self.dropped += received - moved  # a frame needing more slots than were free
-        self.frames += moved
+        forward(self.src, self.dst, BURST, batch=self.batch, counters=self.counters)
         self.flush()
 
     def flush(self) -> None:

@@ -78,17 +78,18 @@ def forward(
     Returns how many were queued on ``dst``. ``dst`` is not flushed: call ``dst.flush()``
     once per burst (or per loop iteration). Ring ports use ``src.forward_to(dst)`` (see
     :func:`forward_path`); frames ``dst`` has no room for stay in ``src``. Otherwise frames
-    go through ``batch`` (reuse one across calls; without it a temporary batch is made,
-    and ``max_frames`` is also capped by the batch capacity) and are received only as far
-    as ``dst`` has room; frames ``dst`` still refuses are dropped.
+    go through ``batch`` (reuse one across calls; without it a temporary one is made), in
+    rounds that each receive no more than ``dst`` has room for; frames ``dst`` still
+    refuses are dropped.
 
     ``counters``, when given, is incremented: ``"forwarded"`` by the return value,
     ``"dropped"`` by the frames lost on the way (refused on the copy path, and on the ring
     path the frames the destination can never carry, which the source counts in
     ``stats()["fwd_dropped"]``).
 
-    Like ``recv``, a call clears the source's readiness: a software pipe's fd is readable
-    again only while frames remain.
+    Readiness works as with ``recv``: a software pipe's fd stays readable exactly while
+    frames remain in it, including frames left there because ``dst`` was full, so a
+    caller facing a full ``dst`` should stop watching ``src`` until ``dst`` has room.
     """
     if max_frames <= 0:
         return 0
@@ -129,21 +130,28 @@ def _slots_per_frame(src: PortInfo, dst: PortInfo) -> int:
 
 
 def _copy(src: Port, dst: Port, max_frames: int, batch: FrameBatch) -> tuple[int, int]:
-    """recv + send_batch, taking no more than ``dst`` has room for. (queued, dropped)"""
-    room = dst.tx_space()
-    if room <= 0:
-        return 0, 0
-    # At least one frame whenever there is room at all, so a destination whose largest
-    # frame needs more slots than it has free still makes progress.
-    limit = min(max_frames, batch.capacity, max(1, room // _slots_per_frame(src.info, dst.info)))
-    received = src.recv(batch, limit)
-    if received == 0:
-        return 0, 0
-    try:
-        sent = dst.send_batch(batch)
-    except ValueError:  # a frame dst refuses outright; nothing was queued
-        sent = _send_one_by_one(dst, batch)
-    return sent, received - sent
+    """recv + send_batch in rounds, each taking no more than ``dst`` surely has room for.
+    Returns (queued, dropped)."""
+    per_frame = _slots_per_frame(src.info, dst.info)
+    taken = sent = 0
+    while taken < max_frames:
+        room = dst.tx_space()
+        if room <= 0:
+            break
+        # At least one frame while there is room at all, so a destination whose longest
+        # frame would need more slots than are free still makes progress.
+        limit = min(max_frames - taken, batch.capacity, max(1, room // per_frame))
+        received = src.recv(batch, limit)
+        if received == 0:
+            break
+        try:
+            sent += dst.send_batch(batch)
+        except ValueError:  # a frame dst refuses outright; nothing was queued
+            sent += _send_one_by_one(dst, batch)
+        taken += received
+        if received < limit:
+            break  # src has no more for now
+    return sent, taken - sent
 
 
 def _send_one_by_one(dst: Port, batch: FrameBatch) -> int:

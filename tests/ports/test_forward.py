@@ -188,15 +188,19 @@ def test_copy_path_takes_only_what_the_destination_has_room_for(own_batch: bool)
         assert a2.stats()["fwd_copied"] == 0  # the frames went through recv
 
 
-def test_copy_path_into_multi_slot_frames_moves_one_at_a_time_when_short_of_room() -> None:
-    # Any frame of the source could need all 7 slots of the destination: with fewer free,
-    # one frame per call still goes (it fits unless it is that long).
+def test_copy_path_into_multi_slot_frames_goes_frame_by_frame_when_short_of_room() -> None:
+    # Any frame of the source could need all 7 slots of the destination; with fewer free,
+    # the copy path takes one frame at a time while there is room. A frame that needs more
+    # slots than are left has already left the source: it is dropped and counted.
     with pipes(1, slots=16) as (a1, a2), pipes(1, slots=8, buf_size=256) as (b1, b2):
         assert b1.send(frames(3, tag=1)) == 3  # 4 TX slots left
         sent = frames(3, size=200)
-        a1.send(sent)
+        a1.send([sent[0], bytes(12) + ETHERTYPE + bytes(986), *sent[1:]])  # 1000 bytes: 4 slots
         a1.flush()
-        assert [forward(NoRings(a2), b1, 64) for _ in range(4)] == [1, 1, 1, 0]
+        counters: dict[str, int] = {}
+        assert forward(NoRings(a2), b1, 64, counters=counters) == 3
+        assert counters == {"forwarded": 3, "dropped": 1}
+        assert forward(NoRings(a2), b1, 64) == 0
         b1.flush()
         assert received(b2) == frames(3, tag=1) + sent
 
