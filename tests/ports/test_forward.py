@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import select
 import socket
 import time
@@ -148,6 +149,15 @@ def test_forward_to_refuses_ports_without_rings_and_closed_ones() -> None:
             a2.forward_to(b1, 1)
         with pytest.raises(PortClosedError):
             forward(a2, b1, 1)
+
+
+def test_a_damaged_pipe_control_area_is_an_error_not_a_crash() -> None:
+    with pipes(1, slots=8) as (a, _b):
+        assert a._mm is not None
+        a._mm[64:1024] = b"\xff" * 960  # the control area's shared state (see pipe.h)
+        with pytest.raises(OSError, match="control area is damaged") as info:
+            a.forward_to(a, 4)
+        assert info.value.errno == errno.EIO
 
 
 def test_nothing_is_taken_when_nothing_is_asked() -> None:
