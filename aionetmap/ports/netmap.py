@@ -284,10 +284,16 @@ class NetmapPort:
         self._check()
         return self._rings.tx_space()
 
-    def tx_pending(self) -> int:
-        """True while some TX slot is queued or still in flight (head != tail + 1)."""
+    def poll_error(self) -> OSError | None:
+        """Always ``None``: errors here surface from the sync calls themselves."""
         self._check()
-        return int(self._rings.tx_pending())
+        return None
+
+    def tx_pending(self) -> int:
+        """Always 0: a TXSYNC hands every queued slot to the kernel, which transmits on its
+        own (a NIC), or, for pipes and VALE ports, moves the rest at the next sync."""
+        self._check()
+        return 0
 
     def flush(self) -> None:
         """NIOCTXSYNC: hand queued frames to the port and reclaim sent slots.

@@ -364,6 +364,11 @@ class PipePort:
             space = r.tx_space()  # full of frames the peer may have room for by now
         return space
 
+    def poll_error(self) -> OSError | None:
+        """Always ``None``: errors here surface from the sync calls themselves."""
+        self._check()
+        return None
+
     def tx_pending(self) -> int:
         """True while frames the peer had no room for are still queued in our TX ring."""
         return int(self._check()[1].tx_pending())
