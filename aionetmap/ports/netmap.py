@@ -125,14 +125,17 @@ class NetmapPort:
         spec: str | PortSpec,
         *,
         syscalls: NetmapSyscalls | None = None,
-        tx_poll: bool = False,
+        tx_poll: bool | None = None,
         **hints: int,
     ) -> NetmapPort:
         """Open and register ``spec`` (``netmap:eth0-1``, ``vale0:p``, ``netmap:x{1`` ...).
 
         ``hints`` override the portspec's ``@conf`` ring/slot hints (``tx_slots=1024``...).
         ``tx_poll=True`` lets the kernel txsync inside every poll/epoll wake-up as well;
-        by default it does not (``NR_NO_TX_POLL``): :meth:`flush` syncs explicitly.
+        ``False`` sets ``NR_NO_TX_POLL`` (:meth:`flush` syncs explicitly). The default is
+        ``False``, except for netmap pipes: a pipe's txsync holds back what the peer has no
+        room for, and only the kernel's own txsync in the wake-up that the peer's read
+        posts moves it on (``tx_pending`` stays 0, so nothing else would).
         Kernel errors raise ``OSError`` subclasses that name the port and the cause.
         """
         if isinstance(spec, str):
@@ -147,6 +150,8 @@ class NetmapPort:
                 raise ValueError(f"{spec.text}: {key}={value!r} is not in 0..{_HINTS[key]}")
         overrides: dict[str, Any] = dict(hints)
         spec = dataclasses.replace(spec, **overrides)
+        if tx_poll is None:
+            tx_poll = spec.is_pipe
         sys_ = syscalls if syscalls is not None else KERNEL
         fd: int = cls._call(sys_.open, spec, "open", DEVICE)
         region: SharedRegion | None = None

@@ -375,6 +375,18 @@ def test_rings_found_through_ring_ofs(kernel: FakeKernel, spec: str, tx: int, rx
         assert (port.info.tx_rings, port.info.rx_rings) == (tx, rx)
 
 
+@pytest.mark.parametrize(
+    ("spec", "no_tx_poll"),
+    [("netmap:eth0", True), ("vale0:p", True), ("netmap:eth0{1", False), ("netmap:x}7", False)],
+)
+def test_pipes_keep_the_kernels_tx_poll(kernel: FakeKernel, spec: str, no_tx_poll: bool) -> None:
+    # A netmap pipe holds back what its peer has no room for; only the kernel's txsync in
+    # the wake-up the peer's read posts moves it on, so pipes must not set NR_NO_TX_POLL.
+    with NetmapPort.open(spec, syscalls=kernel):
+        flags = kernel.requests[0]["flags"]
+        assert bool(flags & lib.NR_NO_TX_POLL) is no_tx_poll
+
+
 def test_overrides_and_tx_poll(kernel: FakeKernel) -> None:
     with NetmapPort.open("vale0:p@conf:slots=16", syscalls=kernel, tx_poll=True, rx_slots=32):
         req = kernel.requests[0]
