@@ -1,9 +1,10 @@
 """``python -m bench``: run the benchmarks and print their tables (markdown).
 
 Benchmarks: ``udp-veth`` (UDP echo over a veth pair: aionetmap on AF_PACKET vs asyncio
-and uvloop kernel sockets; needs root), ``pipe-frames`` (raw frames into a Python protocol
+and uvloop kernel sockets; needs root), ``udp-veth-raw`` (the same servers driven by an
+AF_PACKET load generator), ``pipe-frames`` (raw frames into a Python protocol
 over the software pipe vs a C reader), ``pipe-udp`` (UDP echo over the software pipe).
-With no name, all three. The report also goes to ``bench/out/latest.md``.
+With no name, all four. The report also goes to ``bench/out/latest.md``.
 """
 
 from __future__ import annotations
@@ -21,12 +22,13 @@ from bench._report import format_table, machine, render, to_json
 from bench._suite import Benchmark, Options, Table, run_benchmark
 from bench.pipe_frames import PipeFrames
 from bench.pipe_udp import PipeUdp
-from bench.udp_veth import UdpVeth
+from bench.udp_veth import UdpVeth, UdpVethRaw
 
 __all__ = ["BENCHMARKS", "main"]
 
 BENCHMARKS: dict[str, type[Benchmark]] = {
     "udp-veth": UdpVeth,
+    "udp-veth-raw": UdpVethRaw,
     "pipe-frames": PipeFrames,
     "pipe-udp": PipeUdp,
 }
@@ -134,9 +136,10 @@ def main(argv: list[str] | None = None) -> int:
             rows = ", ".join(r.key for r in BENCHMARKS[name](opts).rows())
             print(f"{name}: {rows}")
         return 0
-    if "udp-veth" in names and os.geteuid() != 0:
-        print("udp-veth needs root (network namespaces and veth): skipped", file=sys.stderr)
-        names.remove("udp-veth")
+    if os.geteuid() != 0:
+        for name in [n for n in names if n.startswith("udp-veth")]:
+            print(f"{name} needs root (network namespaces and veth): skipped", file=sys.stderr)
+            names.remove(name)
         if not names:
             return 2
     try:

@@ -25,7 +25,7 @@ CFLAGS = ("-std=gnu11", "-O2", "-g", "-Wall", "-Wextra", "-Wno-unused-parameter"
 
 PROGRAMS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     # name: (sources in bench/c, sources in aionetmap/_native)
-    "udpgen": (("udpgen.c", "benchlib.c"), ()),
+    "udpgen": (("udpgen.c", "benchlib.c"), ("packet.c",)),
     "pipepeer": (("pipepeer.c", "pipe_named.c", "benchlib.c"), ("pipe.c", "ring.c")),
     "pktreflect": (("pktreflect.c", "benchlib.c"), ("packet.c",)),
 }

@@ -13,6 +13,7 @@ user-space stack owns it) and the kernel of our namespace drops those frames.
 from __future__ import annotations
 
 import contextlib
+import socket
 import sys
 from collections.abc import Iterator
 
@@ -22,7 +23,7 @@ from bench._measure import Plan, Row, Trial
 from bench._proc import Launch
 from bench._suite import Benchmark, Options, python_launch_env
 
-__all__ = ["MALLOC_TUNED", "UdpVeth"]
+__all__ = ["MALLOC_TUNED", "UdpVeth", "UdpVethRaw"]
 
 PORT = 7000
 MALLOC_TUNED = {"MALLOC_MMAP_THRESHOLD_": "1048576", "MALLOC_TRIM_THRESHOLD_": "16777216"}
@@ -40,7 +41,9 @@ class UdpVeth(Benchmark):
         "the server. CPU: the process's own time over the measured window (100 % = one "
         "core). On veth the sending core also runs the receiving namespace's network "
         "processing: the generator's core pays for delivering its datagrams into our "
-        "namespace, and the server's core for delivering the echoes into the peer's.",
+        "namespace, and the server's core for delivering the echoes into the peer's. "
+        "Checksum offload is off on both veth ends: every UDP checksum is computed and "
+        "verified in software, by the kernel as by aionetmap.",
     )
 
     # The kernel-socket servers keep the default 208 KiB receive buffer: about 250 of these
@@ -70,11 +73,16 @@ class UdpVeth(Benchmark):
     def environment(self) -> Iterator[None]:
         with VethLink() as link:
             link.teach_peer()  # the generator never waits on ARP, whoever serves
+            _complete_checksums(link)
             self.link = link
             try:
                 yield
             finally:
                 self.link = None
+
+    def generator_args(self, link: VethLink) -> list[str]:
+        """How the generator reaches the server (here: from the peer's own address)."""
+        return ["--src", link.peer_ip]
 
     def plan(self, row: Row, run: int) -> Plan:
         link = self.link
@@ -84,39 +92,45 @@ class UdpVeth(Benchmark):
         generator = Launch(
             f"{row.key}-udpgen",
             [str(build("udpgen")), "--dst", link.our_ip, "--port", str(PORT),
-             "--src", link.peer_ip, "--size", str(opts.size), "--window", str(self.window),
-             "--batch", str(opts.batch), "--warmup", str(opts.warmup),
-             "--duration", str(opts.duration)],
+             *self.generator_args(link), "--size", str(opts.size),
+             "--window", str(self.window), "--batch", str(opts.batch),
+             "--warmup", str(opts.warmup), "--duration", str(opts.duration)],
             core=gen_core,
             netns=link.peer_netns,
         )  # fmt: skip
-        prepare = cleanup = None
-        address = f"{link.our_ip}/{link.prefixlen}"
-        if row.key == "c-reflector":
-            argv = [str(build("pktreflect")), "--ifname", link.our_ifname, "--ip", link.our_ip]
-            env: dict[str, str] = {}
-        else:
-            loop = "uvloop" if "uvloop" in row.key else "asyncio"
-            argv = [sys.executable, "-m", "bench.servers", "--loop", loop]
-            if opts.cprofile and run == 0:
-                argv += ["--cprofile", str(opts.out / "profiles" / f"{self.name}-{row.key}.pstats")]
-            argv += ["udp-echo", "--bind", f"{link.our_ip}:{PORT}"]
-            if row.key.startswith("aionetmap"):
-                argv += ["--transport", "aionetmap", "--port", f"packet:{link.our_ifname}",
-                         "--address", address]  # fmt: skip
-            else:
-                argv += ["--transport", "kernel"]
-
-                def prepare() -> None:
-                    ip("addr", "add", address, "dev", link.our_ifname, netns=link.our_netns)
-
-                def cleanup() -> None:
-                    ip("addr", "del", address, "dev", link.our_ifname, netns=link.our_netns,
-                       check=False)  # fmt: skip
-
-            env = python_launch_env(MALLOC_TUNED if row.key.endswith("-malloc") else None)
+        argv, env = self._server_command(link, row, run)
         server = Launch(row.key, argv, core=server_core, netns=link.our_netns, env=env)
-        return Plan(server, generator, "generator", prepare, cleanup)
+        if row.key.startswith(("asyncio-socket", "uvloop-socket")):
+            # The kernel serves: it owns the address for this trial only.
+            address = f"{link.our_ip}/{link.prefixlen}"
+
+            def prepare() -> None:
+                ip("addr", "add", address, "dev", link.our_ifname, netns=link.our_netns)
+
+            def cleanup() -> None:
+                ip("addr", "del", address, "dev", link.our_ifname, netns=link.our_netns,
+                   check=False)  # fmt: skip
+
+            return Plan(server, generator, "generator", prepare, cleanup)
+        return Plan(server, generator, "generator")
+
+    def _server_command(
+        self, link: VethLink, row: Row, run: int
+    ) -> tuple[list[str], dict[str, str]]:
+        if row.key == "c-reflector":
+            return [str(build("pktreflect")), "--ifname", link.our_ifname, "--ip", link.our_ip], {}
+        opts = self.opts
+        loop = "uvloop" if "uvloop" in row.key else "asyncio"
+        argv = [sys.executable, "-m", "bench.servers", "--loop", loop]
+        if opts.cprofile and run == 0:
+            argv += ["--cprofile", str(opts.out / "profiles" / f"{self.name}-{row.key}.pstats")]
+        argv += ["udp-echo", "--bind", f"{link.our_ip}:{PORT}"]
+        if row.key.startswith("aionetmap"):
+            argv += ["--transport", "aionetmap", "--port", f"packet:{link.our_ifname}",
+                     "--address", f"{link.our_ip}/{link.prefixlen}"]  # fmt: skip
+        else:
+            argv += ["--transport", "kernel"]
+        return argv, python_launch_env(MALLOC_TUNED if row.key.endswith("-malloc") else None)
 
     def row_notes(self, row: Row, trial: Trial) -> list[str]:
         return echo_notes(trial)
@@ -137,3 +151,61 @@ def echo_notes(trial: Trial) -> list[str]:
     if kernel_drops:
         notes.append(f"RX ring drops {kernel_drops}")
     return notes
+
+
+class UdpVethRaw(UdpVeth):
+    """The same rows, with the generator on an AF_PACKET socket (``udpgen --mode packet``)."""
+
+    name = "udp-veth-raw"
+    title = "UDP echo over veth, AF_PACKET load generator: the same servers, a lighter sender"
+    notes = (
+        "As udp-veth, but the generator builds its frames itself and sends and receives them "
+        "on an AF_PACKET socket (the project's packet.c), from an IP and MAC address that no "
+        "interface has (it answers ARP itself): the peer kernel drops the echoes as frames "
+        "for another host before IP, instead of delivering them to a UDP socket. This takes "
+        "the generator's own socket cost and the echoes' socket delivery off both cores, so "
+        "the servers are measured further from the generator's limit. Every server row is "
+        "unchanged.",
+    )
+
+    def generator_ip(self, link: VethLink) -> str:
+        return link.peer_ip.rsplit(".", 1)[0] + ".3"
+
+    def generator_mac(self, link: VethLink) -> str:
+        # Not the peer interface's own address: the peer kernel sees the echoes as frames
+        # for another host and drops them before IP, instead of routing them (and failing).
+        return _mac(link.peer_mac[:5] + b"\x03")
+
+    @contextlib.contextmanager
+    def environment(self) -> Iterator[None]:
+        with super().environment():
+            link = self.link
+            assert link is not None
+            # The kernel-socket servers reply without asking ARP first (the generator would
+            # answer, but not before the first datagrams wait).
+            ip("neigh", "replace", self.generator_ip(link), "lladdr", self.generator_mac(link),
+               "dev", link.our_ifname, "nud", "permanent", netns=link.our_netns)  # fmt: skip
+            yield
+
+    def generator_args(self, link: VethLink) -> list[str]:
+        return ["--src", self.generator_ip(link), "--mode", "packet",
+                "--ifname", link.peer_ifname, "--dst-mac", _mac(link.our_mac),
+                "--src-mac", self.generator_mac(link)]  # fmt: skip
+
+
+def _complete_checksums(link: VethLink) -> None:
+    """Turn TX checksum offload off on our end too: every server's datagrams then leave with
+    a complete UDP checksum computed in software, as aionetmap's always do (veth would
+    otherwise carry the kernel servers' checksums unfinished, which only a kernel peer
+    accepts)."""
+    from aionetmap._native._packet import lib
+    from aionetmap.ports.packet import netns_socket
+
+    with netns_socket(link.our_netns, socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        rc = lib.pkt_ethtool_set(sock.fileno(), link.our_ifname.encode(), lib.ETHTOOL_STXCSUM, 0)
+        if rc < 0:
+            raise OSError(-rc, f"{link}: turning off TX checksum offload on our end failed")
+
+
+def _mac(raw: bytes) -> str:
+    return ":".join(f"{b:02x}" for b in raw)

@@ -1,12 +1,20 @@
 /*
- * udpgen: UDP echo load generator on a kernel UDP socket (run it inside the peer namespace
- * with `ip netns exec`). It keeps up to --window datagrams outstanding, sends and receives
- * in batches (sendmmsg/recvmmsg), checks every echo byte for byte against its sequence
- * number, and reports sent/echoed/lost/corrupt and its own CPU time over the measured
- * window (protocol: benchlib.h).
+ * udpgen: UDP echo load generator (run it inside the peer namespace with `ip netns exec`).
+ * It keeps up to --window datagrams outstanding, sends and receives in batches, checks every
+ * echo byte for byte against its sequence number, and reports sent/echoed/lost/corrupt and
+ * its own CPU time over the measured window (protocol: benchlib.h).
  *
  *   udpgen --dst IP --port N [--src IP] [--size BYTES] [--window N] [--batch N]
  *          [--warmup S] [--duration S] [--timeout-ms N]
+ *          [--mode socket | --mode packet --ifname IF --dst-mac MAC [--src-mac MAC]]
+ *
+ * --mode socket (default): a connected kernel UDP socket, sendmmsg/recvmmsg.
+ * --mode packet: Ethernet frames built here (both checksums) on an AF_PACKET socket through
+ * the project's own packet.c (TPACKET_V2 RX ring, sendmmsg TX), so the generator's side pays
+ * no UDP socket or routing cost. --src must then be an address configured nowhere (this
+ * program answers ARP for it), and --src-mac may be a hardware address that is not the
+ * interface's: the echoes then reach the peer kernel as frames for another host, which it
+ * drops before IP, the cheapest way for veth to dispose of them on the server's core.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -20,6 +28,7 @@
 #include <unistd.h>
 
 #include "benchlib.h"
+#include "packet.h"
 
 #define MAX_BATCH 1024
 #define MAX_SIZE 1472
@@ -27,18 +36,27 @@
 static struct opt opts[] = {
     {"dst", NULL},        {"port", NULL},      {"src", "0.0.0.0"},  {"size", "64"},
     {"window", "256"},    {"batch", "64"},     {"warmup", "1"},     {"duration", "3"},
-    {"timeout-ms", "1000"}, {"rcvbuf", "8388608"},
+    {"timeout-ms", "1000"}, {"rcvbuf", "8388608"}, {"mode", "socket"}, {"ifname", NULL},
+    {"dst-mac", NULL},       {"src-mac", NULL},
 };
 #define NOPT (sizeof opts / sizeof opts[0])
 
 struct gen {
-    int fd;
+    int fd; /* what to poll */
     size_t size;
     uint32_t batch;
     struct tracker t;
-    uint8_t *tx, *rx; /* MAX_BATCH buffers each */
+    uint8_t *tx, *rx; /* MAX_BATCH buffers of 2048 bytes each */
+    /* socket mode */
     struct mmsghdr tmsg[MAX_BATCH], rmsg[MAX_BATCH];
     struct iovec tiov[MAX_BATCH], riov[MAX_BATCH];
+    /* packet mode */
+    pkt_port *port;
+    struct flow f;
+    uint16_t ip_id;
+    uint32_t offs[MAX_BATCH], lens[MAX_BATCH], roffs[MAX_BATCH], rlens[MAX_BATCH];
+    uint8_t arp[60];
+    uint32_t arp_pending;
 };
 
 static int open_socket(uint32_t src, uint32_t dst, uint16_t port, int rcvbuf)
@@ -61,14 +79,14 @@ static int open_socket(uint32_t src, uint32_t dst, uint16_t port, int rcvbuf)
 
 static void setup_msgs(struct gen *g)
 {
-    g->tx = calloc(MAX_BATCH, MAX_SIZE);
+    g->tx = calloc(MAX_BATCH, 2048);
     g->rx = calloc(MAX_BATCH, 2048);
     if (g->tx == NULL || g->rx == NULL)
         die("out of memory");
     memset(g->tmsg, 0, sizeof g->tmsg);
     memset(g->rmsg, 0, sizeof g->rmsg);
     for (int i = 0; i < MAX_BATCH; i++) {
-        g->tiov[i] = (struct iovec){g->tx + (size_t)i * MAX_SIZE, g->size};
+        g->tiov[i] = (struct iovec){g->tx + (size_t)i * 2048, g->size};
         g->tmsg[i].msg_hdr.msg_iov = &g->tiov[i];
         g->tmsg[i].msg_hdr.msg_iovlen = 1;
         g->riov[i] = (struct iovec){g->rx + (size_t)i * 2048, 2048};
@@ -78,7 +96,7 @@ static void setup_msgs(struct gen *g)
 }
 
 /* Send what the window allows (at most one batch); returns datagrams sent. */
-static int send_some(struct gen *g, uint64_t now)
+static int socket_send(struct gen *g, uint64_t now)
 {
     uint32_t n = tracker_room(&g->t);
     if (n > g->batch)
@@ -86,7 +104,7 @@ static int send_some(struct gen *g, uint64_t now)
     if (n == 0)
         return 0;
     for (uint32_t i = 0; i < n; i++)
-        payload_fill(g->tx + (size_t)i * MAX_SIZE, g->size, g->t.next + i, g->t.magic);
+        payload_fill(g->tx + (size_t)i * 2048, g->size, g->t.next + i, g->t.magic);
     int r = sendmmsg(g->fd, g->tmsg, n, MSG_DONTWAIT);
     if (r < 0) {
         if (errno == EAGAIN || errno == ENOBUFS || errno == EINTR || errno == ECONNREFUSED)
@@ -97,7 +115,7 @@ static int send_some(struct gen *g, uint64_t now)
     return r;
 }
 
-static int recv_some(struct gen *g, uint64_t now)
+static int socket_recv(struct gen *g, uint64_t now)
 {
     int r = recvmmsg(g->fd, g->rmsg, g->batch, MSG_DONTWAIT, NULL);
     if (r < 0) {
@@ -112,6 +130,102 @@ static int recv_some(struct gen *g, uint64_t now)
     return r;
 }
 
+/* ---- packet mode ----------------------------------------------------------------------- */
+
+static void open_packet(struct gen *g, const char *ifname, const char *dst_mac,
+                        const char *src_mac)
+{
+    int stage = 0, err = 0;
+    int fd = pkt_netns_socket(NULL, AF_PACKET, SOCK_RAW, 0, &stage);
+    if (fd < 0)
+        die("AF_PACKET socket: %s", strerror(-fd));
+    pkt_ifinfo ifi;
+    int rc = pkt_ifinfo_get(fd, ifname, &ifi);
+    if (rc < 0)
+        die("interface %s: %s", ifname, strerror(-rc));
+    pkt_config cfg = {.rx_frames = 8192, .tx_slots = 1024, .tx_max = (uint32_t)ifi.mtu + 14};
+    g->port = pkt_port_new(fd, &ifi, &cfg, &err, &stage);
+    if (g->port == NULL)
+        die("opening %s failed at stage %d: %s", ifname, stage, strerror(-err));
+    g->fd = pkt_port_fd(g->port);
+    memcpy(g->f.src_mac, ifi.mac, 6);
+    if (src_mac != NULL)
+        parse_mac(src_mac, g->f.src_mac);
+    parse_mac(dst_mac, g->f.dst_mac);
+    for (uint32_t i = 0; i < MAX_BATCH; i++)
+        g->offs[i] = i * 2048;
+}
+
+static int packet_send(struct gen *g, uint64_t now)
+{
+    if (g->arp_pending) {
+        uint32_t off = 0, len = 60;
+        if (pkt_tx_queue(g->port, g->arp, 60, &off, &len, 1) == 1)
+            g->arp_pending = 0;
+    }
+    uint32_t n = tracker_room(&g->t), space = pkt_tx_space(g->port);
+    n = n < g->batch ? n : g->batch;
+    n = n < space ? n : space;
+    for (uint32_t i = 0; i < n; i++) {
+        uint8_t *frame = g->tx + g->offs[i];
+        payload_fill(frame + UDP_FRAME_HDR, g->size, g->t.next + i, g->t.magic);
+        size_t len = udp_frame_finish(frame, &g->f, g->size, g->ip_id++);
+        if (len < 60) { /* Ethernet minimum: zero padding after the IP packet */
+            memset(frame + len, 0, 60 - len);
+            len = 60;
+        }
+        g->lens[i] = (uint32_t)len;
+    }
+    int q = n ? pkt_tx_queue(g->port, g->tx, MAX_BATCH * 2048, g->offs, g->lens, n) : 0;
+    if (q < 0)
+        die("queueing frames: %s", strerror(-q));
+    int rc = pkt_tx_flush(g->port); /* what the socket refuses now stays staged */
+    if (rc < 0)
+        die("sending frames: %s", strerror(-rc));
+    tracker_sent(&g->t, (uint32_t)q, now);
+    return q;
+}
+
+static int packet_recv(struct gen *g, uint64_t now)
+{
+    int n = pkt_rx_burst(g->port, g->rx, MAX_BATCH * 2048, g->roffs, g->rlens, g->batch);
+    for (int i = 0; i < n; i++) {
+        const uint8_t *frame = g->rx + g->roffs[i], *payload = NULL;
+        size_t len = g->rlens[i];
+        if (!g->arp_pending && arp_answer(frame, len, g->f.src_mac, g->f.src_ip, g->arp)) {
+            g->arp_pending = 1;
+            continue;
+        }
+        int plen = udp_frame_reply(frame, len, &g->f, &payload);
+        if (plen >= 0)
+            tracker_echo(&g->t, payload, (size_t)plen, g->size, now);
+        else if (plen == -2)
+            g->t.c.corrupt++;
+        else
+            g->t.c.other++;
+    }
+    return n > 0 ? n : 0;
+}
+
+static int send_some(struct gen *g, uint64_t now)
+{
+    return g->port ? packet_send(g, now) : socket_send(g, now);
+}
+
+static int recv_some(struct gen *g, uint64_t now)
+{
+    return g->port ? packet_recv(g, now) : socket_recv(g, now);
+}
+
+static void wait_ready(struct gen *g, int timeout_ms)
+{
+    short events = POLLIN;
+    if (g->port && pkt_tx_pending(g->port))
+        events |= POLLOUT;
+    struct pollfd pfd = {.fd = g->fd, .events = events};
+    poll(&pfd, 1, timeout_ms);
+}
+
 /* One datagram at a time until the first echo: the server may still be resolving our
  * address (ARP) and would park only a few datagrams meanwhile. */
 static void prime(struct gen *g, uint32_t window)
@@ -124,8 +238,7 @@ static void prime(struct gen *g, uint32_t window)
             die("no echo from the server within 10 s");
         tracker_expire(&g->t, now);
         send_some(g, now);
-        struct pollfd pfd = {.fd = g->fd, .events = POLLIN};
-        poll(&pfd, 1, 10);
+        wait_ready(g, 10);
         recv_some(g, now_ns());
     }
     g->t.window = window;
@@ -149,8 +262,17 @@ int main(int argc, char **argv)
     uint64_t timeout = opt_u64(opts, NOPT, "timeout-ms", 1, 60000) * 1000000ull;
     int rcvbuf = (int)opt_u64(opts, NOPT, "rcvbuf", 4096, 1u << 30);
 
-    g.fd = open_socket(src, dst, port, rcvbuf);
     setup_msgs(&g);
+    const char *mode = opt_str(opts, NOPT, "mode");
+    if (strcmp(mode, "packet") == 0) {
+        open_packet(&g, opt_str(opts, NOPT, "ifname"), opt_str(opts, NOPT, "dst-mac"),
+                    opts[NOPT - 1].value);
+        g.f.src_ip = src, g.f.dst_ip = dst, g.f.src_port = 9000, g.f.dst_port = port;
+    } else if (strcmp(mode, "socket") == 0) {
+        g.fd = open_socket(src, dst, port, rcvbuf);
+    } else {
+        die("--mode %s: want socket or packet", mode);
+    }
     tracker_init(&g.t, window, timeout, now_ns() ^ ((uint64_t)getpid() << 32));
     prime(&g, window);
 
@@ -173,12 +295,14 @@ int main(int argc, char **argv)
         tracker_expire(&g.t, now);
         int sent = send_some(&g, now);
         int got = recv_some(&g, now_ns());
-        if (sent == 0 && got == 0) {
-            struct pollfd pfd = {.fd = g.fd, .events = POLLIN};
-            poll(&pfd, 1, 1);
-        }
+        if (sent == 0 && got == 0)
+            wait_ready(&g, 1);
     }
-    print_echo_result("udp-socket", &a, &b, cpu_a, cpu_b, wall_a, wall_b, &g.t, "");
-    close(g.fd);
+    print_echo_result(g.port ? "udp-packet" : "udp-socket", &a, &b, cpu_a, cpu_b, wall_a,
+                      wall_b, &g.t, "");
+    if (g.port)
+        pkt_port_free(g.port);
+    else
+        close(g.fd);
     return 0;
 }
