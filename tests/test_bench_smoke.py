@@ -93,9 +93,10 @@ def test_pipe_udp_smoke(tmp_path: Path) -> None:
 
 
 @pytest.mark.netns
-def test_udp_veth_smoke(tmp_path: Path) -> None:
+@pytest.mark.parametrize("name", ["udp-veth", "udp-veth-raw"])
+def test_udp_veth_smoke(tmp_path: Path, name: str) -> None:
     require_root()
-    rows = rows_by_key(run_bench(tmp_path, "udp-veth"))
+    rows = rows_by_key(run_bench(tmp_path, name))
     assert set(rows) == {
         "asyncio-socket",
         "asyncio-socket-malloc",
