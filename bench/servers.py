@@ -61,8 +61,13 @@ class FrameSink(FrameProtocol):
 class BatchSink(FrameSink):
     """Counts frames through the batch hook: one call per received batch."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches = 0
+
     def frames_received(self, frames: Sequence[bytes]) -> None:
         self.count += len(frames)
+        self.batches += 1
 
 
 def _address(text: str) -> Address:
@@ -128,6 +133,7 @@ async def frame_sink(args: argparse.Namespace) -> None:
             "window_s": wall_b - wall_a,
             "cpu_s": cpu_b - cpu_a,
             "total": sink.count,
+            "batches": getattr(sink, "batches", None),
         }
     )
 

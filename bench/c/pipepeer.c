@@ -134,16 +134,17 @@ static int readframes(void)
     printf("READY\n");
     fflush(stdout);
     phases_init(&ph, opt_seconds(opts, NOPT, "warmup"), opt_seconds(opts, NOPT, "duration"));
-    uint64_t count = 0, count_a = 0, count_b = 0, wall_a = 0, wall_b = 0, calls = 0, touch = 0;
+    uint64_t count = 0, count_a = 0, count_b = 0, wall_a = 0, wall_b = 0, touch = 0;
+    uint64_t calls = 0, calls_a = 0, calls_b = 0; /* calls that returned frames */
     double cpu_a = 0, cpu_b = 0;
     while (!stop) {
         uint64_t now = now_ns();
         int step = phases_step(&ph, now);
         if (step == 1) {
-            count_a = count, cpu_a = cpu_seconds(), wall_a = now;
+            count_a = count, calls_a = calls, cpu_a = cpu_seconds(), wall_a = now;
             mark("start");
         } else if (step == 2) {
-            count_b = count, cpu_b = cpu_seconds(), wall_b = now;
+            count_b = count, calls_b = calls, cpu_b = cpu_seconds(), wall_b = now;
             mark("end");
             break;
         }
@@ -151,7 +152,7 @@ static int readframes(void)
                               a.lens, batch);
         if (n < 0)
             die("pipe control area damaged");
-        calls++;
+        calls += n > 0;
         for (int i = 0; i < n; i++) /* look at every frame, as a real reader would */
             touch += a.data[a.offs[i] + 14];
         count += (uint64_t)n;
@@ -162,7 +163,7 @@ static int readframes(void)
     printf("RESULT {\"mode\": \"read\", \"count\": %llu, \"window_s\": %.6f, \"cpu_s\": %.6f, "
            "\"calls\": %llu, \"touch\": %llu}\n",
            (unsigned long long)(count_b - count_a), window, cpu_b - cpu_a,
-           (unsigned long long)calls, (unsigned long long)touch);
+           (unsigned long long)(calls_b - calls_a), (unsigned long long)touch);
     fflush(stdout);
     named_pipe_close(&np);
     return 0;
