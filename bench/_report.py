@@ -10,6 +10,7 @@ import sys
 from importlib import metadata
 from typing import Any
 
+from bench._build import ROOT
 from bench._suite import Options, RowResult, Table, fmt_rate
 
 __all__ = ["format_table", "machine", "render", "to_json"]
@@ -56,10 +57,25 @@ def _virtualization() -> str:
     return "virtual machine" if " hypervisor" in flags else "bare metal"
 
 
+def _source_state() -> str:
+    """The commit measured, and whether the library had uncommitted changes."""
+    root = str(ROOT)
+    head = _version(["git", "-C", root, "log", "-1", "--format=%h %cd", "--date=short"])
+    status = subprocess.run(
+        ["git", "-C", root, "status", "--porcelain", "--", "aionetmap"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    dirty = len(status.stdout.splitlines()) if status.returncode == 0 else 0
+    return f"aionetmap at commit {head}" + (
+        f", plus uncommitted changes to {dirty} file(s) under aionetmap/" if dirty else ""
+    )
+
+
 def machine() -> list[str]:
     """One line per fact about this machine and software."""
     load = os.getloadavg()
     return [
+        _source_state(),
         f"date: {datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}",
         f"CPU: {_cpu_model()}, {os.cpu_count()} cores ({_virtualization()})",
         f"kernel: {platform.system()} {platform.release()}",
