@@ -18,7 +18,13 @@ import ipaddress
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from aionetmap._native.udpfast import KIND_DELIVER, KIND_SLOW, FastClassifier, FastUdpBuilder
+from aionetmap._native.udpfast import (
+    KIND_DELIVER,
+    KIND_SLOW,
+    DestinationTable,
+    FastClassifier,
+    FastUdpBuilder,
+)
 from aionetmap.ports.base import FrameBatch
 from aionetmap.stack import DropReason, Host
 
@@ -30,7 +36,7 @@ __all__ = ["UdpFastPath"]
 Address = tuple[str, int]
 
 NEIGHBOUR_RECHECK = 1.0
-"""Seconds a resolved neighbour is used before asking the host again, so ARP expiry in
+"""Seconds a resolved destination is used before asking the host again, so ARP expiry in
 the host takes effect here within that time."""
 
 _CACHE_LIMIT = 65536
@@ -49,8 +55,10 @@ class UdpFastPath:
         # Received source addresses as the (str, port) tuples protocols get, by ip<<16|port:
         # saves converting the address and building the tuple for every datagram.
         self._sources: dict[int, Address] = {}
-        # Resolved destinations: ip text -> (MAC, ip as int, recheck time).
-        self._neighbours: dict[str, tuple[bytes, int, float]] = {}
+        # Destinations of queued datagrams, numbered for the C builder by (ip, port) tuple.
+        # Forgotten every NEIGHBOUR_RECHECK seconds, so ARP expiry in the host shows here.
+        self._destinations = DestinationTable()
+        self._forget_at = 0.0
 
     def bind(self, port: int) -> None:
         self._classifier.bind(port)
@@ -73,20 +81,9 @@ class UdpFastPath:
         ips, sports, dports = cls.src_ips, cls.src_ports, cls.dst_ports
         sources = self._sources
         if cls.delivered == count:
-            # Under load nearly every batch is all datagrams for us: no per-frame kind test.
-            for off, size, ip, sport, dport in zip(
-                offsets[:count],
-                lengths[:count],
-                ips[:count],
-                sports[:count],
-                dports[:count],
-                strict=True,
-            ):
-                key = ip << 16 | sport
-                src = sources.get(key) or self._source(key)
-                endpoint = endpoints.get(dport)
-                if endpoint is not None:
-                    endpoint.deliver(blob[off : off + size], src)
+            # Under load nearly every batch is all datagrams for us: build the payloads and
+            # addresses list-wise, and hand them over per endpoint.
+            self._deliver_all(blob, count, endpoints)
             return
         kinds, reasons = cls.kinds, cls.reasons
         for i in range(count):
@@ -102,6 +99,32 @@ class UdpFastPath:
                 host.receive_frame(batch.frame(i), now)
             else:
                 stats.drop(DropReason(reasons[i]))
+
+    def _deliver_all(self, blob: bytes, count: int, endpoints: dict[int, UdpTransport]) -> None:
+        cls = self._classifier
+        starts = cls.payload_offsets[:count].tolist()
+        sizes = cls.payload_lengths[:count].tolist()
+        payloads = [blob[start : start + size] for start, size in zip(starts, sizes, strict=True)]
+        keys = [
+            ip << 16 | port
+            for ip, port in zip(
+                cls.src_ips[:count].tolist(), cls.src_ports[:count].tolist(), strict=True
+            )
+        ]
+        sources = list(map(self._sources.get, keys))
+        if None in sources:
+            sources = [src or self._source(key) for src, key in zip(sources, keys, strict=True)]
+        ports = cls.dst_ports[:count].tolist()
+        first = ports[0]
+        if ports.count(first) == count:  # one endpoint takes the whole batch
+            endpoint = endpoints.get(first)
+            if endpoint is not None:
+                endpoint.deliver_many(payloads, sources)
+            return
+        for payload, src, port in zip(payloads, sources, ports, strict=True):
+            endpoint = endpoints.get(port)
+            if endpoint is not None:
+                endpoint.deliver(payload, src)
 
     def _source(self, key: int) -> Address:
         if len(self._sources) >= _CACHE_LIMIT:
@@ -126,36 +149,65 @@ class UdpFastPath:
         caller collects with ``host.frames_to_send()``. ``failed`` hears of datagrams the
         host refused at once (no route, bad destination).
         """
-        payloads: list[bytes] = []
-        macs: list[bytes] = []
-        ips: list[int] = []
-        ports: list[int] = []
-        neighbours = self._neighbours
+        table = self._destinations
+        if now >= self._forget_at:
+            table.clear()
+            self._forget_at = now + NEIGHBOUR_RECHECK
+        payloads = [payload for payload, _ in chunk]
+        indexes = list(map(table.index.get, [dst for _, dst in chunk]))
+        if None in indexes:
+            payloads, indexes = self._resolve_misses(chunk, indexes, src_port, now, failed)
+            if not payloads:
+                return None
         host = self.host
-        for payload, dst in chunk:
-            entry = neighbours.get(dst[0])
-            if entry is None or entry[2] <= now:
-                entry = self._resolve(dst[0], now)
-            if entry is None:
+        builder = self._builder
+        builder.ident = host.reserve_idents(len(payloads))
+        batch = builder.build_to(payloads, indexes, table, src_port)
+        host.stats.tx_udp += batch.count
+        return batch
+
+    def _resolve_misses(
+        self,
+        chunk: Sequence[tuple[bytes, Address]],
+        indexes: list[int | None],
+        src_port: int,
+        now: float,
+        failed: Callable[[OSError], None],
+    ) -> tuple[list[bytes], list[int]]:
+        """Number newly resolved destinations; hand unresolved ones to the host."""
+        payloads: list[bytes] = []
+        kept: list[int] = []
+        host = self.host
+        for (payload, dst), index in zip(chunk, indexes, strict=True):
+            if index is None:
+                index = self._number(dst, now)
+            if index is None:
                 try:
                     host.send_datagram(payload, dst, src_port, now)
                 except OSError as exc:
                     failed(exc)
                 continue
             payloads.append(payload)
-            macs.append(entry[0])
-            ips.append(entry[1])
-            ports.append(dst[1])
-        if not payloads:
-            return None
-        builder = self._builder
-        builder.ident = host.reserve_idents(len(payloads))
-        batch = builder.build(payloads, b"".join(macs), ips, ports, src_port)
-        host.stats.tx_udp += batch.count
-        return batch
+            kept.append(index)
+        return payloads, kept
 
-    def _resolve(self, ip_text: str, now: float) -> tuple[bytes, int, float] | None:
-        """The neighbour a datagram to ``ip_text`` goes to, if the host has resolved it."""
+    def _number(self, dst: Address, now: float) -> int | None:
+        """The table entry for ``dst`` if the host has its next hop resolved."""
+        table = self._destinations
+        index = table.index.get(dst)
+        if index is not None:
+            return index
+        resolved = self._resolve(dst[0], now)
+        if resolved is None:
+            return None
+        index = table.add(dst, resolved[0], resolved[1], dst[1])
+        if index is None:  # full: start over (entries are cheap to find again)
+            table.clear()
+            index = table.add(dst, resolved[0], resolved[1], dst[1])
+        return index
+
+    def _resolve(self, ip_text: str, now: float) -> tuple[bytes, int] | None:
+        """(MAC, address) a datagram to ``ip_text`` goes to, if the host has resolved it."""
         host = self.host
         ip = ipaddress.IPv4Address(ip_text)
         try:
@@ -163,11 +215,4 @@ class UdpFastPath:
         except OSError:
             return None  # the host path reports it
         mac = host.cached_mac(hop, now)
-        if mac is None:
-            self._neighbours.pop(ip_text, None)
-            return None
-        if len(self._neighbours) >= _CACHE_LIMIT:
-            self._neighbours.clear()
-        entry = (mac, int(ip), now + NEIGHBOUR_RECHECK)
-        self._neighbours[ip_text] = entry
-        return entry
+        return None if mac is None else (mac, int(ip))

@@ -355,6 +355,7 @@ class NetInterface:
         host = self.host
         pending = transport.pending()
         chunk = pending[: min(self.port.tx_space(), self.driver.batch.capacity)]
+        left_behind = len(chunk) < len(pending)  # before consumed() shortens the live list
         built: FrameBatch | None = None
         if self._fast is not None:
             built = self._fast.send(chunk, transport.local_port, now, transport.send_failed)
@@ -380,7 +381,7 @@ class NetInterface:
                 full = True
         # Events (ARP queue overflow, resolution requests) are handled outside the TX pass.
         self._schedule_stack_poll()
-        return full or len(chunk) < len(pending)
+        return full or left_behind
 
     def _link_down(self, exc: OSError) -> None:
         # Every endpoint hears of it; they stay open and serve again when the link is back.

@@ -60,7 +60,6 @@ class UdpTransport(PortTransportBase, asyncio.DatagramTransport):
         self.local_port = local_port
         self._remote = remote
         self._buffer: list[tuple[bytes, Address]] = []
-        self._head = 0
         self._addresses = iface.address_cache
         self._max_payload = iface.max_payload
         self._rx_datagrams = 0
@@ -103,16 +102,15 @@ class UdpTransport(PortTransportBase, asyncio.DatagramTransport):
         if self._conn_lost:
             self._check_open()
             return
-        try:
-            dst = self._addresses[addr]
-        except (KeyError, TypeError):
+        dst = self._addresses.get(addr) if type(addr) is tuple else None
+        if dst is None:
             dst = self._iface.check_address(addr)
         size = len(data)
         if size > self._max_payload:
             self._too_large(size)
             return
         buffer = self._buffer
-        if self._head == len(buffer):  # it was empty: ask for a TX pass this iteration
+        if not buffer:  # it was empty: ask for a TX pass this iteration
             self._iface.want_tx(self)
         buffer.append((data, dst))
         self._buffer_size += size + UDP_HEADER_SIZE
@@ -145,25 +143,38 @@ class UdpTransport(PortTransportBase, asyncio.DatagramTransport):
     # === Called by the NetInterface ===
 
     def pending(self) -> list[tuple[bytes, Address]]:
-        """Datagrams not yet handed to the ring, oldest first (a slice: do not keep it)."""
-        return self._buffer[self._head :]
+        """Datagrams not yet handed to the ring, oldest first (the live list: read only)."""
+        return self._buffer
 
     def consumed(self, count: int) -> None:
         """The interface took the first ``count`` pending datagrams (sent or failed)."""
         buffer = self._buffer
-        end = self._head + count
-        if end >= len(buffer):
+        if count >= len(buffer):
             buffer.clear()
-            self._head = 0
             self._buffer_size = 0
             self._buffer_drained()
             return
-        taken = buffer[self._head : end]
-        self._buffer_size -= sum(len(p) for p, _ in taken) + count * UDP_HEADER_SIZE
-        self._head = end
+        self._buffer_size -= sum(len(p) for p, _ in buffer[:count]) + count * UDP_HEADER_SIZE
+        del buffer[:count]
+
+    def deliver_many(self, payloads: list[bytes], sources: list[Address]) -> None:
+        """Hand a batch of received datagrams to the protocol (the interface's hot path)."""
+        receive = self._datagram_received
+        for payload, src in zip(payloads, sources, strict=True):
+            if not self._plain:  # a callback paused, closed or replaced the protocol
+                self.deliver(payload, src)
+                continue
+            self._rx_datagrams += 1
+            try:
+                receive(payload, src)
+            except (SystemExit, KeyboardInterrupt):
+                raise
+            except BaseException as exc:
+                self._protocol_callback_failed(exc, "protocol.datagram_received()")
+            receive = self._datagram_received
 
     def deliver(self, payload: bytes, src: Address) -> None:
-        """Hand one received datagram to the protocol (the interface's hot path)."""
+        """Hand one received datagram to the protocol."""
         if self._plain:
             self._rx_datagrams += 1
             try:
@@ -217,11 +228,10 @@ class UdpTransport(PortTransportBase, asyncio.DatagramTransport):
     # === PortTransportBase hooks ===
 
     def _buffer_empty(self) -> bool:
-        return self._head >= len(self._buffer)
+        return not self._buffer
 
     def _drop_buffer(self) -> None:
         self._buffer.clear()
-        self._head = 0
 
     def _detach(self) -> None:
         self._iface.detach(self)

@@ -74,6 +74,25 @@ class _Lib:
         lens: _CData,
         /,
     ) -> int: ...
+    # frames built, datagram i to dsts[dst_index[i]]
+    def fast_udp_build_to(
+        self,
+        src: _CData,
+        src_port: int,
+        ident: int,
+        payloads: bytes,
+        payloads_size: int,
+        plens: _CData,
+        dsts: _CData,
+        ndsts: int,
+        dst_index: _CData,
+        count: int,
+        arena: _CData,
+        arena_size: int,
+        offs: _CData,
+        lens: _CData,
+        /,
+    ) -> int: ...
 
 ffi: _cffi_backend.FFI
 lib: _Lib

@@ -361,3 +361,30 @@ uint32_t fast_udp_build(const struct fast_src *src, uint16_t src_port, uint16_t 
     }
     return i;
 }
+
+uint32_t fast_udp_build_to(const struct fast_src *src, uint16_t src_port, uint16_t ident,
+                           const char *payloads, size_t payloads_size, const uint32_t *plens,
+                           const struct fast_dst *dsts, uint32_t ndsts,
+                           const uint32_t *dst_index, uint32_t count, uint8_t *arena,
+                           uint32_t arena_size, uint32_t *offs, uint32_t *lens)
+{
+    const uint8_t *pay = (const uint8_t *)payloads;
+    uint64_t pos = 0, taken = 0;
+    uint32_t i;
+    for (i = 0; i < count; i++) {
+        uint32_t n = plens[i], k = dst_index[i];
+        uint64_t flen = (uint64_t)FAST_UDP_OVERHEAD + n;
+        if (n > FAST_MAX_UDP_PAYLOAD || taken + n > payloads_size || k >= ndsts)
+            break;
+        if (pos + flen > arena_size)
+            break;
+        const struct fast_dst *d = &dsts[k];
+        build_frame(src, src_port, (uint16_t)(ident + i), pay + taken, n,
+                    (const char *)d->mac, d->ip, d->port, arena + pos);
+        offs[i] = (uint32_t)pos;
+        lens[i] = (uint32_t)flen;
+        pos += flen;
+        taken += n;
+    }
+    return i;
+}

@@ -110,4 +110,20 @@ uint32_t fast_udp_build(const struct fast_src *src, uint16_t src_port, uint16_t 
                         const uint32_t *dst_ports, uint32_t count, uint8_t *arena,
                         uint32_t arena_size, uint32_t *offs, uint32_t *lens);
 
+/* One destination for fast_udp_build_to (host byte order). */
+struct fast_dst {
+    uint8_t mac[6];
+    uint16_t port;
+    uint32_t ip;
+};
+
+/* As fast_udp_build, but datagram i goes to dsts[dst_index[i]]: a datagram costs its caller
+ * one table index instead of a MAC, an address and a port. Also stops before an index that
+ * is not below ndsts. */
+uint32_t fast_udp_build_to(const struct fast_src *src, uint16_t src_port, uint16_t ident,
+                           const char *payloads, size_t payloads_size, const uint32_t *plens,
+                           const struct fast_dst *dsts, uint32_t ndsts,
+                           const uint32_t *dst_index, uint32_t count, uint8_t *arena,
+                           uint32_t arena_size, uint32_t *offs, uint32_t *lens);
+
 #endif

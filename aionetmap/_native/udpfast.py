@@ -21,6 +21,7 @@ __all__ = [
     "KIND_DROP",
     "KIND_SLOW",
     "MAX_UDP_PAYLOAD",
+    "DestinationTable",
     "FastClassifier",
     "FastUdpBuilder",
     "inet_checksum",
@@ -327,6 +328,44 @@ class FastUdpBuilder:
         self._ident = (self._ident + built) & 0xFFFF
         return batch
 
+    def build_to(
+        self,
+        payloads: Sequence[bytes],
+        dst_index: Sequence[int],
+        table: DestinationTable,
+        src_port: int,
+    ) -> FrameBatch:
+        """As :meth:`build`, but datagram ``i`` goes to ``table`` entry ``dst_index[i]``:
+        the sender's per-datagram work is one table lookup. Raises ``ValueError`` for an
+        index outside the table or the payload errors of :meth:`build`."""
+        who = "FastUdpBuilder.build_to"
+        if self._src is None:
+            raise RuntimeError(f"{who}: set_source() must be called first")
+        if len(dst_index) != len(payloads):
+            raise ValueError(f"{who}: {len(payloads)} payloads, {len(dst_index)} indexes")
+        if not 0 <= src_port <= 0xFFFF:
+            raise ValueError(f"{who}: source port must be in 0..65535, not {src_port!r}")
+        n = min(len(payloads), self.capacity)
+        batch = self.batch
+        batch.count = 0
+        if n == 0:
+            return batch
+        blob, lens = _join_payloads(payloads[:n], who)
+        self._lens_view[:n] = array("I", lens)
+        self._ips_view[:n] = array("I", dst_index[:n])  # reused as the index array
+        built = lib.fast_udp_build_to(
+            self._src, src_port, self._ident, blob, len(blob), self._arrays[0],
+            table.entries, table.count, self._arrays[1], n,
+            batch.arena, batch.arena_size, batch.offs, batch.lens,
+        )  # fmt: skip
+        if built < n:
+            if not 0 <= dst_index[built] < table.count:
+                raise ValueError(f"{who}: index {dst_index[built]} is not in the table")
+            self._check_stop(built, lens[built], 0, who)
+        batch.count = built
+        self._ident = (self._ident + built) & 0xFFFF
+        return batch
+
     def _fill(
         self, lens: list[int], dst_ips: Sequence[int], dst_ports: Sequence[int], n: int, who: str
     ) -> None:
@@ -370,3 +409,47 @@ def _join_payloads(
     if sum(lens) != len(blob):  # a memoryview of wider items: len() counts items
         lens = [memoryview(p).nbytes for p in payloads]
     return blob, lens
+
+
+class DestinationTable:
+    """Numbered destinations (MAC, IPv4 address, UDP port) for :meth:`FastUdpBuilder.build_to`.
+
+    ``index`` maps whatever key the caller uses (an ``(ip, port)`` tuple) to an entry;
+    :meth:`add` appends one, :meth:`clear` forgets them all (the caller does, so that
+    expired neighbours are looked up again).
+    """
+
+    __slots__ = ("capacity", "count", "entries", "index")
+
+    def __init__(self, capacity: int = 4096) -> None:
+        if not isinstance(capacity, int) or capacity <= 0:
+            raise ValueError(f"DestinationTable: capacity must be a positive int, not {capacity!r}")
+        self.capacity = capacity
+        self.entries: Any = ffi.new("struct fast_dst[]", capacity)
+        self.index: dict[Any, int] = {}
+        self.count = 0
+
+    def __repr__(self) -> str:
+        return f"<DestinationTable {self.count}/{self.capacity}>"
+
+    def add(self, key: Any, mac: bytes, ip: int, port: int) -> int | None:
+        """Number a destination; ``None`` when the table is full."""
+        who = "DestinationTable.add"
+        mac = _check_mac(mac, who)
+        _check_u32(ip, "the IPv4 address", who)
+        if not isinstance(port, int) or not 0 <= port <= 0xFFFF:
+            raise ValueError(f"{who}: UDP port must be in 0..65535, not {port!r}")
+        if self.count == self.capacity:
+            return None
+        slot = self.count
+        entry = self.entries[slot]
+        entry.mac = list(mac)
+        entry.ip = ip
+        entry.port = port
+        self.index[key] = slot
+        self.count = slot + 1
+        return slot
+
+    def clear(self) -> None:
+        self.index.clear()
+        self.count = 0

@@ -1,0 +1,88 @@
+"""FastUdpBuilder.build_to + DestinationTable: the indexed build the transport uses must
+write exactly what build() (and so the Python stack) writes."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from aionetmap._native.udpfast import DestinationTable, FastUdpBuilder
+
+SRC_MAC = bytes.fromhex("020000000001")
+SRC_IP = 0x0A000001
+DESTS = [
+    (bytes.fromhex("020000000002"), 0x0A000002, 5000),
+    (bytes.fromhex("0200000000ff"), 0x0A0000FE, 53),
+    (bytes.fromhex("02abcdef0102"), 0xC0A80101, 65535),
+]
+
+
+def builder(capacity: int = 64, arena_size: int | None = None) -> FastUdpBuilder:
+    b = FastUdpBuilder(capacity, arena_size=arena_size)
+    b.set_source(SRC_MAC, SRC_IP, ttl=61)
+    return b
+
+
+def table() -> DestinationTable:
+    t = DestinationTable(8)
+    for i, (mac, ip, port) in enumerate(DESTS):
+        assert t.add(("key", i), mac, ip, port) == i
+    return t
+
+
+def test_build_to_writes_what_build_writes() -> None:
+    rng = random.Random(7)
+    payloads = [rng.randbytes(rng.randrange(0, 300)) for _ in range(50)]
+    picks = [rng.randrange(len(DESTS)) for _ in payloads]
+    plain, indexed = builder(), builder()
+    plain.ident = indexed.ident = 65530  # wraps inside the batch
+    expect = plain.build(
+        payloads,
+        b"".join(DESTS[k][0] for k in picks),
+        [DESTS[k][1] for k in picks],
+        [DESTS[k][2] for k in picks],
+        4242,
+    ).frames()
+    got = indexed.build_to(payloads, picks, table(), 4242).frames()
+    assert got == expect
+    assert indexed.ident == plain.ident == (65530 + 50) & 0xFFFF
+
+
+def test_index_outside_the_table_is_refused() -> None:
+    b = builder()
+    with pytest.raises(ValueError, match="index 3 is not in the table"):
+        b.build_to([b"a", b"b"], [0, 3], table(), 1)
+    assert b.batch.count == 0
+    assert b.ident == 0  # nothing was kept
+
+
+def test_arena_full_builds_a_prefix() -> None:
+    b = builder(capacity=8, arena_size=3 * (42 + 100))
+    batch = b.build_to([bytes(100)] * 5, [0] * 5, table(), 9)
+    assert batch.count == 3
+    assert b.ident == 3
+
+
+def test_table_fills_and_clears() -> None:
+    t = DestinationTable(2)
+    assert t.add("a", DESTS[0][0], 1, 1) == 0
+    assert t.add("b", DESTS[1][0], 2, 2) == 1
+    assert t.add("c", DESTS[2][0], 3, 3) is None
+    assert t.index == {"a": 0, "b": 1}
+    t.clear()
+    assert (t.count, t.index) == (0, {})
+    assert t.add("c", DESTS[2][0], 3, 3) == 0
+
+
+@pytest.mark.parametrize(
+    ("mac", "ip", "port", "match"),
+    [
+        (b"\x02\x00", 1, 1, "MAC"),
+        (DESTS[0][0], -1, 1, "IPv4"),
+        (DESTS[0][0], 1, 65536, "port"),
+    ],
+)
+def test_table_checks_its_entries(mac: bytes, ip: int, port: int, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        DestinationTable(2).add("k", mac, ip, port)
