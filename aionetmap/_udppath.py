@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from aionetmap._native.udpfast import (
     KIND_DELIVER,
@@ -111,9 +111,12 @@ class UdpFastPath:
                 cls.src_ips[:count].tolist(), cls.src_ports[:count].tolist(), strict=True
             )
         ]
-        sources = list(map(self._sources.get, keys))
-        if None in sources:
-            sources = [src or self._source(key) for src, key in zip(sources, keys, strict=True)]
+        found = list(map(self._sources.get, keys))
+        sources: list[Address] = (
+            [src or self._source(key) for src, key in zip(found, keys, strict=True)]
+            if None in found
+            else cast("list[Address]", found)
+        )
         ports = cls.dst_ports[:count].tolist()
         first = ports[0]
         if ports.count(first) == count:  # one endpoint takes the whole batch
@@ -154,11 +157,13 @@ class UdpFastPath:
             table.clear()
             self._forget_at = now + NEIGHBOUR_RECHECK
         payloads = [payload for payload, _ in chunk]
-        indexes = list(map(table.index.get, [dst for _, dst in chunk]))
-        if None in indexes:
-            payloads, indexes = self._resolve_misses(chunk, indexes, src_port, now, failed)
+        found = list(map(table.index.get, [dst for _, dst in chunk]))
+        if None in found:
+            payloads, indexes = self._resolve_misses(chunk, found, src_port, now, failed)
             if not payloads:
                 return None
+        else:
+            indexes = cast("list[int]", found)
         host = self.host
         builder = self._builder
         builder.ident = host.reserve_idents(len(payloads))
