@@ -157,15 +157,16 @@ class UdpVethRaw(UdpVeth):
     """The same rows, with the generator on an AF_PACKET socket (``udpgen --mode packet``)."""
 
     name = "udp-veth-raw"
-    title = "UDP echo over veth, AF_PACKET load generator: the same servers, a lighter sender"
+    title = "UDP echo over veth, the same servers driven by an AF_PACKET load generator"
     notes = (
         "As udp-veth, but the generator builds its frames itself and sends and receives them "
         "on an AF_PACKET socket (the project's packet.c), from an IP and MAC address that no "
-        "interface has (it answers ARP itself): the peer kernel drops the echoes as frames "
-        "for another host before IP, instead of delivering them to a UDP socket. This takes "
-        "the generator's own socket cost and the echoes' socket delivery off both cores, so "
-        "the servers are measured further from the generator's limit. Every server row is "
-        "unchanged.",
+        "interface has (it answers ARP itself), so the peer kernel drops the echoes as frames "
+        "for another host before IP. This takes the UDP socket cost off the generator's core, "
+        "but the echoes now land in the generator's TPACKET ring, which costs the server's "
+        "core a copy and a wake-up per frame (tpacket_rcv) instead of a UDP socket enqueue: "
+        "measured, that is not cheaper for the servers. Read this table for the generator's "
+        "headroom (C reflector row), not for the ratios.",
     )
 
     def generator_ip(self, link: VethLink) -> str:
