@@ -21,7 +21,7 @@ OUT = BENCH / "out"
 NATIVE = ROOT / "aionetmap" / "_native"
 CSRC = BENCH / "c"
 
-CFLAGS = ("-std=gnu11", "-O2", "-g", "-Wall", "-Wextra", "-Wno-unused-parameter")
+CFLAGS = ("-std=gnu11", "-O2", "-g", "-Wall", "-Wextra")
 
 PROGRAMS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     # name: (sources in bench/c, sources in aionetmap/_native)
@@ -67,15 +67,24 @@ def build(name: str, *, verbose: bool = False) -> Path:
     if target.exists() and stamp.exists() and stamp.read_text() == fingerprint:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    cmd = [cc, *CFLAGS, f"-I{CSRC}", f"-I{NATIVE}", "-o", str(target), *map(str, sources)]
+    # Build beside the target and rename: another run (a second test session, say) may be
+    # building or executing the same program at this moment.
+    tmp = target.with_name(f".{name}.{os.getpid()}.tmp")
+    cmd = [cc, *CFLAGS, f"-I{CSRC}", f"-I{NATIVE}", "-o", str(tmp), *map(str, sources)]
     if verbose:
         print(" ".join(cmd))
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        raise BuildError(f"building {name} failed:\n{' '.join(cmd)}\n{proc.stderr}")
-    if proc.stderr.strip():  # warnings: show them, -Wall -Wextra must stay clean
-        print(f"warnings building {name}:\n{proc.stderr}")
-    stamp.write_text(fingerprint)
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            raise BuildError(f"building {name} failed:\n{' '.join(cmd)}\n{proc.stderr}")
+        if proc.stderr.strip():  # warnings: show them, -Wall -Wextra must stay clean
+            print(f"warnings building {name}:\n{proc.stderr}")
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    stamp_tmp = stamp.with_name(f".{stamp.name}.{os.getpid()}.tmp")
+    stamp_tmp.write_text(fingerprint)
+    os.replace(stamp_tmp, stamp)
     return target
 
 
