@@ -142,6 +142,7 @@ class PortTransportBase:
     def _schedule_connection_lost(self, exc: BaseException | None) -> None:
         assert self._loop is not None
         self._conn_lost += 1
+        self._state_changed()
         self._loop.call_soon(self._call_connection_lost, exc)
 
     def _fatal_error(self, exc: BaseException, message: str) -> None:

@@ -15,7 +15,7 @@ everything through the Python host and must behave the same.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import TYPE_CHECKING, cast
 
 from aionetmap._native.udpfast import (
@@ -76,20 +76,20 @@ class UdpFastPath:
         stats = host.stats
         stats.rx_frames += count - cls.slow  # receive_frame counts the slow ones itself
         stats.rx_udp_delivered += cls.delivered
-        blob = batch.data[: batch.used].tobytes() if cls.delivered else b""
-        offsets, lengths = cls.payload_offsets, cls.payload_lengths
-        ips, sports, dports = cls.src_ips, cls.src_ports, cls.dst_ports
-        sources = self._sources
-        if cls.delivered == count:
+        if count and cls.delivered == count:
             # Under load nearly every batch is all datagrams for us: build the payloads and
             # addresses list-wise, and hand them over per endpoint.
-            self._deliver_all(blob, count, endpoints)
+            self._deliver_all(batch, count, endpoints)
             return
+        blob = batch.data[: batch.used].tobytes() if cls.delivered else b""
+        offsets, lengths = cls.payload_offsets, cls.payload_lengths
+        keys, dports = cls.src_keys, cls.dst_ports
+        sources = self._sources
         kinds, reasons = cls.kinds, cls.reasons
         for i in range(count):
             kind = kinds[i]
             if kind == KIND_DELIVER:
-                key = ips[i] << 16 | sports[i]
+                key = keys[i]
                 src = sources.get(key) or self._source(key)
                 endpoint = endpoints.get(dports[i])
                 if endpoint is not None:
@@ -100,17 +100,18 @@ class UdpFastPath:
             else:
                 stats.drop(DropReason(reasons[i]))
 
-    def _deliver_all(self, blob: bytes, count: int, endpoints: dict[int, UdpTransport]) -> None:
+    def _deliver_all(
+        self, batch: FrameBatch, count: int, endpoints: dict[int, UdpTransport]
+    ) -> None:
         cls = self._classifier
-        starts = cls.payload_offsets[:count].tolist()
-        sizes = cls.payload_lengths[:count].tolist()
-        payloads = [blob[start : start + size] for start, size in zip(starts, sizes, strict=True)]
-        keys = [
-            ip << 16 | port
-            for ip, port in zip(
-                cls.src_ips[:count].tolist(), cls.src_ports[:count].tolist(), strict=True
-            )
-        ]
+        payloads = cls.payloads(batch)
+        if payloads is None:  # frames not in arena order: slice one by one
+            starts = cls.payload_offsets[:count].tolist()
+            sizes = cls.payload_lengths[:count].tolist()
+            blob = batch.data[: max(map(int.__add__, starts, sizes))].tobytes()
+            pairs = zip(starts, sizes, strict=True)
+            payloads = tuple(blob[start : start + size] for start, size in pairs)
+        keys = cls.src_keys[:count].tolist()
         found = list(map(self._sources.get, keys))
         sources: list[Address] = (
             [src or self._source(key) for src, key in zip(found, keys, strict=True)]
@@ -140,12 +141,13 @@ class UdpFastPath:
 
     def send(
         self,
-        chunk: Sequence[tuple[bytes, Address]],
+        payloads: list[bytes],
+        dsts: list[Address],
         src_port: int,
         now: float,
         failed: Callable[[OSError], None],
     ) -> FrameBatch | None:
-        """Turn queued datagrams into frames.
+        """Turn queued datagrams (``payloads[i]`` to ``dsts[i]``) into frames.
 
         Datagrams to resolved neighbours come back built in a FrameBatch (owned by the
         builder, valid until the next call); the others go to the host, whose frames the
@@ -156,10 +158,9 @@ class UdpFastPath:
         if now >= self._forget_at:
             table.clear()
             self._forget_at = now + NEIGHBOUR_RECHECK
-        payloads = [payload for payload, _ in chunk]
-        found = list(map(table.index.get, [dst for _, dst in chunk]))
+        found = list(map(table.index.get, dsts))
         if None in found:
-            payloads, indexes = self._resolve_misses(chunk, found, src_port, now, failed)
+            payloads, indexes = self._resolve_misses(payloads, dsts, found, src_port, now, failed)
             if not payloads:
                 return None
         else:
@@ -173,17 +174,18 @@ class UdpFastPath:
 
     def _resolve_misses(
         self,
-        chunk: Sequence[tuple[bytes, Address]],
-        indexes: list[int | None],
+        payloads: list[bytes],
+        dsts: list[Address],
+        found: list[int | None],
         src_port: int,
         now: float,
         failed: Callable[[OSError], None],
     ) -> tuple[list[bytes], list[int]]:
         """Number newly resolved destinations; hand unresolved ones to the host."""
-        payloads: list[bytes] = []
+        kept_payloads: list[bytes] = []
         kept: list[int] = []
         host = self.host
-        for (payload, dst), index in zip(chunk, indexes, strict=True):
+        for payload, dst, index in zip(payloads, dsts, found, strict=True):
             if index is None:
                 index = self._number(dst, now)
             if index is None:
@@ -192,9 +194,9 @@ class UdpFastPath:
                 except OSError as exc:
                     failed(exc)
                 continue
-            payloads.append(payload)
+            kept_payloads.append(payload)
             kept.append(index)
-        return payloads, kept
+        return kept_payloads, kept
 
     def _number(self, dst: Address, now: float) -> int | None:
         """The table entry for ``dst`` if the host has its next hop resolved."""

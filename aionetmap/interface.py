@@ -353,14 +353,17 @@ class NetInterface:
     def _send_datagrams(self, transport: UdpTransport, now: float) -> bool:
         """Turn one endpoint's queue into frames in the ring; True when the ring filled first."""
         host = self.host
-        pending = transport.pending()
-        chunk = pending[: min(self.port.tx_space(), self.driver.batch.capacity)]
-        left_behind = len(chunk) < len(pending)  # before consumed() shortens the live list
+        payloads, dsts = transport.pending()
+        take = min(self.port.tx_space(), self.driver.batch.capacity, len(payloads))
+        left_behind = take < len(payloads)
+        chunk, chunk_dsts = payloads[:take], dsts[:take]
         built: FrameBatch | None = None
         if self._fast is not None:
-            built = self._fast.send(chunk, transport.local_port, now, transport.send_failed)
+            built = self._fast.send(
+                chunk, chunk_dsts, transport.local_port, now, transport.send_failed
+            )
         else:
-            for payload, dst in chunk:
+            for payload, dst in zip(chunk, chunk_dsts, strict=True):
                 try:
                     host.send_datagram(payload, dst, transport.local_port, now)
                 except OSError as exc:

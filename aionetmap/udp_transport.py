@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from aionetmap._constants import UDP_HEADER_SIZE
@@ -59,7 +60,11 @@ class UdpTransport(PortTransportBase, asyncio.DatagramTransport):
         self._iface = iface
         self.local_port = local_port
         self._remote = remote
-        self._buffer: list[tuple[bytes, Address]] = []
+        # Queued datagrams: payloads and their destinations side by side (no pair tuple
+        # per datagram; the builder wants them apart anyway).
+        self._payloads: list[bytes] = []
+        self._dsts: list[Address] = []
+        self._careful = remote is not None
         self._addresses = iface.address_cache
         self._max_payload = iface.max_payload
         self._rx_datagrams = 0
@@ -97,34 +102,37 @@ class UdpTransport(PortTransportBase, asyncio.DatagramTransport):
                 kind = type(data).__name__
                 raise TypeError(f"data argument must be a bytes-like object, not {kind!r}")
             data = bytes(data)  # an immutable snapshot, as asyncio buffers
-        if addr is None or self._remote is not None:
-            addr = self._peer_address(addr)
-        if self._conn_lost:
-            self._check_open()
-            return
-        dst = self._addresses.get(addr) if type(addr) is tuple else None
-        if dst is None:
+        if addr is None or self._careful:  # connected, or lost: the rules take longer
+            if not self._sendto_rules(addr):
+                return
+            addr = self._remote
+        try:
+            dst = self._addresses[addr]
+        except (KeyError, TypeError):  # new, or not even hashable: validate it
             dst = self._iface.check_address(addr)
         size = len(data)
         if size > self._max_payload:
             self._too_large(size)
             return
-        buffer = self._buffer
-        if not buffer:  # it was empty: ask for a TX pass this iteration
+        payloads = self._payloads
+        if not payloads:  # it was empty: ask for a TX pass this iteration
             self._iface.want_tx(self)
-        buffer.append((data, dst))
+        payloads.append(data)
+        self._dsts.append(dst)
         self._buffer_size += size + UDP_HEADER_SIZE
         if self._buffer_size > self._high_water:
             # The ring may well have room: push now before deciding to pause the protocol.
             self._iface.flush_now()
             self._maybe_pause_protocol()
 
-    def _peer_address(self, addr: Any) -> Address:
+    def _sendto_rules(self, addr: Any) -> bool:
+        """asyncio's sendto rules for connected and lost endpoints; False: drop it."""
         if self._remote is None:
-            raise ValueError("this endpoint is not connected: sendto() needs an address")
-        if addr is not None and addr != self._remote:
+            if addr is None:
+                raise ValueError("this endpoint is not connected: sendto() needs an address")
+        elif addr is not None and addr != self._remote:
             raise ValueError(f"Invalid address: must be None or {self._remote}")
-        return self._remote
+        return self._check_open()
 
     def _too_large(self, size: int) -> None:
         self.counters["tx_failed"] += 1
@@ -142,36 +150,46 @@ class UdpTransport(PortTransportBase, asyncio.DatagramTransport):
 
     # === Called by the NetInterface ===
 
-    def pending(self) -> list[tuple[bytes, Address]]:
-        """Datagrams not yet handed to the ring, oldest first (the live list: read only)."""
-        return self._buffer
+    def pending(self) -> tuple[list[bytes], list[Address]]:
+        """Queued payloads and their destinations, oldest first (the live lists: read only)."""
+        return self._payloads, self._dsts
 
     def consumed(self, count: int) -> None:
         """The interface took the first ``count`` pending datagrams (sent or failed)."""
-        buffer = self._buffer
-        if count >= len(buffer):
-            buffer.clear()
+        payloads = self._payloads
+        if count >= len(payloads):
+            payloads.clear()
+            self._dsts.clear()
             self._buffer_size = 0
             self._buffer_drained()
             return
-        self._buffer_size -= sum(len(p) for p, _ in buffer[:count]) + count * UDP_HEADER_SIZE
-        del buffer[:count]
+        self._buffer_size -= sum(map(len, payloads[:count])) + count * UDP_HEADER_SIZE
+        del payloads[:count]
+        del self._dsts[:count]
 
-    def deliver_many(self, payloads: list[bytes], sources: list[Address]) -> None:
+    def deliver_many(self, payloads: Sequence[bytes], sources: Sequence[Address]) -> None:
         """Hand a batch of received datagrams to the protocol (the interface's hot path)."""
-        receive = self._datagram_received
-        for payload, src in zip(payloads, sources, strict=True):
-            if not self._plain:  # a callback paused, closed or replaced the protocol
-                self.deliver(payload, src)
-                continue
-            self._rx_datagrams += 1
+        total = len(payloads)
+        start = 0
+        while start < total:
+            if not self._plain:  # paused, closing, connected: datagram by datagram
+                for i in range(start, total):
+                    self.deliver(payloads[i], sources[i])
+                return
+            receive = self._datagram_received
+            taken = 0
             try:
-                receive(payload, src)
+                for payload, src in zip(payloads[start:], sources[start:], strict=True):
+                    taken += 1  # counted before the call: a raising callback had it too
+                    receive(payload, src)
+                    if not self._plain:  # the callback paused, closed or swapped protocols
+                        break
             except (SystemExit, KeyboardInterrupt):
                 raise
             except BaseException as exc:
                 self._protocol_callback_failed(exc, "protocol.datagram_received()")
-            receive = self._datagram_received
+            self._rx_datagrams += taken
+            start += taken
 
     def deliver(self, payload: bytes, src: Address) -> None:
         """Hand one received datagram to the protocol."""
@@ -202,17 +220,19 @@ class UdpTransport(PortTransportBase, asyncio.DatagramTransport):
             self._protocol_callback_failed(exc, "protocol.datagram_received()")
 
     def _state_changed(self) -> None:
-        # Recompute the one flag deliver() tests: open, reading, and not filtering by peer.
+        # Recompute the flags the hot paths test: deliver() (open, reading, not filtering
+        # by peer) and sendto() (connected or lost: the careful path).
         self._plain = (
             self._connected and self._reading and not self._closing and self._remote is None
         )
+        self._careful = self._remote is not None or bool(self._conn_lost)
         protocol = self._protocol
         self._datagram_received = None if protocol is None else protocol.datagram_received
 
     def send_failed(self, exc: OSError) -> None:
         """A datagram of ours was dropped on the way (ARP failure, ICMP error...)."""
         self.counters["tx_failed"] += 1
-        if not self._closing or self._buffer:
+        if not self._closing or self._payloads:
             self._report(exc)
 
     def link_down(self, exc: OSError) -> None:
@@ -228,10 +248,11 @@ class UdpTransport(PortTransportBase, asyncio.DatagramTransport):
     # === PortTransportBase hooks ===
 
     def _buffer_empty(self) -> bool:
-        return not self._buffer
+        return not self._payloads
 
     def _drop_buffer(self) -> None:
-        self._buffer.clear()
+        self._payloads.clear()
+        self._dsts.clear()
 
     def _detach(self) -> None:
         self._iface.detach(self)

@@ -93,6 +93,8 @@ class _Lib:
         lens: _CData,
         /,
     ) -> int: ...
+    # length of the struct format written, or -1
+    def fast_payload_format(self, rx: _CData, count: int, out: _CData, outlen: int, /) -> int: ...
 
 ffi: _cffi_backend.FFI
 lib: _Lib

@@ -293,6 +293,7 @@ int fast_classify(const struct fast_ctx *ctx, struct fast_rx *rx, const uint8_t 
         rx->src_ips[i] = v.src_ip;
         rx->src_ports[i] = v.src_port;
         rx->dst_ports[i] = v.dst_port;
+        rx->src_keys[i] = (uint64_t)v.src_ip << 16 | v.src_port;
         delivered += kind == FAST_KIND_DELIVER;
         dropped += kind == FAST_KIND_DROP;
     }
@@ -387,4 +388,41 @@ uint32_t fast_udp_build_to(const struct fast_src *src, uint16_t src_port, uint16
         taken += n;
     }
     return i;
+}
+
+/* Decimal digits of v at p (no NUL); returns how many. */
+static size_t put_decimal(char *p, uint32_t v)
+{
+    char tmp[10];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    for (size_t i = 0; i < n; i++)
+        p[i] = tmp[n - 1 - i];
+    return n;
+}
+
+int fast_payload_format(const struct fast_rx *rx, uint32_t count, char *out, size_t outlen)
+{
+    uint32_t cursor = 0;
+    size_t used = 0;
+    if (count > rx->capacity)
+        return -1;
+    for (uint32_t i = 0; i < count; i++) {
+        if (rx->kinds[i] != FAST_KIND_DELIVER)
+            continue;
+        uint32_t start = rx->payload_offs[i], size = rx->payload_lens[i];
+        if (start < cursor || size > UINT32_MAX - start)
+            return -1;
+        if (outlen - used < 22) /* two 10-digit numbers, 'x' and 's' */
+            return -1;
+        used += put_decimal(out + used, start - cursor);
+        out[used++] = 'x';
+        used += put_decimal(out + used, size);
+        out[used++] = 's';
+        cursor = start + size;
+    }
+    return used > INT32_MAX ? -1 : (int)used;
 }

@@ -72,6 +72,7 @@ struct fast_rx {
     uint32_t *src_ips;
     uint16_t *src_ports;
     uint16_t *dst_ports;
+    uint64_t *src_keys; /* src_ip << 16 | src_port (deliver), 0 otherwise: one dict key */
     uint32_t capacity;
     uint32_t delivered; /* totals of the last fast_classify call */
     uint32_t dropped;
@@ -125,5 +126,12 @@ uint32_t fast_udp_build_to(const struct fast_src *src, uint16_t src_port, uint16
                            const struct fast_dst *dsts, uint32_t ndsts,
                            const uint32_t *dst_index, uint32_t count, uint8_t *arena,
                            uint32_t arena_size, uint32_t *offs, uint32_t *lens);
+
+/* Write into out a struct-module format ("<skip>x<size>s" per datagram) that picks the UDP
+ * payload of every FAST_KIND_DELIVER frame of the last fast_classify call out of the arena,
+ * in order: Python's struct.unpack_from then makes all the payload bytes objects in one C
+ * call. Returns the format's length, or -1 if the payloads do not ascend in the arena or
+ * out is too small (the caller slices instead). */
+int fast_payload_format(const struct fast_rx *rx, uint32_t count, char *out, size_t outlen);
 
 #endif

@@ -66,6 +66,11 @@ def c_rows(fc: FastClassifier, batch: FrameBatch) -> list[Row]:
         fc.src_ports,
         fc.dst_ports,
     )
+    # The combined source key the transport uses as a dict key is (ip << 16 | port) of the
+    # same verdict (0 for drops and slow frames, whose address fields are 0).
+    assert [fc.src_keys[i] for i in range(batch.count)] == [
+        fc.src_ips[i] << 16 | fc.src_ports[i] for i in range(batch.count)
+    ]
     return [tuple(col[i] for col in cols) for i in range(batch.count)]  # type: ignore[misc]
 
 

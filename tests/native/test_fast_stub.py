@@ -39,4 +39,5 @@ def test_stub_functions_take_the_c_arity() -> None:
         "fast_classify": 7,
         "fast_udp_build": 15,
         "fast_udp_build_to": 14,
+        "fast_payload_format": 4,
     }
