@@ -10,7 +10,10 @@ except ImportError:  # run as a script: python aionetmap/_native/build_ring.py
 __all__ = ["ffibuilder"]
 
 ffibuilder = make_ffibuilder(
-    "_ring", "ring.cdef", ["ring.c", "pipe.c"], '#include "ring.h"\n#include "pipe.h"'
+    "_ring",
+    "ring.cdef",
+    ["ring.c", "pipe.c", "batchfmt.c"],
+    '#include "ring.h"\n#include "pipe.h"\n#include "batchfmt.h"',
 )
 
 if __name__ == "__main__":

@@ -70,3 +70,16 @@ def test_empty_and_all_dropped_batches() -> None:
     batch.extend([b"\x00" * 20])
     fc.classify(batch)
     assert fc.payloads(batch) == ()
+
+
+def test_frame_batch_frames_equal_slices_in_and_out_of_order() -> None:
+    rng = random.Random(5)
+    frames = [rng.randbytes(rng.randrange(0, 3000)) for _ in range(60)]
+    batch = FrameBatch(64, 200_000)
+    assert batch.extend(frames) == 60
+    assert batch.frames() == frames
+    # Frames written out of arena order: still right (sliced one by one).
+    batch.offsets[0], batch.offsets[1] = batch.offsets[1], batch.offsets[0]
+    batch.lengths[0], batch.lengths[1] = batch.lengths[1], batch.lengths[0]
+    assert batch.frames()[:2] == [frames[1], frames[0]]
+    assert batch.frames()[2:] == frames[2:]
