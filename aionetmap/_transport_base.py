@@ -124,6 +124,26 @@ class PortTransportBase:
     def _detach(self) -> None:
         raise NotImplementedError
 
+    def _schedule_connection_made(self, waiter: asyncio.Future[None] | None) -> None:
+        """asyncio's order: ``connection_made`` soon, then delivery may start, then whoever
+        awaits the endpoint wakes up."""
+        assert self._loop is not None
+        self._loop.call_soon(self._protocol.connection_made, self)
+        self._loop.call_soon(self._set_connected)
+        if waiter is not None:
+            self._loop.call_soon(_set_result_unless_cancelled, waiter)
+
+    def _report(self, exc: OSError) -> None:
+        """Tell the protocol of a per-datagram (or per-frame) failure: ``error_received``."""
+        if self._protocol is None:
+            return
+        try:
+            self._protocol.error_received(exc)
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as err:
+            self._protocol_callback_failed(err, "protocol.error_received()")
+
     def _set_connected(self) -> None:
         # Runs via call_soon right after connection_made: only now may data be delivered.
         if not self._closing:
@@ -226,3 +246,8 @@ class PortTransportBase:
     def __del__(self, _warn: Any = warnings.warn) -> None:
         if self._loop is not None and not self._conn_lost:
             _warn(f"unclosed transport {self!r}", ResourceWarning, source=self)
+
+
+def _set_result_unless_cancelled(fut: asyncio.Future[None]) -> None:
+    if not fut.cancelled():
+        fut.set_result(None)

@@ -65,10 +65,7 @@ class FrameTransport(PortTransportBase, asyncio.DatagramTransport):
             on_error=self._fatal_error,
             on_link_down=self._report,
         )
-        loop.call_soon(protocol.connection_made, self)
-        loop.call_soon(self._start)
-        if waiter is not None:
-            loop.call_soon(_set_result_unless_cancelled, waiter)
+        self._schedule_connection_made(waiter)
 
     def __repr__(self) -> str:
         state = "closed" if self._conn_lost else ("closing" if self._closing else "open")
@@ -126,9 +123,9 @@ class FrameTransport(PortTransportBase, asyncio.DatagramTransport):
 
     # === Internals ===
 
-    def _start(self) -> None:
-        self._set_connected()
-        if not self._closing:
+    def _set_connected(self) -> None:
+        super()._set_connected()
+        if not self._closing:  # reading starts only now, after connection_made
             self._driver.start()
 
     def _after_queue(self) -> None:
@@ -198,16 +195,3 @@ class FrameTransport(PortTransportBase, asyncio.DatagramTransport):
         self._driver.close()
         if self._owns_port:
             self._port.close()
-
-    def _report(self, exc: OSError) -> None:
-        try:
-            self._protocol.error_received(exc)
-        except (SystemExit, KeyboardInterrupt):
-            raise
-        except BaseException as err:
-            self._protocol_callback_failed(err, "protocol.error_received()")
-
-
-def _set_result_unless_cancelled(fut: asyncio.Future[None]) -> None:
-    if not fut.cancelled():
-        fut.set_result(None)

@@ -18,8 +18,9 @@ import struct
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from types import TracebackType
-from typing import BinaryIO, Final, Self
+from typing import BinaryIO, Final
+
+from aionetmap._closing import ClosingContext
 
 __all__ = [
     "DEFAULT_SNAPLEN",
@@ -65,7 +66,7 @@ class PcapRecord:
         return seconds + nanoseconds / 1e9  # dividing the whole int would lose the last digits
 
 
-class PcapWriter:
+class PcapWriter(ClosingContext):
     """Write Ethernet frames to a pcap file.
 
     ``file`` is a path (created or truncated) or a binary stream opened for writing (then
@@ -146,19 +147,8 @@ class PcapWriter:
             if self._owns:
                 self._file.close()
 
-    def __enter__(self) -> Self:
-        return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-
-class PcapReader:
+class PcapReader(ClosingContext):
     """Read a pcap file (a path, or a binary stream the caller closes) record by record.
 
     The file header is read and checked at once: ``linktype``, ``snaplen`` and
@@ -225,17 +215,6 @@ class PcapReader:
         """Close the file if this reader opened it."""
         if self._owns:
             self._file.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def read_pcap(file: str | os.PathLike[str] | BinaryIO) -> list[PcapRecord]:

@@ -76,10 +76,7 @@ class UdpTransport(PortTransportBase, asyncio.DatagramTransport):
             "rx_dropped_not_peer": 0,
             "tx_failed": 0,
         }
-        loop.call_soon(protocol.connection_made, self)
-        loop.call_soon(self._set_connected)
-        if waiter is not None:
-            loop.call_soon(_set_result_unless_cancelled, waiter)
+        self._schedule_connection_made(waiter)
 
     def __repr__(self) -> str:
         state = "closed" if self._conn_lost else ("closing" if self._closing else "open")
@@ -256,18 +253,3 @@ class UdpTransport(PortTransportBase, asyncio.DatagramTransport):
 
     def _detach(self) -> None:
         self._iface.detach(self)
-
-    def _report(self, exc: OSError) -> None:
-        if self._protocol is None:
-            return
-        try:
-            self._protocol.error_received(exc)
-        except (SystemExit, KeyboardInterrupt):
-            raise
-        except BaseException as err:
-            self._protocol_callback_failed(err, "protocol.error_received()")
-
-
-def _set_result_unless_cancelled(fut: asyncio.Future[None]) -> None:
-    if not fut.cancelled():
-        fut.set_result(None)

@@ -93,6 +93,7 @@ class _Lib:
         lens: _CData,
         /,
     ) -> int: ...
+    ANM_FORMAT_PER_FRAME: int
     # length of the struct format written, or -1
     def fast_payload_format(self, rx: _CData, count: int, out: _CData, outlen: int, /) -> int: ...
 

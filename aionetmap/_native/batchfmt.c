@@ -17,6 +17,15 @@ static size_t put_decimal(char *p, uint32_t v)
     return n;
 }
 
+size_t anm_format_field(char *out, uint32_t skip, uint32_t size)
+{
+    size_t used = put_decimal(out, skip);
+    out[used++] = 'x';
+    used += put_decimal(out + used, size);
+    out[used++] = 's';
+    return used;
+}
+
 int anm_batch_format(const uint32_t *offs, const uint32_t *lens, unsigned n,
                      uint64_t arena_size, char *out, size_t outlen)
 {
@@ -26,10 +35,7 @@ int anm_batch_format(const uint32_t *offs, const uint32_t *lens, unsigned n,
         uint64_t start = offs[i], end = start + lens[i];
         if (start < cursor || end > arena_size || outlen - used < ANM_FORMAT_PER_FRAME)
             return -1;
-        used += put_decimal(out + used, (uint32_t)(start - cursor));
-        out[used++] = 'x';
-        used += put_decimal(out + used, lens[i]);
-        out[used++] = 's';
+        used += anm_format_field(out + used, (uint32_t)(start - cursor), lens[i]);
         cursor = end;
     }
     return used > INT32_MAX ? -1 : (int)used;

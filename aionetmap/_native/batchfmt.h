@@ -9,6 +9,10 @@
 /* Longest text one frame adds: two 10-digit numbers, 'x' and 's'. */
 #define ANM_FORMAT_PER_FRAME 22
 
+/* Append "<skip>x<size>s" (pick size bytes after skipping skip) at out; returns its length,
+ * at most ANM_FORMAT_PER_FRAME. The caller checks the room first. */
+size_t anm_format_field(char *out, uint32_t skip, uint32_t size);
+
 /* Write "<gap>x<len>s" for frames 0..n-1 (frame i at offs[i], lens[i]) into out: the
  * format that picks each frame out of the arena in order. Returns its length, or -1 if a
  * frame does not start at or after the end of the one before it, reaches past

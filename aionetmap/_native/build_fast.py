@@ -9,7 +9,9 @@ except ImportError:  # run as a script: python aionetmap/_native/build_fast.py
 
 __all__ = ["ffibuilder"]
 
-ffibuilder = make_ffibuilder("_fast", "fast.cdef", ["fast.c"], '#include "fast.h"')
+ffibuilder = make_ffibuilder(
+    "_fast", "fast.cdef", ["fast.c", "batchfmt.c"], '#include "fast.h"\n#include "batchfmt.h"'
+)
 
 if __name__ == "__main__":
     compile_in_place(ffibuilder)

@@ -7,6 +7,7 @@
  * length comes from the batch and is clamped to the arena first.
  */
 #include "fast.h"
+#include "batchfmt.h"
 
 #include <string.h>
 
@@ -390,20 +391,6 @@ uint32_t fast_udp_build_to(const struct fast_src *src, uint16_t src_port, uint16
     return i;
 }
 
-/* Decimal digits of v at p (no NUL); returns how many. */
-static size_t put_decimal(char *p, uint32_t v)
-{
-    char tmp[10];
-    size_t n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
-    for (size_t i = 0; i < n; i++)
-        p[i] = tmp[n - 1 - i];
-    return n;
-}
-
 int fast_payload_format(const struct fast_rx *rx, uint32_t count, char *out, size_t outlen)
 {
     uint32_t cursor = 0;
@@ -416,12 +403,9 @@ int fast_payload_format(const struct fast_rx *rx, uint32_t count, char *out, siz
         uint32_t start = rx->payload_offs[i], size = rx->payload_lens[i];
         if (start < cursor || size > UINT32_MAX - start)
             return -1;
-        if (outlen - used < 22) /* two 10-digit numbers, 'x' and 's' */
+        if (outlen - used < ANM_FORMAT_PER_FRAME)
             return -1;
-        used += put_decimal(out + used, start - cursor);
-        out[used++] = 'x';
-        used += put_decimal(out + used, size);
-        out[used++] = 's';
+        used += anm_format_field(out + used, start - cursor, size);
         cursor = start + size;
     }
     return used > INT32_MAX ? -1 : (int)used;

@@ -18,6 +18,7 @@
  * re-checks, or the waker sees the sleeper's flag and signals it. Nothing is lost.
  */
 #include "pipe.h"
+#include "anm_common.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -76,21 +77,6 @@ struct layout {
 static size_t up(size_t v, size_t a) { return (v + a - 1) / a * a; }
 static inline uint32_t nxt(uint32_t i, uint32_t n) { return i + 1 == n ? 0 : i + 1; }
 static inline uint32_t prv(uint32_t i, uint32_t n) { return i == 0 ? n - 1 : i - 1; }
-static inline uint32_t dist(uint32_t from, uint32_t to, uint32_t n)
-{
-    return to >= from ? to - from : to + n - from;
-}
-
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
-{
-    if (err != NULL && errlen > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -code;
-}
 
 static int layout(uint32_t slots, uint32_t buf_size, struct layout *L)
 {
@@ -126,14 +112,14 @@ int anm_pipe_format(uint8_t *base, size_t size, uint32_t slots, uint32_t buf_siz
 {
     struct layout L;
     if (layout(slots, buf_size, &L) < 0)
-        return fail(err, errlen, EINVAL, "slots=%u buf_size=%u out of range (slots %d..%d, "
+        return anm_fail(err, errlen, EINVAL, "slots=%u buf_size=%u out of range (slots %d..%d, "
                     "buf_size a multiple of 64 in %d..%d)", slots, buf_size, ANM_PIPE_MIN_SLOTS,
                     ANM_PIPE_MAX_SLOTS, ANM_PIPE_MIN_BUF, ANM_PIPE_MAX_BUF);
     if (base == NULL || size < L.total)
-        return fail(err, errlen, EINVAL, "region of %zu bytes is smaller than the %zu needed",
+        return anm_fail(err, errlen, EINVAL, "region of %zu bytes is smaller than the %zu needed",
                     size, L.total);
     if ((uintptr_t)base % NM_CACHE_ALIGN != 0)
-        return fail(err, errlen, EINVAL, "region is not %d-byte aligned", NM_CACHE_ALIGN);
+        return anm_fail(err, errlen, EINVAL, "region is not %d-byte aligned", NM_CACHE_ALIGN);
     struct anm_pipe_ctrl *c = (struct anm_pipe_ctrl *)base;
     uint32_t *shadow = (uint32_t *)(base + L.shadow);
     for (int k = 0; k < 4; k++) {
@@ -186,19 +172,19 @@ int anm_pipe_attach(struct anm_pipe *p, uint8_t *base, size_t size, unsigned end
     memset(p, 0, sizeof *p);
     struct layout L;
     if (end > 1)
-        return fail(err, errlen, EINVAL, "end must be 0 (a) or 1 (b)");
+        return anm_fail(err, errlen, EINVAL, "end must be 0 (a) or 1 (b)");
     if (base == NULL || size < sizeof(struct anm_pipe_ctrl))
-        return fail(err, errlen, EINVAL, "region of %zu bytes is too small for a pipe", size);
+        return anm_fail(err, errlen, EINVAL, "region of %zu bytes is too small for a pipe", size);
     if ((uintptr_t)base % NM_CACHE_ALIGN != 0)
-        return fail(err, errlen, EINVAL, "region is not %d-byte aligned", NM_CACHE_ALIGN);
+        return anm_fail(err, errlen, EINVAL, "region is not %d-byte aligned", NM_CACHE_ALIGN);
     struct anm_pipe_ctrl *c = (struct anm_pipe_ctrl *)base;
     if (__atomic_load_n(&c->magic, __ATOMIC_ACQUIRE) != ANM_PIPE_MAGIC ||
         c->version != ANM_PIPE_VERSION)
-        return fail(err, errlen, EINVAL, "region is not a version-%d aionetmap pipe",
+        return anm_fail(err, errlen, EINVAL, "region is not a version-%d aionetmap pipe",
                     ANM_PIPE_VERSION);
     uint32_t slots = c->slots, buf_size = c->buf_size; /* read once, then only our copies */
     if (layout(slots, buf_size, &L) < 0 || size < L.total)
-        return fail(err, errlen, EINVAL, "pipe header (slots=%u, buf_size=%u) does not match "
+        return anm_fail(err, errlen, EINVAL, "pipe header (slots=%u, buf_size=%u) does not match "
                     "the %zu-byte region", slots, buf_size, size);
     unsigned peer = 1 - end;
     p->base = base;
@@ -338,7 +324,7 @@ static int in_order(uint32_t hwcur, uint32_t head, uint32_t cur, uint32_t tail, 
 {
     if (head >= n || cur >= n)
         return 0;
-    uint32_t dh = dist(hwcur, head, n), dc = dist(hwcur, cur, n), dt = dist(hwcur, tail, n);
+    uint32_t dh = anm_dist(hwcur, head, n), dc = anm_dist(hwcur, cur, n), dt = anm_dist(hwcur, tail, n);
     return dh <= dc && dc <= dt;
 }
 
@@ -422,7 +408,7 @@ static int tx_move(struct anm_pipe *p, uint32_t *hwcur, uint32_t head, int peer_
     uint32_t pc = atomic_load_explicit(&prs->hwcur, ACQUIRE);
     if (j >= n || pc >= n)
         return -1;
-    uint32_t room = dist(j, prv(pc, n), n);
+    uint32_t room = anm_dist(j, prv(pc, n), n);
     int waiting = 0;
     struct txpkt t;
     if (me->tx.skip_chain) {
@@ -467,7 +453,7 @@ static int tx_move(struct anm_pipe *p, uint32_t *hwcur, uint32_t head, int peer_
             pc = atomic_load_explicit(&prs->hwcur, ACQUIRE);
             if (pc >= n)
                 return -1;
-            room = dist(j, prv(pc, n), n);
+            room = anm_dist(j, prv(pc, n), n);
             if (t.nfrag > room) {
                 me->counters.tx_waits++;
                 break;
@@ -542,7 +528,7 @@ int anm_pipe_rxsync(struct anm_pipe *p)
     int reset = 0;
     if (!in_order(hwcur, head, cur, rtail, n)) {
         /* only [hwcur, rtail) is ours: the peer may be filling the rest right now */
-        reinit(p, p->rx, p->rx_shadow, hwcur, rtail, hwcur, dist(hwcur, rtail, n));
+        reinit(p, p->rx, p->rx_shadow, hwcur, rtail, hwcur, anm_dist(hwcur, rtail, n));
         head = hwcur;
         reset = 1;
     }

@@ -4,6 +4,7 @@
  * read once and range-checked before it becomes an address.
  */
 #include "ring.h"
+#include "anm_common.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -49,21 +50,6 @@ static inline uint32_t adv(uint32_t i, uint32_t k, uint32_t n)
     return (uint32_t)(j >= n ? j - n : j);
 }
 
-static inline uint32_t dist(uint32_t from, uint32_t to, uint32_t n)
-{
-    return to >= from ? to - from : to + n - from;
-}
-
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
-{
-    if (err != NULL && errlen > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -code;
-}
 
 /* ---- init ------------------------------------------------------------------------------ */
 
@@ -82,10 +68,10 @@ static int ring_init(struct anm_ring *kr, uint8_t *base, size_t size, uint64_t n
 {
     int64_t off = offset_in(size, nifp_off, ofs);
     if (off < 0 || (size_t)off > size || size - (size_t)off < sizeof(struct netmap_ring))
-        return fail(err, errlen, EINVAL, "ring_ofs[%u] = %lld puts the ring header outside the "
+        return anm_fail(err, errlen, EINVAL, "ring_ofs[%u] = %lld puts the ring header outside the "
                     "%zu-byte region", entry, (long long)ofs, size);
     if ((uintptr_t)(base + off) % NM_CACHE_ALIGN != 0) /* the type promises it to the compiler */
-        return fail(err, errlen, EINVAL, "ring_ofs[%u]: ring at offset %lld is misaligned "
+        return anm_fail(err, errlen, EINVAL, "ring_ofs[%u]: ring at offset %lld is misaligned "
                     "(netmap rings are %d-byte aligned)", entry, (long long)off, NM_CACHE_ALIGN);
     struct netmap_ring *ring = (struct netmap_ring *)(base + off);
     uint32_t num_slots = LOAD(ring->num_slots);
@@ -93,18 +79,18 @@ static int ring_init(struct anm_ring *kr, uint8_t *base, size_t size, uint64_t n
     int64_t buf_ofs = LOAD(ring->buf_ofs);
     size_t room = (size - (size_t)off - sizeof(struct netmap_ring)) / sizeof(struct netmap_slot);
     if (num_slots < 2 || num_slots > room)
-        return fail(err, errlen, EINVAL, "ring_ofs[%u]: %u slots at offset %lld do not fit in "
+        return anm_fail(err, errlen, EINVAL, "ring_ofs[%u]: %u slots at offset %lld do not fit in "
                     "the %zu-byte region", entry, num_slots, (long long)off, size);
     if (buf_size == 0 || buf_size > 65536)
-        return fail(err, errlen, EINVAL, "ring_ofs[%u]: buffer size %u out of range", entry,
+        return anm_fail(err, errlen, EINVAL, "ring_ofs[%u]: buffer size %u out of range", entry,
                     buf_size);
     int64_t pool = offset_in(size, (uint64_t)off, buf_ofs);
     if (pool < 0 || (size_t)pool >= size)
-        return fail(err, errlen, EINVAL, "ring_ofs[%u]: buf_ofs %lld puts the buffer pool "
+        return anm_fail(err, errlen, EINVAL, "ring_ofs[%u]: buf_ofs %lld puts the buffer pool "
                     "outside the region", entry, (long long)buf_ofs);
     uint64_t nbufs = (size - (size_t)pool) / buf_size;
     if (nbufs <= 2)
-        return fail(err, errlen, EINVAL, "ring_ofs[%u]: the buffer pool at offset %lld holds "
+        return anm_fail(err, errlen, EINVAL, "ring_ofs[%u]: the buffer pool at offset %lld holds "
                     "no usable buffer", entry, (long long)pool);
     kr->ring = ring;
     kr->bufs = base + pool;
@@ -140,17 +126,17 @@ int anm_rings_init(struct anm_rings *r, uint8_t *base, size_t size, uint64_t nif
     memset(r, 0, sizeof *r);
     if (base == NULL || size < sizeof(struct netmap_if) ||
         nifp_off > size - sizeof(struct netmap_if))
-        return fail(err, errlen, EINVAL, "netmap_if at offset %llu does not fit in the "
+        return anm_fail(err, errlen, EINVAL, "netmap_if at offset %llu does not fit in the "
                     "%zu-byte region", (unsigned long long)nifp_off, size);
     if ((uintptr_t)(base + nifp_off) % _Alignof(struct netmap_if) != 0)
-        return fail(err, errlen, EINVAL, "netmap_if at offset %llu is misaligned",
+        return anm_fail(err, errlen, EINVAL, "netmap_if at offset %llu is misaligned",
                     (unsigned long long)nifp_off);
     const struct netmap_if *nifp = (const struct netmap_if *)(base + nifp_off);
     uint64_t ntx = (uint64_t)LOAD(nifp->ni_tx_rings) + LOAD(nifp->ni_host_tx_rings);
     uint64_t nrx = (uint64_t)LOAD(nifp->ni_rx_rings) + LOAD(nifp->ni_host_rx_rings);
     uint64_t room = (size - nifp_off - sizeof(struct netmap_if)) / sizeof(int64_t);
     if (ntx + nrx > room)
-        return fail(err, errlen, EINVAL, "netmap_if lists %llu rings; its ring_ofs table "
+        return anm_fail(err, errlen, EINVAL, "netmap_if lists %llu rings; its ring_ofs table "
                     "does not fit in the region", (unsigned long long)(ntx + nrx));
     for (uint64_t i = 0; i < ntx + nrx; i++) {
         int64_t ofs = LOAD(nifp->ring_ofs[i]);
@@ -159,7 +145,7 @@ int anm_rings_init(struct anm_rings *r, uint8_t *base, size_t size, uint64_t nif
         int is_tx = i < ntx;
         unsigned *count = is_tx ? &r->n_tx : &r->n_rx;
         if (*count == ANM_MAX_RINGS)
-            return fail(err, errlen, E2BIG, "more than %d bound %s rings", ANM_MAX_RINGS,
+            return anm_fail(err, errlen, E2BIG, "more than %d bound %s rings", ANM_MAX_RINGS,
                         is_tx ? "TX" : "RX");
         struct anm_ring *kr = is_tx ? &r->tx[*count] : &r->rx[*count];
         int rc = ring_init(kr, base, size, nifp_off, ofs, (unsigned)i, err, errlen);
@@ -168,7 +154,7 @@ int anm_rings_init(struct anm_rings *r, uint8_t *base, size_t size, uint64_t nif
         (*count)++;
     }
     if (r->n_tx == 0 && r->n_rx == 0)
-        return fail(err, errlen, EINVAL, "no ring is bound to the netmap_if at offset %llu",
+        return anm_fail(err, errlen, EINVAL, "no ring is bound to the netmap_if at offset %llu",
                     (unsigned long long)nifp_off);
     r->base = base;
     r->size = size;
@@ -377,7 +363,7 @@ static void txc_load(struct txc *c)
         if (head < n && tail < n) {
             c->kr = kr;
             c->head0 = c->h = head;
-            c->space = dist(head, tail, n);
+            c->space = anm_dist(head, tail, n);
             return;
         }
         r->stats.tx_bad_ring++;
@@ -517,7 +503,7 @@ unsigned anm_tx_space(const struct anm_rings *r)
         const struct anm_ring *kr = &r->tx[t];
         uint32_t head = LOAD(kr->ring->head), tail = LOAD(kr->ring->tail);
         if (head < kr->num_slots && tail < kr->num_slots)
-            space += dist(head, tail, kr->num_slots);
+            space += anm_dist(head, tail, kr->num_slots);
     }
     return space > UINT32_MAX ? UINT32_MAX : (unsigned)space;
 }

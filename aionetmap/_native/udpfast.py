@@ -139,7 +139,7 @@ class FastClassifier:
         self.dst_ports = _view(arrays["dst_ports"], "H")
         self.src_keys = _view(arrays["src_keys"], "Q")
         # Room for "<skip>x<size>s" per frame (two 10-digit numbers and two letters).
-        self._format: Any = ffi.new("char[]", 22 * capacity + 1)
+        self._format: Any = ffi.new("char[]", lib.ANM_FORMAT_PER_FRAME * capacity)
         self.delivered = 0
         """Frames marked ``KIND_DELIVER`` by the last :meth:`classify`."""
         self.dropped = 0
@@ -215,7 +215,8 @@ class FastClassifier:
         ``struct.unpack_from`` creates every payload object in one C call, reading the
         arena directly (a slice per payload costs several times more in Python).
         """
-        size = lib.fast_payload_format(self._rx, batch.count, self._format, 22 * self.capacity)
+        room = lib.ANM_FORMAT_PER_FRAME * self.capacity
+        size = lib.fast_payload_format(self._rx, batch.count, self._format, room)
         if size < 0:
             return None
         layout = ffi.buffer(self._format, size)[:]  # the format as bytes

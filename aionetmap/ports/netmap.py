@@ -21,9 +21,9 @@ import mmap
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
+from aionetmap._closing import ClosingContext
 from aionetmap._native._netmap import ffi, lib
 from aionetmap._native.batch import FrameBatch
 from aionetmap._native.rings import RingSet
@@ -81,7 +81,7 @@ def _link_info(spec: PortSpec) -> tuple[int | None, bytes | None]:
         return None, None
 
 
-class NetmapPort:
+class NetmapPort(ClosingContext):
     """A registered netmap port (NIC rings, host rings, VALE port or netmap pipe end).
 
     Open with :meth:`open`; close with :meth:`close` or a ``with`` block. Implements
@@ -371,17 +371,6 @@ class NetmapPort:
     def _sync(self, request: int, op: Operation) -> None:
         self._stats[f"{op}_calls"] += 1
         self._call(self._sys.ioctl, self.spec, op, self._fd, request)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __del__(self) -> None:
         if not getattr(self, "_closed", True):

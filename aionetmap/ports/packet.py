@@ -12,9 +12,9 @@ import os
 import socket
 import warnings
 from collections.abc import Mapping, Sequence
-from types import TracebackType
-from typing import Any, Final, Self
+from typing import Any, Final
 
+from aionetmap._closing import ClosingContext
 from aionetmap._native._packet import ffi, lib
 from aionetmap.ports.base import FrameBatch, PortClosedError, PortInfo, TxWakeup
 
@@ -132,7 +132,7 @@ def _open_error(name: str, ifname: str, netns: str | None, stage: int, err: int)
     return OSError(err, f"{name}: {steps.get(stage, 'opening')} failed: {msg}")
 
 
-class PacketPort:
+class PacketPort(ClosingContext):
     """A :class:`~aionetmap.ports.base.Port` over an AF_PACKET socket bound to one interface.
 
     Open with :meth:`open`; use as a context manager or call :meth:`close`. Only frames
@@ -368,17 +368,6 @@ class PacketPort:
             lib.pkt_port_free(handle)
 
     # --- conveniences --------------------------------------------------------------------
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __del__(self) -> None:
         if getattr(self, "_handle", None) is not None:

@@ -25,9 +25,9 @@ import stat
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Any, Literal, Self
+from typing import Any, Literal
 
+from aionetmap._closing import ClosingContext
 from aionetmap._native._ring import ffi, lib
 from aionetmap._native.batch import FrameBatch
 from aionetmap._native.rings import RingSet, c_message
@@ -138,7 +138,7 @@ class PipeHandle:
         _close_fds(self.fds())
 
 
-class PipePort:
+class PipePort(ClosingContext):
     """One end of a software pipe; implements :class:`aionetmap.ports.base.Port`.
 
     Open a named end with :meth:`open` (any process, by name), or an anonymous pair with
@@ -441,17 +441,6 @@ class PipePort:
             self._mm = None
         fds, self._fds = self._fds, []
         _close_fds(fds)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else f"fd={self._own_fd}"

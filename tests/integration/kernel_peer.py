@@ -20,10 +20,10 @@ import subprocess
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Any, Final, Self
+from typing import Any, Final
 
 import aionetmap
+from aionetmap._closing import ClosingContext
 from aionetmap.interface import NetInterface
 from aionetmap.ports.packet import PacketPort
 from aionetmap.testing.netns import VethLink
@@ -60,7 +60,7 @@ def mac_text(mac: bytes) -> str:
     return ":".join(f"{b:02x}" for b in mac)
 
 
-class KernelUdp:
+class KernelUdp(ClosingContext):
     """A kernel UDP socket living in the peer namespace, read by the running loop.
 
     Everything received is appended to :attr:`received` (``(data, (ip, port))``); errors
@@ -106,17 +106,6 @@ class KernelUdp:
         self._progress = asyncio.Event()
         self._watched = watch
         self._closed = False
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def close(self) -> None:
         """Stop reading and close the socket. Idempotent."""
@@ -186,7 +175,7 @@ class KernelUdp:
             ) from None
 
 
-class FrameInjector:
+class FrameInjector(ClosingContext):
     """A raw packet socket on the kernel's end of the link: sends frames as they are."""
 
     def __init__(self, link: VethLink) -> None:
@@ -198,15 +187,7 @@ class FrameInjector:
             self.sock.close()
             raise
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def close(self) -> None:
         self.sock.close()
 
     def send(self, *frames: bytes) -> None:
