@@ -8,134 +8,54 @@ Readiness: :meth:`PipePort.fileno` is readable while frames wait, and also once 
 room comes back after the TX ring filled up (``tx_wakeup == "readable"``) and once when the
 peer closes. It is level-triggered: :meth:`PipePort.recv` clears it and re-arms it if
 anything is still waiting.
+
+The fds and files a pipe is made of, and :class:`PipeHandle`, are in
+:mod:`aionetmap.ports._pipe_fds`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
 import errno
 import fcntl
 import itertools
-import json
 import mmap
 import os
 import re
-import stat
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Literal
 
 from aionetmap._closing import ClosingContext
 from aionetmap._native._ring import ffi, lib
 from aionetmap._native.batch import FrameBatch
 from aionetmap._native.rings import RingSet, c_message
+from aionetmap.ports._pipe_fds import (
+    ERRLEN,
+    End,
+    PipeHandle,
+    close_fds,
+    end_number,
+    format_region,
+    lock_file,
+    open_fifo,
+    pid_alive,
+    pipe_spec,
+    same_file,
+    shm_path,
+    unlink_files,
+)
+from aionetmap.ports._pipe_fds import SHM_DIR as SHM_DIR  # re-exported: public here
 from aionetmap.ports.base import Port, PortClosedError, PortInfo, TxWakeup
 from aionetmap.ports.forward import destination_rings
 
 __all__ = ["PipeHandle", "PipePort", "pipe_pair"]
 
-End = Literal["a", "b"]
-
-SHM_DIR = "/dev/shm"
-"""Where named pipes live: ``aionetmap-pipe.NAME`` plus one FIFO per end (``.a``, ``.b``)."""
 DEFAULT_SLOTS = 1024
 DEFAULT_BUF_SIZE = 2048
 
-_PREFIX = "aionetmap-pipe."
 _NAME_RE = re.compile(r"[A-Za-z0-9_.-]{1,200}")
-_ERRLEN = 256
 _COUNTER_FIELDS = tuple(name for name, _ in ffi.typeof("struct anm_pipe_counters").fields)
 _anon_ids = itertools.count()
-
-
-def _end_number(end: str) -> int:
-    if end not in ("a", "b"):
-        raise ValueError(f"pipe end must be 'a' or 'b', got {end!r}")
-    return 0 if end == "a" else 1
-
-
-def _spec(name: str, end: str) -> str:
-    """``pipe:NAME{ID`` for ``NAME.ID`` (split at the last dot), ``pipe:NAME{`` without one."""
-    base, dot, ident = name.rpartition(".")
-    brace = "{" if end == "a" else "}"
-    return f"pipe:{base}{brace}{ident}" if dot else f"pipe:{name}{brace}"
-
-
-def _alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _format(fd: int, spec: str, slots: int, buf_size: int) -> int:
-    """Size the file/memfd and lay a fresh pipe out in it; returns the size."""
-    size = lib.anm_pipe_region_size(slots, buf_size)
-    if size == 0:
-        raise ValueError(
-            f"{spec}: slots={slots} buf_size={buf_size} out of range (slots "
-            f"{lib.ANM_PIPE_MIN_SLOTS}..{lib.ANM_PIPE_MAX_SLOTS}, buf_size a multiple of 64 "
-            f"in {lib.ANM_PIPE_MIN_BUF}..{lib.ANM_PIPE_MAX_BUF})"
-        )
-    os.ftruncate(fd, size)
-    err = ffi.new("char[]", _ERRLEN)
-    with mmap.mmap(fd, size) as mm:
-        base = ffi.from_buffer("uint8_t[]", mm, require_writable=True)
-        try:
-            rc = lib.anm_pipe_format(base, size, slots, buf_size, err, _ERRLEN)
-        finally:
-            ffi.release(base)
-    if rc < 0:
-        raise ValueError(f"{spec}: {c_message(err)}")
-    return int(size)
-
-
-def _close_fds(fds: Sequence[int]) -> None:
-    for fd in fds:
-        with contextlib.suppress(OSError):
-            os.close(fd)
-
-
-@dataclass(frozen=True, slots=True)
-class PipeHandle:
-    """One end of an anonymous pipe on its way to another process (see :meth:`PipePort.detach`).
-
-    After ``os.fork()`` the child calls ``PipePort.attach(handle)`` and the parent calls
-    ``handle.close()``. For a spawned program pass ``pass_fds=handle.fds()`` (the numbers
-    stay the same) and ``handle.encode()`` on its command line; it calls
-    ``PipePort.attach(PipeHandle.decode(text))``. Attaching takes ownership of the fds.
-    """
-
-    spec: str
-    end: End
-    mem_fd: int
-    own_fd: int
-    peer_fd: int
-
-    def fds(self) -> tuple[int, int, int]:
-        return (self.mem_fd, self.own_fd, self.peer_fd)
-
-    def encode(self) -> str:
-        return json.dumps(dataclasses.asdict(self))
-
-    @classmethod
-    def decode(cls, text: str) -> PipeHandle:
-        fields = json.loads(text)
-        _end_number(fields["end"])
-        if not all(isinstance(fields[k], int) for k in ("mem_fd", "own_fd", "peer_fd")):
-            raise ValueError(f"not a pipe handle: {text!r}")
-        return cls(**fields)
-
-    def close(self) -> None:
-        """Close this process's copies of the fds (after handing them over)."""
-        _close_fds(self.fds())
 
 
 class PipePort(ClosingContext):
@@ -176,7 +96,7 @@ class PipePort(ClosingContext):
         caller keeps (and closes) the originals."""
         self = cls.__new__(cls)
         self._closed = True  # until set up: __del__ stays quiet
-        self._spec, self._end, self._endno, self._path = spec, end, _end_number(end), path
+        self._spec, self._end, self._endno, self._path = spec, end, end_number(end), path
         self._fds, self._base, self._rings, self._mm = [], None, None, None
         try:
             for fd in fds:
@@ -186,9 +106,9 @@ class PipePort(ClosingContext):
             self._mm = mm = mmap.mmap(fds[0], size)
             self._base = ffi.from_buffer("uint8_t[]", mm, require_writable=True)
             self._p = ffi.new("struct anm_pipe *")
-            err = ffi.new("char[]", _ERRLEN)
+            err = ffi.new("char[]", ERRLEN)
             rc = lib.anm_pipe_attach(
-                self._p, self._base, size, self._endno, fds[1], fds[2], err, _ERRLEN
+                self._p, self._base, size, self._endno, fds[1], fds[2], err, ERRLEN
             )
             if rc < 0:
                 raise ValueError(f"{spec}: {c_message(err)}")
@@ -224,35 +144,35 @@ class PipePort(ClosingContext):
         pipe is created (as with netmap); ``info`` reports the actual values. An end can be
         open once at a time (``EBUSY``), unless its owner died; it can be reopened after
         closing. The files are removed when the last end closes."""
-        endno = _end_number(end)
+        endno = end_number(end)
         if not _NAME_RE.fullmatch(name):
             raise ValueError(f"pipe name {name!r}: use 1-200 characters of [A-Za-z0-9_.-]")
-        spec = _spec(name, end)
-        path = os.path.join(SHM_DIR, _PREFIX + name)
-        lock = _lock_file(path, spec)
+        spec = pipe_spec(name, end)
+        path = shm_path(name)
+        lock = lock_file(path, spec)
         fds = [lock]
         created, port = False, None
         try:  # all under the lock; the port's duplicate of `lock` shares it
             if os.fstat(lock).st_size == 0:
                 created = True
-                _format(lock, spec, slots or DEFAULT_SLOTS, buf_size or DEFAULT_BUF_SIZE)
-            fds.append(_open_fifo(f"{path}.{end}", spec))
-            fds.append(_open_fifo(f"{path}.{'ba'[endno]}", spec))
+                format_region(lock, spec, slots or DEFAULT_SLOTS, buf_size or DEFAULT_BUF_SIZE)
+            fds.append(open_fifo(f"{path}.{end}", spec))
+            fds.append(open_fifo(f"{path}.{'ba'[endno]}", spec))
             port = cls._create(spec, end, (fds[0], fds[1], fds[2]), path)
             state = lib.anm_pipe_state(port._p, endno)
             owner = lib.anm_pipe_owner(port._p, endno)
-            if state in (lib.ANM_END_OPEN, lib.ANM_END_DETACHED) and _alive(owner):
+            if state in (lib.ANM_END_OPEN, lib.ANM_END_DETACHED) and pid_alive(owner):
                 raise OSError(errno.EBUSY, f"{spec}: end {end} is already open (pid {owner})")
             port._claim(state)
         except BaseException:
             if port is not None:
                 port._teardown()
             if created:
-                _unlink(path)
+                unlink_files(path)
             raise
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
-            _close_fds(fds)
+            close_fds(fds)
         return port
 
     @classmethod
@@ -412,12 +332,8 @@ class PipePort(ClosingContext):
             if self._path is not None:
                 fcntl.flock(self._fds[0], fcntl.LOCK_EX)  # released when the fd closes
             lib.anm_pipe_set_state(p, lib.ANM_END_CLOSED)
-            if (
-                self._path is not None
-                and self._peer_gone()
-                and _same_file(self._path, self._fds[0])
-            ):
-                _unlink(self._path)
+            if self._path is not None and self._peer_gone() and same_file(self._path, self._fds[0]):
+                unlink_files(self._path)
         finally:
             self._teardown()
 
@@ -426,7 +342,7 @@ class PipePort(ClosingContext):
         state = lib.anm_pipe_state(self._p, peer)
         if state in (lib.ANM_END_FREE, lib.ANM_END_CLOSED):
             return True
-        return state == lib.ANM_END_OPEN and not _alive(lib.anm_pipe_owner(self._p, peer))
+        return state == lib.ANM_END_OPEN and not pid_alive(lib.anm_pipe_owner(self._p, peer))
 
     def _teardown(self) -> None:
         self._closed = True
@@ -440,7 +356,7 @@ class PipePort(ClosingContext):
             self._mm.close()
             self._mm = None
         fds, self._fds = self._fds, []
-        _close_fds(fds)
+        close_fds(fds)
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else f"fd={self._own_fd}"
@@ -464,63 +380,16 @@ def pipe_pair(
     ports: list[PipePort] = []
     try:
         efds += [os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC) for _ in range(2)]
-        _format(mem, _spec(name, "a"), slots, buf_size)
+        format_region(mem, pipe_spec(name, "a"), slots, buf_size)
         ends: tuple[End, End] = ("a", "b")
         for endno, end in enumerate(ends):
             fds = (mem, efds[1 + endno], efds[2 - endno])
-            ports.append(PipePort._create(_spec(name, end), end, fds, None))
+            ports.append(PipePort._create(pipe_spec(name, end), end, fds, None))
             ports[-1]._claim(lib.ANM_END_FREE)
     except BaseException:
         for port in ports:
             port._teardown()
         raise
     finally:
-        _close_fds(efds)
+        close_fds(efds)
     return ports[0], ports[1]
-
-
-# ---- named-pipe files -------------------------------------------------------------------
-
-
-def _lock_file(path: str, spec: str) -> int:
-    """Open (creating) and exclusively lock the pipe's memory file; retry if it was removed
-    between our open and our lock (its last user closed it meanwhile)."""
-    flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
-    while True:
-        fd = os.open(path, flags, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            st = os.fstat(fd)
-            if st.st_uid != os.geteuid():
-                raise PermissionError(errno.EPERM, f"{spec}: {path} belongs to another user")
-            if _same_file(path, fd):
-                return fd
-        except BaseException:
-            os.close(fd)
-            raise
-        os.close(fd)
-
-
-def _same_file(path: str, fd: int) -> bool:
-    try:
-        a, b = os.stat(path, follow_symlinks=False), os.fstat(fd)
-    except FileNotFoundError:
-        return False
-    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
-
-
-def _open_fifo(path: str, spec: str) -> int:
-    """A FIFO opened O_RDWR never blocks and stays usable whoever else has it open."""
-    with contextlib.suppress(FileExistsError):
-        os.mkfifo(path, 0o600)
-    fd = os.open(path, os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOFOLLOW)
-    if not stat.S_ISFIFO(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise OSError(errno.EINVAL, f"{spec}: {path} exists and is not a FIFO")
-    return fd
-
-
-def _unlink(path: str) -> None:
-    for p in (path, f"{path}.a", f"{path}.b"):
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(p)

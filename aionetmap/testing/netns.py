@@ -20,6 +20,8 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, Self
 
+from aionetmap.ports._pipe_fds import pid_alive
+
 if TYPE_CHECKING:
     from aionetmap.ports.packet import PacketPort
 
@@ -81,16 +83,6 @@ def delete_netns(name: str) -> None:
     ip("netns", "delete", name, check=False)
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def cleanup_leftovers(*, include_own: bool = False) -> list[str]:
     """Delete aionetmap namespaces whose creating process is gone; return their names.
 
@@ -105,7 +97,7 @@ def cleanup_leftovers(*, include_own: bool = False) -> list[str]:
         if not pid_text.isdigit():
             continue
         pid = int(pid_text)
-        if (pid == os.getpid() and include_own) or (pid != os.getpid() and not _pid_alive(pid)):
+        if (pid == os.getpid() and include_own) or (pid != os.getpid() and not pid_alive(pid)):
             delete_netns(name)
             removed.append(name)
     return removed
