@@ -1,7 +1,7 @@
 """Build the benchmark's C programs with the system compiler into ``bench/out/bin``.
 
-The programs compile in the project's own native sources (``aionetmap/_native/pipe.c``,
-``ring.c``, ``packet.c``) rather than re-implementing the ring layout or the AF_PACKET
+The programs compile in the project's own native sources (``aionetmap/_native/pipe_*.c``,
+``ring_*.c``, ``packet_*.c``) rather than re-implementing the ring layout or the AF_PACKET
 port. A build is reused while the sources, the flags and the compiler stay the same.
 """
 
@@ -23,11 +23,16 @@ CSRC = BENCH / "c"
 
 CFLAGS = ("-std=gnu11", "-O2", "-g", "-Wall", "-Wextra")
 
+# The native files as split in aionetmap/_native (build_ring.py, build_packet.py list them too).
+_PACKET = ("packet_sys.c", "packet_open.c", "packet_rx.c", "packet_tx.c")
+_RING = ("ring_init.c", "ring_rx.c", "ring_tx.c", "ring_fwd.c")
+_PIPE = ("pipe_layout.c", "pipe_sync.c", "pipe_notify.c", *_RING)
+
 PROGRAMS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     # name: (sources in bench/c, sources in aionetmap/_native)
-    "udpgen": (("udpgen.c", "benchlib.c"), ("packet.c",)),
-    "pipepeer": (("pipepeer.c", "pipe_named.c", "benchlib.c"), ("pipe.c", "ring.c")),
-    "pktreflect": (("pktreflect.c", "benchlib.c"), ("packet.c",)),
+    "udpgen": (("udpgen.c", "benchlib.c"), _PACKET),
+    "pipepeer": (("pipepeer.c", "pipe_named.c", "benchlib.c"), _PIPE),
+    "pktreflect": (("pktreflect.c", "benchlib.c"), _PACKET),
 }
 
 

@@ -1,4 +1,4 @@
-/* Small helpers shared by the ring walker and the pipe kernel (ring.c, pipe.c). */
+/* Small helpers shared by the ring walker, the pipe kernel and the AF_PACKET reader. */
 #ifndef AIONETMAP_ANM_COMMON_H
 #define AIONETMAP_ANM_COMMON_H
 
@@ -6,6 +6,15 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+
+/* Fields in memory someone else writes (the kernel, a peer process) are accessed only through
+ * these. Reading each exactly once (a plain read may legally be fetched again by the compiler
+ * after it was checked) is what makes a range check hold; acquire/release orders slot
+ * contents against the index that publishes them. */
+#define LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+#define LOAD_ACQ(x) __atomic_load_n(&(x), __ATOMIC_ACQUIRE)
+#define STORE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
+#define STORE_REL(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELEASE)
 
 /* Slots from index `from` forward to index `to` on a ring of n slots (both < n). */
 static inline uint32_t anm_dist(uint32_t from, uint32_t to, uint32_t n)

@@ -7,12 +7,16 @@ try:  # setup.py runs from the project root, where the package is importable
 except ImportError:  # run as a script: python aionetmap/_native/build_ring.py
     from _buildutil import compile_in_place, make_ffibuilder  # type: ignore[import-not-found,no-redef]
 
-__all__ = ["ffibuilder"]
+__all__ = ["PIPE_SOURCES", "RING_SOURCES", "ffibuilder"]
+
+# The ring walker and the pipe kernel, one file per concern (see ring_int.h, pipe_int.h).
+RING_SOURCES = ("ring_init.c", "ring_rx.c", "ring_tx.c", "ring_fwd.c")
+PIPE_SOURCES = ("pipe_layout.c", "pipe_sync.c", "pipe_notify.c")
 
 ffibuilder = make_ffibuilder(
     "_ring",
     "ring.cdef",
-    ["ring.c", "pipe.c", "batchfmt.c"],
+    [*RING_SOURCES, *PIPE_SOURCES, "batchfmt.c"],
     '#include "ring.h"\n#include "pipe.h"\n#include "batchfmt.h"',
 )
 
