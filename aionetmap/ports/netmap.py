@@ -18,12 +18,10 @@ from __future__ import annotations
 
 import dataclasses
 import mmap
-import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from aionetmap._closing import ClosingContext
 from aionetmap._native._netmap import ffi, lib
 from aionetmap._native.batch import FrameBatch
 from aionetmap._native.rings import RingSet
@@ -35,6 +33,7 @@ from aionetmap.ports._netmap_sys import (
     SharedRegion,
     acquire_region,
 )
+from aionetmap.ports._ring_port import RingPort, ring_port_info
 from aionetmap.ports.base import Port, PortClosedError, PortInfo, TxWakeup
 from aionetmap.ports.forward import destination_rings
 from aionetmap.portspec import PortSpec, parse_portspec
@@ -70,6 +69,22 @@ def _sysfs(ifname: str, attr: str) -> str | None:
         return None
 
 
+def _with_hints(spec: str | PortSpec, hints: Mapping[str, int]) -> PortSpec:
+    """``spec`` parsed, checked to be a netmap port, with ``hints`` over its ``@conf``."""
+    if isinstance(spec, str):
+        spec = parse_portspec(spec)
+    if spec.subsystem not in ("netmap", "vale"):
+        raise ValueError(f"{spec.text}: NetmapPort opens netmap: and vale ports only")
+    unknown = set(hints) - set(_HINTS)
+    if unknown:
+        raise TypeError(f"unknown NetmapPort.open() arguments: {', '.join(sorted(unknown))}")
+    for key, value in hints.items():
+        if not isinstance(value, int) or not 0 <= value <= _HINTS[key]:
+            raise ValueError(f"{spec.text}: {key}={value!r} is not in 0..{_HINTS[key]}")
+    overrides: dict[str, Any] = dict(hints)
+    return dataclasses.replace(spec, **overrides)
+
+
 def _link_info(spec: PortSpec) -> tuple[int | None, bytes | None]:
     """MTU and MAC of an OS interface; VALE ports and pipes have none to read."""
     if spec.subsystem != "netmap" or spec.is_pipe:
@@ -81,7 +96,7 @@ def _link_info(spec: PortSpec) -> tuple[int | None, bytes | None]:
         return None, None
 
 
-class NetmapPort(ClosingContext):
+class NetmapPort(RingPort):
     """A registered netmap port (NIC rings, host rings, VALE port or netmap pipe end).
 
     Open with :meth:`open`; close with :meth:`close` or a ``with`` block. Implements
@@ -138,22 +153,24 @@ class NetmapPort(ClosingContext):
         posts moves it on (``tx_pending`` stays 0, so nothing else would).
         Kernel errors raise ``OSError`` subclasses that name the port and the cause.
         """
-        if isinstance(spec, str):
-            spec = parse_portspec(spec)
-        if spec.subsystem not in ("netmap", "vale"):
-            raise ValueError(f"{spec.text}: NetmapPort opens netmap: and vale ports only")
-        unknown = set(hints) - set(_HINTS)
-        if unknown:
-            raise TypeError(f"unknown NetmapPort.open() arguments: {', '.join(sorted(unknown))}")
-        for key, value in hints.items():
-            if not isinstance(value, int) or not 0 <= value <= _HINTS[key]:
-                raise ValueError(f"{spec.text}: {key}={value!r} is not in 0..{_HINTS[key]}")
-        overrides: dict[str, Any] = dict(hints)
-        spec = dataclasses.replace(spec, **overrides)
+        spec = _with_hints(spec, hints)
         if tx_poll is None:
             tx_poll = spec.is_pipe
         sys_ = syscalls if syscalls is not None else KERNEL
         fd: int = cls._call(sys_.open, spec, "open", DEVICE)
+        region, rings = cls._map(sys_, fd, spec, tx_poll)
+        mtu, mac = _link_info(spec)
+        info = ring_port_info(
+            rings, spec.text, "netmap", mem_id=region.mem_id, mtu=mtu, mac=mac, ifname=spec.nr_name
+        )
+        return cls(spec, fd, region, rings, info, sys_)
+
+    @classmethod
+    def _map(
+        cls, sys_: NetmapSyscalls, fd: int, spec: PortSpec, tx_poll: bool
+    ) -> tuple[SharedRegion, RingSet]:
+        """Register ``fd`` and find its rings in the (shared) mapping of its memory region.
+        On failure ``fd`` is closed, unless the region's mapping still goes through it."""
         region: SharedRegion | None = None
         try:
             body = cls._register(sys_, fd, spec, tx_poll)
@@ -179,22 +196,7 @@ class NetmapPort(ClosingContext):
                 if not keep:
                     sys_.close(fd)
             raise
-        mtu, mac = _link_info(spec)
-        info = PortInfo(
-            name=spec.text,
-            backend="netmap",
-            rx_rings=rings.rx_rings,
-            tx_rings=rings.tx_rings,
-            rx_slots=rings.rx_slots,
-            tx_slots=rings.tx_slots,
-            buf_size=rings.buf_size,
-            max_frame=rings.max_frame,
-            mem_id=mem_id,
-            mtu=mtu,
-            mac=mac,
-            ifname=spec.nr_name,
-        )
-        return cls(spec, fd, region, rings, info, sys_)
+        return region, rings
 
     @staticmethod
     def _call(func: Any, spec: PortSpec, op: Operation, *args: Any) -> Any:
@@ -247,14 +249,6 @@ class NetmapPort(ClosingContext):
         return mem_id
 
     # ---- Port protocol ------------------------------------------------------------------
-
-    @property
-    def info(self) -> PortInfo:
-        return self._info
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
 
     @property
     def tx_wakeup(self) -> TxWakeup:
@@ -371,11 +365,6 @@ class NetmapPort(ClosingContext):
     def _sync(self, request: int, op: Operation) -> None:
         self._stats[f"{op}_calls"] += 1
         self._call(self._sys.ioctl, self.spec, op, self._fd, request)
-
-    def __del__(self) -> None:
-        if not getattr(self, "_closed", True):
-            warnings.warn(f"unclosed {self!r}", ResourceWarning, source=self, stacklevel=1)
-            self.close()
 
     def __repr__(self) -> str:
         i = self._info

@@ -21,11 +21,9 @@ import itertools
 import mmap
 import os
 import re
-import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
-from aionetmap._closing import ClosingContext
 from aionetmap._native._ring import ffi, lib
 from aionetmap._native.batch import FrameBatch
 from aionetmap._native.rings import RingSet, c_message
@@ -45,6 +43,7 @@ from aionetmap.ports._pipe_fds import (
     unlink_files,
 )
 from aionetmap.ports._pipe_fds import SHM_DIR as SHM_DIR  # re-exported: public here
+from aionetmap.ports._ring_port import RingPort, ring_port_info
 from aionetmap.ports.base import Port, PortClosedError, PortInfo, TxWakeup
 from aionetmap.ports.forward import destination_rings
 
@@ -58,7 +57,7 @@ _COUNTER_FIELDS = tuple(name for name, _ in ffi.typeof("struct anm_pipe_counters
 _anon_ids = itertools.count()
 
 
-class PipePort(ClosingContext):
+class PipePort(RingPort):
     """One end of a software pipe; implements :class:`aionetmap.ports.base.Port`.
 
     Open a named end with :meth:`open` (any process, by name), or an anonymous pair with
@@ -116,17 +115,7 @@ class PipePort(ClosingContext):
         except BaseException:
             self._teardown()
             raise
-        self._info = PortInfo(
-            name=spec,
-            backend="pipe",
-            rx_rings=r.rx_rings,
-            tx_rings=r.tx_rings,
-            rx_slots=r.rx_slots,
-            tx_slots=r.tx_slots,
-            buf_size=r.buf_size,
-            max_frame=r.max_frame,
-            ifname=spec.removeprefix("pipe:"),
-        )
+        self._info = ring_port_info(r, spec, "pipe", ifname=spec.removeprefix("pipe:"))
         self._own_fd = fds[1]
         self._closed = False
         return self
@@ -211,14 +200,6 @@ class PipePort(ClosingContext):
         return PipeHandle(self._spec, self._end, *fds)
 
     # ---- Port protocol ------------------------------------------------------------------
-
-    @property
-    def info(self) -> PortInfo:
-        return self._info
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
 
     @property
     def tx_wakeup(self) -> TxWakeup:
@@ -361,11 +342,6 @@ class PipePort(ClosingContext):
     def __repr__(self) -> str:
         state = "closed" if self._closed else f"fd={self._own_fd}"
         return f"<PipePort {self._spec} {state}>"
-
-    def __del__(self) -> None:
-        if not getattr(self, "_closed", True):
-            warnings.warn(f"unclosed {self!r}", ResourceWarning, source=self, stacklevel=1)
-            self.close()
 
 
 def pipe_pair(
