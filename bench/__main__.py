@@ -53,6 +53,13 @@ def _parser() -> argparse.ArgumentParser:
         metavar="BENCHMARK",
         help=f"one or more of {', '.join(BENCHMARKS)}, or all (default: {', '.join(DEFAULT)})",
     )
+    _add_load_arguments(p)
+    _add_run_arguments(p)
+    return p
+
+
+def _add_load_arguments(p: argparse.ArgumentParser) -> None:
+    """How long, how often and with what load each row is measured."""
     p.add_argument("--runs", type=int, help="runs per row; the median is reported (default 3)")
     p.add_argument("--warmup", type=float, help="seconds before measuring (default 1)")
     p.add_argument("--duration", type=float, help="seconds measured per run (default 3)")
@@ -79,6 +86,10 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="a tiny run of everything: 1 run, 0.2 s warm-up, 0.3 s measured",
     )
+
+
+def _add_run_arguments(p: argparse.ArgumentParser) -> None:
+    """Where processes run, what is profiled, and where results go."""
     p.add_argument("--no-pin", action="store_true", help="do not pin processes to cores")
     p.add_argument(
         "--perf",
@@ -101,7 +112,6 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--write", type=Path, help="also write the report to this file")
     p.add_argument("--json", type=Path, help="also write the results as JSON to this file")
     p.add_argument("--list", action="store_true", help="list benchmarks and row keys, then exit")
-    return p
 
 
 def _options(args: argparse.Namespace) -> Options:
