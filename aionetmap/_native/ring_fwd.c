@@ -66,12 +66,17 @@ static int take_forward(void *ctx, struct anm_rings *r, struct anm_ring *kr, uin
         return TAKE_STOP;
     int swap = f->zero_copy && (ch->nfrag == 1 || (c->r->flags & ANM_RINGS_FRAGMENTS)) &&
                ch->nfrag <= c->kr->num_slots - 1;
-    uint32_t need = swap ? ch->nfrag : ring_tx_need(c->r, c->kr, ch->total);
-    if (need == 0) {
+    int refused = 0;
+    uint32_t need;
+    if (swap) /* a swap takes one slot per fragment whatever the ring's buffer size */
+        need = ring_txc_room(c, ch->nfrag) ? ch->nfrag : 0;
+    else
+        need = ring_txc_fit(c, ch->total, &refused);
+    if (refused) {
         r->stats.fwd_dropped++;
         return TAKE_DROP;
     }
-    if (!ring_txc_room(c, need))
+    if (need == 0)
         return TAKE_STOP;
     int rc;
     if (swap) {

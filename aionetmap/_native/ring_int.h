@@ -63,8 +63,11 @@ void ring_txc_publish(struct txc *c);
 /* Make sure the current ring has need free slots, moving to later rings if not.
  * Returns 0 when no ring has room. */
 int ring_txc_room(struct txc *c, uint32_t need);
-/* Slots a frame of total bytes needs on kr, or 0 if kr cannot carry it at all. */
-uint32_t ring_tx_need(const struct anm_rings *r, const struct anm_ring *kr, uint64_t total);
+/* Move the cursor to a ring with room for a frame of total bytes (the current ring or a
+ * later one) and return the slots the frame takes there; 0 when no ring has room (c->kr is
+ * then NULL), or, with *refused set, when the ring reached can never carry such a frame
+ * (longer than its slots or netmap allow): the frame must be dropped, not waited on. */
+uint32_t ring_txc_fit(struct txc *c, uint64_t total, int *refused);
 /* Write one frame, gathered from v[0..nv), into need slots from c->h (not yet published).
  * Returns -1, writing nothing, if one of those slots holds a bad buffer index. */
 int ring_tx_write(struct txc *c, uint32_t need, const struct iov *v, unsigned nv,

@@ -56,7 +56,8 @@ int ring_txc_room(struct txc *c, uint32_t need)
     return c->kr != NULL;
 }
 
-uint32_t ring_tx_need(const struct anm_rings *r, const struct anm_ring *kr, uint64_t total)
+/* Slots a frame of total bytes needs on kr, or 0 if kr cannot carry it at all. */
+static uint32_t tx_need(const struct anm_rings *r, const struct anm_ring *kr, uint64_t total)
 {
     uint64_t need = total == 0 ? 1 : (total + kr->frag_cap - 1) / kr->frag_cap;
     if (need > 1 && !(r->flags & ANM_RINGS_FRAGMENTS))
@@ -66,8 +67,27 @@ uint32_t ring_tx_need(const struct anm_rings *r, const struct anm_ring *kr, uint
     return (uint32_t)need;
 }
 
+uint32_t ring_txc_fit(struct txc *c, uint64_t total, int *refused)
+{
+    *refused = 0;
+    /* The slot count depends on the ring's buffer size, so it is worked out again on every
+     * ring the cursor moves to: a count from a ring with larger buffers would cut the frame
+     * short on this one. */
+    while (c->kr != NULL) {
+        uint32_t need = tx_need(c->r, c->kr, total);
+        if (need == 0) {
+            *refused = 1;
+            return 0;
+        }
+        if (c->space >= need)
+            return need;
+        ring_txc_room(c, need);
+    }
+    return 0;
+}
+
 int ring_tx_write(struct txc *c, uint32_t need, const struct iov *v, unsigned nv,
-                    uint64_t total)
+                  uint64_t total)
 {
     struct anm_ring *kr = c->kr;
     struct netmap_slot *slot = kr->ring->slot;
@@ -121,13 +141,14 @@ unsigned anm_tx_burst(struct anm_rings *r, const char *data, size_t data_len,
     while (done < n && c.kr != NULL) {
         size_t off = offs != NULL ? offs[done] : packed;
         uint32_t len = lens[done];
-        uint32_t need = ring_tx_need(r, c.kr, len);
-        if (off > data_len || len > data_len - off || need == 0) {
+        int refused = off > data_len || len > data_len - off;
+        uint32_t need = refused ? 0 : ring_txc_fit(&c, len, &refused);
+        if (refused) {
             r->stats.tx_refused++;
             break;
         }
-        if (!ring_txc_room(&c, need))
-            break;
+        if (need == 0)
+            break; /* no ring has room */
         struct iov v = {(const uint8_t *)data + off, len};
         if (ring_tx_write(&c, need, &v, 1, len) < 0) {
             r->stats.tx_bad_buf++;
