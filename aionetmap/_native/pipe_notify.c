@@ -43,9 +43,12 @@ static void disarm(struct anm_pipe *p)
 {
     if (p->own_fd >= 0) {
         /* An eventfd read returns 8 bytes and zeroes it; a FIFO returns what is there, and
-         * the armed flag keeps that to a few notifications. A short read means empty. */
+         * the armed flag keeps that to a few notifications. A short read means empty. The
+         * reads are bounded (1024 empty a default 64 KiB FIFO): a peer that keeps writing
+         * must not keep us here; what it left keeps the fd readable, so we are called again. */
         char buf[64];
-        while (read(p->own_fd, buf, sizeof buf) == (ssize_t)sizeof buf)
+        for (int k = 0; k < 1024 && read(p->own_fd, buf, sizeof buf) == (ssize_t)sizeof buf;
+             k++)
             ;
     }
     atomic_store_explicit(&me_of(p)->armed, 0, SEQ_CST);
