@@ -1,6 +1,7 @@
 /* AF_PACKET backend, part 3: the TPACKET_V2 RX ring reader. The ring is kernel memory; every
  * header field is checked against the frame it lives in before it becomes an offset. */
 #define _GNU_SOURCE
+#include "anm_common.h"
 #include "packet_int.h"
 
 #include <linux/if_ether.h>
@@ -37,7 +38,8 @@ static int64_t take_frame(pkt_port *p, const struct tpacket2_hdr *h, uint32_t st
 {
     const uint8_t *raw = (const uint8_t *)h;
     const struct sockaddr_ll *sll;
-    uint32_t mac = h->tp_mac, snap = h->tp_snaplen, tag, out;
+    /* Each field read once: a second read after the check could see another value. */
+    uint32_t mac = LOAD(h->tp_mac), snap = LOAD(h->tp_snaplen), len = LOAD(h->tp_len), tag, out;
 
     /* The header is written by the kernel, but nothing read from shared memory is used as
      * an offset before it is checked against the frame it lives in. */
@@ -46,12 +48,12 @@ static int64_t take_frame(pkt_port *p, const struct tpacket2_hdr *h, uint32_t st
         p->st.rx_dropped_malformed++;
         return 0;
     }
-    if ((status & TP_STATUS_COPY) || h->tp_len > snap) {
+    if ((status & TP_STATUS_COPY) || len > snap) {
         p->st.rx_dropped_truncated++;
         return 0;
     }
     sll = (const struct sockaddr_ll *)(raw + TPACKET_ALIGN(sizeof(*h)));
-    if (sll->sll_pkttype == PACKET_OUTGOING) {
+    if (LOAD(sll->sll_pkttype) == PACKET_OUTGOING) {
         p->st.rx_dropped_outgoing++;
         return 0;
     }
@@ -66,11 +68,12 @@ static int64_t take_frame(pkt_port *p, const struct tpacket2_hdr *h, uint32_t st
     if (out > room)
         return -1;
     if (tag) {
-        uint16_t tpid = (status & TP_STATUS_VLAN_TPID_VALID) && h->tp_vlan_tpid
-                            ? h->tp_vlan_tpid : ETH_P_8021Q;
+        uint16_t tpid = LOAD(h->tp_vlan_tpid);
+        if (!(status & TP_STATUS_VLAN_TPID_VALID) || tpid == 0)
+            tpid = ETH_P_8021Q;
         memcpy(dst, raw + mac, 12);
         put_be16(dst + 12, tpid);
-        put_be16(dst + 14, h->tp_vlan_tci);
+        put_be16(dst + 14, LOAD(h->tp_vlan_tci));
         memcpy(dst + 16, raw + mac + 12, snap - 12);
     } else {
         memcpy(dst, raw + mac, snap);
@@ -87,7 +90,9 @@ int pkt_rx_burst(pkt_port *p, uint8_t *arena, uint32_t arena_size, uint32_t *off
 {
     uint32_t n = 0, pos = 0;
 
-    while (n < max) {
+    /* At most one lap: dropped frames cost no budget, so a ring the kernel refills as fast
+     * as we drop (a flood of truncated or oversized frames) would otherwise hold us here. */
+    for (uint32_t seen = 0; n < max && seen < p->frame_nr; seen++) {
         struct tpacket2_hdr *h = rx_frame(p, p->rx_head);
         uint32_t status = __atomic_load_n(&h->tp_status, __ATOMIC_ACQUIRE);
         int64_t len;

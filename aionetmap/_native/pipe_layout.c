@@ -120,10 +120,10 @@ int anm_pipe_attach(struct anm_pipe *p, uint8_t *base, size_t size, unsigned end
         return anm_fail(err, errlen, EINVAL, "region is not %d-byte aligned", NM_CACHE_ALIGN);
     struct anm_pipe_ctrl *c = (struct anm_pipe_ctrl *)base;
     if (__atomic_load_n(&c->magic, __ATOMIC_ACQUIRE) != ANM_PIPE_MAGIC ||
-        c->version != ANM_PIPE_VERSION)
+        LOAD(c->version) != ANM_PIPE_VERSION)
         return anm_fail(err, errlen, EINVAL, "region is not a version-%d aionetmap pipe",
                     ANM_PIPE_VERSION);
-    uint32_t slots = c->slots, buf_size = c->buf_size; /* read once, then only our copies */
+    uint32_t slots = LOAD(c->slots), buf_size = LOAD(c->buf_size); /* then only our copies */
     if (layout(slots, buf_size, &L) < 0 || size < L.total)
         return anm_fail(err, errlen, EINVAL, "pipe header (slots=%u, buf_size=%u) does not match "
                     "the %zu-byte region", slots, buf_size, size);

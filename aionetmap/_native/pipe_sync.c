@@ -106,11 +106,14 @@ static int tx_move(struct anm_pipe *p, uint32_t *hwcur, uint32_t head, int peer_
     uint32_t room = anm_dist(j, prv(pc, n), n);
     int waiting = 0;
     struct txpkt t;
-    if (me->tx.skip_chain) {
-        while (i != head && me->tx.skip_chain) {
-            if (!(LOAD(p->tx->slot[i].flags) & NS_MOREFRAG))
-                me->tx.skip_chain = 0;
+    if (LOAD(me->tx.skip_chain)) {
+        while (i != head) {
+            uint16_t fl = LOAD(p->tx->slot[i].flags);
             i = nxt(i, n);
+            if (!(fl & NS_MOREFRAG)) {
+                STORE(me->tx.skip_chain, 0);
+                break;
+            }
         }
     }
     while (i != head) {
@@ -118,7 +121,7 @@ static int tx_move(struct anm_pipe *p, uint32_t *hwcur, uint32_t head, int peer_
         if (!t.complete) { /* never publish half a chain; wait unless it can never fit */
             if (t.nfrag > NETMAP_MAX_FRAGS || t.nfrag >= n - 1) {
                 me->counters.tx_dropped_too_many_frags++;
-                me->tx.skip_chain = 1;
+                STORE(me->tx.skip_chain, 1);
                 i = t.end;
             }
             break;
@@ -187,7 +190,7 @@ int anm_pipe_txsync(struct anm_pipe *p, struct anm_rings *r)
     struct end_state *me = me_of(p);
     struct ring_state *ks = &me->tx;
     uint32_t n = p->num_slots;
-    uint32_t hwcur = atomic_load_explicit(&ks->hwcur, RELAXED), rtail = ks->rtail;
+    uint32_t hwcur = atomic_load_explicit(&ks->hwcur, RELAXED), rtail = LOAD(ks->rtail);
     if (hwcur >= n || rtail >= n)
         return damaged(p);
     uint32_t head = LOAD(p->tx->head), cur = LOAD(p->tx->cur);
@@ -206,8 +209,9 @@ int anm_pipe_txsync(struct anm_pipe *p, struct anm_rings *r)
     if (tx_move(p, &hwcur, head, closed) < 0)
         return damaged(p);
     atomic_store_explicit(&ks->hwcur, hwcur, RELAXED);
-    ks->rtail = prv(hwcur, n); /* every slot handed over is free again at once */
-    STORE_REL(p->tx->tail, ks->rtail);
+    rtail = prv(hwcur, n); /* every slot handed over is free again at once */
+    STORE(ks->rtail, rtail);
+    STORE_REL(p->tx->tail, rtail); /* our copy: the peer may change ks->rtail at any time */
     return reset;
 }
 
@@ -216,7 +220,7 @@ int anm_pipe_rxsync(struct anm_pipe *p)
     struct end_state *me = me_of(p), *peer = peer_of(p);
     struct ring_state *ks = &me->rx;
     uint32_t n = p->num_slots;
-    uint32_t hwcur = atomic_load_explicit(&ks->hwcur, RELAXED), rtail = ks->rtail;
+    uint32_t hwcur = atomic_load_explicit(&ks->hwcur, RELAXED), rtail = LOAD(ks->rtail);
     if (hwcur >= n || rtail >= n)
         return damaged(p);
     uint32_t head = LOAD(p->rx->head), cur = LOAD(p->rx->cur);
@@ -246,7 +250,7 @@ int anm_pipe_rxsync(struct anm_pipe *p)
     uint32_t hwtail = atomic_load_explicit(&ks->hwtail, ACQUIRE);
     if (hwtail >= n)
         return damaged(p);
-    ks->rtail = hwtail;
+    STORE(ks->rtail, hwtail);
     STORE_REL(p->rx->tail, hwtail);
     return reset;
 }
