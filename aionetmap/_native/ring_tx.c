@@ -110,7 +110,10 @@ int ring_tx_write(struct txc *c, uint32_t need, const struct iov *v, unsigned nv
             size_t take = v[vi].len - voff;
             if (take > flen - done)
                 take = flen - done;
-            memcpy(dst + done, v[vi].p + voff, take);
+            /* memmove: the source may be a buffer of the same region (forward's copy path,
+             * a caller sending from the mapping) that overlaps this one when rings disagree
+             * on the buffer size or a buffer index is in two slots at once. */
+            memmove(dst + done, v[vi].p + voff, take);
             done += (uint32_t)take;
             voff += take;
             if (voff == v[vi].len) {
