@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest native bench clean system-deps
+.PHONY: demo test lint typecheck pytest native bench clean system-deps fuzz fuzz-deps
 
 demo: $(STAMP)
 	$(BIN)/python -m aionetmap demo
@@ -39,6 +39,14 @@ pytest: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# libFuzzer harnesses of the C side (fuzz/README.md), each run for FUZZ_SECONDS (default 30);
+# not part of `make test`. `make fuzz-deps` (as root) installs clang and its runtime.
+fuzz:
+	$(MAKE) -C fuzz run
+
+fuzz-deps:
+	./scripts/system-deps.sh --fuzz
 
 clean:
 	rm -rf $(VENV) build *.egg-info aionetmap/_native/*.so aionetmap/_native/_*.c

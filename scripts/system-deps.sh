@@ -2,9 +2,17 @@
 # Install the system tools the suite and the demo drive (iproute2 for namespaces and veth,
 # ping/arping as real kernel peers, a C compiler for the cffi build). Does nothing when they
 # are already present; needs root (CI runs as root) to install anything.
+#
+# With --fuzz it also installs what `make fuzz` needs (clang and its sanitizer/libFuzzer
+# runtime); nothing else asks for those, so they stay opt-in (`make fuzz-deps`).
 set -euo pipefail
 
 need=()
+if [ "${1:-}" = "--fuzz" ]; then
+    command -v clang >/dev/null || need+=(clang)
+    compgen -G "/usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a" >/dev/null ||
+        need+=(libclang-rt-dev)
+fi
 command -v ip >/dev/null || need+=(iproute2)
 command -v ping >/dev/null || need+=(iputils-ping)
 command -v arping >/dev/null || need+=(arping)

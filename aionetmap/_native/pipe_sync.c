@@ -19,7 +19,8 @@ static int in_order(uint32_t hwcur, uint32_t head, uint32_t cur, uint32_t tail, 
 {
     if (head >= n || cur >= n)
         return 0;
-    uint32_t dh = anm_dist(hwcur, head, n), dc = anm_dist(hwcur, cur, n), dt = anm_dist(hwcur, tail, n);
+    uint32_t dh = anm_dist(hwcur, head, n), dc = anm_dist(hwcur, cur, n);
+    uint32_t dt = anm_dist(hwcur, tail, n);
     return dh <= dc && dc <= dt;
 }
 
