@@ -73,6 +73,7 @@ class PortDriver:
         self._reading = False
         self._writer_armed = False
         self._flush_scheduled = False
+        self._in_tx = False  # inside _run_tx: owner callbacks must not start another pass
         self.tx_waiting = False
         """True while backlog (or, for read-woken ports, frames queued in the port) waits
         for TX room."""
@@ -99,8 +100,14 @@ class PortDriver:
             self._loop.call_soon(self._scheduled_flush)
 
     def flush_now(self) -> None:
-        """Run a TX pass at once (used when a write buffer passes its high-water mark)."""
-        if not self.closed:
+        """Run a TX pass at once (used when a write buffer passes its high-water mark).
+
+        From inside a pass (a protocol writing from ``resume_writing`` or
+        ``error_received``) it only schedules the next one: a nested pass would refill
+        the ring under the outer one, which still holds what it has built."""
+        if self._in_tx:
+            self.request_flush()
+        elif not self.closed:
             self._run_tx()
 
     def drain(self, on_drained: Callable[[], None], timeout: float) -> None:
@@ -170,11 +177,14 @@ class PortDriver:
         self._flush_scheduled = False
         port = self._port
         more = False
+        self._in_tx = True
         try:
             for _ in range(MAX_TX_ROUNDS):
                 more = self._fill_tx()
+                if self.closed:  # a callback during the fill closed us (and maybe the port)
+                    return
                 port.flush()
-                if not more or port.tx_space() == 0 or self.closed:
+                if not more or port.tx_space() == 0:
                     break
             if not more:
                 # Frames the port still holds (the pipe's peer had no room, the kernel
@@ -192,6 +202,8 @@ class PortDriver:
         except BaseException as exc:
             self._fail(exc, f"Fatal write error on port {self._port.info.name}")
             return
+        finally:
+            self._in_tx = False
         if self.closed:
             return
         self._set_tx_waiting(more)

@@ -52,7 +52,11 @@ class PortTransportBase:
     # === Public API (asyncio.BaseTransport / WriteTransport parts) ===
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
-        """``sockname``, ``peername``, ``mac``, ``port_info``... (never a fake ``socket``)."""
+        """Every transport answers ``sockname``, ``peername`` (``None`` where there is no
+        such address), ``mac`` (bytes), ``port_info`` (:class:`~aionetmap.PortInfo`) and
+        ``portspec``; a UDP transport adds ``interface`` (``ipaddress.IPv4Interface``) and
+        ``netinterface`` (its :class:`~aionetmap.NetInterface`). There is never a
+        ``socket``: asking for it returns ``default``. The answers stay after close."""
         return self._extra.get(name, default)
 
     def is_closing(self) -> bool:
@@ -155,6 +159,10 @@ class PortTransportBase:
 
     def _buffer_drained(self) -> None:
         """The owner calls this when the last buffered item left for the ring."""
+        if self._conn_lost:
+            # Aborted (or failed): its buffer was dropped, not drained. asyncio never
+            # resumes a protocol on the way to connection_lost, and neither do we.
+            return
         self._maybe_resume_protocol()
         if self._closing and not self._conn_lost:
             self._close_when_flushed()
@@ -244,7 +252,8 @@ class PortTransportBase:
         return False
 
     def __del__(self, _warn: Any = warnings.warn) -> None:
-        if self._loop is not None and not self._conn_lost:
+        # getattr: a transport whose __init__ failed early never held anything to leak.
+        if getattr(self, "_loop", None) is not None and not self._conn_lost:
             _warn(f"unclosed transport {self!r}", ResourceWarning, source=self)
 
 

@@ -155,7 +155,9 @@ class UdpFastPath:
         host refused at once (no route, bad destination).
         """
         table = self._destinations
-        if now >= self._forget_at:
+        if now >= self._forget_at or table.count + len(payloads) > table.capacity:
+            # Also cleared ahead when this pass could fill the table: an entry numbered
+            # earlier in the pass must never be reused for another destination in it.
             table.clear()
             self._forget_at = now + NEIGHBOUR_RECHECK
         found = list(map(table.index.get, dsts))
@@ -207,11 +209,8 @@ class UdpFastPath:
         resolved = self._resolve(dst[0], now)
         if resolved is None:
             return None
-        index = table.add(dst, resolved[0], resolved[1], dst[1])
-        if index is None:  # full: start over (entries are cheap to find again)
-            table.clear()
-            index = table.add(dst, resolved[0], resolved[1], dst[1])
-        return index
+        # None if full (a pass larger than the table): the host sends it, correctly.
+        return table.add(dst, resolved[0], resolved[1], dst[1])
 
     def _resolve(self, ip_text: str, now: float) -> tuple[bytes, int] | None:
         """(MAC, address) a datagram to ``ip_text`` goes to, if the host has resolved it."""

@@ -8,6 +8,7 @@ cache, one set of rings).
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import os
 import weakref
@@ -25,10 +26,21 @@ __all__ = ["create_datagram_endpoint", "create_frame_endpoint", "open_interface"
 _P = TypeVar("_P")
 
 # Interfaces opened implicitly by create_datagram_endpoint, per loop and port spec, so that
-# several endpoints on one port share one host.
-_shared: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str | Port, NetInterface]] = (
+# several endpoints on one port share one host. An interface leaves when it closes; the
+# values are weak too, so that an interface (and its loop) leaked without closing can still
+# be collected, and warn.
+_Registry = weakref.WeakValueDictionary[str | Port, NetInterface]
+_shared: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Registry] = (
     weakref.WeakKeyDictionary()
 )
+
+
+def _forget(loop: asyncio.AbstractEventLoop, key: str | Port, iface: NetInterface) -> None:
+    per_loop = _shared.get(loop)
+    if per_loop is not None and per_loop.get(key) is iface:
+        del per_loop[key]
+        if not per_loop:
+            del _shared[loop]
 
 
 def _open(port: str | Port) -> tuple[Port, bool]:
@@ -106,6 +118,7 @@ def _start_interface(
 ) -> NetInterface:
     loop = asyncio.get_running_loop()
     opened, owns = _open(port)
+    iface = None
     try:
         info = opened.info
         link_mtu = mtu or info.mtu or min(1500, info.max_frame - 14)
@@ -120,7 +133,9 @@ def _start_interface(
         )
         iface.start()
     except BaseException:
-        if owns:
+        if iface is not None:
+            iface.close()  # stops its reader and closes the port if it owns it
+        elif owns:
             opened.close()
         raise
     return iface
@@ -159,7 +174,9 @@ async def create_datagram_endpoint(
     local_port = 0 if local_addr is None else int(local_addr[1])
 
     # Keyed by the spec text or by the Port object itself: either way, one host per port.
-    per_loop = _shared.setdefault(loop, {})
+    per_loop = _shared.get(loop)
+    if per_loop is None:
+        per_loop = _shared[loop] = weakref.WeakValueDictionary()
     iface = per_loop.get(port)
     if iface is not None and iface.closed:
         iface = None
@@ -172,12 +189,14 @@ async def create_datagram_endpoint(
             port, iface_address, mac, gateway, mtu, config, close_when_unused=True
         )
         per_loop[port] = iface
+        iface.add_close_callback(functools.partial(_forget, loop, port))
     try:
         transport, protocol = await iface.create_datagram_endpoint(
             protocol_factory, local_port=local_port, remote_addr=remote_addr
         )
     except BaseException:
-        if not iface.endpoints:
+        # Nobody else uses it (and it is not finishing a send for an endpoint that left).
+        if not iface.endpoints and not iface.retiring:
             iface.close()
         raise
     return transport, protocol

@@ -11,6 +11,7 @@ from aionetmap._constants import CLOSE_DRAIN_TIMEOUT
 from aionetmap._driver import PortDriver
 from aionetmap._transport_base import PortTransportBase
 from aionetmap.ports.base import FrameBatch, Port
+from aionetmap.protocol import FrameProtocol
 
 __all__ = ["ETHERNET_HEADER_SIZE", "FrameTransport"]
 
@@ -23,9 +24,11 @@ class FrameTransport(PortTransportBase, asyncio.DatagramTransport):
     """A datagram-style transport whose datagrams are whole Ethernet frames.
 
     Received frames reach ``protocol.frames_received(list_of_bytes)`` once per batch when
-    the protocol has that method (see :class:`aionetmap.FrameProtocol`), otherwise
-    ``protocol.datagram_received(frame, None)`` per frame, so a plain
-    :class:`asyncio.DatagramProtocol` works too. Frames are copies and stay valid.
+    the protocol implements that method (see :class:`aionetmap.FrameProtocol`); a
+    FrameProtocol that only implements ``frame_received`` gets one call per frame, and a
+    plain :class:`asyncio.DatagramProtocol` one ``datagram_received(frame, None)`` per
+    frame. Per-frame delivery stops at once when the protocol closes, aborts or pauses
+    reading; a whole-batch call gets the whole batch. Frames are copies and stay valid.
 
     ``send()`` never blocks: frames queue in the transport, and everything queued during
     one loop iteration goes into the TX ring with one native call and one flush.
@@ -48,14 +51,8 @@ class FrameTransport(PortTransportBase, asyncio.DatagramTransport):
             "sockname": None,
             "peername": None,
         }
-        super().__init__(loop, protocol, extra)
-        self._port = port
-        self._owns_port = owns_port
-        self._max_frame = info.max_frame
-        self._buffer: list[bytes] = []
-        self._head = 0  # first unsent frame in _buffer
-        self._drain_pending = False
-        self._counters = {"rx_frames": 0, "tx_frames": 0, "rx_dropped_paused": 0}
+        # The driver first: it fails on a closed port, and a transport that failed before
+        # the base __init__ has no loop, so it does not warn that it was left open.
         self._driver = PortDriver(
             loop,
             port,
@@ -65,6 +62,14 @@ class FrameTransport(PortTransportBase, asyncio.DatagramTransport):
             on_error=self._fatal_error,
             on_link_down=self._report,
         )
+        super().__init__(loop, protocol, extra)
+        self._port = port
+        self._owns_port = owns_port
+        self._max_frame = info.max_frame
+        self._buffer: list[bytes] = []
+        self._head = 0  # first unsent frame in _buffer
+        self._drain_pending = False
+        self._counters = {"rx_frames": 0, "tx_frames": 0, "rx_dropped_paused": 0}
         self._schedule_connection_made(waiter)
 
     def __repr__(self) -> str:
@@ -142,18 +147,43 @@ class FrameTransport(PortTransportBase, asyncio.DatagramTransport):
                 self._counters["rx_dropped_paused"] += count
             return
         self._counters["rx_frames"] += count
-        frames = batch.frames()
+        self._deliver(batch.frames())
+
+    def _deliver(self, frames: list[bytes]) -> None:
         protocol = self._protocol
-        try:
-            if hasattr(protocol, "frames_received"):
+        if _wants_batches(protocol):
+            try:
                 protocol.frames_received(frames)
-            else:
-                for frame in frames:
+            except (SystemExit, KeyboardInterrupt):
+                raise
+            except BaseException as exc:
+                self._protocol_callback_failed(exc, "protocol.frames_received()")
+            return
+        per_frame = isinstance(protocol, FrameProtocol)  # else a plain DatagramProtocol
+        for i, frame in enumerate(frames):
+            if self._protocol is not protocol or not self._reading or self._closing:
+                self._stopped_at(frames[i:])
+                return
+            try:
+                if per_frame:
+                    protocol.frame_received(frame)
+                else:
                     protocol.datagram_received(frame, None)
-        except (SystemExit, KeyboardInterrupt):
-            raise
-        except BaseException as exc:
-            self._protocol_callback_failed(exc, "frame delivery to the protocol")
+            except (SystemExit, KeyboardInterrupt):
+                raise
+            except BaseException as exc:  # one bad frame must not cost the others
+                self._protocol_callback_failed(exc, "frame delivery to the protocol")
+
+    def _stopped_at(self, rest: list[bytes]) -> None:
+        """A callback changed things in the middle of a batch: what is left goes nowhere
+        after close(), is counted as dropped after pause_reading(), and goes to the new
+        protocol after set_protocol()."""
+        if self._closing:
+            return
+        if not self._reading:
+            self._counters["rx_dropped_paused"] += len(rest)
+            return
+        self._deliver(rest)
 
     def _fill_tx(self) -> bool:
         buffer = self._buffer
@@ -164,6 +194,11 @@ class FrameTransport(PortTransportBase, asyncio.DatagramTransport):
             self._counters["tx_frames"] += sent
             self._buffer_size -= sum(len(f) for f in chunk[:sent])
             if sent < len(chunk):
+                if self._head * 2 >= len(buffer):
+                    # A sender that never lets the queue empty would otherwise keep every
+                    # frame it ever sent; cutting once half is sent keeps this O(1) a frame.
+                    del buffer[: self._head]
+                    self._head = 0
                 return True
         buffer.clear()
         self._head = 0
@@ -195,3 +230,10 @@ class FrameTransport(PortTransportBase, asyncio.DatagramTransport):
         self._driver.close()
         if self._owns_port:
             self._port.close()
+
+
+def _wants_batches(protocol: Any) -> bool:
+    """Whether the protocol takes a batch per call: it implements ``frames_received``
+    itself (FrameProtocol's default only loops over ``frame_received``)."""
+    method = getattr(type(protocol), "frames_received", None)
+    return method is not None and method is not FrameProtocol.frames_received

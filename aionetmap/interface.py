@@ -14,6 +14,7 @@ import ipaddress
 import itertools
 import os
 import time
+from collections.abc import Callable
 from typing import Any
 
 from aionetmap._constants import CLOSE_DRAIN_TIMEOUT, EPHEMERAL_PORTS
@@ -78,6 +79,7 @@ class NetInterface:
         self._ping_waiters: dict[tuple[int, int], asyncio.Future[float]] = {}
         self.closed = False
         self._closed_future: asyncio.Future[None] = loop.create_future()
+        self._close_callbacks: list[Callable[[NetInterface], None]] = []
         self._retiring = False
         self.driver = PortDriver(
             loop,
@@ -118,15 +120,19 @@ class NetInterface:
         """Bind a UDP port (0 picks a free one) and connect a protocol to it."""
         if self.closed:
             raise OSError(errno.EBADF, f"interface {self} is closed")
+        remote = self.check_address(remote_addr) if remote_addr is not None else None
+        port_number = self._allocate(local_port)
+        try:  # bound first, then the protocol, as loop.create_datagram_endpoint does
+            protocol = protocol_factory()
+            waiter: asyncio.Future[None] = self.loop.create_future()
+            transport = UdpTransport(self, protocol, port_number, remote, waiter=waiter)
+        except BaseException:
+            self._release(port_number)  # else the port would stay bound to nobody
+            raise
+        self._endpoints[port_number] = transport
         if self._retiring:  # a new endpoint arrived while the last one's frames drained
             self._retiring = False
             self.driver.cancel_drain()
-        remote = self.check_address(remote_addr) if remote_addr is not None else None
-        port_number = self._allocate(local_port)
-        protocol = protocol_factory()
-        waiter: asyncio.Future[None] = self.loop.create_future()
-        transport = UdpTransport(self, protocol, port_number, remote, waiter=waiter)
-        self._endpoints[port_number] = transport
         try:
             await waiter
         except BaseException:
@@ -139,6 +145,8 @@ class NetInterface:
 
         Raises ``TimeoutError`` when no reply arrives in time (ARP resolution included).
         """
+        if self.closed:
+            raise OSError(errno.EBADF, f"interface {self} is closed")
         seq = next(self._ping_seq) & 0xFFFF
         key = (self._ping_ident, seq)
         fut: asyncio.Future[float] = self.loop.create_future()
@@ -185,6 +193,17 @@ class NetInterface:
             self.port.close()
         if not self._closed_future.done():
             self._closed_future.set_result(None)
+        callbacks, self._close_callbacks = self._close_callbacks, []
+        for callback in callbacks:
+            callback(self)
+
+    def add_close_callback(self, callback: Callable[[NetInterface], None]) -> None:
+        """Call ``callback(interface)`` once, when the interface closes (at once if it
+        already has)."""
+        if self.closed:
+            callback(self)
+        else:
+            self._close_callbacks.append(callback)
 
     async def wait_closed(self) -> None:
         """Wait until the interface has closed (explicitly, or by itself once the last
@@ -226,9 +245,7 @@ class NetInterface:
     def detach(self, transport: UdpTransport) -> None:
         if self._endpoints.get(transport.local_port) is transport:
             del self._endpoints[transport.local_port]
-            self.host.unbind_udp(transport.local_port)
-            if self._fast is not None:
-                self._fast.unbind(transport.local_port)
+            self._release(transport.local_port)
         self._tx_ready.pop(transport, None)
         if self._close_when_unused and not self._endpoints and not self._retiring:
             # Let what the endpoints queued (and ARP/ICMP replies) reach the peer first.
@@ -252,6 +269,11 @@ class NetInterface:
         if self._fast is not None:
             self._fast.bind(port)
         return port
+
+    def _release(self, port: int) -> None:
+        self.host.unbind_udp(port)
+        if self._fast is not None:
+            self._fast.unbind(port)
 
     def _pick_port(self, wanted: int) -> int:
         if wanted:
@@ -344,10 +366,22 @@ class NetInterface:
             if self._control:
                 return True
         now = self.loop.time()
-        for transport in list(self._tx_ready):
-            if self._send_datagrams(transport, now):
+        ready = self._tx_ready
+        for transport in list(ready):
+            full = self._send_datagrams(transport, now)
+            if self.closed:  # a protocol callback closed the interface
+                return False
+            # Protocol callbacks during the pass (error_received, resume_writing) may
+            # have queued more: only an endpoint with nothing left leaves the round.
+            if not transport.pending()[0]:
+                ready.pop(transport, None)
+            elif full:  # round robin: the next pass serves the others first
+                ready.pop(transport, None)
+                ready[transport] = None
+            if full:
                 return True
-            del self._tx_ready[transport]
+        if ready:  # queued from a callback after its turn in this pass
+            self.driver.request_flush()
         return False
 
     def _send_datagrams(self, transport: UdpTransport, now: float) -> bool:
@@ -358,6 +392,7 @@ class NetInterface:
         left_behind = take < len(payloads)
         chunk, chunk_dsts = payloads[:take], dsts[:take]
         built: FrameBatch | None = None
+        # error_received may run from here on: the protocol may send, close, or close us.
         if self._fast is not None:
             built = self._fast.send(
                 chunk, chunk_dsts, transport.local_port, now, transport.send_failed
@@ -368,23 +403,32 @@ class NetInterface:
                     host.send_datagram(payload, dst, transport.local_port, now)
                 except OSError as exc:
                     transport.send_failed(exc)
-        transport.consumed(len(chunk))
+        full = False
+        if not self.closed:
+            full = self._queue_built(built)
+            # Events (ARP queue overflow, resolution requests) are handled outside the pass.
+            self._schedule_stack_poll()
+        # Only now that this chunk's frames are in the ring may the protocol hear that its
+        # buffer drained (resume_writing, or connection_lost after close()).
         transport.counters["tx_datagrams"] += len(chunk)
+        transport.consumed(len(chunk))
+        return full or left_behind
+
+    def _queue_built(self, built: FrameBatch | None) -> bool:
+        """Put the fast path's frames, then the host's, into the ring; True if it filled."""
         full = False
         if built is not None and built.count:
             sent = self.port.send_batch(built)
             if sent < built.count:  # frames spanning slots: keep the rest, in order
                 self._control.extend(built.frame_bytes(i) for i in range(sent, built.count))
                 full = True
-        frames = host.frames_to_send()
+        frames = self.host.frames_to_send()
         if frames:
             sent = self.port.send(frames) if not full else 0
             if sent < len(frames):
                 self._control.extend(frames[sent:])
                 full = True
-        # Events (ARP queue overflow, resolution requests) are handled outside the TX pass.
-        self._schedule_stack_poll()
-        return full or left_behind
+        return full
 
     def _link_down(self, exc: OSError) -> None:
         # Every endpoint hears of it; they stay open and serve again when the link is back.

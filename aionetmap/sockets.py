@@ -99,12 +99,21 @@ class UdpSocket:
 
     async def recvfrom(self) -> tuple[bytes, Address]:
         """Wait for the next datagram and return ``(data, (ip, port))``."""
+        item = await self._next()
+        if item is None:
+            raise _closed_error(None)
+        return item
+
+    async def _next(self) -> tuple[bytes, Address] | None:
+        """The next datagram; None once the socket has closed cleanly and is empty."""
         proto = self._protocol
         while True:
             self._raise_pending_error()
             if proto.queue:
                 return proto.queue.popleft()
             if proto.lost:
+                if proto.lost_exc is None:
+                    return None
                 raise _closed_error(proto.lost_exc)
             proto.readable.clear()
             await proto.readable.wait()
@@ -156,13 +165,12 @@ class UdpSocket:
         return self
 
     async def __anext__(self) -> tuple[bytes, Address]:
-        try:
-            return await self.recvfrom()
-        except ConnectionError:
-            proto = self._protocol
-            if proto.lost and not proto.queue and proto.lost_exc is None:
-                raise StopAsyncIteration from None
-            raise
+        # Iteration ends only at a clean close; a pending error (ConnectionRefusedError
+        # included) is raised, not taken for the end.
+        item = await self._next()
+        if item is None:
+            raise StopAsyncIteration
+        return item
 
     def _raise_pending_error(self) -> None:
         if self._protocol.errors:

@@ -14,6 +14,9 @@ It follows ``_SelectorDatagramTransport``'s contract point by point (see
   endpoint are dropped and counted as ``rx_dropped_paused`` while ARP and ping keep working.
 * A datagram that cannot be sent (too large, no ARP answer, unreachable network) reaches
   ``error_received`` and is dropped, as a kernel error on ``sendto`` would.
+* ``close()`` waits at most ``CLOSE_DRAIN_TIMEOUT`` seconds for queued datagrams to find
+  room in the ring (a peer that never reads would otherwise hold it open forever), then
+  drops the rest and calls ``connection_lost(None)``.
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ import errno
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from aionetmap._constants import UDP_HEADER_SIZE
+from aionetmap._constants import CLOSE_DRAIN_TIMEOUT, UDP_HEADER_SIZE
+from aionetmap._log import logger
 from aionetmap._transport_base import PortTransportBase
 
 if TYPE_CHECKING:
@@ -68,8 +72,12 @@ class UdpTransport(PortTransportBase, asyncio.DatagramTransport):
         self._addresses = iface.address_cache
         self._max_payload = iface.max_payload
         self._rx_datagrams = 0
-        self._plain = False
-        self._datagram_received: Any = None
+        # The protocol's datagram_received while delivery needs no checks (connected,
+        # reading, open, not filtering by peer), else None. A fresh bound method on every
+        # state change, so a batch loop sees any change (even a swapped protocol) by
+        # identity alone.
+        self._receive: Any = None
+        self._close_timer: asyncio.TimerHandle | None = None
         self.counters = {
             "tx_datagrams": 0,
             "rx_dropped_paused": 0,
@@ -169,17 +177,17 @@ class UdpTransport(PortTransportBase, asyncio.DatagramTransport):
         total = len(payloads)
         start = 0
         while start < total:
-            if not self._plain:  # paused, closing, connected: datagram by datagram
+            receive = self._receive
+            if receive is None:  # paused, closing, connected: datagram by datagram
                 for i in range(start, total):
                     self.deliver(payloads[i], sources[i])
                 return
-            receive = self._datagram_received
             taken = 0
             try:
                 for payload, src in zip(payloads[start:], sources[start:], strict=True):
                     taken += 1  # counted before the call: a raising callback had it too
                     receive(payload, src)
-                    if not self._plain:  # the callback paused, closed or swapped protocols
+                    if self._receive is not receive:  # paused, closed, swapped protocols
                         break
             except (SystemExit, KeyboardInterrupt):
                 raise
@@ -190,10 +198,11 @@ class UdpTransport(PortTransportBase, asyncio.DatagramTransport):
 
     def deliver(self, payload: bytes, src: Address) -> None:
         """Hand one received datagram to the protocol."""
-        if self._plain:
+        receive = self._receive
+        if receive is not None:
             self._rx_datagrams += 1
             try:
-                self._datagram_received(payload, src)
+                receive(payload, src)
             except (SystemExit, KeyboardInterrupt):
                 raise
             except BaseException as exc:
@@ -219,12 +228,10 @@ class UdpTransport(PortTransportBase, asyncio.DatagramTransport):
     def _state_changed(self) -> None:
         # Recompute the flags the hot paths test: deliver() (open, reading, not filtering
         # by peer) and sendto() (connected or lost: the careful path).
-        self._plain = (
-            self._connected and self._reading and not self._closing and self._remote is None
-        )
-        self._careful = self._remote is not None or bool(self._conn_lost)
+        plain = self._connected and self._reading and not self._closing and self._remote is None
         protocol = self._protocol
-        self._datagram_received = None if protocol is None else protocol.datagram_received
+        self._receive = protocol.datagram_received if plain and protocol is not None else None
+        self._careful = self._remote is not None or bool(self._conn_lost)
 
     def send_failed(self, exc: OSError) -> None:
         """A datagram of ours was dropped on the way (ARP failure, ICMP error...)."""
@@ -247,9 +254,23 @@ class UdpTransport(PortTransportBase, asyncio.DatagramTransport):
     def _buffer_empty(self) -> bool:
         return not self._payloads
 
+    def _close_when_flushed(self) -> None:
+        super()._close_when_flushed()
+        if not self._conn_lost and self._close_timer is None and self._loop is not None:
+            self._close_timer = self._loop.call_later(CLOSE_DRAIN_TIMEOUT, self._close_timed_out)
+
+    def _close_timed_out(self) -> None:
+        self._close_timer = None
+        if not self._conn_lost:
+            logger.debug("%r: dropping %d datagrams at close", self, len(self._payloads))
+            self._force_close(None)
+
     def _drop_buffer(self) -> None:
         self._payloads.clear()
         self._dsts.clear()
 
     def _detach(self) -> None:
+        if self._close_timer is not None:
+            self._close_timer.cancel()
+            self._close_timer = None
         self._iface.detach(self)

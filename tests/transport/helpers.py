@@ -1,0 +1,108 @@
+"""Shared pieces of the transport tests: a hand-driven peer, loop-error capture, endpoints
+on an explicit interface with either receive/send path."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+import aionetmap
+from aionetmap.ports.base import FrameBatch
+from aionetmap.ports.pipe import PipePort
+from aionetmap.stack import DatagramReceived, Host
+
+__all__ = [
+    "OUR_IP",
+    "PEER_IP",
+    "ManualPeer",
+    "catch_loop_errors",
+    "open_udp_endpoint",
+    "wait_until",
+]
+
+OUR_IP = "10.0.0.1"
+PEER_IP = "10.0.0.2"
+PEER_MAC = bytes.fromhex("020000000002")
+
+_P = TypeVar("_P")
+
+
+class ManualPeer:
+    """A sans-I/O Host on the raw far end of a pipe that moves frames only when pumped, so
+    "the peer stops reading" is exactly that. ``received[port]`` lists the payloads that
+    arrived for each bound UDP port, in order."""
+
+    def __init__(self, port: PipePort, ports: tuple[int, ...] = (9,)) -> None:
+        self.port = port
+        self.host = Host(PEER_MAC, f"{PEER_IP}/24")
+        self.received: dict[int, list[bytes]] = {}
+        for number in ports:
+            self.host.bind_udp(number)
+            self.received[number] = []
+        self.batch = FrameBatch(64)
+
+    def pump(self, now: float, max_frames: int | None = None) -> int:
+        """Read up to one batch (or ``max_frames``), answer what the host answers."""
+        count = self.port.recv(self.batch, max_frames)
+        for frame in self.batch:
+            self.host.receive_frame(frame, now)
+        while (event := self.host.next_event()) is not None:
+            if isinstance(event, DatagramReceived):
+                self.received[event.dst_port].append(event.payload)
+        frames = self.host.frames_to_send()
+        if frames:
+            assert self.port.send(frames) == len(frames)
+            self.port.flush()
+        return count
+
+    def total(self) -> int:
+        return sum(map(len, self.received.values()))
+
+    async def pump_until(self, predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+        """Pump (yielding to the loop in between) until ``predicate()`` holds."""
+        loop = asyncio.get_running_loop()
+        async with asyncio.timeout(timeout):
+            while not predicate():
+                self.pump(loop.time())
+                await asyncio.sleep(0)
+
+
+@contextlib.contextmanager
+def catch_loop_errors() -> Iterator[list[dict[str, Any]]]:
+    """Collect what reaches the running loop's exception handler inside the block (for
+    tests that expect reports; the suite-wide check fails on any it did not expect)."""
+    loop = asyncio.get_running_loop()
+    seen: list[dict[str, Any]] = []
+    previous = loop.get_exception_handler()
+    loop.set_exception_handler(lambda _loop, context: seen.append(context))
+    try:
+        yield seen
+    finally:
+        loop.set_exception_handler(previous)
+
+
+async def open_udp_endpoint(
+    port: PipePort,
+    protocol_factory: Callable[[], _P],
+    *,
+    fast_path: bool,
+    local_port: int = 7,
+    address: str = f"{OUR_IP}/24",
+    **options: Any,
+) -> tuple[aionetmap.NetInterface, aionetmap.UdpTransport, _P]:
+    """An explicit interface on ``port`` (native fast path or pure-Python stack) with one
+    endpoint on it. The caller closes the interface."""
+    iface = await aionetmap.open_interface(port, address=address, fast_path=fast_path, **options)
+    transport, protocol = await iface.create_datagram_endpoint(
+        protocol_factory, local_port=local_port
+    )
+    return iface, transport, protocol
+
+
+async def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+    """Yield to the loop until ``predicate()`` holds."""
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            await asyncio.sleep(0.001)
