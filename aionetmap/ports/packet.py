@@ -1,7 +1,7 @@
 """AF_PACKET port (``packet:IFNAME``): any Linux interface, no netmap needed.
 
 RX is a ``TPACKET_V2`` mmap ring drained by one C call per ``recv`` (see the comment at the
-top of ``_native/packet.c`` for why V2 and not V3); TX stages frames in C and ``flush``
+top of ``_native/packet_open.c`` for why V2 and not V3); TX stages frames in C and ``flush``
 hands them to the kernel with one ``sendmmsg`` per up to 1024 frames.
 """
 

@@ -1,8 +1,9 @@
 """The software pipe backend: two netmap-layout endpoints in one shared-memory region.
 
 Ports ``pipe:NAME{ID`` (end "a") and ``pipe:NAME}ID`` (end "b"). Frames sent on one end are
-received on the other, moved zero-copy by a user-space "kernel" (``pipe.c``) that behaves
-like netmap pipes, through the same C ring code the kernel port uses. No root, no module.
+received on the other, moved zero-copy by a user-space "kernel" (``_native/pipe_sync.c``)
+that behaves like netmap pipes, through the same C ring code the kernel port uses. No root,
+no module.
 
 Readiness: :meth:`PipePort.fileno` is readable while frames wait, and also once when TX
 room comes back after the TX ring filled up (``tx_wakeup == "readable"``) and once when the
