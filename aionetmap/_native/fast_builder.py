@@ -1,0 +1,261 @@
+"""Send half of the UDP fast path: build a batch of UDP frames in one C call."""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Sequence
+from typing import Any
+
+from aionetmap._native._fast import ffi, lib
+from aionetmap._native.batch import DEFAULT_BATCH, FrameBatch
+from aionetmap._native.fast_common import MAX_UDP_PAYLOAD, cdata_view, check_mac, check_u32
+
+
+class FastUdpBuilder:
+    """Batch UDP sender: the C twin of :func:`~aionetmap.stack.udp.build_udp_frame`.
+
+    Every frame carries identification ``ident``, which then advances by one (mod 65536)
+    per datagram built, as a ``Host``'s counter does; set ``ident`` to continue another
+    counter's sequence.
+    """
+
+    __slots__ = (
+        "_arrays",
+        "_ident",
+        "_ips_view",
+        "_lens_view",
+        "_ports_view",
+        "_src",
+        "batch",
+        "capacity",
+    )
+
+    def __init__(self, capacity: int = DEFAULT_BATCH, *, arena_size: int | None = None) -> None:
+        if not isinstance(capacity, int) or capacity <= 0:
+            raise ValueError(f"FastUdpBuilder: capacity must be a positive int, not {capacity!r}")
+        self.capacity = capacity
+        self.batch = FrameBatch(capacity, arena_size)
+        """The frames of the last :meth:`build` (reused by the next one)."""
+        self._src: Any = None
+        self._ident = 0
+        plens = ffi.new("uint32_t[]", capacity)
+        ips = ffi.new("uint32_t[]", capacity)
+        ports = ffi.new("uint32_t[]", capacity)
+        self._arrays: tuple[Any, Any, Any] = (plens, ips, ports)
+        self._lens_view = cdata_view(plens, "I")
+        self._ips_view = cdata_view(ips, "I")
+        self._ports_view = cdata_view(ports, "I")
+
+    def __repr__(self) -> str:
+        return f"<FastUdpBuilder capacity={self.capacity} ident={self._ident}>"
+
+    @property
+    def ident(self) -> int:
+        """The IPv4 identification of the next datagram."""
+        return self._ident
+
+    @ident.setter
+    def ident(self, value: int) -> None:
+        if not isinstance(value, int) or not 0 <= value <= 0xFFFF:
+            raise ValueError(f"FastUdpBuilder: ident must be in 0..65535, not {value!r}")
+        self._ident = value
+
+    def set_source(self, mac: bytes, ip: int, ttl: int = 64) -> None:
+        """Our MAC and IPv4 address (an int), and the TTL of every frame (0..255)."""
+        who = "FastUdpBuilder.set_source"
+        mac = check_mac(mac, who)
+        check_u32(ip, "the IPv4 address", who)
+        if not isinstance(ttl, int) or not 0 <= ttl <= 255:
+            raise ValueError(f"{who}: TTL must be in 0..255, not {ttl!r}")
+        src: Any = ffi.new("struct fast_src *")
+        src.mac = list(mac)
+        src.ip = ip
+        src.ttl = ttl
+        self._src = src
+
+    def build(
+        self,
+        payloads: Sequence[bytes | bytearray | memoryview],
+        dst_macs: bytes,
+        dst_ips: Sequence[int],
+        dst_ports: Sequence[int],
+        src_port: int,
+    ) -> FrameBatch:
+        """Build one Ethernet/IPv4/UDP frame per payload, in one C call.
+
+        ``dst_macs`` holds 6 bytes per datagram, back to back; ``dst_ips`` are ints.
+        Builds ``min(len(payloads), capacity)`` frames, fewer if the arena fills:
+        ``batch.count`` says how many, and the caller keeps the rest. Raises
+        ``ValueError`` for mismatched lengths, a port or address out of range, a payload
+        over 65507 bytes, or a first frame larger than the whole arena.
+        """
+        who = "FastUdpBuilder.build"
+        if self._src is None:
+            raise RuntimeError(f"{who}: set_source() must be called first")
+        total = len(payloads)
+        if len(dst_ips) != total or len(dst_ports) != total or len(dst_macs) != 6 * total:
+            raise ValueError(
+                f"{who}: {total} payloads need as many addresses, ports and 6-byte MACs; got "
+                f"{len(dst_ips)} addresses, {len(dst_ports)} ports, {len(dst_macs)} MAC bytes"
+            )
+        if not 0 <= src_port <= 0xFFFF:
+            raise ValueError(f"{who}: source port must be in 0..65535, not {src_port!r}")
+        n = min(total, self.capacity)
+        batch = self.batch
+        batch.count = 0
+        if n == 0:
+            return batch
+        if n < total:
+            payloads, dst_ips, dst_ports = payloads[:n], dst_ips[:n], dst_ports[:n]
+        blob, lens = _join_payloads(payloads, who)
+        self._fill(lens, dst_ips, dst_ports, n, who)
+        macs = dst_macs if isinstance(dst_macs, bytes) else bytes(dst_macs)
+        lens_c, ips_c, ports_c = self._arrays
+        built = lib.fast_udp_build(
+            self._src,
+            src_port,
+            self._ident,
+            blob,
+            len(blob),
+            lens_c,
+            macs,
+            len(macs),
+            ips_c,
+            ports_c,
+            n,
+            batch.arena,
+            batch.arena_size,
+            batch.offs,
+            batch.lens,
+        )
+        if built < n:
+            self._check_stop(built, lens[built], dst_ports[built], who)
+        batch.count = built
+        self._ident = (self._ident + built) & 0xFFFF
+        return batch
+
+    def build_to(
+        self,
+        payloads: Sequence[bytes],
+        dst_index: Sequence[int],
+        table: DestinationTable,
+        src_port: int,
+    ) -> FrameBatch:
+        """As :meth:`build`, but datagram ``i`` goes to ``table`` entry ``dst_index[i]``:
+        the sender's per-datagram work is one table lookup. Raises ``ValueError`` for an
+        index outside the table or the payload errors of :meth:`build`."""
+        who = "FastUdpBuilder.build_to"
+        if self._src is None:
+            raise RuntimeError(f"{who}: set_source() must be called first")
+        if len(dst_index) != len(payloads):
+            raise ValueError(f"{who}: {len(payloads)} payloads, {len(dst_index)} indexes")
+        if not 0 <= src_port <= 0xFFFF:
+            raise ValueError(f"{who}: source port must be in 0..65535, not {src_port!r}")
+        n = min(len(payloads), self.capacity)
+        batch = self.batch
+        batch.count = 0
+        if n == 0:
+            return batch
+        blob, lens = _join_payloads(payloads[:n], who)
+        self._lens_view[:n] = array("I", lens)
+        self._ips_view[:n] = array("I", dst_index[:n])  # reused as the index array
+        built = lib.fast_udp_build_to(
+            self._src, src_port, self._ident, blob, len(blob), self._arrays[0],
+            table.entries, table.count, self._arrays[1], n,
+            batch.arena, batch.arena_size, batch.offs, batch.lens,
+        )  # fmt: skip
+        if built < n:
+            if not 0 <= dst_index[built] < table.count:
+                raise ValueError(f"{who}: index {dst_index[built]} is not in the table")
+            self._check_stop(built, lens[built], 0, who)
+        batch.count = built
+        self._ident = (self._ident + built) & 0xFFFF
+        return batch
+
+    def _fill(
+        self, lens: list[int], dst_ips: Sequence[int], dst_ports: Sequence[int], n: int, who: str
+    ) -> None:
+        """Copy lengths, addresses and ports into the C arrays: one ``array`` pass each
+        (C-level, range-checked), no per-item Python code."""
+        try:
+            ips = array("I", dst_ips)
+        except OverflowError as exc:
+            raise ValueError(f"{who}: destination addresses must be 32-bit ({exc})") from None
+        try:
+            ports = array("I", dst_ports)  # 65536 and up are caught by the C loop
+        except OverflowError as exc:
+            raise ValueError(f"{who}: destination ports must be in 0..65535 ({exc})") from None
+        self._lens_view[:n] = array("I", lens)
+        self._ips_view[:n] = ips
+        self._ports_view[:n] = ports
+
+    def _check_stop(self, built: int, length: int, port: int, who: str) -> None:
+        """C stopped before datagram ``built``: raise if that datagram is invalid (nothing
+        is kept then) or if not even the first frame fits; else the arena is full."""
+        if length > MAX_UDP_PAYLOAD:
+            raise ValueError(f"{who}: a {length}-byte payload exceeds {MAX_UDP_PAYLOAD} bytes")
+        if port > 0xFFFF:
+            raise ValueError(f"{who}: destination ports must be in 0..65535, not {port}")
+        if built == 0:
+            raise ValueError(
+                f"{who}: a {length}-byte payload does not fit in the "
+                f"{self.batch.arena_size}-byte arena"
+            )
+
+
+def _join_payloads(
+    payloads: Sequence[bytes | bytearray | memoryview], who: str
+) -> tuple[bytes, list[int]]:
+    """All payloads in one ``bytes`` and their byte lengths."""
+    try:
+        blob = b"".join(payloads)
+    except TypeError as exc:
+        raise TypeError(f"{who}: payloads must be bytes-like ({exc})") from None
+    lens = list(map(len, payloads))
+    if sum(lens) != len(blob):  # a memoryview of wider items: len() counts items
+        lens = [memoryview(p).nbytes for p in payloads]
+    return blob, lens
+
+
+class DestinationTable:
+    """Numbered destinations (MAC, IPv4 address, UDP port) for :meth:`FastUdpBuilder.build_to`.
+
+    ``index`` maps whatever key the caller uses (an ``(ip, port)`` tuple) to an entry;
+    :meth:`add` appends one, :meth:`clear` forgets them all (the caller does, so that
+    expired neighbours are looked up again).
+    """
+
+    __slots__ = ("capacity", "count", "entries", "index")
+
+    def __init__(self, capacity: int = 4096) -> None:
+        if not isinstance(capacity, int) or capacity <= 0:
+            raise ValueError(f"DestinationTable: capacity must be a positive int, not {capacity!r}")
+        self.capacity = capacity
+        self.entries: Any = ffi.new("struct fast_dst[]", capacity)
+        self.index: dict[Any, int] = {}
+        self.count = 0
+
+    def __repr__(self) -> str:
+        return f"<DestinationTable {self.count}/{self.capacity}>"
+
+    def add(self, key: Any, mac: bytes, ip: int, port: int) -> int | None:
+        """Number a destination; ``None`` when the table is full."""
+        who = "DestinationTable.add"
+        mac = check_mac(mac, who)
+        check_u32(ip, "the IPv4 address", who)
+        if not isinstance(port, int) or not 0 <= port <= 0xFFFF:
+            raise ValueError(f"{who}: UDP port must be in 0..65535, not {port!r}")
+        if self.count == self.capacity:
+            return None
+        slot = self.count
+        entry = self.entries[slot]
+        entry.mac = list(mac)
+        entry.ip = ip
+        entry.port = port
+        self.index[key] = slot
+        self.count = slot + 1
+        return slot
+
+    def clear(self) -> None:
+        self.index.clear()
+        self.count = 0

@@ -1,0 +1,44 @@
+"""What the C fast path's two halves share: its constants, the C checksum, argument checks."""
+
+from __future__ import annotations
+
+from typing import Any, Final, Literal
+
+from aionetmap._native._fast import ffi, lib
+
+KIND_DELIVER: Final = lib.FAST_KIND_DELIVER
+"""``kinds[i]``: a valid datagram for a bound port (``classify`` returned ``Deliver``)."""
+KIND_DROP: Final = lib.FAST_KIND_DROP
+"""``kinds[i]``: drop the frame; ``reasons[i]`` is the ``DropReason`` value."""
+KIND_SLOW: Final = lib.FAST_KIND_SLOW
+"""``kinds[i]``: the Python stack handles it; ``reasons[i]`` is the ``SlowKind`` value."""
+MAX_UDP_PAYLOAD: Final = lib.FAST_MAX_UDP_PAYLOAD
+"""The largest payload an IPv4 UDP datagram can carry (65535 - 20 - 8)."""
+
+_U32: Final = 0xFFFFFFFF
+
+
+def inet_checksum(data: bytes | bytearray | memoryview, initial: int = 0) -> int:
+    """The C Internet checksum of ``data`` (equal to ``stack.checksum.inet_checksum``).
+
+    ``initial`` (0 .. 2**64-1) is added to the sum, e.g. a pseudo-header sum. One
+    ``ffi.from_buffer`` per call: meant for tests and occasional use, not per packet.
+    """
+    with ffi.from_buffer("uint8_t[]", data) as buf:
+        return lib.fast_inet_checksum(buf, len(buf), initial)
+
+
+def cdata_view(cdata: Any, fmt: Literal["B", "H", "I", "Q"]) -> memoryview:
+    return memoryview(ffi.buffer(cdata)).cast(fmt)
+
+
+def check_mac(mac: bytes, who: str) -> bytes:
+    if not isinstance(mac, bytes | bytearray) or len(mac) != 6:
+        raise ValueError(f"{who}: a MAC address must be 6 bytes, not {mac!r}")
+    return bytes(mac)
+
+
+def check_u32(value: int, what: str, who: str) -> int:
+    if not isinstance(value, int) or not 0 <= value <= _U32:
+        raise ValueError(f"{who}: {what} must be a 32-bit integer, not {value!r}")
+    return value
