@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import shlex
+import signal
 import sys
 from pathlib import Path
 
@@ -137,7 +138,14 @@ def _options(args: argparse.Namespace) -> Options:
     return opts
 
 
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    # SystemExit unwinds through the context managers that delete the namespaces and veth
+    # pairs; the default action would kill the process and leave them behind.
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> int:
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     parser = _parser()
     args = parser.parse_args(argv)
     unknown = [n for n in args.benchmarks if n not in BENCHMARKS and n != "all"]
