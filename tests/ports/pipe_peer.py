@@ -24,7 +24,12 @@ __all__ = ["FRAME", "recv_sequence", "send_sequence"]
 
 FRAME = struct.Struct("<Q48xQ")
 BATCH = 256
-STALL = 10.0  # seconds without progress that count as a lost wake-up
+# Seconds without progress that count as a lost wake-up. Generous because the first wait
+# also covers the other process starting its interpreter: once, on a loaded 2-core machine,
+# a sender filled both rings (2,046 frames) and gave up after 10 s before the spawned
+# receiver had attached. Still well inside pytest's 120 s timeout, so a real lost wake-up
+# fails with this message rather than a bare timeout.
+STALL = 45.0
 
 
 def _wait(port: PipePort, what: str, progress: int) -> None:
