@@ -40,7 +40,7 @@ class PipeUdp(Benchmark):
 
     def rows(self) -> list[Row]:
         return [
-            Row("c-reflector", "C reflector on the pipe (pipe.c + ring.c), no Python", True),
+            Row("c-reflector", "C reflector on the pipe (pipe_*.c + ring_*.c), no Python", True),
             Row("aionetmap-asyncio", "aionetmap UDP echo, asyncio, glibc malloc defaults"),
             Row("aionetmap-uvloop", "aionetmap UDP echo, uvloop, glibc malloc defaults"),
         ]

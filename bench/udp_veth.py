@@ -160,7 +160,7 @@ class UdpVethRaw(UdpVeth):
     title = "UDP echo over veth, the same servers driven by an AF_PACKET load generator"
     notes = (
         "As udp-veth, but the generator builds its frames itself and sends and receives them "
-        "on an AF_PACKET socket (the project's packet.c), from an IP and MAC address that no "
+        "on an AF_PACKET socket (the project's packet_*.c), from an IP and MAC address that no "
         "interface has (it answers ARP itself), so the peer kernel drops the echoes as frames "
         "for another host before IP. This takes the UDP socket cost off the generator's core, "
         "but the echoes now land in the generator's TPACKET ring, which costs the server's "

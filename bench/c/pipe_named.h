@@ -2,7 +2,7 @@
  * Open one end of a named software pipe from C, the way aionetmap.ports.pipe.PipePort.open
  * does from Python: the same files (/dev/shm/aionetmap-pipe.NAME and one FIFO per end for
  * the notifications), the same lock, the same claim of the end. The ring layout and the
- * sync code are the project's own (aionetmap/_native/pipe.c and ring.c, compiled in).
+ * sync code are the project's own (aionetmap/_native/pipe_*.c and ring_*.c, compiled in).
  */
 #ifndef BENCH_PIPE_NAMED_H
 #define BENCH_PIPE_NAMED_H

@@ -1,6 +1,6 @@
 /*
  * pktreflect: a UDP reflector in C on an AF_PACKET socket, built on the project's own
- * AF_PACKET code (aionetmap/_native/packet.c: the TPACKET_V2 RX ring and sendmmsg TX the
+ * AF_PACKET code (aionetmap/_native/packet_*.c: the TPACKET_V2 RX ring and sendmmsg TX the
  * Python PacketPort uses). It turns every IPv4/UDP frame addressed to --ip around and
  * answers ARP for it. It is the veth benchmark's ceiling: the same port, no Python.
  *

@@ -10,7 +10,7 @@
  *
  * --mode socket (default): a connected kernel UDP socket, sendmmsg/recvmmsg.
  * --mode packet: Ethernet frames built here (both checksums) on an AF_PACKET socket through
- * the project's own packet.c (TPACKET_V2 RX ring, sendmmsg TX), so the generator's side pays
+ * the project's own packet_*.c (TPACKET_V2 RX ring, sendmmsg TX), so the generator's side pays
  * no UDP socket or routing cost. --src must then be an address configured nowhere (this
  * program answers ARP for it), and --src-mac may be a hardware address that is not the
  * interface's: the echoes then reach the peer kernel as frames for another host, which it
