@@ -21,7 +21,7 @@ from bench._measure import Plan, Row, Trial
 from bench._proc import Launch
 from bench._suite import Benchmark, python_launch_env
 
-__all__ = ["PipeFrames", "pipe_name", "remove_pipes"]
+__all__ = ["PipeBenchmark", "PipeFrames", "pipe_name", "pipe_spec", "remove_pipes"]
 
 _names = itertools.count()
 
@@ -43,7 +43,18 @@ def remove_pipes(prefix: str) -> None:
             os.unlink(path)
 
 
-class PipeFrames(Benchmark):
+class PipeBenchmark(Benchmark):
+    """A benchmark whose trials each open a fresh named pipe (:func:`pipe_name`)."""
+
+    @contextlib.contextmanager
+    def environment(self) -> Iterator[None]:
+        try:
+            yield
+        finally:
+            remove_pipes(self.name)  # what a crashed trial left
+
+
+class PipeFrames(PipeBenchmark):
     name = "pipe-frames"
     title = "Raw frames into a Python protocol over the software pipe, vs a C reader"
     unit = "frames/s"
@@ -67,13 +78,6 @@ class PipeFrames(Benchmark):
 
     def settings(self) -> str:
         return f"{max(60, self.opts.size)}-byte frames"
-
-    @contextlib.contextmanager
-    def environment(self) -> Iterator[None]:
-        try:
-            yield
-        finally:
-            remove_pipes(self.name)
 
     def plan(self, row: Row, run: int) -> Plan:
         opts = self.opts

@@ -10,15 +10,13 @@ with no Python at all. No kernel network code is involved.
 
 from __future__ import annotations
 
-import contextlib
 import sys
-from collections.abc import Iterator
 
 from bench._build import build
 from bench._measure import Plan, Row, Trial
 from bench._proc import Launch
-from bench._suite import Benchmark, python_launch_env
-from bench.pipe_frames import pipe_name, pipe_spec, remove_pipes
+from bench._suite import python_launch_env
+from bench.pipe_frames import PipeBenchmark, pipe_name, pipe_spec
 from bench.udp_veth import echo_notes
 
 __all__ = ["PipeUdp"]
@@ -28,7 +26,7 @@ CLIENT_IP, CLIENT_MAC = "10.77.0.2", "02:00:00:77:00:02"
 PORT = 7
 
 
-class PipeUdp(Benchmark):
+class PipeUdp(PipeBenchmark):
     name = "pipe-udp"
     title = "UDP echo over the software pipe (library overhead, no kernel networking)"
     unit = "echoes/s"
@@ -44,13 +42,6 @@ class PipeUdp(Benchmark):
             Row("aionetmap-asyncio", "aionetmap UDP echo, asyncio, glibc malloc defaults"),
             Row("aionetmap-uvloop", "aionetmap UDP echo, uvloop, glibc malloc defaults"),
         ]
-
-    @contextlib.contextmanager
-    def environment(self) -> Iterator[None]:
-        try:
-            yield
-        finally:
-            remove_pipes(self.name)
 
     def plan(self, row: Row, run: int) -> Plan:
         opts = self.opts
