@@ -36,6 +36,7 @@ from aionetmap.stack import (
 from aionetmap.stack.addresses import is_unicast_mac
 from aionetmap.stack.checksum import inet_checksum, udp_checksum
 from aionetmap.stack.udp import parse_udp_segment
+from tests.frame_checksums import fix_checksums
 
 OUR_MAC, PEER_MAC = bytes.fromhex("020000000001"), bytes.fromhex("020000000002")
 OUR_IP, PEER_IP = 0x0A000001, 0x0A000002
@@ -175,28 +176,6 @@ def _templates() -> list[bytes]:
 TEMPLATES = _templates()
 
 
-def _fix_checksums(frame: bytearray, fix_ip: bool, fix_udp: bool) -> None:
-    """Recompute the IPv4 and UDP checksums after mutation, where the lengths allow, so
-    that mutations reach the checks behind them."""
-    off = 18 if frame[12:14] == b"\x81\x00" else 14
-    if len(frame) < off + 20:
-        return
-    hlen = (frame[off] & 0xF) * 4
-    if fix_ip and 20 <= hlen <= len(frame) - off:
-        frame[off + 10 : off + 12] = b"\0\0"
-        frame[off + 10 : off + 12] = inet_checksum(frame[off : off + hlen]).to_bytes(2, "big")
-    total = int.from_bytes(frame[off + 2 : off + 4], "big")
-    start = off + hlen
-    if fix_udp and hlen >= 20 and start + 8 <= off + total <= len(frame):
-        length = int.from_bytes(frame[start + 4 : start + 6], "big")
-        if 8 <= length <= total - hlen:
-            src = int.from_bytes(frame[off + 12 : off + 16], "big")
-            dst = int.from_bytes(frame[off + 16 : off + 20], "big")
-            frame[start + 6 : start + 8] = b"\0\0"
-            csum = udp_checksum(src, dst, frame[start : start + length])
-            frame[start + 6 : start + 8] = csum.to_bytes(2, "big")
-
-
 @st.composite
 def mutated_frames(draw: st.DrawFn) -> bytes:
     frame = bytearray(draw(st.sampled_from(TEMPLATES)))
@@ -204,7 +183,7 @@ def mutated_frames(draw: st.DrawFn) -> bytes:
         # Mostly the headers past the MAC addresses, where the interesting checks are.
         index = draw(st.integers(12, 50) | st.integers(0, len(frame) - 1))
         frame[min(index, len(frame) - 1)] = draw(st.integers(0, 255))
-    _fix_checksums(frame, draw(st.booleans()), draw(st.booleans()))
+    fix_checksums(frame, draw(st.booleans()), draw(st.booleans()))
     cut = draw(st.none() | st.integers(0, len(frame)))
     if cut is not None:
         del frame[cut:]
