@@ -30,9 +30,9 @@ _PIPE = ("pipe_layout.c", "pipe_sync.c", "pipe_notify.c", *_RING)
 
 PROGRAMS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     # name: (sources in bench/c, sources in aionetmap/_native)
-    "udpgen": (("udpgen.c", "benchlib.c"), _PACKET),
+    "udpgen": (("udpgen.c", "benchlib.c", "pktopen.c"), _PACKET),
     "pipepeer": (("pipepeer.c", "pipe_named.c", "benchlib.c"), _PIPE),
-    "pktreflect": (("pktreflect.c", "benchlib.c"), _PACKET),
+    "pktreflect": (("pktreflect.c", "benchlib.c", "pktopen.c"), _PACKET),
 }
 
 

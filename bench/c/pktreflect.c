@@ -20,6 +20,7 @@
 
 #include "benchlib.h"
 #include "packet.h"
+#include "pktopen.h"
 
 #define MAX_BATCH 1024
 #define ARENA (MAX_BATCH * 2048u + 4096u)
@@ -29,23 +30,6 @@ static void on_signal(int sig) { (void)sig, stop = 1; }
 
 static struct opt opts[] = {{"ifname", NULL}, {"ip", NULL}, {"batch", "256"}};
 #define NOPT (sizeof opts / sizeof opts[0])
-
-static pkt_port *open_port(const char *ifname)
-{
-    int stage = 0, err = 0;
-    int fd = pkt_netns_socket(NULL, AF_PACKET, SOCK_RAW, 0, &stage);
-    if (fd < 0)
-        die("AF_PACKET socket: %s", strerror(-fd));
-    pkt_ifinfo ifi;
-    int rc = pkt_ifinfo_get(fd, ifname, &ifi);
-    if (rc < 0)
-        die("interface %s: %s", ifname, strerror(-rc));
-    pkt_config cfg = {.rx_frames = 4096, .tx_slots = 1024, .tx_max = (uint32_t)ifi.mtu + 14};
-    pkt_port *p = pkt_port_new(fd, &ifi, &cfg, &err, &stage);
-    if (p == NULL)
-        die("opening %s failed at stage %d: %s", ifname, stage, strerror(-err));
-    return p;
-}
 
 int main(int argc, char **argv)
 {
@@ -60,14 +44,9 @@ int main(int argc, char **argv)
     const char *ifname = opt_str(opts, NOPT, "ifname");
     uint32_t ip = parse_ipv4(opt_str(opts, NOPT, "ip"));
     uint32_t batch = (uint32_t)opt_u64(opts, NOPT, "batch", 1, MAX_BATCH);
-    pkt_port *p = open_port(ifname);
-    uint8_t mac[6];
-    {
-        pkt_ifinfo ifi;
-        if (pkt_ifinfo_get(pkt_port_fd(p), ifname, &ifi) < 0)
-            die("interface %s vanished", ifname);
-        memcpy(mac, ifi.mac, 6);
-    }
+    pkt_ifinfo ifi;
+    pkt_port *p = bench_open_packet(ifname, 4096, &ifi);
+    const uint8_t *mac = ifi.mac;
     uint64_t reflected = 0, other = 0, waits = 0;
     struct pollfd pfd = {.fd = pkt_port_fd(p), .events = POLLIN};
     printf("READY\n");

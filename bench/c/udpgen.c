@@ -29,6 +29,7 @@
 
 #include "benchlib.h"
 #include "packet.h"
+#include "pktopen.h"
 
 #define MAX_BATCH 1024
 #define MAX_SIZE 1472
@@ -135,18 +136,8 @@ static int socket_recv(struct gen *g, uint64_t now)
 static void open_packet(struct gen *g, const char *ifname, const char *dst_mac,
                         const char *src_mac)
 {
-    int stage = 0, err = 0;
-    int fd = pkt_netns_socket(NULL, AF_PACKET, SOCK_RAW, 0, &stage);
-    if (fd < 0)
-        die("AF_PACKET socket: %s", strerror(-fd));
     pkt_ifinfo ifi;
-    int rc = pkt_ifinfo_get(fd, ifname, &ifi);
-    if (rc < 0)
-        die("interface %s: %s", ifname, strerror(-rc));
-    pkt_config cfg = {.rx_frames = 8192, .tx_slots = 1024, .tx_max = (uint32_t)ifi.mtu + 14};
-    g->port = pkt_port_new(fd, &ifi, &cfg, &err, &stage);
-    if (g->port == NULL)
-        die("opening %s failed at stage %d: %s", ifname, stage, strerror(-err));
+    g->port = bench_open_packet(ifname, 8192, &ifi);
     g->fd = pkt_port_fd(g->port);
     memcpy(g->f.src_mac, ifi.mac, 6);
     if (src_mac != NULL)
