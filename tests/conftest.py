@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import pytest
-import uvloop
 
-LoopFactory = Callable[[], asyncio.AbstractEventLoop]
+from tests.loops import LOOP_FACTORIES, LoopFactory, catch_loop_errors
 
 
 def pytest_asyncio_loop_factories(
     config: pytest.Config, item: pytest.Item
 ) -> Mapping[str, LoopFactory]:
-    return {"asyncio": asyncio.new_event_loop, "uvloop": uvloop.new_event_loop}
+    return LOOP_FACTORIES
 
 
 @pytest.fixture
@@ -25,10 +23,6 @@ async def loop_errors() -> AsyncIterator[list[dict[str, Any]]]:
     A transport that hits a broken invariant reports it there instead of raising, so a
     test that only looks at its protocol would otherwise pass over it.
     """
-    loop = asyncio.get_running_loop()
-    seen: list[dict[str, Any]] = []
-    previous = loop.get_exception_handler()
-    loop.set_exception_handler(lambda _loop, context: seen.append(context))
-    yield seen
-    loop.set_exception_handler(previous)
+    with catch_loop_errors() as seen:
+        yield seen
     assert not seen, f"loop exception handler was called: {seen!r}"

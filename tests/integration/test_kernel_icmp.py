@@ -24,11 +24,6 @@ from tests.integration.kernel_peer import (
 pytestmark = pytest.mark.netns
 
 
-@pytest.fixture(autouse=True)
-async def _no_loop_errors(loop_errors: list[dict[str, Any]]) -> None:
-    """Fail any test that made the loop's exception handler run (checked at teardown)."""
-
-
 def ping_summary(output: str) -> tuple[int, int]:
     """(transmitted, received) from ping's statistics line."""
     match = re.search(r"(\d+) packets transmitted, (\d+) received", output)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import errno
-from typing import Any
 
 import pytest
 
@@ -16,11 +15,6 @@ from tests.integration.kernel_peer import KernelUdp, serve
 pytestmark = pytest.mark.netns
 
 LINK_ERRORS = (errno.ENETDOWN, errno.ENODEV, errno.ENXIO)
-
-
-@pytest.fixture(autouse=True)
-async def _no_loop_errors(loop_errors: list[dict[str, Any]]) -> None:
-    """Fail any test that made the loop's exception handler run (checked at teardown)."""
 
 
 def link_error(protocol: RecordingProtocol) -> OSError | None:

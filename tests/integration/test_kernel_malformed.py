@@ -8,7 +8,6 @@ import asyncio
 import contextlib
 from collections import Counter
 from collections.abc import Mapping
-from typing import Any
 
 import pytest
 
@@ -27,11 +26,6 @@ pytestmark = pytest.mark.netns
 
 ROUNDS = 3
 """Each case is injected this many times, with an echo checked after every injection."""
-
-
-@pytest.fixture(autouse=True)
-async def _no_loop_errors(loop_errors: list[dict[str, Any]]) -> None:
-    """Fail any test that made the loop's exception handler run (checked at teardown)."""
 
 
 def counted(stats: Mapping[str, int]) -> dict[str, int]:

@@ -28,11 +28,6 @@ SIZES = [0, 1, 2, 3, 7, 8, 9, 17, 64, 255, 256, 511, 999, 1000, 1023, 1024, 1400
 exercise the checksum's trailing byte."""
 
 
-@pytest.fixture(autouse=True)
-async def _no_loop_errors(loop_errors: list[dict[str, Any]]) -> None:
-    """Fail any test that made the loop's exception handler run (checked at teardown)."""
-
-
 def payloads() -> list[bytes]:
     """Every size in SIZES with random content, plus all-zero and all-ones payloads."""
     out = [os.urandom(size) for size in SIZES]

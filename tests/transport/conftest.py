@@ -17,6 +17,12 @@ async def _no_loop_errors(loop_errors: list[dict[str, Any]]) -> None:
     is in ``loop_errors``'s teardown)."""
 
 
+@pytest.fixture(params=[True, False], ids=["fast", "python"])
+def fast_path(request: pytest.FixtureRequest) -> bool:
+    """Run the test on the C UDP fast path and on the pure-Python stack path."""
+    return bool(request.param)
+
+
 @pytest.fixture
 def pipe() -> Iterator[tuple[PipePort, PipePort]]:
     """Both ends of a fresh anonymous software pipe; closed after the test."""

@@ -4,8 +4,7 @@ on an explicit interface with either receive/send path."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import aionetmap
@@ -17,7 +16,6 @@ __all__ = [
     "OUR_IP",
     "PEER_IP",
     "ManualPeer",
-    "catch_loop_errors",
     "open_udp_endpoint",
     "wait_until",
 ]
@@ -67,20 +65,6 @@ class ManualPeer:
             while not predicate():
                 self.pump(loop.time())
                 await asyncio.sleep(0)
-
-
-@contextlib.contextmanager
-def catch_loop_errors() -> Iterator[list[dict[str, Any]]]:
-    """Collect what reaches the running loop's exception handler inside the block (for
-    tests that expect reports; the suite-wide check fails on any it did not expect)."""
-    loop = asyncio.get_running_loop()
-    seen: list[dict[str, Any]] = []
-    previous = loop.get_exception_handler()
-    loop.set_exception_handler(lambda _loop, context: seen.append(context))
-    try:
-        yield seen
-    finally:
-        loop.set_exception_handler(previous)
 
 
 async def open_udp_endpoint(

@@ -11,52 +11,20 @@ import asyncio
 import pytest
 
 import aionetmap
-from aionetmap.ports.base import FrameBatch
 from aionetmap.ports.pipe import PipePort
-from aionetmap.stack import DatagramReceived, Host
 from aionetmap.testing.protocols import RecordingProtocol
-
-PEER_MAC = bytes.fromhex("020000000002")
-
-
-class ManualPeer:
-    """A Host on a raw port that moves frames only when ``pump`` is called."""
-
-    def __init__(self, port: PipePort) -> None:
-        self.port = port
-        self.host = Host(PEER_MAC, "10.0.0.2/24")
-        self.host.bind_udp(9)
-        self.batch = FrameBatch(64)
-        self.received: list[bytes] = []
-
-    def pump(self, now: float) -> int:
-        """Read one batch from the port, answer what the host wants answered."""
-        count = self.port.recv(self.batch)
-        for frame in self.batch:
-            self.host.receive_frame(frame, now)
-        while (event := self.host.next_event()) is not None:
-            if isinstance(event, DatagramReceived):
-                self.received.append(event.payload)
-        frames = self.host.frames_to_send()
-        if frames:
-            assert self.port.send(frames) == len(frames)
-            self.port.flush()
-        return count
+from tests.transport.helpers import ManualPeer
 
 
 async def test_pause_writing_once_then_resume(pipe: tuple[PipePort, PipePort]) -> None:
     a, b = pipe
-    loop = asyncio.get_running_loop()
     peer = ManualPeer(b)
     transport, proto = await aionetmap.create_datagram_endpoint(
         RecordingProtocol, port=a, local_addr=("10.0.0.1/24", 7)
     )
     # Resolve the peer: our ARP request reaches the manual peer, its reply comes back.
     transport.sendto(b"hello", ("10.0.0.2", 9))
-    async with asyncio.timeout(5):
-        while not peer.received:
-            peer.pump(loop.time())
-            await asyncio.sleep(0.001)
+    await peer.pump_until(lambda: bool(peer.received[9]))
 
     # The peer stops draining: rings fill (255 TX + 256 peer RX slots), then our buffer.
     payload = b"x" * 1000
@@ -78,15 +46,12 @@ async def test_pause_writing_once_then_resume(pipe: tuple[PipePort, PipePort]) -
     assert "resume_writing" not in proto.names()
 
     # The peer drains: the buffer empties below the low-water mark and we are resumed.
-    async with asyncio.timeout(10):
-        while len(peer.received) < sent + 1:
-            peer.pump(loop.time())
-            await asyncio.sleep(0)
+    await peer.pump_until(lambda: len(peer.received[9]) >= sent + 1, timeout=10)
     assert proto.names().count("pause_writing") == 1
     assert proto.names().count("resume_writing") == 1
     assert proto.names().index("pause_writing") < proto.names().index("resume_writing")
     assert transport.get_write_buffer_size() <= low
-    assert peer.received[1:] == [payload] * sent
+    assert peer.received[9][1:] == [payload] * sent
     transport.close()
     await proto.lost
 

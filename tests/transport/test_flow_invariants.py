@@ -13,7 +13,6 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-import uvloop
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
@@ -24,12 +23,9 @@ from aionetmap.ports.base import FrameBatch
 from aionetmap.ports.pipe import PipePort
 from aionetmap.testing import pipe_pair
 from aionetmap.testing.protocols import RecordingProtocol
+from tests.loops import LOOP_FACTORIES
 from tests.transport.helpers import PEER_IP, ManualPeer, open_udp_endpoint
 
-LOOPS: dict[str, Callable[[], asyncio.AbstractEventLoop]] = {
-    "asyncio": asyncio.new_event_loop,
-    "uvloop": uvloop.new_event_loop,
-}
 PATHS = {"fast": True, "python": False}
 PEER_PORTS = (9, 10)
 
@@ -64,7 +60,7 @@ def make_machine(loop_name: str, fast_path: bool) -> type[RuleBasedStateMachine]
     class FlowMachine(RuleBasedStateMachine):
         def __init__(self) -> None:
             super().__init__()
-            self.loop = LOOPS[loop_name]()
+            self.loop = LOOP_FACTORIES[loop_name]()
             self.errors: list[dict[str, Any]] = []
             self.loop.set_exception_handler(lambda _loop, ctx: self.errors.append(ctx))
             self.a, self.b = pipe_pair(slots=32)  # small rings: full often
@@ -174,7 +170,7 @@ def make_machine(loop_name: str, fast_path: bool) -> type[RuleBasedStateMachine]
 
 
 @pytest.mark.parametrize("path", list(PATHS))
-@pytest.mark.parametrize("loop_name", list(LOOPS))
+@pytest.mark.parametrize("loop_name", list(LOOP_FACTORIES))
 def test_flow_control_invariants(loop_name: str, path: str) -> None:
     machine = make_machine(loop_name, PATHS[path])
     machine.TestCase.settings = settings(
@@ -187,11 +183,6 @@ def test_flow_control_invariants(loop_name: str, path: str) -> None:
 
 
 # === fairness ===
-
-
-@pytest.fixture(params=[True, False], ids=["fast", "python"])
-def fast_path(request: pytest.FixtureRequest) -> bool:
-    return bool(request.param)
 
 
 async def test_a_bulk_sender_does_not_starve_its_neighbours(

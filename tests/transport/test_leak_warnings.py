@@ -10,16 +10,11 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 import pytest
-import uvloop
 
 import aionetmap
 from aionetmap.testing import pipe_pair
 from aionetmap.testing.protocols import RecordingProtocol
-
-LOOPS: dict[str, Callable[[], asyncio.AbstractEventLoop]] = {
-    "asyncio": asyncio.new_event_loop,
-    "uvloop": uvloop.new_event_loop,
-}
+from tests.loops import LOOP_FACTORIES
 
 
 async def _udp(port: Any) -> tuple[Any, RecordingProtocol]:
@@ -43,7 +38,7 @@ def _run(
     """Open an endpoint on a fresh loop, run ``finish``, close the loop, drop every
     reference, collect; return the ResourceWarnings raised meanwhile."""
     a, b = pipe_pair(slots=64)
-    loop = LOOPS[loop_name]()
+    loop = LOOP_FACTORIES[loop_name]()
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -77,7 +72,7 @@ async def _abort(transport: Any, proto: RecordingProtocol) -> None:
 
 
 @pytest.mark.parametrize("opener", list(OPENERS))
-@pytest.mark.parametrize("loop_name", list(LOOPS))
+@pytest.mark.parametrize("loop_name", list(LOOP_FACTORIES))
 def test_a_leaked_transport_warns_once(loop_name: str, opener: str) -> None:
     caught = _run(loop_name, opener, _leave_open)
     messages = [str(w.message) for w in caught]
@@ -86,6 +81,6 @@ def test_a_leaked_transport_warns_once(loop_name: str, opener: str) -> None:
 
 @pytest.mark.parametrize("ending", [_close, _abort], ids=["close", "abort"])
 @pytest.mark.parametrize("opener", list(OPENERS))
-@pytest.mark.parametrize("loop_name", list(LOOPS))
+@pytest.mark.parametrize("loop_name", list(LOOP_FACTORIES))
 def test_a_closed_transport_never_warns(loop_name: str, opener: str, ending: Any) -> None:
     assert _run(loop_name, opener, ending) == []

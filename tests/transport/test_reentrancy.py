@@ -17,10 +17,10 @@ import pytest
 import aionetmap
 from aionetmap.ports.pipe import PipePort
 from aionetmap.testing.protocols import RecordingProtocol
+from tests.loops import catch_loop_errors
 from tests.transport.helpers import (
     PEER_IP,
     ManualPeer,
-    catch_loop_errors,
     open_udp_endpoint,
     wait_until,
 )
@@ -29,11 +29,6 @@ PEER = (PEER_IP, 9)
 NOWHERE = ("192.168.77.1", 9)  # off-link, and the interface has no gateway: ENETUNREACH
 MAC_A = bytes.fromhex("02000000000a")
 MAC_B = bytes.fromhex("02000000000b")
-
-
-@pytest.fixture(params=[True, False], ids=["fast", "python"])
-def fast_path(request: pytest.FixtureRequest) -> bool:
-    return bool(request.param)
 
 
 class Hooked(RecordingProtocol):

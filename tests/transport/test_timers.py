@@ -23,11 +23,6 @@ FAST_ARP = HostConfig(arp_request_interval=ARP_INTERVAL, arp_retries=ARP_RETRIES
 NOBODY = b"\x0a\x00\x00\x63"  # 10.0.0.99
 
 
-@pytest.fixture(params=[True, False], ids=["fast", "python"])
-def fast_path(request: pytest.FixtureRequest) -> bool:
-    return bool(request.param)
-
-
 class ArpWatcher(aionetmap.FrameProtocol):
     """The raw far end: counts ARP requests for 10.0.0.99, with their times."""
 
