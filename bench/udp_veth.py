@@ -17,6 +17,7 @@ import socket
 import sys
 from collections.abc import Iterator
 
+from aionetmap.stack.addresses import format_mac
 from aionetmap.testing.netns import VethLink, ip
 from bench._build import build
 from bench._measure import Plan, Row, Trial
@@ -175,7 +176,7 @@ class UdpVethRaw(UdpVeth):
     def generator_mac(self, link: VethLink) -> str:
         # Not the peer interface's own address: the peer kernel sees the echoes as frames
         # for another host and drops them before IP, instead of routing them (and failing).
-        return _mac(link.peer_mac[:5] + b"\x03")
+        return format_mac(link.peer_mac[:5] + b"\x03")
 
     @contextlib.contextmanager
     def environment(self) -> Iterator[None]:
@@ -190,7 +191,7 @@ class UdpVethRaw(UdpVeth):
 
     def generator_args(self, link: VethLink) -> list[str]:
         return ["--src", self.generator_ip(link), "--mode", "packet",
-                "--ifname", link.peer_ifname, "--dst-mac", _mac(link.our_mac),
+                "--ifname", link.peer_ifname, "--dst-mac", format_mac(link.our_mac),
                 "--src-mac", self.generator_mac(link)]  # fmt: skip
 
 
@@ -206,7 +207,3 @@ def _complete_checksums(link: VethLink) -> None:
         rc = lib.pkt_ethtool_set(sock.fileno(), link.our_ifname.encode(), lib.ETHTOOL_STXCSUM, 0)
         if rc < 0:
             raise OSError(-rc, f"{link}: turning off TX checksum offload on our end failed")
-
-
-def _mac(raw: bytes) -> str:
-    return ":".join(f"{b:02x}" for b in raw)

@@ -16,6 +16,8 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mappin
 from dataclasses import dataclass, field
 from typing import Any, Literal, Self, TextIO
 
+from aionetmap.stack.addresses import format_mac as stack_format_mac
+
 __all__ = [
     "LoopName",
     "Meter",
@@ -136,7 +138,7 @@ def format_rate(per_second: float, unit: str = "pps") -> str:
 
 
 def format_mac(mac: bytes | None) -> str:
-    return ":".join(f"{b:02x}" for b in mac) if mac else "unknown"
+    return stack_format_mac(mac) if mac else "unknown"
 
 
 class Meter:

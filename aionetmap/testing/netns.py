@@ -21,6 +21,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, Self
 
 from aionetmap.ports._pipe_fds import pid_alive
+from aionetmap.stack.addresses import format_mac
 
 if TYPE_CHECKING:
     from aionetmap.ports.packet import PacketPort
@@ -158,9 +159,9 @@ class VethLink:
                 # (plain sh, not sysctl(8): procps is not on every minimal image).
                 netns_exec(ns, "sh", "-c", _DISABLE_IPV6)
                 ip("link", "set", "lo", "up", netns=ns)
-            ip("link", "add", self.peer_ifname, "address", _mac_text(self.peer_mac),
+            ip("link", "add", self.peer_ifname, "address", format_mac(self.peer_mac),
                "mtu", str(self.mtu), "type", "veth", "peer", "name", self.our_ifname,
-               "address", _mac_text(self.our_mac), "mtu", str(self.mtu),
+               "address", format_mac(self.our_mac), "mtu", str(self.mtu),
                "netns", self.our_netns, netns=self.peer_netns)  # fmt: skip
             self._set_offloads()
             ip("addr", "add", f"{self.peer_ip}/{self.prefixlen}", "dev", self.peer_ifname,
@@ -234,7 +235,7 @@ class VethLink:
         """Tell the kernel peer which MAC owns ``ip_addr`` (default: our IP and MAC), so it
         sends to us without ARP resolving first."""
         addr = ip_addr or self.our_ip
-        lladdr = _mac_text(mac or self.our_mac)
+        lladdr = format_mac(mac or self.our_mac)
         ip("neigh", "replace", addr, "lladdr", lladdr, "dev", self.peer_ifname, "nud",
            "permanent", netns=self.peer_netns)  # fmt: skip
 
@@ -244,7 +245,3 @@ class VethLink:
         from aionetmap.ports.packet import PacketPort
 
         return PacketPort.open(self.our_ifname, netns=self.our_netns, **kwargs)
-
-
-def _mac_text(mac: bytes) -> str:
-    return ":".join(f"{b:02x}" for b in mac)

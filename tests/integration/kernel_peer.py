@@ -36,7 +36,6 @@ __all__ = [
     "arping_command",
     "delta",
     "kernel_snmp",
-    "mac_text",
     "peer_run",
     "serve",
     "wait_until",
@@ -53,11 +52,6 @@ KERNEL_RCVBUF: Final = 16 << 20
 kernel would drop silently and the test would blame aionetmap)."""
 DRAIN_LIMIT: Final = 512
 """Datagrams one readiness callback reads, so the loop keeps serving our port too."""
-
-
-def mac_text(mac: bytes) -> str:
-    """``02:a1:...`` as ``ip`` and ``arping`` print it."""
-    return ":".join(f"{b:02x}" for b in mac)
 
 
 class KernelUdp(ClosingContext):

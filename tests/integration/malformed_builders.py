@@ -14,8 +14,8 @@ from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
 from scapy.packet import Packet, Raw
 
+from aionetmap.stack.addresses import format_mac
 from aionetmap.testing.netns import VethLink
-from tests.integration.kernel_peer import mac_text
 
 __all__ = [
     "BROADCAST_MAC",
@@ -68,7 +68,7 @@ class Ctx:
 
     @classmethod
     def of(cls, link: VethLink, client_port: int) -> Ctx:
-        return cls(mac_text(link.our_mac), mac_text(link.peer_mac), link.our_ip, link.peer_ip,
+        return cls(format_mac(link.our_mac), format_mac(link.peer_mac), link.our_ip, link.peer_ip,
                    client_port)  # fmt: skip
 
     def on_net(self, host: int) -> str:

@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 
 from aionetmap.stack import HostConfig
+from aionetmap.stack.addresses import format_mac
 from aionetmap.testing.netns import VethLink
 from tests.integration.kernel_peer import (
     arping_command,
     delta,
     kernel_snmp,
-    mac_text,
     peer_run,
     serve,
 )
@@ -66,7 +66,7 @@ async def test_linux_ping_gets_replies(veth: VethLink, size: int, pattern: str) 
         assert stats["tx_arp_replies"] >= 1
         entry = await neighbour(veth, veth.our_ip)
         assert entry is not None
-        assert entry["lladdr"] == mac_text(veth.our_mac)
+        assert entry["lladdr"] == format_mac(veth.our_mac)
         assert entry["state"][0] in ("REACHABLE", "STALE", "DELAY", "PROBE")
         snmp = await kernel_snmp(veth)
         assert snmp["Icmp.InEchoReps"] == 3
@@ -88,7 +88,7 @@ async def test_arping_from_the_kernel_gets_our_mac(veth: VethLink) -> None:
         before = served.stats()
         proc = await peer_run(veth, *arping_command(veth.peer_ifname, veth.our_ip, 3))
         assert proc.returncode == 0, proc.stdout + proc.stderr
-        ours = mac_text(veth.our_mac)
+        ours = format_mac(veth.our_mac)
         replies = [line for line in proc.stdout.lower().splitlines() if ours in line]
         assert len(replies) == 3, proc.stdout
         assert all(veth.our_ip in line for line in replies)
@@ -103,7 +103,7 @@ async def test_arping_for_another_address_gets_no_answer_from_us(veth: VethLink)
         before = served.stats()
         proc = await peer_run(veth, *arping_command(veth.peer_ifname, other, 2, answered=False))
         assert proc.returncode != 0, proc.stdout
-        assert mac_text(veth.our_mac) not in proc.stdout.lower()
+        assert format_mac(veth.our_mac) not in proc.stdout.lower()
         changed = delta(served.stats(), before)
         assert changed["rx_arp"] == 2
         assert "tx_arp_replies" not in changed
@@ -131,7 +131,7 @@ async def test_our_ping_reaches_the_kernel(veth: VethLink) -> None:
         # The kernel learnt our address from our ARP request.
         entry = await neighbour(veth, veth.our_ip)
         assert entry is not None
-        assert entry["lladdr"] == mac_text(veth.our_mac)
+        assert entry["lladdr"] == format_mac(veth.our_mac)
 
 
 async def test_broadcast_ping_is_ignored_and_counted(veth: VethLink) -> None:

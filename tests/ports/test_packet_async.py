@@ -17,13 +17,10 @@ from scapy.layers.l2 import Ether
 
 from aionetmap.ports.base import FrameBatch
 from aionetmap.ports.packet import PacketPort
+from aionetmap.stack.addresses import format_mac
 from aionetmap.testing.netns import VethLink
 
 pytestmark = pytest.mark.netns
-
-
-def mac(raw: bytes) -> str:
-    return ":".join(f"{b:02x}" for b in raw)
 
 
 async def test_reader_is_called_again_while_frames_remain_and_not_after(veth: VethLink) -> None:
@@ -113,7 +110,7 @@ async def test_single_request_response_does_not_wait_for_a_timer(veth: VethLink)
     with veth.open_port() as port:
         for seq in range(200):
             request = bytes(
-                Ether(dst=mac(veth.peer_mac), src=mac(veth.our_mac))
+                Ether(dst=format_mac(veth.peer_mac), src=format_mac(veth.our_mac))
                 / IP(src=veth.our_ip, dst=veth.peer_ip)
                 / ICMP(type=8, id=0x77, seq=seq)
                 / bytes(32)

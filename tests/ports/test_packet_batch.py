@@ -12,16 +12,13 @@ from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
 
 from aionetmap.ports.base import FrameBatch
+from aionetmap.stack.addresses import format_mac
 from aionetmap.testing.netns import VethLink
 
 pytestmark = pytest.mark.netns
 
 COUNT = 10_000
 RCVBUF = 64 << 20
-
-
-def mac(raw: bytes) -> str:
-    return ":".join(f"{b:02x}" for b in raw)
 
 
 def big_rcvbuf(sock: socket.socket) -> None:
@@ -44,7 +41,7 @@ def test_ten_thousand_frames_to_a_kernel_socket(veth: VethLink) -> None:
     big_rcvbuf(sink)
     sink.bind((veth.peer_ip, 7000))
     template = bytes(
-        Ether(dst=mac(veth.peer_mac), src=mac(veth.our_mac))
+        Ether(dst=format_mac(veth.peer_mac), src=format_mac(veth.our_mac))
         / IP(src=veth.our_ip, dst=veth.peer_ip)
         / UDP(sport=7001, dport=7000, chksum=0)  # zero: "no checksum" (RFC 768)
         / bytes(4)

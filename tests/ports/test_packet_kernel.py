@@ -13,15 +13,12 @@ from scapy.layers.l2 import ARP, Dot1Q, Ether
 
 from aionetmap.ports.base import FrameBatch, Port
 from aionetmap.ports.packet import PacketPort
+from aionetmap.stack.addresses import format_mac
 from aionetmap.testing.netns import VethLink
 
 pytestmark = pytest.mark.netns
 
 BROADCAST = "ff:ff:ff:ff:ff:ff"
-
-
-def mac(raw: bytes) -> str:
-    return ":".join(f"{b:02x}" for b in raw)
 
 
 def wait_for(
@@ -46,8 +43,8 @@ def wait_for(
 
 def arp_request(link: VethLink, target: str | None = None) -> bytes:
     return bytes(
-        Ether(dst=BROADCAST, src=mac(link.our_mac))
-        / ARP(op=1, hwsrc=mac(link.our_mac), psrc=link.our_ip, pdst=target or link.peer_ip)
+        Ether(dst=BROADCAST, src=format_mac(link.our_mac))
+        / ARP(op=1, hwsrc=format_mac(link.our_mac), psrc=link.our_ip, pdst=target or link.peer_ip)
     )
 
 
@@ -78,11 +75,11 @@ def test_arp_request_gets_the_kernels_reply(veth: VethLink) -> None:
         assert port.send([arp_request(veth)]) == 1
         port.flush()
         reply, seen = wait_for(port, lambda f: f.haslayer(ARP) and f[ARP].op == 2)
-        assert reply[Ether].dst == mac(veth.our_mac)
-        assert reply[ARP].hwsrc == mac(veth.peer_mac)
+        assert reply[Ether].dst == format_mac(veth.our_mac)
+        assert reply[ARP].hwsrc == format_mac(veth.peer_mac)
         assert (reply[ARP].psrc, reply[ARP].pdst) == (veth.peer_ip, veth.our_ip)
         # our own request must not come back through the RX ring
-        assert all(f[Ether].src != mac(veth.our_mac) for f in seen)
+        assert all(f[Ether].src != format_mac(veth.our_mac) for f in seen)
         stats = port.stats()
         assert stats["tx_frames"] == 1
         assert stats["rx_frames"] == len(seen)
@@ -97,7 +94,7 @@ def test_icmp_echo_gets_a_reply_after_arp_taught_the_kernel(veth: VethLink) -> N
         arp, _ = wait_for(port, lambda f: f.haslayer(ARP) and f[ARP].op == 2)
         payload = bytes(range(56))
         echo = (
-            Ether(dst=arp[ARP].hwsrc, src=mac(veth.our_mac))
+            Ether(dst=arp[ARP].hwsrc, src=format_mac(veth.our_mac))
             / IP(src=veth.our_ip, dst=veth.peer_ip, id=7)
             / ICMP(type=8, id=0x4242, seq=9)
             / payload
@@ -113,7 +110,7 @@ def test_icmp_echo_gets_a_reply_after_arp_taught_the_kernel(veth: VethLink) -> N
 
 def udp_frame(link: VethLink, dport: int, payload: bytes, *, bad_checksum: bool = False) -> bytes:
     pkt = (
-        Ether(dst=mac(link.peer_mac), src=mac(link.our_mac))
+        Ether(dst=format_mac(link.peer_mac), src=format_mac(link.our_mac))
         / IP(src=link.our_ip, dst=link.peer_ip)
         / UDP(sport=40000, dport=dport)
         / payload
@@ -162,7 +159,7 @@ def test_vlan_tag_lifted_by_the_kernel_is_put_back(veth: VethLink) -> None:
     """Receive untags 802.1Q frames into packet metadata before packet sockets see them;
     the port must still return the frame as it was on the wire."""
     tagged = bytes(
-        Ether(dst=mac(veth.our_mac), src=mac(veth.peer_mac))
+        Ether(dst=format_mac(veth.our_mac), src=format_mac(veth.peer_mac))
         / Dot1Q(vlan=5, prio=3)
         / IP(src="192.168.5.1", dst="192.168.5.2")
         / UDP(sport=1, dport=2)
