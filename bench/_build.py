@@ -59,10 +59,21 @@ def _fingerprint(cc: str, sources: list[Path]) -> str:
     return digest.hexdigest()
 
 
-def build(name: str, *, verbose: bool = False) -> Path:
+_built: dict[str, Path] = {}
+"""Programs this process has already checked: every trial asks for its programs, and the
+check costs a compiler run and a hash of every source."""
+
+
+def build(name: str) -> Path:
     """Return the path of program ``name``, compiling it first if it is missing or stale."""
     if name not in PROGRAMS:
         raise KeyError(f"no benchmark program {name!r} (have: {', '.join(PROGRAMS)})")
+    if name not in _built:
+        _built[name] = _build(name)
+    return _built[name]
+
+
+def _build(name: str) -> Path:
     own, native = PROGRAMS[name]
     sources = [CSRC / s for s in own] + [NATIVE / s for s in native]
     cc = _compiler()
@@ -76,8 +87,6 @@ def build(name: str, *, verbose: bool = False) -> Path:
     # building or executing the same program at this moment.
     tmp = target.with_name(f".{name}.{os.getpid()}.tmp")
     cmd = [cc, *CFLAGS, f"-I{CSRC}", f"-I{NATIVE}", "-o", str(tmp), *map(str, sources)]
-    if verbose:
-        print(" ".join(cmd))
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if proc.returncode != 0:
@@ -93,6 +102,6 @@ def build(name: str, *, verbose: bool = False) -> Path:
     return target
 
 
-def build_all(*, verbose: bool = False) -> dict[str, Path]:
+def build_all() -> dict[str, Path]:
     """Build every program; returns name -> path."""
-    return {name: build(name, verbose=verbose) for name in PROGRAMS}
+    return {name: build(name) for name in PROGRAMS}

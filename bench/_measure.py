@@ -77,9 +77,7 @@ class Trial:
     generator_result: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def between(
-        cls, a: Sample, b: Sample, counter: dict[str, Any], server: Child, generator: Child
-    ) -> Trial:
+    def between(cls, a: Sample, b: Sample, counter: dict[str, Any]) -> Trial:
         wall = max(b.at - a.at, 1e-9)
         window = float(counter.get("window_s") or 0.0)
         if window <= 0:
@@ -96,8 +94,6 @@ class Trial:
             core_busy=busy,
             core_softirq=sirq,
             counter=counter,
-            server_result=server.results[-1] if server.results else {},
-            generator_result=generator.results[-1] if generator.results else {},
         )
 
 
@@ -140,7 +136,7 @@ def run_trial(
             if finish is not None:
                 finish()
             meter.wait_for("RESULT", deadline)
-            trial = Trial.between(a, b, meter.results[-1], server, generator)
+            trial = Trial.between(a, b, meter.results[-1])
             _finish(server, generator, plan.counter, deadline)
             trial.server_result = server.results[-1] if server.results else {}
             trial.generator_result = generator.results[-1] if generator.results else {}

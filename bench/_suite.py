@@ -8,7 +8,6 @@ over all rows rather than hitting one), then reports each row's median.
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -106,6 +105,17 @@ class Benchmark:
         """Benchmark-specific notes for a row (losses, drops...)."""
         return []
 
+    def python_server(self, row: Row, run: int, loop: str) -> list[str]:
+        """The start of a ``bench.servers`` command line for ``row`` on ``loop``, under
+        cProfile on the first run when ``--cprofile`` asked for it."""
+        argv = [sys.executable, "-m", "bench.servers", "--loop", loop]
+        if self.opts.cprofile and run == 0:
+            argv += [
+                "--cprofile",
+                str(self.opts.out / "profiles" / f"{self.name}-{row.key}.pstats"),
+            ]
+        return argv
+
 
 @dataclass
 class RowResult:
@@ -129,7 +139,7 @@ class Table:
         return next((r for r in self.results if r.row.baseline and r.trials), None)
 
 
-def _log(opts: Options, text: str) -> None:
+def _log(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
@@ -144,7 +154,7 @@ def run_benchmark(bench: Benchmark, profile_hook: Callable[..., Any] | None = No
     with bench.environment():
         for run in range(opts.runs):
             for row in rows:
-                _log(opts, f"[{bench.name}] run {run + 1}/{opts.runs}: {row.key} ...")
+                _log(f"[{bench.name}] run {run + 1}/{opts.runs}: {row.key} ...")
                 on_window = None
                 if profile_hook is not None and run == 0:
                     on_window = profile_hook(bench, row)
@@ -159,10 +169,10 @@ def run_benchmark(bench: Benchmark, profile_hook: Callable[..., Any] | None = No
                     )
                 except BenchError as exc:
                     errors.append(f"{row.key} (run {run + 1}): {exc}")
-                    _log(opts, f"[{bench.name}]   FAILED: {exc}")
+                    _log(f"[{bench.name}]   FAILED: {exc}")
                     continue
                 trials[row.key].append(trial)
-                _log(opts, f"[{bench.name}]   {trial.rate:,.0f} {bench.unit} "
+                _log(f"[{bench.name}]   {trial.rate:,.0f} {bench.unit} "
                            f"({time.monotonic() - started:.1f} s)")  # fmt: skip
     results = []
     for row in rows:
@@ -187,9 +197,9 @@ def _wait_quiet(opts: Options) -> None:
     give_up = time.monotonic() + opts.quiet_wait
     while (load := machine_load()) > opts.quiet_load:
         if time.monotonic() >= give_up:
-            _log(opts, f"machine still busy ({load:.2f} cores in use): measuring anyway")
+            _log(f"machine still busy ({load:.2f} cores in use): measuring anyway")
             return
-        _log(opts, f"waiting for the machine to go quiet ({load:.2f} cores in use)")
+        _log(f"waiting for the machine to go quiet ({load:.2f} cores in use)")
 
 
 def _common_notes(trials: list[Trial], opts: Options) -> list[str]:
@@ -225,8 +235,3 @@ def fmt_rate(rate: float) -> str:
     if rate >= 1e3:
         return f"{rate / 1e3:.1f} k"
     return f"{rate:.0f}"
-
-
-def pid_tag() -> str:
-    """A tag unique to this harness process, for pipe names and the like."""
-    return f"{os.getpid()}"

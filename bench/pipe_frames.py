@@ -13,7 +13,6 @@ import contextlib
 import glob
 import itertools
 import os
-import sys
 from collections.abc import Iterator
 
 from bench._build import build
@@ -90,10 +89,8 @@ class PipeFrames(PipeBenchmark):
             env: dict[str, str] = {}
         else:
             mode, loop = row.key.rsplit("-", 1)
-            argv = [sys.executable, "-m", "bench.servers", "--loop", loop]
-            if opts.cprofile and run == 0:
-                argv += ["--cprofile", str(opts.out / "profiles" / f"{self.name}-{row.key}.pstats")]
-            argv += ["frame-sink", "--mode", mode, "--port", pipe_spec(name, "a"), *timing]
+            argv = [*self.python_server(row, run, loop), "frame-sink", "--mode", mode,
+                    "--port", pipe_spec(name, "a"), *timing]  # fmt: skip
             env = python_launch_env()
         reader = Launch(row.key, argv, core=server_core, env=env)
         blaster = Launch(

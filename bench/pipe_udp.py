@@ -10,8 +10,6 @@ with no Python at all. No kernel network code is involved.
 
 from __future__ import annotations
 
-import sys
-
 from bench._build import build
 from bench._measure import Plan, Row, Trial
 from bench._proc import Launch
@@ -53,12 +51,9 @@ class PipeUdp(PipeBenchmark):
             env: dict[str, str] = {}
         else:
             loop = row.key.rsplit("-", 1)[1]
-            argv = [sys.executable, "-m", "bench.servers", "--loop", loop]
-            if opts.cprofile and run == 0:
-                argv += ["--cprofile", str(opts.out / "profiles" / f"{self.name}-{row.key}.pstats")]
-            argv += ["udp-echo", "--transport", "aionetmap", "--port", pipe_spec(name, "a"),
-                     "--address", f"{SERVER_IP}/24", "--mac", SERVER_MAC,
-                     "--bind", f"{SERVER_IP}:{PORT}"]  # fmt: skip
+            argv = [*self.python_server(row, run, loop), "udp-echo", "--transport", "aionetmap",
+                    "--port", pipe_spec(name, "a"), "--address", f"{SERVER_IP}/24",
+                    "--mac", SERVER_MAC, "--bind", f"{SERVER_IP}:{PORT}"]  # fmt: skip
             env = python_launch_env()
         server = Launch(row.key, argv, core=server_core, env=env)
         generator = Launch(

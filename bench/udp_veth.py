@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import socket
-import sys
 from collections.abc import Iterator
 
 from aionetmap.stack.addresses import format_mac
@@ -120,12 +119,8 @@ class UdpVeth(Benchmark):
     ) -> tuple[list[str], dict[str, str]]:
         if row.key == "c-reflector":
             return [str(build("pktreflect")), "--ifname", link.our_ifname, "--ip", link.our_ip], {}
-        opts = self.opts
         loop = "uvloop" if "uvloop" in row.key else "asyncio"
-        argv = [sys.executable, "-m", "bench.servers", "--loop", loop]
-        if opts.cprofile and run == 0:
-            argv += ["--cprofile", str(opts.out / "profiles" / f"{self.name}-{row.key}.pstats")]
-        argv += ["udp-echo", "--bind", f"{link.our_ip}:{PORT}"]
+        argv = [*self.python_server(row, run, loop), "udp-echo", "--bind", f"{link.our_ip}:{PORT}"]
         if row.key.startswith("aionetmap"):
             argv += ["--transport", "aionetmap", "--port", f"packet:{link.our_ifname}",
                      "--address", f"{link.our_ip}/{link.prefixlen}"]  # fmt: skip
