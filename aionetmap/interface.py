@@ -227,8 +227,9 @@ class NetInterface:
             ip = ipaddress.IPv4Address(host)
         except ValueError:
             raise ValueError(f"invalid IPv4 address {host!r} (names are not resolved)") from None
-        if ip == self.host.address:
-            raise ValueError(f"cannot send to {ip}: it is this interface's own address")
+        # The host's own rules, here where the caller sees the error: past sendto, the
+        # host refusing a destination would fail the whole send pass.
+        self.host.check_destination(ip)
         normal = (str(ip), port)
         if len(self.address_cache) >= _ADDRESS_CACHE_LIMIT:
             self.address_cache.clear()

@@ -185,7 +185,7 @@ class Host(ReceiveMixin):
         ip, port = _check_dst(dst)
         _check_port(port, "destination port")
         _check_port(src_port, "source port")
-        dst_ip = self._check_target(ip)
+        dst_ip = self.check_destination(ip)
         size = payload.nbytes if isinstance(payload, memoryview) else len(payload)
         if size > self.max_payload:
             raise DatagramTooLarge("UDP payload", size, self.max_payload, self.mtu)
@@ -203,7 +203,7 @@ class Host(ReceiveMixin):
         """
         if not (0 <= ident <= 0xFFFF and 0 <= seq <= 0xFFFF):
             raise ValueError(f"echo ident {ident} and seq {seq} must be in 0..65535")
-        dst_ip = self._check_target(dst)
+        dst_ip = self.check_destination(dst)
         data = bytes(payload)
         if len(data) > self.max_payload:
             raise DatagramTooLarge("ICMP echo payload", len(data), self.max_payload, self.mtu)
@@ -272,7 +272,9 @@ class Host(ReceiveMixin):
 
     # === Sending internals ===
 
-    def _check_target(self, ip: str | IPv4Address) -> int:
+    def check_destination(self, ip: str | IPv4Address) -> int:
+        """``ip`` as an int if this host can send to it; ``ValueError`` for what it cannot
+        (not an address, unspecified, multicast, loopback, or its own)."""
         value = _parse_destination(ip)
         if value == self._ip:
             raise ValueError(f"cannot send to {ip}: it is this host's own address (no loopback)")

@@ -66,6 +66,9 @@ async def test_sendto_argument_rules(pipe: tuple[PipePort, PipePort]) -> None:
         client_t.sendto(b"x", ("10.0.0.1", 0))
     with pytest.raises(TypeError, match="tuple"):
         client_t.sendto(b"x", "10.0.0.1:7")
+    for bad in ("0.0.0.0", "224.0.0.1", "127.0.0.1", "10.0.0.2"):  # the last is our own
+        with pytest.raises(ValueError, match=f"cannot send to {bad}"):
+            client_t.sendto(b"x", (bad, 7))
     # Bytes-like objects of every kind are accepted and copied at once.
     data = bytearray(b"mutable")
     client_t.sendto(data, SERVER_ADDR)
