@@ -11,7 +11,6 @@ __all__ = [
     "LOG_THRESHOLD_FOR_CONNLOST_WRITES",
     "MAX_TX_ROUNDS",
     "RX_BATCH",
-    "UDP_HEADER_SIZE",
 ]
 
 DEFAULT_HIGH_WATER = 64 * 1024
@@ -19,9 +18,6 @@ DEFAULT_HIGH_WATER = 64 * 1024
 
 LOG_THRESHOLD_FOR_CONNLOST_WRITES = 5
 """After this many writes to a lost connection, each further one logs a warning (asyncio)."""
-
-UDP_HEADER_SIZE = 8
-"""Counted per buffered datagram on top of its payload, as CPython >= 3.12 does."""
 
 RX_BATCH = 256
 """Frames drained per readiness callback: enough to amortise the C call, few enough that

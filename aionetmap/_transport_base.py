@@ -27,7 +27,7 @@ __all__ = ["PortTransportBase"]
 class PortTransportBase:
     """State and callbacks common to every aionetmap transport.
 
-    Subclasses provide ``_buffer_empty()``, ``_drop_buffer()`` and ``_detach()`` (stop
+    Subclasses provide ``_close_when_flushed()``, ``_drop_buffer()`` and ``_detach()`` (stop
     receiving and release what the transport holds on its port or interface).
     """
 
@@ -114,13 +114,10 @@ class PortTransportBase:
 
     # === Internals ===
 
-    def _buffer_empty(self) -> bool:
-        raise NotImplementedError
-
     def _close_when_flushed(self) -> None:
-        """Arrange ``connection_lost(None)`` for when the buffer has gone out."""
-        if self._buffer_empty():
-            self._schedule_connection_lost(None)
+        """Arrange ``connection_lost(None)`` for when the buffer has gone out (called on
+        close and again whenever the buffer drains while closing)."""
+        raise NotImplementedError
 
     def _drop_buffer(self) -> None:
         raise NotImplementedError
@@ -164,7 +161,7 @@ class PortTransportBase:
             # resumes a protocol on the way to connection_lost, and neither do we.
             return
         self._maybe_resume_protocol()
-        if self._closing and not self._conn_lost:
+        if self._closing:
             self._close_when_flushed()
 
     def _schedule_connection_lost(self, exc: BaseException | None) -> None:

@@ -27,6 +27,7 @@ from aionetmap._native.udpfast import (
 )
 from aionetmap.ports.base import FrameBatch
 from aionetmap.stack import DropReason, Host
+from aionetmap.stack.addresses import int_to_str
 
 if TYPE_CHECKING:
     from aionetmap.udp_transport import UdpTransport
@@ -133,7 +134,7 @@ class UdpFastPath:
     def _source(self, key: int) -> Address:
         if len(self._sources) >= _CACHE_LIMIT:
             self._sources.clear()
-        src = (str(ipaddress.IPv4Address(key >> 16)), key & 0xFFFF)
+        src = (int_to_str(key >> 16), key & 0xFFFF)
         self._sources[key] = src
         return src
 

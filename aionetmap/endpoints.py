@@ -19,6 +19,7 @@ from aionetmap.frame_transport import FrameTransport
 from aionetmap.interface import NetInterface
 from aionetmap.ports.base import Port
 from aionetmap.stack import Host, HostConfig
+from aionetmap.stack.ethernet import ETH_HEADER_LEN
 from aionetmap.udp_transport import UdpTransport
 
 __all__ = ["create_datagram_endpoint", "create_frame_endpoint", "open_interface"]
@@ -51,23 +52,17 @@ def _open(port: str | Port) -> tuple[Port, bool]:
     return port, False
 
 
-def _parse_mac(mac: bytes | str | None, port: Port) -> bytes:
-    if mac is None:
-        known = port.info.mac
-        if known:
-            return known
-        # A random locally administered unicast address, as Linux gives a new veth.
-        raw = bytearray(os.urandom(6))
-        raw[0] = (raw[0] & 0xFC) | 0x02
-        return bytes(raw)
-    if isinstance(mac, str):
-        parts = mac.replace("-", ":").split(":")
-        if len(parts) != 6 or not all(len(p) == 2 for p in parts):
-            raise ValueError(f"invalid MAC address {mac!r} (want aa:bb:cc:dd:ee:ff)")
-        return bytes(int(p, 16) for p in parts)
-    if len(mac) != 6:
-        raise ValueError(f"a MAC address has 6 bytes, got {len(mac)}")
-    return bytes(mac)
+def _mac_for(mac: bytes | str | None, port: Port) -> bytes | str:
+    """The host's MAC: ``mac`` as given (``Host`` checks it), else the port's, else random."""
+    if mac is not None:
+        return mac
+    known = port.info.mac
+    if known:
+        return known
+    # A random locally administered unicast address, as Linux gives a new veth.
+    raw = bytearray(os.urandom(6))
+    raw[0] = (raw[0] & 0xFC) | 0x02
+    return bytes(raw)
 
 
 def _interface_address(address: str | None, local_addr: tuple[str, int] | None) -> str:
@@ -121,8 +116,8 @@ def _start_interface(
     iface = None
     try:
         info = opened.info
-        link_mtu = mtu or info.mtu or min(1500, info.max_frame - 14)
-        host = Host(_parse_mac(mac, opened), address, gateway=gateway, mtu=link_mtu, config=config)
+        link_mtu = mtu or info.mtu or min(1500, info.max_frame - ETH_HEADER_LEN)
+        host = Host(_mac_for(mac, opened), address, gateway=gateway, mtu=link_mtu, config=config)
         iface = NetInterface(
             loop,
             opened,

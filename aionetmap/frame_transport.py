@@ -12,10 +12,12 @@ from aionetmap._driver import PortDriver
 from aionetmap._transport_base import PortTransportBase
 from aionetmap.ports.base import FrameBatch, Port
 from aionetmap.protocol import FrameProtocol
+from aionetmap.stack.ethernet import ETH_HEADER_LEN
 
 __all__ = ["ETHERNET_HEADER_SIZE", "FrameTransport"]
 
-ETHERNET_HEADER_SIZE = 14
+ETHERNET_HEADER_SIZE = ETH_HEADER_LEN
+"""The shortest frame :meth:`FrameTransport.sendto` accepts."""
 
 Frame = bytes | bytearray | memoryview
 
@@ -192,7 +194,7 @@ class FrameTransport(PortTransportBase, asyncio.DatagramTransport):
             sent = self._port.send(chunk)
             self._head += sent
             self._counters["tx_frames"] += sent
-            self._buffer_size -= sum(len(f) for f in chunk[:sent])
+            self._buffer_size -= sum(map(len, chunk if sent == len(chunk) else chunk[:sent]))
             if sent < len(chunk):
                 if self._head * 2 >= len(buffer):
                     # A sender that never lets the queue empty would otherwise keep every
@@ -204,9 +206,6 @@ class FrameTransport(PortTransportBase, asyncio.DatagramTransport):
         self._head = 0
         self._buffer_drained()
         return False
-
-    def _buffer_empty(self) -> bool:
-        return self._head >= len(self._buffer)
 
     def _has_backlog(self) -> bool:
         return self._head < len(self._buffer)

@@ -59,7 +59,7 @@ class NetInterface:
         self.port = port
         self.host = host
         self.interface = ipaddress.IPv4Interface(f"{host.address}/{host.network.prefixlen}")
-        self.max_payload = host.mtu - 20 - 8
+        self.max_payload = host.max_payload
         """Largest UDP payload one datagram may carry (the MTU minus IPv4 and UDP headers)."""
         self._owns_port = owns_port
         self._close_when_unused = close_when_unused

@@ -22,13 +22,14 @@ It follows ``_SelectorDatagramTransport``'s contract point by point (see
 from __future__ import annotations
 
 import asyncio
-import errno
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from aionetmap._constants import CLOSE_DRAIN_TIMEOUT, UDP_HEADER_SIZE
+from aionetmap._constants import CLOSE_DRAIN_TIMEOUT
 from aionetmap._log import logger
 from aionetmap._transport_base import PortTransportBase
+from aionetmap.stack.errors import DatagramTooLarge
+from aionetmap.stack.udp import UDP_HEADER_LEN
 
 if TYPE_CHECKING:
     from aionetmap.interface import NetInterface
@@ -124,7 +125,7 @@ class UdpTransport(PortTransportBase, asyncio.DatagramTransport):
             self._iface.want_tx(self)
         payloads.append(data)
         self._dsts.append(dst)
-        self._buffer_size += size + UDP_HEADER_SIZE
+        self._buffer_size += size + UDP_HEADER_LEN  # as CPython >= 3.12 counts a datagram
         if self._buffer_size > self._high_water:
             # The ring may well have room: push now before deciding to pause the protocol.
             self._iface.flush_now()
@@ -141,13 +142,8 @@ class UdpTransport(PortTransportBase, asyncio.DatagramTransport):
 
     def _too_large(self, size: int) -> None:
         self.counters["tx_failed"] += 1
-        self._report(
-            OSError(
-                errno.EMSGSIZE,
-                f"datagram of {size} bytes does not fit the MTU of {self._iface.host.mtu} "
-                f"(at most {self._max_payload} bytes of payload)",
-            )
-        )
+        host = self._iface.host
+        self._report(DatagramTooLarge("UDP payload", size, self._max_payload, host.mtu))
 
     def stats(self) -> dict[str, int]:
         """Counters of this endpoint (the interface has its own, see ``NetInterface.stats``)."""
@@ -168,7 +164,7 @@ class UdpTransport(PortTransportBase, asyncio.DatagramTransport):
             self._buffer_size = 0
             self._buffer_drained()
             return
-        self._buffer_size -= sum(map(len, payloads[:count])) + count * UDP_HEADER_SIZE
+        self._buffer_size -= sum(map(len, payloads[:count])) + count * UDP_HEADER_LEN
         del payloads[:count]
         del self._dsts[:count]
 
@@ -251,12 +247,10 @@ class UdpTransport(PortTransportBase, asyncio.DatagramTransport):
 
     # === PortTransportBase hooks ===
 
-    def _buffer_empty(self) -> bool:
-        return not self._payloads
-
     def _close_when_flushed(self) -> None:
-        super()._close_when_flushed()
-        if not self._conn_lost and self._close_timer is None and self._loop is not None:
+        if not self._payloads:
+            self._schedule_connection_lost(None)
+        elif self._close_timer is None and self._loop is not None:
             self._close_timer = self._loop.call_later(CLOSE_DRAIN_TIMEOUT, self._close_timed_out)
 
     def _close_timed_out(self) -> None:
