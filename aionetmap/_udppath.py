@@ -60,6 +60,9 @@ class UdpFastPath:
         # Forgotten every NEIGHBOUR_RECHECK seconds, so ARP expiry in the host shows here.
         self._destinations = DestinationTable()
         self._forget_at = 0.0
+        self.used_host = False
+        """Whether the last :meth:`send` handed anything to the host (only datagrams to
+        destinations not yet in the table can: the others are built here)."""
 
     def bind(self, port: int) -> None:
         self._classifier.bind(port)
@@ -69,8 +72,9 @@ class UdpFastPath:
 
     # === receive ===
 
-    def receive(self, batch: FrameBatch, now: float, endpoints: dict[int, UdpTransport]) -> None:
-        """Classify ``batch`` in C and act on every frame, in order."""
+    def receive(self, batch: FrameBatch, now: float, endpoints: dict[int, UdpTransport]) -> bool:
+        """Classify ``batch`` in C and act on every frame, in order; True if some went to
+        the host (which may then have events, frames and a new timer to look at)."""
         cls = self._classifier
         count = cls.classify(batch)
         host = self.host
@@ -81,7 +85,7 @@ class UdpFastPath:
             # Under load nearly every batch is all datagrams for us: build the payloads and
             # addresses list-wise, and hand them over per endpoint.
             self._deliver_all(batch, count, endpoints)
-            return
+            return False
         blob = batch.data[: batch.used].tobytes() if cls.delivered else b""
         offsets, lengths = cls.payload_offsets, cls.payload_lengths
         keys, dports = cls.src_keys, cls.dst_ports
@@ -100,6 +104,7 @@ class UdpFastPath:
                 host.receive_frame(batch.frame(i), now)
             else:
                 stats.drop(DropReason(reasons[i]))
+        return cls.slow > 0
 
     def _deliver_all(
         self, batch: FrameBatch, count: int, endpoints: dict[int, UdpTransport]
@@ -162,7 +167,8 @@ class UdpFastPath:
             table.clear()
             self._forget_at = now + NEIGHBOUR_RECHECK
         found = list(map(table.index.get, dsts))
-        if None in found:
+        self.used_host = None in found
+        if self.used_host:
             payloads, indexes = self._resolve_misses(payloads, dsts, found, src_port, now, failed)
             if not payloads:
                 return None

@@ -301,7 +301,8 @@ class NetInterface:
     def _on_batch(self, batch: FrameBatch) -> None:
         now = self.loop.time()
         if self._fast is not None:
-            self._fast.receive(batch, now, self._endpoints)
+            if not self._fast.receive(batch, now, self._endpoints):
+                return  # all delivered or dropped in C: the host has nothing new
         else:
             receive = self.host.receive_frame
             for frame in batch:
@@ -407,8 +408,10 @@ class NetInterface:
         full = False
         if not self.closed:
             full = self._queue_built(built)
-            # Events (ARP queue overflow, resolution requests) are handled outside the pass.
-            self._schedule_stack_poll()
+            if self._fast is None or self._fast.used_host:
+                # Events (ARP queue overflow, resolution requests) are handled outside
+                # the pass. Datagrams the fast path built itself cannot cause any.
+                self._schedule_stack_poll()
         # Only now that this chunk's frames are in the ring may the protocol hear that its
         # buffer drained (resume_writing, or connection_lost after close()).
         transport.counters["tx_datagrams"] += len(chunk)
