@@ -70,6 +70,10 @@ def _add_live_options(parser: argparse.ArgumentParser) -> None:
         help="seconds between counter lines (default: 1)",
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="no live counter lines")
+    _add_loop_option(parser)
+
+
+def _add_loop_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--loop",
         choices=("auto", "asyncio", "uvloop"),
@@ -102,8 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="use the software pipe")  # fmt: skip
     demo.add_argument("--burst", type=_positive_int, default=2000, metavar="N",
                       help="datagrams in the throughput burst (default: 2000)")  # fmt: skip
-    demo.add_argument("--loop", choices=("auto", "asyncio", "uvloop"), default="auto",
-                      help="event loop (default: uvloop when installed)")  # fmt: skip
+    _add_loop_option(demo)
 
     echo = sub.add_parser(
         "echo",

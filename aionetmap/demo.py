@@ -24,7 +24,13 @@ from typing import Literal, TextIO
 from aionetmap._cli.commands import EchoServer
 from aionetmap._cli.errors import EXIT_FAILURE, CliError
 from aionetmap._cli.roundtrip import RoundTripClient
-from aionetmap._cli.runtime import Stopper, drop_counters, format_mac, format_rate
+from aionetmap._cli.runtime import (
+    Stopper,
+    close_and_wait,
+    drop_counters,
+    format_mac,
+    format_rate,
+)
 from aionetmap.endpoints import create_datagram_endpoint
 from aionetmap.interface import NetInterface
 from aionetmap.ports.base import Port
@@ -110,9 +116,7 @@ async def _start_server(
 
 async def _close_server(server: EchoServer) -> None:
     if server.transport is not None:
-        server.transport.close()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(server.lost, 3.0)
+        await close_and_wait(server.transport, server.lost)
 
 
 async def _run_pipe(report: _Report, burst: int, why: str) -> None:

@@ -36,6 +36,8 @@ _PERMISSION = "permission denied: netmap needs root, or a udev rule that opens /
 _SYNC_NXIO = "the file descriptor is not registered to a port"
 _SYNC_BUSY = "the port is in CSB mode (synced by a kernel loop)"
 _SYNC_IO = "a ring is stopped (interface being reset, or its driver being removed)"
+# An fd that is not /dev/netmap (or a kernel without NIOCCTRL) says "not a tty".
+_NOT_NETMAP = "not a netmap device, or the kernel's netmap lacks the API 14 NIOCCTRL"
 
 # Causes by (operation, errno). Anything missing falls back to os.strerror.
 _CAUSES: dict[tuple[Operation, int], str] = {
@@ -75,8 +77,10 @@ _CAUSES: dict[tuple[Operation, int], str] = {
     ("register", _errno.EFAULT): "bad request pointer (a bug in aionetmap)",
     ("register", _errno.EACCES): _PERMISSION,
     ("register", _errno.EPERM): _PERMISSION,
+    ("register", _errno.ENOTTY): _NOT_NETMAP,
     ("port_info", _errno.ENXIO): "interface not found",
     ("port_info", _errno.EINVAL): "invalid port name or request",
+    ("port_info", _errno.ENOTTY): _NOT_NETMAP,
     ("mmap", _errno.EINVAL): "the fd is not registered, or the size exceeds nr_memsize",
     ("mmap", _errno.ENOMEM): "not enough address space to map the region",
     ("txsync", _errno.ENXIO): _SYNC_NXIO,
@@ -98,10 +102,5 @@ def netmap_error(err: int, port: str, operation: Operation) -> OSError:
     if err <= 0:
         raise ValueError(f"errno must be positive, got {err}")
     name = _errno.errorcode.get(err, f"errno {err}")
-    cause = _CAUSES.get((operation, err))
-    if cause is None:
-        cause = os.strerror(err)
-        if operation in ("register", "port_info") and err == _errno.ENOTTY:
-            # An fd that is not /dev/netmap (or a kernel without NIOCCTRL) says "not a tty".
-            cause = "not a netmap device, or the kernel's netmap lacks the API 14 NIOCCTRL"
+    cause = _CAUSES.get((operation, err)) or os.strerror(err)
     return OSError(err, f"{port}: {_WHAT[operation]}: {cause} ({name})")

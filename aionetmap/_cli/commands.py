@@ -18,7 +18,15 @@ from pathlib import Path
 from typing import BinaryIO, TextIO, cast
 
 from aionetmap._cli.errors import EXIT_FAILURE, CliError
-from aionetmap._cli.runtime import Meter, Sample, Stopper, drop_counters, format_mac, metering
+from aionetmap._cli.runtime import (
+    Meter,
+    Sample,
+    Stopper,
+    close_and_wait,
+    drop_counters,
+    format_mac,
+    metering,
+)
 from aionetmap.endpoints import create_frame_endpoint, open_interface
 from aionetmap.frame_transport import FrameTransport
 from aionetmap.interface import NetInterface
@@ -31,8 +39,6 @@ from aionetmap.udp_transport import UdpTransport
 __all__ = ["EchoServer", "bench", "capture", "echo", "find_bench", "info", "port_info_lines"]
 
 Address = tuple[str, int]
-
-_CLOSE_TIMEOUT = 3.0
 
 
 class EchoServer(asyncio.DatagramProtocol):
@@ -124,9 +130,7 @@ async def echo(
             meter.print_summary(f"echo summary ({stopper.signal_name or 'done'})")
             if server.errors:
                 print(f"    {server.errors} replies could not be sent", file=err, flush=True)
-            transport.close()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(server.lost, _CLOSE_TIMEOUT)
+            await close_and_wait(transport, server.lost)
         finally:
             iface.close()
     return 0
@@ -202,9 +206,7 @@ async def capture(
                 await _until(stopper, proto.done, duration)
             meter.print_summary(f"capture summary ({stopper.signal_name or 'done'})")
         finally:
-            transport.close()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(proto.lost, _CLOSE_TIMEOUT)
+            await close_and_wait(transport, proto.lost)
     print(f"{writer.count} frames written to {where}", file=err, flush=True)
     return 0
 

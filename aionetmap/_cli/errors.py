@@ -9,11 +9,9 @@ from __future__ import annotations
 
 from aionetmap.portspec import PortSpecError
 
-__all__ = ["EXIT_FAILURE", "EXIT_USAGE", "CliError", "user_message"]
+__all__ = ["EXIT_FAILURE", "CliError", "user_message"]
 
 EXIT_FAILURE = 1
-EXIT_USAGE = 2
-"""argparse's own exit status for a bad command line."""
 
 
 class CliError(Exception):

@@ -23,6 +23,7 @@ __all__ = [
     "Meter",
     "Sample",
     "Stopper",
+    "close_and_wait",
     "drop_counters",
     "format_mac",
     "format_rate",
@@ -31,6 +32,17 @@ __all__ = [
 ]
 
 LoopName = Literal["auto", "asyncio", "uvloop"]
+
+CLOSE_TIMEOUT = 3.0
+"""Seconds a command waits for its transport's ``connection_lost`` after closing it."""
+
+
+async def close_and_wait(transport: asyncio.BaseTransport, lost: asyncio.Future[Any]) -> None:
+    """Close ``transport`` and wait (at most :data:`CLOSE_TIMEOUT`) for ``lost``, the future
+    its protocol completes in ``connection_lost``."""
+    transport.close()
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(lost, CLOSE_TIMEOUT)
 
 
 def _loop_factory(name: LoopName) -> Callable[[], asyncio.AbstractEventLoop]:
@@ -163,7 +175,6 @@ class Meter:
         self._labels: tuple[str, str | None] = (rx_label, tx_label)
         self._start = time.monotonic()
         self._first = sample()
-        self.last = self._first
 
     def tick(self, prev: Sample, prev_at: float) -> tuple[Sample, float]:
         """Print one line with the rates since ``prev``; return the new sample and time."""
@@ -183,7 +194,6 @@ class Meter:
             file=self._out,
             flush=True,
         )
-        self.last = cur
         return cur, now
 
     async def run(self) -> None:
@@ -197,7 +207,6 @@ class Meter:
         """The closing lines: totals, average rates, and every non-zero drop reason."""
         elapsed = max(time.monotonic() - self._start, 1e-9)
         cur = self._sample()
-        self.last = cur
         parts = []
         for label, count, first in zip(
             self._labels, (cur.rx, cur.tx), (self._first.rx, self._first.tx), strict=True

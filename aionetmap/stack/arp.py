@@ -40,6 +40,7 @@ from aionetmap.stack.addresses import (
     format_mac,
     ip_to_int,
     is_multicast_ip,
+    is_unicast_mac,
     parse_mac,
 )
 from aionetmap.stack.drops import DropReason
@@ -112,7 +113,7 @@ class ArpPacket:
         if op not in (ArpOperation.REQUEST, ArpOperation.REPLY):
             raise SanityError(DropReason.ARP_BAD_OPERATION, f"ARP operation {op} is unknown")
         sender = int.from_bytes(spa, "big")
-        if sha[0] & 1 or sha == ZERO_MAC:
+        if not is_unicast_mac(sha):
             raise SanityError(
                 DropReason.ARP_BAD_SENDER, f"ARP sender MAC {format_mac(sha)} is not unicast"
             )

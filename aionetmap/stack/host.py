@@ -250,14 +250,7 @@ class Host(ReceiveMixin):
     def next_hop(self, dst: IPv4Address) -> IPv4Address:
         """The on-link address a packet to ``dst`` is sent to: ``dst`` itself on our subnet
         (and for 255.255.255.255), else the gateway; ``OSError(ENETUNREACH)`` without one."""
-        if dst in self.network or int(dst) == LIMITED_BROADCAST:
-            return dst
-        if self.gateway is None:
-            raise OSError(
-                errno.ENETUNREACH,
-                f"{dst} is not on {self.network} and {self.address} has no default gateway",
-            )
-        return self.gateway
+        return IPv4Address(self._hop(int(dst)))
 
     def cached_mac(self, ip: IPv4Address, now: float) -> bytes | None:
         """The resolved, unexpired MAC address of ``ip``, or ``None``."""
@@ -281,10 +274,16 @@ class Host(ReceiveMixin):
         return value
 
     def _hop(self, dst_ip: int) -> int:
-        """The next hop of ``dst_ip`` (the address itself when on-link or a broadcast)."""
-        if dst_ip & self._mask == self._net or dst_ip == self._broadcast:
+        """:meth:`next_hop` in integers (the subnet's broadcast is on the subnet)."""
+        if dst_ip & self._mask == self._net or dst_ip == LIMITED_BROADCAST:
             return dst_ip
-        return int(self.next_hop(IPv4Address(dst_ip)))
+        if self.gateway is None:
+            raise OSError(
+                errno.ENETUNREACH,
+                f"{int_to_str(dst_ip)} is not on {self.network} and {self.address} "
+                "has no default gateway",
+            )
+        return int(self.gateway)
 
     def _ip_packet(self, dst_ip: int, protocol: int, payload: bytes) -> bytes:
         ident = self._ident

@@ -38,6 +38,7 @@ __all__ = [
     "build_echo_request",
     "build_port_unreachable",
     "error_kind",
+    "port_unreachable_message",
 ]
 
 ICMP_HEADER_LEN = 8
@@ -197,6 +198,12 @@ def build_echo_reply(
     return _icmp_frame(src_mac, dst_mac, src_ip, dst_ip, message, ttl, ip_ident)
 
 
+def port_unreachable_message(quote: bytes) -> IcmpMessage:
+    """The ICMP port-unreachable message quoting ``quote`` (the caller trims it to at most
+    :data:`MAX_ERROR_QUOTE` bytes of the offending datagram)."""
+    return IcmpMessage(IcmpType.DEST_UNREACHABLE, _PORT_UNREACHABLE, 0, 0, quote)
+
+
 def build_port_unreachable(
     src_mac: MacLike,
     dst_mac: MacLike,
@@ -209,6 +216,5 @@ def build_port_unreachable(
 ) -> bytes:
     """A port-unreachable frame quoting the start of the ``offending`` IPv4 datagram
     (at most :data:`MAX_ERROR_QUOTE` bytes of it)."""
-    quote = bytes(offending[:MAX_ERROR_QUOTE])
-    message = IcmpMessage(IcmpType.DEST_UNREACHABLE, _PORT_UNREACHABLE, 0, 0, quote)
+    message = port_unreachable_message(bytes(offending[:MAX_ERROR_QUOTE]))
     return _icmp_frame(src_mac, dst_mac, src_ip, dst_ip, message, ttl, ip_ident)

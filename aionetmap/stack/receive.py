@@ -29,14 +29,18 @@ from aionetmap.stack.drops import DropReason, StackStats
 from aionetmap.stack.errors import ParseError
 from aionetmap.stack.events import DatagramReceived, EchoReplyReceived, Event, IcmpErrorReceived
 from aionetmap.stack.fragments import Reassembler
-from aionetmap.stack.icmp import MAX_ERROR_QUOTE, IcmpMessage, IcmpType, error_kind
-from aionetmap.stack.ipv4 import IpProtocol, IPv4Header
+from aionetmap.stack.icmp import (
+    ICMP_HEADER_LEN,
+    MAX_ERROR_QUOTE,
+    IcmpMessage,
+    IcmpType,
+    error_kind,
+    port_unreachable_message,
+)
+from aionetmap.stack.ipv4 import IPV4_HEADER_LEN, IpProtocol, IPv4Header
 from aionetmap.stack.ratelimit import TokenBucket
 
 __all__ = ["ReceiveMixin"]
-
-_ECHO_REPLY_OVERHEAD = 20  # our reply carries no IPv4 options
-_PORT_UNREACHABLE = 3
 
 
 class ReceiveMixin:
@@ -148,7 +152,8 @@ class ReceiveMixin:
             self.stats.drop(DropReason.ICMP_ECHO_IGNORED)
             return
         reply = IcmpMessage(IcmpType.ECHO_REPLY, 0, request.ident, request.seq, request.payload)
-        if _ECHO_REPLY_OVERHEAD + 8 + len(request.payload) > self.mtu:
+        # Our reply carries no IPv4 options, whatever the request carried.
+        if IPV4_HEADER_LEN + ICMP_HEADER_LEN + len(request.payload) > self.mtu:
             self.stats.drop(DropReason.REPLY_TOO_LARGE)
         elif self._reply(int(header.src), IpProtocol.ICMP, bytes(reply), now):
             self.stats.tx_echo_replies += 1
@@ -211,7 +216,7 @@ class ReceiveMixin:
         total = buf[offset + 2] << 8 | buf[offset + 3]
         src = int.from_bytes(buf[offset + 12 : offset + 16], "big")
         quote = bytes(buf[offset : offset + min(total, MAX_ERROR_QUOTE)])
-        message = IcmpMessage(IcmpType.DEST_UNREACHABLE, _PORT_UNREACHABLE, 0, 0, quote)
+        message = port_unreachable_message(quote)
         if self._reply(src, IpProtocol.ICMP, bytes(message), now):
             self.stats.tx_port_unreachable += 1
         else:
