@@ -106,9 +106,28 @@ class PcapWriter(ClosingContext):
 
     def write(self, frame: bytes | bytearray | memoryview, timestamp_ns: int | None = None) -> None:
         """Append one frame, stamped ``timestamp_ns`` (default: now)."""
+        self._check_open()
+        self._record(frame, *self._stamp(timestamp_ns))
+
+    def write_many(
+        self, frames: Iterable[bytes | bytearray | memoryview], timestamp_ns: int | None = None
+    ) -> int:
+        """Append frames that arrived together, all with one timestamp; return how many."""
+        n = 0
+        for frame in frames:
+            if n == 0:  # checked once, and only if there is something to write
+                self._check_open()
+                seconds, fraction = self._stamp(timestamp_ns)
+            self._record(frame, seconds, fraction)
+            n += 1
+        return n
+
+    def _check_open(self) -> None:
         if self._closed:
             raise ValueError("write to a closed PcapWriter")
-        data = memoryview(frame).cast("B")
+
+    def _stamp(self, timestamp_ns: int | None) -> tuple[int, int]:
+        """(seconds, fraction in the file's unit) of ``timestamp_ns`` (default: now)."""
         if timestamp_ns is None:
             timestamp_ns = time.time_ns()
         if timestamp_ns < 0:
@@ -116,22 +135,14 @@ class PcapWriter(ClosingContext):
         seconds, fraction = divmod(timestamp_ns, 1_000_000_000)
         if seconds > 0xFFFFFFFF:
             raise ValueError(f"timestamp {timestamp_ns} ns does not fit a pcap record")
+        return seconds, fraction // self._divisor
+
+    def _record(self, frame: bytes | bytearray | memoryview, seconds: int, fraction: int) -> None:
+        data = memoryview(frame).cast("B")
         kept = data[: self.snaplen]
-        header = _RECORD.pack(seconds, fraction // self._divisor, len(kept), len(data))
-        self._file.write(header)
+        self._file.write(_RECORD.pack(seconds, fraction, len(kept), len(data)))
         self._file.write(kept)
         self.count += 1
-
-    def write_many(
-        self, frames: Iterable[bytes | bytearray | memoryview], timestamp_ns: int | None = None
-    ) -> int:
-        """Append frames that arrived together, all with one timestamp; return how many."""
-        stamp = time.time_ns() if timestamp_ns is None else timestamp_ns
-        n = 0
-        for frame in frames:
-            self.write(frame, stamp)
-            n += 1
-        return n
 
     def flush(self) -> None:
         self._file.flush()
