@@ -13,6 +13,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from aionetmap._native.build_packet import PACKET_SOURCES
+from aionetmap._native.build_ring import PIPE_SOURCES, RING_SOURCES
+
 __all__ = ["BENCH", "OUT", "PROGRAMS", "ROOT", "BuildError", "build", "build_all"]
 
 BENCH = Path(__file__).resolve().parent
@@ -24,9 +27,9 @@ CSRC = BENCH / "c"
 CFLAGS = ("-std=gnu11", "-O2", "-g", "-Wall", "-Wextra")
 
 # The native files as split in aionetmap/_native (build_ring.py, build_packet.py list them too).
-_PACKET = ("packet_sys.c", "packet_open.c", "packet_rx.c", "packet_tx.c")
-_RING = ("ring_init.c", "ring_rx.c", "ring_tx.c", "ring_fwd.c")
-_PIPE = ("pipe_layout.c", "pipe_sync.c", "pipe_notify.c", *_RING)
+# The same lists the cffi modules are built from, so a new C file reaches the programs too.
+_PACKET = PACKET_SOURCES
+_PIPE = (*PIPE_SOURCES, *RING_SOURCES)
 
 PROGRAMS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     # name: (sources in bench/c, sources in aionetmap/_native)

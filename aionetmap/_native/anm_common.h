@@ -16,6 +16,9 @@
 #define STORE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
 #define STORE_REL(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELEASE)
 
+/* The slot after i on a ring of n slots (i < n). */
+static inline uint32_t nxt(uint32_t i, uint32_t n) { return i + 1 == n ? 0 : i + 1; }
+
 /* Slots from index `from` forward to index `to` on a ring of n slots (both < n). */
 static inline uint32_t anm_dist(uint32_t from, uint32_t to, uint32_t n)
 {

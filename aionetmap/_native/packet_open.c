@@ -117,6 +117,11 @@ static int setup_tx(pkt_port *p, const pkt_config *cfg, int *stage)
     p->tx_iov = calloc(PKT_MMSG_MAX, sizeof(*p->tx_iov));
     if (!p->tx_data || !p->tx_lens || !p->tx_msgs || !p->tx_iov)
         return -ENOMEM;
+    /* Message j always carries iovec j; sendmmsg writes back only msg_len. */
+    for (uint32_t j = 0; j < PKT_MMSG_MAX; j++) {
+        p->tx_msgs[j].msg_hdr.msg_iov = &p->tx_iov[j];
+        p->tx_msgs[j].msg_hdr.msg_iovlen = 1;
+    }
     return 0;
 }
 

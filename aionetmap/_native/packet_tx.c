@@ -58,9 +58,6 @@ int pkt_tx_flush(pkt_port *p)
 
             p->tx_iov[j].iov_base = p->tx_data + (size_t)slot * p->tx_max;
             p->tx_iov[j].iov_len = p->tx_lens[slot];
-            memset(&p->tx_msgs[j], 0, sizeof(p->tx_msgs[j]));
-            p->tx_msgs[j].msg_hdr.msg_iov = &p->tx_iov[j];
-            p->tx_msgs[j].msg_hdr.msg_iovlen = 1;
         }
         r = sendmmsg(p->fd, p->tx_msgs, k, MSG_DONTWAIT);
         if (r > 0) {

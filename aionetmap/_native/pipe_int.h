@@ -62,7 +62,6 @@ struct anm_pipe_ctrl {
     struct end_state end[2];
 };
 
-static inline uint32_t nxt(uint32_t i, uint32_t n) { return i + 1 == n ? 0 : i + 1; }
 static inline uint32_t prv(uint32_t i, uint32_t n) { return i == 0 ? n - 1 : i - 1; }
 
 static inline struct end_state *me_of(const struct anm_pipe *p)

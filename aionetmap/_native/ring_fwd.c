@@ -32,13 +32,9 @@ static int fwd_swap(struct txc *c, struct anm_ring *rk, uint32_t i, const struct
 {
     struct anm_ring *tk = c->kr;
     uint32_t tidx[NETMAP_MAX_FRAGS];
+    if (ring_txc_buffers(c, ch->nfrag, tidx) < 0)
+        return -1;
     uint32_t k = c->h;
-    for (uint32_t j = 0; j < ch->nfrag; j++, k = nxt(k, tk->num_slots)) {
-        tidx[j] = LOAD(tk->ring->slot[k].buf_idx);
-        if (tidx[j] < 2 || tidx[j] >= tk->nbufs)
-            return -1;
-    }
-    k = c->h;
     for (uint32_t j = 0; j < ch->nfrag; j++) {
         struct netmap_slot *ts = &tk->ring->slot[k], *rs = &rk->ring->slot[i];
         uint16_t more = j + 1 < ch->nfrag ? NS_MOREFRAG : 0;

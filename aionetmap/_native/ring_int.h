@@ -31,8 +31,6 @@ struct iov {
     size_t len;
 };
 
-static inline uint32_t nxt(uint32_t i, uint32_t n) { return i + 1 == n ? 0 : i + 1; }
-
 /* ---- RX (ring_rx.c) ---------------------------------------------------------------------- */
 
 /* Called for each complete, valid chain starting at RX slot i of kr: TAKE_OK consumes it and
@@ -68,6 +66,9 @@ int ring_txc_room(struct txc *c, uint32_t need);
  * then NULL), or, with *refused set, when the ring reached can never carry such a frame
  * (longer than its slots or netmap allow): the frame must be dropped, not waited on. */
 uint32_t ring_txc_fit(struct txc *c, uint64_t total, int *refused);
+/* Read the buffer indices of the need slots from c->h into idx[0..need); -1 if one of them
+ * is outside [2, nbufs) (the user may have written anything there). */
+int ring_txc_buffers(const struct txc *c, uint32_t need, uint32_t *idx);
 /* Write one frame, gathered from v[0..nv), into need slots from c->h (not yet published).
  * Returns -1, writing nothing, if one of those slots holds a bad buffer index. */
 int ring_tx_write(struct txc *c, uint32_t need, const struct iov *v, unsigned nv,

@@ -86,22 +86,30 @@ uint32_t ring_txc_fit(struct txc *c, uint64_t total, int *refused)
     return 0;
 }
 
+int ring_txc_buffers(const struct txc *c, uint32_t need, uint32_t *idx)
+{
+    const struct anm_ring *kr = c->kr;
+    uint32_t k = c->h;
+    for (uint32_t j = 0; j < need; j++, k = nxt(k, kr->num_slots)) {
+        idx[j] = LOAD(kr->ring->slot[k].buf_idx);
+        if (idx[j] < 2 || idx[j] >= kr->nbufs)
+            return -1;
+    }
+    return 0;
+}
+
 int ring_tx_write(struct txc *c, uint32_t need, const struct iov *v, unsigned nv,
                   uint64_t total)
 {
     struct anm_ring *kr = c->kr;
     struct netmap_slot *slot = kr->ring->slot;
     uint32_t idx[NETMAP_MAX_FRAGS];
-    uint32_t k = c->h;
-    for (uint32_t j = 0; j < need; j++, k = nxt(k, kr->num_slots)) {
-        idx[j] = LOAD(slot[k].buf_idx);
-        if (idx[j] < 2 || idx[j] >= kr->nbufs)
-            return -1;
-    }
+    if (ring_txc_buffers(c, need, idx) < 0)
+        return -1;
     unsigned vi = 0;
     size_t voff = 0;
     uint64_t left = total;
-    k = c->h;
+    uint32_t k = c->h;
     for (uint32_t j = 0; j < need; j++, k = nxt(k, kr->num_slots)) {
         uint32_t flen = left < kr->frag_cap ? (uint32_t)left : kr->frag_cap;
         uint8_t *dst = kr->bufs + (size_t)idx[j] * kr->buf_size;

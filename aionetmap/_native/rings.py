@@ -15,10 +15,12 @@ from typing import Any
 from aionetmap._native._ring import ffi, lib
 from aionetmap._native.batch import FrameBatch
 
-__all__ = ["RingSet"]
+__all__ = ["ERRLEN", "RingSet"]
+
+ERRLEN = 256
+"""Size of the buffer the C side writes its error messages into."""
 
 _STAT_FIELDS = tuple(name for name, _ in ffi.typeof("struct anm_ring_stats").fields)
-_ERRLEN = 256
 _STAGE_ALWAYS = 64  # send() stages this many frames without first asking for TX room
 
 
@@ -68,9 +70,9 @@ class RingSet:
         except (TypeError, BufferError) as exc:
             raise TypeError(f"{name}: the region must be a writable buffer ({exc})") from exc
         r: Any = ffi.new("struct anm_rings *")
-        err = ffi.new("char[]", _ERRLEN)
+        err = ffi.new("char[]", ERRLEN)
         flags = lib.ANM_RINGS_FRAGMENTS if allow_fragments else 0
-        if lib.anm_rings_init(r, base, len(base), nifp_offset, flags, err, _ERRLEN) < 0:
+        if lib.anm_rings_init(r, base, len(base), nifp_offset, flags, err, ERRLEN) < 0:
             ffi.release(base)
             raise ValueError(f"{name}: {c_message(err)}")
         self._base = base
@@ -181,6 +183,11 @@ class RingSet:
         if max_frames <= 0:
             return 0
         return lib.anm_forward(self._live(), other._live(), max_frames)
+
+    @property
+    def fwd_dropped(self) -> int:
+        """``stats()["fwd_dropped"]`` alone, for a caller that reads it per burst."""
+        return int(self._live().stats.fwd_dropped)
 
     def stats(self) -> dict[str, int]:
         """Frame/byte counters and ``*_dropped_<reason>`` / damage counters."""

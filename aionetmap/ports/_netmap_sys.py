@@ -129,7 +129,12 @@ class SharedRegion:
     __slots__ = ("_key", "_retired", "_sys", "_users", "_via", "map", "mem_id", "size")
 
     def __init__(
-        self, key: tuple[int, int, int] | None, sys_: NetmapSyscalls, mem_id: int, region: mmap.mmap
+        self,
+        key: tuple[int, int, int] | None,
+        sys_: NetmapSyscalls,
+        mem_id: int,
+        region: mmap.mmap,
+        via: int,
     ) -> None:
         self._key = key
         self._sys = sys_
@@ -137,18 +142,8 @@ class SharedRegion:
         self.map = region
         self.size = len(region)
         self._users: list[int] = []
-        self._via = -1  # the fd the mapping currently goes through
+        self._via = via  # the fd the mapping currently goes through
         self._retired: list[int] = []  # closed ports' fds the mapping could not leave
-
-    @property
-    def users(self) -> int:
-        """Ports (fds) currently using this mapping."""
-        return len(self._users)
-
-    @property
-    def via(self) -> int:
-        """The fd the mapping goes through (the one that keeps it valid)."""
-        return self._via
 
     def release(self, fd: int, name: str) -> bool:
         """Drop ``fd``'s use of the region; its ring views must be released already.
@@ -230,8 +225,7 @@ def acquire_region(
                     "refusing to map it twice"
                 )
         else:
-            region = SharedRegion(key, sys_, mem_id, map_region(fd, size))
-            region._via = fd
+            region = SharedRegion(key, sys_, mem_id, map_region(fd, size), fd)
             if key is not None:
                 _regions[key] = region
         region._users.append(fd)

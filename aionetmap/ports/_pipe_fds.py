@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from aionetmap._native._ring import ffi, lib
-from aionetmap._native.rings import c_message
+from aionetmap._native.rings import ERRLEN, c_message
 
 __all__ = [
     "ERRLEN",
@@ -48,8 +48,6 @@ SHM_DIR = "/dev/shm"
 """Where named pipes live: ``aionetmap-pipe.NAME`` plus one FIFO per end (``.a``, ``.b``)."""
 
 _PREFIX = "aionetmap-pipe."
-ERRLEN = 256
-"""Size of the buffer the C side writes its error messages into."""
 
 
 def end_number(end: str) -> int:

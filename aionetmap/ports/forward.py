@@ -93,13 +93,14 @@ def forward(
     """
     if max_frames <= 0:
         return 0
-    if rings_of(src) is not None and rings_of(dst) is not None:
+    src_rings = rings_of(src)
+    if src_rings is not None and rings_of(dst) is not None:
         ring_src = cast("_RingPort", src)
         if counters is None:
             return ring_src.forward_to(dst, max_frames)
-        before = src.stats().get("fwd_dropped", 0)
+        before = src_rings.fwd_dropped
         n = ring_src.forward_to(dst, max_frames)
-        _count(counters, n, src.stats().get("fwd_dropped", 0) - before)
+        _count(counters, n, src_rings.fwd_dropped - before)
         return n
     if batch is None:
         batch = _batch_for(src.info, min(max_frames, DEFAULT_BATCH))

@@ -8,9 +8,11 @@ hands them to the kernel with one ``sendmmsg`` per up to 1024 frames.
 from __future__ import annotations
 
 import errno
+import itertools
 import os
 import socket
 import warnings
+from array import array
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
@@ -140,7 +142,7 @@ class PacketPort(ClosingContext):
     stack on that interface, are not (``PACKET_IGNORE_OUTGOING``).
     """
 
-    __slots__ = ("__weakref__", "_handle", "_info", "_netns", "_stage", "_stats")
+    __slots__ = ("__weakref__", "_handle", "_info", "_netns", "_stats")
 
     def __init__(self, handle: Any, info: PortInfo, netns: str | None) -> None:
         """Internal: use :meth:`open`."""
@@ -148,8 +150,6 @@ class PacketPort(ClosingContext):
         self._info = info
         self._netns = netns
         self._stats: Any = lib.pkt_port_stats(handle)
-        slots = info.tx_slots
-        self._stage = FrameBatch(slots, slots * info.max_frame)
 
     @classmethod
     def open(
@@ -274,27 +274,31 @@ class PacketPort(ClosingContext):
 
     def send(self, frames: Sequence[bytes | bytearray | memoryview]) -> int:
         handle = self._live()
-        for i, frame in enumerate(frames):
-            size = frame.nbytes if isinstance(frame, memoryview) else len(frame)
+        sizes = [f.nbytes if isinstance(f, memoryview) else len(f) for f in frames]
+        for i, size in enumerate(sizes):  # all of them, before queuing anything
             if not _ETH_HLEN <= size <= self._info.max_frame:
                 raise self._size_error(i, size)
-        stage = self._stage
-        queued = 0
-        while queued < len(frames):
-            room = min(lib.pkt_tx_space(handle), stage.capacity)
-            if room == 0:
-                break
-            stage.clear()
-            added = stage.extend(frames[queued : queued + room])
-            n = lib.pkt_tx_queue(
-                handle, stage.arena, stage.arena_size, stage.offs, stage.lens, added
-            )
-            if n < 0:  # cannot happen after the checks above; never ignore it anyway
-                raise OSError(-n, f"{self._info.name}: queueing failed: {os.strerror(-n)}")
-            queued += n
-            if n < added:
-                break
-        return queued
+        count = min(len(sizes), lib.pkt_tx_space(handle))
+        if count == 0:
+            return 0
+        chunk = frames[:count]
+        try:
+            blob = b"".join(chunk)  # the one copy in Python; C copies it into the TX slots
+        except TypeError:  # a non-contiguous memoryview
+            blob = b"".join(map(bytes, chunk))
+        lens = array("I", sizes[:count])
+        offs = array("I", itertools.accumulate(sizes[: count - 1], initial=0))
+        n = lib.pkt_tx_queue(
+            handle,
+            blob,
+            len(blob),
+            ffi.from_buffer("uint32_t[]", offs),
+            ffi.from_buffer("uint32_t[]", lens),
+            count,
+        )
+        if n < 0:  # cannot happen after the checks above; never ignore it anyway
+            raise OSError(-n, f"{self._info.name}: queueing failed: {os.strerror(-n)}")
+        return n
 
     def send_batch(self, batch: FrameBatch, start: int = 0) -> int:
         handle = self._live()

@@ -138,3 +138,33 @@ def test_ring_overflow_is_counted_as_kernel_drops(veth: VethLink) -> None:
         time.sleep(0.02)
         assert port.recv(batch) == 1
         assert port.stats()["rx_dropped_kernel"] == 50  # accumulated, not reset by reading
+
+
+def test_send_takes_every_kind_of_bytes_like_frame(veth: VethLink) -> None:
+    # send() packs the frames itself: bytes, bytearray, a strided (non-contiguous)
+    # memoryview and a memoryview of 4-byte items must all arrive byte for byte.
+    sink = veth.peer_socket()
+    sink.bind((veth.peer_ip, 7000))
+    sink.settimeout(5)
+
+    def datagram(tag: bytes) -> bytes:  # 48 bytes: 14 + 20 + 8 + 6, a multiple of 4
+        return bytes(
+            Ether(dst=format_mac(veth.peer_mac), src=format_mac(veth.our_mac))
+            / IP(src=veth.our_ip, dst=veth.peer_ip)
+            / UDP(sport=7001, dport=7000, chksum=0)
+            / tag
+        )
+
+    spread = bytearray(96)
+    spread[::2] = datagram(b"strode")
+    frames = [
+        datagram(b"bytes!"),
+        bytearray(datagram(b"barray")),
+        memoryview(spread)[::2],
+        memoryview(datagram(b"words!")).cast("I"),
+    ]
+    with veth.open_port() as port:
+        assert port.send(frames) == 4
+        port.flush()
+        got = [sink.recv(64) for _ in frames]
+    assert got == [b"bytes!", b"barray", b"strode", b"words!"]
