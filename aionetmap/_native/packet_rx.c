@@ -20,7 +20,7 @@ static struct tpacket2_hdr *rx_frame(const pkt_port *p, uint32_t i)
 
 int pkt_rx_ready(const pkt_port *p)
 {
-    uint32_t status = __atomic_load_n(&rx_frame(p, p->rx_head)->tp_status, __ATOMIC_ACQUIRE);
+    uint32_t status = LOAD_ACQ(rx_frame(p, p->rx_head)->tp_status);
 
     return (status & TP_STATUS_USER) != 0;
 }
@@ -94,7 +94,7 @@ int pkt_rx_burst(pkt_port *p, uint8_t *arena, uint32_t arena_size, uint32_t *off
      * as we drop (a flood of truncated or oversized frames) would otherwise hold us here. */
     for (uint32_t seen = 0; n < max && seen < p->frame_nr; seen++) {
         struct tpacket2_hdr *h = rx_frame(p, p->rx_head);
-        uint32_t status = __atomic_load_n(&h->tp_status, __ATOMIC_ACQUIRE);
+        uint32_t status = LOAD_ACQ(h->tp_status);
         int64_t len;
 
         if (!(status & TP_STATUS_USER))
@@ -109,7 +109,7 @@ int pkt_rx_burst(pkt_port *p, uint8_t *arena, uint32_t arena_size, uint32_t *off
             n++;
         }
         /* Hand the frame back only after we are done reading it. */
-        __atomic_store_n(&h->tp_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
+        STORE_REL(h->tp_status, TP_STATUS_KERNEL);
         p->rx_head = p->rx_head + 1 == p->frame_nr ? 0 : p->rx_head + 1;
     }
     return (int)n;

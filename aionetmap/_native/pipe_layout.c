@@ -103,7 +103,7 @@ int anm_pipe_format(uint8_t *base, size_t size, uint32_t slots, uint32_t buf_siz
     c->buf_size = buf_size;
     c->size = L.total;
     /* last: a region without the magic is never attached to */
-    __atomic_store_n(&c->magic, ANM_PIPE_MAGIC, __ATOMIC_RELEASE);
+    STORE_REL(c->magic, ANM_PIPE_MAGIC);
     return 0;
 }
 
@@ -119,7 +119,7 @@ int anm_pipe_attach(struct anm_pipe *p, uint8_t *base, size_t size, unsigned end
     if ((uintptr_t)base % NM_CACHE_ALIGN != 0)
         return anm_fail(err, errlen, EINVAL, "region is not %d-byte aligned", NM_CACHE_ALIGN);
     struct anm_pipe_ctrl *c = (struct anm_pipe_ctrl *)base;
-    if (__atomic_load_n(&c->magic, __ATOMIC_ACQUIRE) != ANM_PIPE_MAGIC ||
+    if (LOAD_ACQ(c->magic) != ANM_PIPE_MAGIC ||
         LOAD(c->version) != ANM_PIPE_VERSION)
         return anm_fail(err, errlen, EINVAL, "region is not a version-%d aionetmap pipe",
                     ANM_PIPE_VERSION);
