@@ -9,6 +9,9 @@ import pytest
 
 from tests.loops import LOOP_FACTORIES, LoopFactory, catch_loop_errors
 
+# The veth fixtures (a kernel peer over a veth pair in fresh namespaces), for every folder.
+pytest_plugins = ["aionetmap.testing.pytest_plugin"]
+
 
 def pytest_asyncio_loop_factories(
     config: pytest.Config, item: pytest.Item

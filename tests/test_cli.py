@@ -26,9 +26,6 @@ from aionetmap._cli.runtime import Meter, Sample, Stopper, drop_counters, format
 from aionetmap.demo import run_demo
 from aionetmap.portspec import parse_portspec
 from aionetmap.testing.netns import VethLink
-from aionetmap.testing.pytest_plugin import netns_guard, veth
-
-__all__ = ["netns_guard", "veth"]  # fixtures used below, imported for pytest to find
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONDONTWRITEBYTECODE": "1"}

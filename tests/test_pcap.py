@@ -31,9 +31,6 @@ from aionetmap.pcap import (
 )
 from aionetmap.ports import open_port
 from aionetmap.testing.netns import VethLink
-from aionetmap.testing.pytest_plugin import netns_guard, veth
-
-__all__ = ["netns_guard", "veth"]  # fixtures used below, imported for pytest to find
 
 ROOT = Path(__file__).resolve().parents[1]
 _names = itertools.count()

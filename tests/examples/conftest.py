@@ -1,5 +1,5 @@
-"""Fixtures for the example tests: run an example as a program, unique software-pipe names,
-and the veth fixtures (the Linux kernel as the peer; root only)."""
+"""Fixtures for the example tests: run an example as a program, and unique software-pipe
+names (the veth fixtures come from the suite's plugin, loaded in tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -14,17 +14,12 @@ from pathlib import Path
 
 import pytest
 
-# The veth fixtures, imported rather than listed in pytest_plugins (top-level conftest only).
-from aionetmap.testing.pytest_plugin import netns_guard, veth
-
 __all__ = [
     "Example",
     "StartExample",
     "example",
-    "netns_guard",
     "pipe_name",
     "shm_leftovers",
-    "veth",
 ]
 
 ROOT = Path(__file__).resolve().parents[2]

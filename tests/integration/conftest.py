@@ -6,11 +6,7 @@ from typing import Any
 
 import pytest
 
-# The veth fixtures (a kernel peer over a veth pair in fresh namespaces); imported rather
-# than listed in pytest_plugins, which only a top-level conftest may do.
-from aionetmap.testing.pytest_plugin import netns_guard, veth
-
-__all__ = ["netns_guard", "veth"]
+__all__: list[str] = []
 
 
 @pytest.fixture(autouse=True)

@@ -157,7 +157,7 @@ def test_send_takes_every_kind_of_bytes_like_frame(veth: VethLink) -> None:
 
     spread = bytearray(96)
     spread[::2] = datagram(b"strode")
-    frames = [
+    frames: list[bytes | bytearray | memoryview] = [
         datagram(b"bytes!"),
         bytearray(datagram(b"barray")),
         memoryview(spread)[::2],
