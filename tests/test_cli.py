@@ -22,7 +22,15 @@ from aionetmap import cli
 from aionetmap import demo as demo_module
 from aionetmap._cli import commands
 from aionetmap._cli.errors import CliError, user_message
-from aionetmap._cli.runtime import Meter, Sample, Stopper, drop_counters, format_rate, run
+from aionetmap._cli.runtime import (
+    LoopName,
+    Meter,
+    Sample,
+    Stopper,
+    drop_counters,
+    format_rate,
+    run,
+)
 from aionetmap.demo import run_demo
 from aionetmap.portspec import parse_portspec
 from aionetmap.testing.netns import VethLink
@@ -394,17 +402,19 @@ async def test_demo_on_the_pipe_answers_everything() -> None:
     assert "every request answered" in text
 
 
-def test_demo_picks_the_pipe_when_not_root(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_demo_picks_the_pipe_when_not_root(monkeypatch: pytest.MonkeyPatch, loop: LoopName) -> None:
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
     out = io.StringIO()
-    assert run(run_demo(burst=50, out=out), "asyncio") == 0
+    assert run(run_demo(burst=50, out=out), loop) == 0
     assert "not root: run as root for a veth pair" in out.getvalue()
     with pytest.raises(CliError, match="needs root"):
-        run(run_demo(link="veth", out=out), "asyncio")
+        run(run_demo(link="veth", out=out), loop)
 
 
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
 def test_demo_falls_back_to_the_pipe_without_a_veth_pair(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, loop: LoopName
 ) -> None:
     def no_veth(self: VethLink) -> VethLink:
         raise RuntimeError("`ip netns add` failed: Operation not permitted")
@@ -413,11 +423,11 @@ def test_demo_falls_back_to_the_pipe_without_a_veth_pair(
     monkeypatch.setattr(demo_module, "VethLink", type("NoVeth", (VethLink,), {"create": no_veth}))
     monkeypatch.setattr(shutil, "which", lambda name: f"/usr/bin/{name}")
     out = io.StringIO()
-    assert run(run_demo(burst=50, out=out), "asyncio") == 0
+    assert run(run_demo(burst=50, out=out), loop) == 0
     assert "(no veth pair: `ip netns add` failed: Operation not permitted)" in out.getvalue()
     assert "on the software pipe" in out.getvalue()
     with pytest.raises(CliError, match="cannot create the veth pair"):
-        run(run_demo(link="veth", out=out), "asyncio")
+        run(run_demo(link="veth", out=out), loop)
 
 
 def test_make_demo_command_works_with_no_flags() -> None:
