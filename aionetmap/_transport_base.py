@@ -8,8 +8,8 @@ here rather than inherited, because those classes are private to asyncio:
 * ``abort()`` drops the buffer and calls ``connection_lost(None)`` soon.
 * A broken invariant goes to the loop's exception handler and force-closes with the
   exception; an ``OSError`` does the same quietly (it reaches ``connection_lost``).
-* ``pause_writing`` once the buffer passes the high-water mark, ``resume_writing`` once it
-  falls to the low-water mark.
+* ``pause_writing`` once the buffer passes the high-water mark, ``resume_writing`` as soon as
+  a send brings it down to the low-water mark (whether or not it is empty by then).
 """
 
 from __future__ import annotations

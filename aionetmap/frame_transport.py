@@ -201,6 +201,8 @@ class FrameTransport(PortTransportBase, asyncio.DatagramTransport):
                     # frame it ever sent; cutting once half is sent keeps this O(1) a frame.
                     del buffer[: self._head]
                     self._head = 0
+                if not self._conn_lost:  # at the low-water mark, as asyncio does
+                    self._maybe_resume_protocol()
                 return True
         buffer.clear()
         self._head = 0

@@ -167,6 +167,8 @@ class UdpTransport(PortTransportBase, asyncio.DatagramTransport):
         self._buffer_size -= sum(map(len, payloads[:count])) + count * UDP_HEADER_LEN
         del payloads[:count]
         del self._dsts[:count]
+        if not self._conn_lost:  # asyncio resumes at the low-water mark, not only when empty
+            self._maybe_resume_protocol()
 
     def deliver_many(self, payloads: Sequence[bytes], sources: Sequence[Address]) -> None:
         """Hand a batch of received datagrams to the protocol (the interface's hot path)."""

@@ -11,6 +11,7 @@ import asyncio
 import pytest
 
 import aionetmap
+from aionetmap.ports.base import FrameBatch
 from aionetmap.ports.pipe import PipePort
 from aionetmap.testing.protocols import RecordingProtocol
 from tests.transport.helpers import ManualPeer
@@ -54,6 +55,58 @@ async def test_pause_writing_once_then_resume(pipe: tuple[PipePort, PipePort]) -
     assert peer.received[9][1:] == [payload] * sent
     transport.close()
     await proto.lost
+
+
+async def test_resume_writing_at_the_low_water_mark(pipe: tuple[PipePort, PipePort]) -> None:
+    # asyncio resumes a paused protocol once its buffer falls to the low-water mark, not
+    # only once it is empty: a sender should refill before the queue runs dry.
+    a, b = pipe
+    peer = ManualPeer(b)
+    transport, proto = await aionetmap.create_datagram_endpoint(
+        RecordingProtocol, port=a, local_addr=("10.0.0.1/24", 7)
+    )
+    transport.sendto(b"hello", ("10.0.0.2", 9))
+    await peer.pump_until(lambda: bool(peer.received[9]))
+    payload = b"x" * 1000
+    async with asyncio.timeout(5):
+        while "pause_writing" not in proto.names():
+            transport.sendto(payload, ("10.0.0.2", 9))
+            await asyncio.sleep(0)
+    try:
+        low, _ = transport.get_write_buffer_limits()
+        queued = transport.get_write_buffer_size() // (len(payload) + 8)
+        # Make room for all but a few of the queued datagrams: the rest stay queued.
+        loop = asyncio.get_running_loop()
+        assert peer.pump(loop.time(), max_frames=queued - 3) == queued - 3
+        async with asyncio.timeout(5):
+            while "resume_writing" not in proto.names():
+                await asyncio.sleep(0.001)
+        assert 0 < transport.get_write_buffer_size() <= low
+    finally:
+        transport.abort()
+
+
+async def test_frame_transport_resumes_at_the_low_water_mark(
+    pipe: tuple[PipePort, PipePort],
+) -> None:
+    a, b = pipe
+    transport, proto = await aionetmap.create_frame_endpoint(RecordingProtocol, port=a)
+    frame = bytes(1000)
+    async with asyncio.timeout(5):
+        while "pause_writing" not in proto.names():
+            transport.sendto(frame)
+            await asyncio.sleep(0)
+    try:
+        low, _ = transport.get_write_buffer_limits()
+        queued = transport.get_write_buffer_size() // len(frame)
+        # The raw far end takes all but a few of the queued frames' worth of slots.
+        assert b.recv(FrameBatch(queued), queued - 3) == queued - 3
+        async with asyncio.timeout(5):
+            while "resume_writing" not in proto.names():
+                await asyncio.sleep(0.001)
+        assert 0 < transport.get_write_buffer_size() <= low
+    finally:
+        transport.abort()
 
 
 async def test_set_write_buffer_limits(pipe: tuple[PipePort, PipePort]) -> None:
