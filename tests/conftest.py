@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+import os
+from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any
 
 import pytest
@@ -29,3 +30,19 @@ async def loop_errors() -> AsyncIterator[list[dict[str, Any]]]:
     with catch_loop_errors() as seen:
         yield seen
     assert not seen, f"loop exception handler was called: {seen!r}"
+
+
+_HOME_NETNS = os.stat("/proc/thread-self/ns/net").st_ino
+
+
+@pytest.fixture(autouse=True)
+def _stays_in_its_namespace() -> Iterator[None]:
+    """Fail the test that leaves the test thread in another network namespace.
+
+    Every namespace switch (``netns_socket``) must switch back; a test that did not would
+    make every later test run inside some test's namespace, where checks about "our own"
+    namespace (which addresses exist, what binds) no longer mean what they say.
+    """
+    yield
+    now = os.stat("/proc/thread-self/ns/net").st_ino
+    assert now == _HOME_NETNS, "the test left its thread in another network namespace"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import select
 import socket
 import time
@@ -12,7 +14,7 @@ from scapy.layers.inet import ICMP, IP, UDP
 from scapy.layers.l2 import ARP, Dot1Q, Ether
 
 from aionetmap.ports.base import FrameBatch, Port
-from aionetmap.ports.packet import PacketPort
+from aionetmap.ports.packet import PacketPort, netns_path, netns_socket
 from aionetmap.stack.addresses import format_mac
 from aionetmap.testing.netns import VethLink
 
@@ -184,7 +186,16 @@ def test_ip_reserved_for_our_stack_is_on_no_kernel_interface(veth: VethLink) -> 
         "arping", "-c", "1", "-w", "0.3", "-I", veth.peer_ifname, veth.our_ip, check=False
     )
     assert probe.returncode != 0, probe.stdout
-    # the kernel socket helper really lives in the peer namespace
-    here = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    with here, pytest.raises(OSError, match="assign"):
-        here.bind((veth.peer_ip, 0))
+    # The peer's address is local to the peer namespace only. Each bind runs in a namespace
+    # the link made, never in the one the tests run in: whether that namespace can bind
+    # 10.x.y.1 depends on the machine (its own addresses and sysctls), not on VethLink.
+    with netns_socket(veth.peer_netns, socket.AF_INET, socket.SOCK_DGRAM) as there:
+        there.bind((veth.peer_ip, 0))
+    for addr in (veth.peer_ip, veth.our_ip):
+        ours = netns_socket(veth.our_netns, socket.AF_INET, socket.SOCK_DGRAM)
+        with ours, pytest.raises(OSError, match="assign") as info:
+            ours.bind((addr, 0))
+        assert info.value.errno == errno.EADDRNOTAVAIL
+    # and the tests' own thread is in neither namespace
+    here = os.stat("/proc/thread-self/ns/net").st_ino
+    assert here not in {os.stat(netns_path(ns)).st_ino for ns in (veth.peer_netns, veth.our_netns)}
