@@ -31,6 +31,7 @@ from aionetmap._cli.runtime import (
     format_mac,
     format_rate,
 )
+from aionetmap._constants import RX_BATCH
 from aionetmap.endpoints import create_datagram_endpoint
 from aionetmap.interface import NetInterface
 from aionetmap.ports.base import Port
@@ -45,6 +46,10 @@ DEMO_TIMEOUT = 45.0
 ECHO_PORT = 7
 ROUND_TRIPS = 5
 PINGS = 3
+CLIENT_RCVBUF = 4 * RX_BATCH * 1024
+"""Receive buffer of the kernel client (bytes asked for; the kernel doubles it): room for
+the server's whole TX batches of echoes."""
+_SO_RCVBUFFORCE = 33  # Linux; past net.core.rmem_max (needs CAP_NET_ADMIN, which veth mode has)
 
 
 class _Report:
@@ -200,6 +205,10 @@ async def _run_veth(report: _Report, burst: int, link: VethLink) -> None:
                        f"in namespace {link.peer_netns}")  # fmt: skip
             await _kernel_ping(report, link)
             sock = link.peer_socket(socket.AF_INET, socket.SOCK_DGRAM, track=False)
+            # The server answers a burst in TX batches of up to RX_BATCH echoes at once: the
+            # kernel client's receive buffer must hold a whole batch (about 1 KiB of skb
+            # truesize each), or the default rmem_default (208 KiB) drops the tail of it.
+            sock.setsockopt(socket.SOL_SOCKET, _SO_RCVBUFFORCE, CLIENT_RCVBUF)
             sock.setblocking(False)
             loop = asyncio.get_running_loop()
             transport, client = await loop.create_datagram_endpoint(RoundTripClient, sock=sock)
