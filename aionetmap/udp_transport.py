@@ -14,6 +14,9 @@ It follows ``_SelectorDatagramTransport``'s contract point by point (see
   endpoint are dropped and counted as ``rx_dropped_paused`` while ARP and ping keep working.
 * A datagram that cannot be sent (too large, no ARP answer, unreachable network) reaches
   ``error_received`` and is dropped, as a kernel error on ``sendto`` would.
+* ``close()`` waits at most ``CLOSE_DRAIN_TIMEOUT`` seconds for queued datagrams to find
+  room in the ring (a peer that never reads would otherwise hold it open forever), then
+  drops the rest and calls ``connection_lost(None)``.
 
 ``sendto`` follows asyncio's error contract (``_SelectorDatagramTransport``) for every bad
 destination: it raises only ``TypeError`` for data that is not bytes-like and
@@ -38,9 +41,6 @@ uvloop's own UDP transport departs from asyncio here (it raises ``ValueError`` f
 and tuples of the wrong length, accepts ports past 65535); aionetmap follows asyncio's
 rules on every loop. A validated unicast destination is cached per interface, so a port
 given as a ``float`` equal to a cached ``int`` one is taken from the cache, not refused.
-* ``close()`` waits at most ``CLOSE_DRAIN_TIMEOUT`` seconds for queued datagrams to find
-  room in the ring (a peer that never reads would otherwise hold it open forever), then
-  drops the rest and calls ``connection_lost(None)``.
 """
 
 from __future__ import annotations
