@@ -147,6 +147,7 @@ async def create_datagram_endpoint(
     gateway: str | None = None,
     mtu: int | None = None,
     config: HostConfig | None = None,
+    allow_broadcast: bool = False,
 ) -> tuple[UdpTransport, _P]:
     """Serve a UDP protocol on a netmap (or AF_PACKET, or software-pipe) port.
 
@@ -155,7 +156,9 @@ async def create_datagram_endpoint(
     ``remote_addr`` makes a connected endpoint (``sendto`` without an address; only the
     peer's datagrams are delivered). Endpoints on the same ``port`` (spec or object) in
     the same loop share one host; ``address``/``mac``/``gateway``/``mtu``/``config`` (see
-    :func:`open_interface`) apply when that host is created.
+    :func:`open_interface`) apply when that host is created. ``allow_broadcast`` lets the
+    endpoint send to broadcast addresses, as asyncio's keyword of that name does.
+    Destinations are checked as asyncio checks them: see :class:`~aionetmap.UdpTransport`.
     """
     loop = asyncio.get_running_loop()
     iface_address = _interface_address(address, local_addr)
@@ -187,7 +190,10 @@ async def create_datagram_endpoint(
         iface.add_close_callback(functools.partial(_forget, loop, port))
     try:
         transport, protocol = await iface.create_datagram_endpoint(
-            protocol_factory, local_port=local_port, remote_addr=remote_addr
+            protocol_factory,
+            local_port=local_port,
+            remote_addr=remote_addr,
+            allow_broadcast=allow_broadcast,
         )
     except BaseException:
         # Nobody else uses it (and it is not finishing a send for an endpoint that left).

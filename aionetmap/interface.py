@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from aionetmap._address import parse_destination, unreachable
 from aionetmap._constants import CLOSE_DRAIN_TIMEOUT, EPHEMERAL_PORTS
 from aionetmap._driver import PortDriver
 from aionetmap._udppath import UdpFastPath
@@ -28,6 +29,7 @@ from aionetmap.stack import (
     IcmpErrorReceived,
     SendFailed,
 )
+from aionetmap.stack.addresses import LIMITED_BROADCAST
 from aionetmap.udp_transport import UdpTransport
 
 __all__ = ["NetInterface"]
@@ -67,7 +69,12 @@ class NetInterface:
         self._tx_ready: dict[UdpTransport, None] = {}  # insertion-ordered set: round robin
         self._control: list[bytes] = []  # frames the host built (ARP, ICMP, resolved datagrams)
         self.address_cache: dict[Any, Address] = {}
-        """Validated destinations, keyed by what callers passed (endpoints read it directly)."""
+        """Validated unicast destinations, keyed by what callers passed (endpoints read it
+        directly)."""
+        network = self.interface.network
+        self._broadcasts = {ipaddress.IPv4Address(LIMITED_BROADCAST)}
+        if network.prefixlen < 31:  # /31 and /32 have no broadcast address (RFC 3021)
+            self._broadcasts.add(network.broadcast_address)
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self._stack_poll_scheduled = False
@@ -116,16 +123,26 @@ class NetInterface:
         *,
         local_port: int = 0,
         remote_addr: Address | None = None,
+        allow_broadcast: bool = False,
     ) -> tuple[UdpTransport, Any]:
-        """Bind a UDP port (0 picks a free one) and connect a protocol to it."""
+        """Bind a UDP port (0 picks a free one) and connect a protocol to it.
+
+        ``allow_broadcast`` lets the endpoint send to the limited and the subnet broadcast
+        address (a kernel socket's ``SO_BROADCAST``). A ``remote_addr`` the endpoint cannot
+        send to raises here, as ``connect()`` would (see :meth:`check_address`).
+        """
         if self.closed:
             raise OSError(errno.EBADF, f"interface {self} is closed")
-        remote = self.check_address(remote_addr) if remote_addr is not None else None
+        remote = None
+        if remote_addr is not None:
+            remote = self.check_address(remote_addr, allow_broadcast=allow_broadcast)
         port_number = self._allocate(local_port)
         try:  # bound first, then the protocol, as loop.create_datagram_endpoint does
             protocol = protocol_factory()
             waiter: asyncio.Future[None] = self.loop.create_future()
-            transport = UdpTransport(self, protocol, port_number, remote, waiter=waiter)
+            transport = UdpTransport(
+                self, protocol, port_number, remote, waiter=waiter, allow_broadcast=allow_broadcast
+            )
         except BaseException:
             self._release(port_number)  # else the port would stay bound to nobody
             raise
@@ -212,25 +229,33 @@ class NetInterface:
 
     # === Called by UdpTransport ===
 
-    def check_address(self, addr: Any) -> Address:
-        """Validate a destination ``(ipv4, port)``; cached, since echo servers reuse few."""
+    def check_address(self, addr: Any, *, allow_broadcast: bool = False) -> Address:
+        """Validate a destination and return it as ``(dotted-quad str, int port)``.
+
+        Raises what a kernel AF_INET socket's ``sendto`` would raise (see
+        :mod:`aionetmap._address`): ``TypeError``/``OverflowError`` for an argument of the
+        wrong shape, an ``OSError`` for a destination refused or out of this host's reach,
+        ``PermissionError`` (``EACCES``) for a broadcast address unless ``allow_broadcast``.
+        Unicast results are cached, since servers answer the same few peers again and
+        again; broadcast ones are not, since each endpoint has its own permission.
+        """
         try:
             return self.address_cache[addr]
         except (KeyError, TypeError):
             pass
-        if not isinstance(addr, tuple) or len(addr) != 2:
-            raise TypeError(f"address must be an (ipv4, port) tuple, got {addr!r}")
-        host, port = addr
-        if not isinstance(port, int) or not 0 < port < 65536:
-            raise ValueError(f"invalid UDP port {port!r} in address {addr!r}")
-        try:
-            ip = ipaddress.IPv4Address(host)
-        except ValueError:
-            raise ValueError(f"invalid IPv4 address {host!r} (names are not resolved)") from None
-        # The host's own rules, here where the caller sees the error: past sendto, the
-        # host refusing a destination would fail the whole send pass.
-        self.host.check_destination(ip)
+        ip, port = parse_destination(addr)
+        error = unreachable(ip, self.interface.ip)
+        if error is not None:
+            raise error
         normal = (str(ip), port)
+        if ip in self._broadcasts:
+            if not allow_broadcast:
+                raise PermissionError(
+                    errno.EACCES,
+                    f"cannot send to {ip}: a broadcast address, and the endpoint was not "
+                    "created with allow_broadcast=True",
+                )
+            return normal
         if len(self.address_cache) >= _ADDRESS_CACHE_LIMIT:
             self.address_cache.clear()
         self.address_cache[addr] = normal

@@ -66,9 +66,10 @@ class _SocketProtocol(asyncio.DatagramProtocol):
 class UdpSocket:
     """A bound UDP socket on an aionetmap interface. Create it with :func:`open_udp`.
 
-    Errors the transport reports for sent datagrams (no ARP answer, ICMP port unreachable on
-    a connected socket, oversize) are raised by the next ``recvfrom``/``sendto`` call, the
-    way a kernel socket reports a pending error.
+    A bad destination raises from the ``sendto`` call that named it. Errors the transport
+    reports later for sent datagrams (no ARP answer, ICMP port unreachable on a connected
+    socket, oversize) are raised by the next ``recvfrom``/``sendto`` call, the way a kernel
+    socket reports a pending error.
     """
 
     def __init__(self, transport: UdpTransport, protocol: _SocketProtocol) -> None:
@@ -126,14 +127,27 @@ class UdpSocket:
     async def sendto(
         self, data: bytes | bytearray | memoryview, addr: Address | None = None
     ) -> None:
-        """Send one datagram, first waiting while the write buffer is above its high-water mark."""
+        """Send one datagram, first waiting while the write buffer is above its high-water mark.
+
+        A destination this socket cannot send to raises here, to this caller, as a kernel
+        socket's ``sendto`` raises (and as trio and anyio do), and the socket stays open:
+        the ``OSError`` the transport would hand to ``error_received`` (a name, port 0, a
+        broadcast address without ``allow_broadcast``...), the ``TypeError`` or
+        ``OverflowError`` it would close itself with (an address of the wrong shape), or
+        ``OSError(EDESTADDRREQ)`` for no address on a socket that is not connected.
+        """
+        transport = self._transport
         proto = self._protocol
+        if addr is not None:
+            transport.check_destination(addr)
+        elif self.peername is None:
+            raise OSError(errno.EDESTADDRREQ, "the UDP socket is not connected: give an address")
         while not proto.writable.is_set():
             await proto.writable.wait()
         self._raise_pending_error()
-        if proto.lost or self._transport.is_closing():
+        if proto.lost or transport.is_closing():
             raise _closed_error(proto.lost_exc)
-        self._transport.sendto(data, addr)
+        transport.sendto(data, addr)
 
     async def send(self, data: bytes | bytearray | memoryview) -> None:
         """Send to the peer of a connected socket (``open_udp(remote_addr=...)``)."""
@@ -190,6 +204,7 @@ async def open_udp(
     remote_addr: Address | None = None,
     address: str | None = None,
     max_queue: int = DEFAULT_RECV_QUEUE,
+    allow_broadcast: bool = False,
     **interface_options: Any,
 ) -> UdpSocket:
     """Open an await-based UDP socket; arguments as for :func:`create_datagram_endpoint`."""
@@ -199,6 +214,7 @@ async def open_udp(
         local_addr=local_addr,
         remote_addr=remote_addr,
         address=address,
+        allow_broadcast=allow_broadcast,
         **interface_options,
     )
     return UdpSocket(transport, protocol)

@@ -17,6 +17,30 @@ It follows ``_SelectorDatagramTransport``'s contract point by point (see
 * ``close()`` waits at most ``CLOSE_DRAIN_TIMEOUT`` seconds for queued datagrams to find
   room in the ring (a peer that never reads would otherwise hold it open forever), then
   drops the rest and calls ``connection_lost(None)``.
+
+``sendto`` follows asyncio's error contract (``_SelectorDatagramTransport``) for every bad
+destination: it raises only ``TypeError`` for data that is not bytes-like and
+``ValueError`` for a connected endpoint given another address. An ``OSError`` goes to
+``error_received`` and the endpoint stays open: a name that does not resolve
+(``socket.gaierror``), port 0 (``EINVAL``), a broadcast address on an endpoint created
+without ``allow_broadcast=True`` (``PermissionError``, ``EACCES``). What the socket module
+refuses before any system call is fatal, ``connection_lost(exc)`` after the loop's
+exception handler: not a 2-tuple (a 4-tuple, a 1-tuple, a string, ``None`` on an endpoint
+that is not connected), a host that is not ``str``/``bytes``, a port that is not an
+integer (``TypeError``) or outside 0..65535 (``OverflowError``). Deliberate differences
+from a kernel socket, each an ``OSError`` to ``error_received``:
+
+* Names are not resolved (a lookup would block the loop): ``"localhost"`` or any other
+  name gives ``socket.gaierror`` (``EAI_NONAME``), as an unknown name does. IPv4 literals
+  in every form ``inet_aton`` reads (``10.1``, ``0x0a.0.0.1``) are accepted.
+* There is no loopback device: the own address, ``0.0.0.0`` (and ``""``) and 127.0.0.0/8
+  give ``ENETUNREACH``, where the kernel would deliver them locally.
+* Multicast destinations give ``EOPNOTSUPP`` (not supported yet).
+
+uvloop's own UDP transport departs from asyncio here (it raises ``ValueError`` for names
+and tuples of the wrong length, accepts ports past 65535); aionetmap follows asyncio's
+rules on every loop. A validated unicast destination is cached per interface, so a port
+given as a ``float`` equal to a cached ``int`` one is taken from the cache, not refused.
 """
 
 from __future__ import annotations
@@ -50,6 +74,7 @@ class UdpTransport(PortTransportBase, asyncio.DatagramTransport):
         remote: Address | None,
         *,
         waiter: asyncio.Future[None] | None = None,
+        allow_broadcast: bool = False,
     ) -> None:
         loop = iface.loop
         extra = {
@@ -70,6 +95,7 @@ class UdpTransport(PortTransportBase, asyncio.DatagramTransport):
         self._payloads: list[bytes] = []
         self._dsts: list[Address] = []
         self._careful = remote is not None
+        self._allow_broadcast = allow_broadcast
         self._addresses = iface.address_cache
         self._max_payload = iface.max_payload
         self._rx_datagrams = 0
@@ -100,7 +126,14 @@ class UdpTransport(PortTransportBase, asyncio.DatagramTransport):
 
     def sendto(self, data: bytes | bytearray | memoryview, addr: Any = None) -> None:
         """Queue one datagram to ``addr`` (an ``(ipv4, port)`` tuple), or to the peer of a
-        connected endpoint when ``addr`` is None. Never blocks."""
+        connected endpoint when ``addr`` is None. Never blocks.
+
+        Raises only what asyncio's ``sendto`` raises: ``TypeError`` for data that is not
+        bytes-like, ``ValueError`` for a connected endpoint given another address. A
+        destination it cannot send to goes to ``error_received`` (an ``OSError``) or, for
+        an argument a socket would refuse outright, closes the endpoint (see the module
+        docstring).
+        """
         # This runs once per datagram: the common case (bytes, a known address, a buffer
         # below the high-water mark) takes no more than a few dict and list operations.
         if type(data) is not bytes:
@@ -114,8 +147,11 @@ class UdpTransport(PortTransportBase, asyncio.DatagramTransport):
             addr = self._remote
         try:
             dst = self._addresses[addr]
-        except (KeyError, TypeError):  # new, or not even hashable: validate it
-            dst = self._iface.check_address(addr)
+        except (KeyError, TypeError):  # new, broadcast, or not even hashable: validate it
+            checked = self._check_destination(addr)
+            if checked is None:
+                return
+            dst = checked
         size = len(data)
         if size > self._max_payload:
             self._too_large(size)
@@ -131,11 +167,38 @@ class UdpTransport(PortTransportBase, asyncio.DatagramTransport):
             self._iface.flush_now()
             self._maybe_pause_protocol()
 
+    def check_destination(self, addr: Any) -> Address:
+        """``addr`` as this endpoint would send to it (``(dotted quad, int port)``), or the
+        exception that ``sendto`` would hand to ``error_received`` (an ``OSError``) or to
+        ``connection_lost`` (anything else). Raises instead of reporting: for callers
+        that want the error themselves, such as :class:`~aionetmap.UdpSocket`."""
+        return self._iface.check_address(addr, allow_broadcast=self._allow_broadcast)
+
+    def _check_destination(self, addr: Any) -> Address | None:
+        """A destination not in the cache, or None once its error went where asyncio's
+        transport sends it: ``OSError`` to ``error_received``, anything else (what
+        ``socket.sendto`` refuses before any system call) to ``connection_lost``."""
+        try:
+            return self.check_destination(addr)
+        except OSError as exc:
+            self.counters["tx_failed"] += 1
+            self._report(exc)
+        except Exception as exc:
+            self._fatal_error(exc, "Fatal write error on datagram transport")
+        return None
+
     def _sendto_rules(self, addr: Any) -> bool:
         """asyncio's sendto rules for connected and lost endpoints; False: drop it."""
         if self._remote is None:
             if addr is None:
-                raise ValueError("this endpoint is not connected: sendto() needs an address")
+                if self._check_open():
+                    # asyncio hands None on to socket.sendto, which refuses it: fatal.
+                    err = TypeError(
+                        "sendto(): AF_INET address must be tuple, not NoneType "
+                        "(this endpoint is not connected: sendto() needs an address)"
+                    )
+                    self._fatal_error(err, "Fatal write error on datagram transport")
+                return False
         elif addr is not None and addr != self._remote:
             raise ValueError(f"Invalid address: must be None or {self._remote}")
         return self._check_open()

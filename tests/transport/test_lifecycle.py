@@ -9,6 +9,7 @@ import gc
 import itertools
 import logging
 import os
+import socket
 import weakref
 from typing import Any
 
@@ -19,6 +20,7 @@ from aionetmap import endpoints
 from aionetmap.ports.pipe import PipePort
 from aionetmap.stack import build_udp_frame
 from aionetmap.testing.protocols import EchoProtocol, RecordingProtocol
+from tests.loops import catch_loop_errors
 from tests.transport.helpers import PEER_IP, ManualPeer, wait_until
 
 SERVER = "10.0.0.1/24"
@@ -172,7 +174,7 @@ async def test_protocol_factory_raising_leaves_the_port_free(
         ("local-ip-mismatch", ValueError, "does not match the interface address"),
         ("port-out-of-range", ValueError, "invalid UDP port 70000"),
         ("factory-raises", Boom, "factory"),
-        ("bad-remote", ValueError, "invalid IPv4 address"),
+        ("bad-remote", socket.gaierror, "does not resolve names"),
         ("no-prefix", ValueError, "prefix length"),
     ],
 )
@@ -367,3 +369,32 @@ async def test_udp_endpoint_on_a_closed_port_fails_clearly(
         await aionetmap.create_datagram_endpoint(RecordingProtocol, port=a, local_addr=(SERVER, 7))
     gc.collect()
     assert _registry() == {}
+
+
+class _MappedAddressSender(RecordingProtocol):
+    """Sends its first datagram to an IPv4-mapped IPv6 4-tuple from connection_made, as a
+    QUIC client written for a dual-stack socket does."""
+
+    def connection_made(self, transport: Any) -> None:
+        super().connection_made(transport)
+        transport.sendto(b"initial", ("::ffff:10.0.0.9", 443, 0, 0))
+
+
+async def test_a_fatal_destination_closes_the_endpoint_and_leaks_nothing(spec: str) -> None:
+    """asyncio's transport does not raise from sendto for an address of the wrong shape: it
+    closes with connection_lost(TypeError), so a caller that never sees an exception still
+    gets its cleanup, and the implicit interface and its port go away."""
+    fds = _open_fds()
+    with catch_loop_errors() as seen:
+        transport, proto = await aionetmap.create_datagram_endpoint(
+            _MappedAddressSender, port=spec, local_addr=(SERVER, 7)
+        )
+        for _ in range(3):  # connection_lost comes soon (call_soon), not at once
+            await asyncio.sleep(0)
+    assert proto.lost.done(), "the transport stayed open"
+    assert isinstance(proto.lost.result(), TypeError)
+    assert [context["message"] for context in seen] == ["Fatal write error on datagram transport"]
+    assert transport.is_closing()
+    await asyncio.sleep(0)
+    assert _registry() == {}
+    assert _open_fds() == fds

@@ -56,19 +56,9 @@ async def test_callback_order(pipe: tuple[PipePort, PipePort]) -> None:
 
 async def test_sendto_argument_rules(pipe: tuple[PipePort, PipePort]) -> None:
     server_t, _, client_t, client = await _pair(pipe)
+    # Only the data's type raises here; bad destinations are test_sendto_errors.py's.
     with pytest.raises(TypeError, match="bytes-like"):
         client_t.sendto("text", SERVER_ADDR)  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="not connected"):
-        client_t.sendto(b"x")
-    with pytest.raises(ValueError, match="invalid IPv4"):
-        client_t.sendto(b"x", ("not-an-ip", 7))
-    with pytest.raises(ValueError, match="invalid UDP port"):
-        client_t.sendto(b"x", ("10.0.0.1", 0))
-    with pytest.raises(TypeError, match="tuple"):
-        client_t.sendto(b"x", "10.0.0.1:7")
-    for bad in ("0.0.0.0", "224.0.0.1", "127.0.0.1", "10.0.0.2"):  # the last is our own
-        with pytest.raises(ValueError, match=f"cannot send to {bad}"):
-            client_t.sendto(b"x", (bad, 7))
     # Bytes-like objects of every kind are accepted and copied at once.
     data = bytearray(b"mutable")
     client_t.sendto(data, SERVER_ADDR)

@@ -1,0 +1,101 @@
+"""UDP destinations, checked the way a kernel AF_INET socket checks them.
+
+asyncio's datagram transport sorts what ``sendto`` cannot send into two kinds, and so
+does aionetmap (the transport turns the first kind into ``error_received`` and the second
+into a fatal error, ``connection_lost(exc)``):
+
+* ``OSError``: what the socket module passes on and the kernel (or the resolver) refuses:
+  a name that does not resolve (``socket.gaierror``), port 0 (``EINVAL``), a broadcast
+  address without ``allow_broadcast`` (``EACCES``); and what the kernel would accept but
+  this stack cannot do (see :func:`unreachable`).
+* ``TypeError`` / ``OverflowError``: what the socket module itself rejects before any
+  system call: not a 2-tuple, a host that is not ``str``/``bytes``, a port that is not an
+  integer or outside 0..65535. The messages are the socket module's.
+"""
+
+from __future__ import annotations
+
+import errno
+import operator
+import socket
+from ipaddress import IPv4Address, ip_address
+
+__all__ = ["parse_destination", "unreachable"]
+
+
+def parse_destination(addr: object) -> tuple[IPv4Address, int]:
+    """``(ip, port)`` from a ``sendto`` address, or the exception a kernel socket's
+    ``sendto`` would raise for it (names are never looked up: see :func:`parse_host`)."""
+    if not isinstance(addr, tuple):
+        raise TypeError(f"sendto(): AF_INET address must be tuple, not {type(addr).__name__}")
+    if len(addr) != 2:
+        raise TypeError("AF_INET address must be a pair (host, port)")
+    host, port = addr
+    if not isinstance(host, str | bytes | bytearray):
+        raise TypeError(f"str, bytes or bytearray expected, not {type(host).__name__}")
+    port = operator.index(port)  # TypeError for a float or a str, as the socket module
+    if not 0 <= port <= 0xFFFF:
+        raise OverflowError("sendto(): port must be 0-65535.")
+    ip = parse_host(host)
+    if port == 0:
+        raise OSError(errno.EINVAL, f"cannot send to {ip}:0: UDP port 0 is not a destination")
+    return ip, port
+
+
+def parse_host(host: str | bytes | bytearray) -> IPv4Address:
+    """An IPv4 address in any form ``inet_aton`` takes (``10.1`` too), ``""`` (the
+    unspecified address) or ``"<broadcast>"``, as the socket module reads them.
+
+    Anything else would need a resolver, and aionetmap runs none (a lookup from
+    ``sendto`` would block the loop): ``socket.gaierror``, as for a name that does not
+    resolve.
+    """
+    text = host if isinstance(host, str) else bytes(host).decode("ascii", "replace")
+    if text == "<broadcast>":
+        return IPv4Address("255.255.255.255")
+    if text == "":
+        return IPv4Address(0)
+    try:
+        return IPv4Address(text)
+    except ValueError:
+        pass
+    try:  # the short and non-decimal forms (10.1, 0x7f.1) need no lookup either
+        info = socket.getaddrinfo(text, None, socket.AF_INET, flags=socket.AI_NUMERICHOST)
+        return IPv4Address(info[0][4][0])
+    except (OSError, UnicodeError, ValueError):
+        pass
+    if _is_ipv6(text):
+        raise socket.gaierror(
+            socket.EAI_ADDRFAMILY, f"{text!r} is an IPv6 address; aionetmap speaks IPv4 only"
+        )
+    raise socket.gaierror(
+        socket.EAI_NONAME,
+        f"{text!r} is not an IPv4 address, and aionetmap does not resolve names "
+        "(resolve it first, e.g. with loop.getaddrinfo)",
+    )
+
+
+def _is_ipv6(text: str) -> bool:
+    try:
+        ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def unreachable(ip: IPv4Address, own: IPv4Address) -> OSError | None:
+    """The error for a destination a kernel socket would reach but this host cannot, or
+    None. The kernel delivers the unspecified, loopback and own addresses through its
+    loopback device, which a user-space host on one port does not have; multicast needs
+    group support that aionetmap does not have yet."""
+    if ip == own or ip.is_unspecified or ip.is_loopback:
+        what = "this host's own address" if ip == own else "a local address"
+        return OSError(
+            errno.ENETUNREACH,
+            f"cannot send to {ip}: {what}, which needs a loopback device (aionetmap has none)",
+        )
+    if ip.is_multicast:
+        return OSError(
+            errno.EOPNOTSUPP, f"cannot send to {ip}: aionetmap does not support multicast yet"
+        )
+    return None
