@@ -147,6 +147,7 @@ async def create_datagram_endpoint(
     gateway: str | None = None,
     mtu: int | None = None,
     config: HostConfig | None = None,
+    read_buffer_limit: int | None = None,
 ) -> tuple[UdpTransport, _P]:
     """Serve a UDP protocol on a netmap (or AF_PACKET, or software-pipe) port.
 
@@ -155,7 +156,10 @@ async def create_datagram_endpoint(
     ``remote_addr`` makes a connected endpoint (``sendto`` without an address; only the
     peer's datagrams are delivered). Endpoints on the same ``port`` (spec or object) in
     the same loop share one host; ``address``/``mac``/``gateway``/``mtu``/``config`` (see
-    :func:`open_interface`) apply when that host is created.
+    :func:`open_interface`) apply when that host is created. ``read_buffer_limit`` is how
+    many bytes are held for the protocol while it has paused reading (each datagram counts
+    its payload plus 256 bytes; default 212,992, like Linux's ``rmem_default``); beyond
+    it, datagrams are dropped and counted in ``stats()["rx_dropped_paused"]``.
     """
     loop = asyncio.get_running_loop()
     iface_address = _interface_address(address, local_addr)
@@ -187,7 +191,10 @@ async def create_datagram_endpoint(
         iface.add_close_callback(functools.partial(_forget, loop, port))
     try:
         transport, protocol = await iface.create_datagram_endpoint(
-            protocol_factory, local_port=local_port, remote_addr=remote_addr
+            protocol_factory,
+            local_port=local_port,
+            remote_addr=remote_addr,
+            read_buffer_limit=read_buffer_limit,
         )
     except BaseException:
         # Nobody else uses it (and it is not finishing a send for an endpoint that left).

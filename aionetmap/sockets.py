@@ -190,15 +190,19 @@ async def open_udp(
     remote_addr: Address | None = None,
     address: str | None = None,
     max_queue: int = DEFAULT_RECV_QUEUE,
+    read_buffer_limit: int | None = None,
     **interface_options: Any,
 ) -> UdpSocket:
-    """Open an await-based UDP socket; arguments as for :func:`create_datagram_endpoint`."""
+    """Open an await-based UDP socket; arguments as for :func:`create_datagram_endpoint`
+    (``read_buffer_limit`` there applies while the transport's reading is paused; the
+    socket itself queues up to ``max_queue`` datagrams for its reader)."""
     transport, protocol = await create_datagram_endpoint(
         lambda: _SocketProtocol(max_queue),
         port=port,
         local_addr=local_addr,
         remote_addr=remote_addr,
         address=address,
+        read_buffer_limit=read_buffer_limit,
         **interface_options,
     )
     return UdpSocket(transport, protocol)
