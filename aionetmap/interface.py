@@ -177,6 +177,8 @@ class NetInterface:
 
         The port and the stack both count ``rx_frames``/``tx_frames``; the stack's appear as
         ``stack_rx_frames``/``stack_tx_frames`` (frames the host handled or built).
+        ``tx_dropped_close`` counts frames an interface closing by itself (its last endpoint
+        gone) left unsent because the port took none for ``CLOSE_STALL_TIMEOUT`` seconds.
         """
         merged: dict[str, int] = dict(self.port.stats())
         for name, value in self.host.stats.as_dict().items():
