@@ -165,9 +165,11 @@ class FrameTransport(PortTransportBase, asyncio.DatagramTransport):
         self._driver.pause_reading()
 
     def _reading_resumed(self) -> None:
-        # Held frames are replayed from a callback scheduled now, so they go before
-        # anything the re-added reader takes from the ring in a later one.
-        self._driver.resume_reading()
+        # With frames held, the reader comes back only once the replay has delivered
+        # them, so nothing taken from the ring can overtake them, whatever order the loop
+        # runs I/O and soon-callbacks in.
+        if not self._held:
+            self._driver.resume_reading()
 
     def _on_batch(self, batch: FrameBatch) -> None:
         count = batch.count
@@ -187,6 +189,8 @@ class FrameTransport(PortTransportBase, asyncio.DatagramTransport):
     def _replay_held(self) -> None:
         frames = [self._take_held()[0] for _ in range(len(self._held))]
         self._deliver(frames)  # a pause in the middle holds the rest again, in order
+        if self._reading and not self._closing and not self._held:
+            self._driver.resume_reading()
 
     def _deliver(self, frames: list[bytes]) -> None:
         protocol = self._protocol

@@ -204,11 +204,14 @@ async def test_frames_held_mid_batch_are_bounded_by_the_read_buffer_limit(
     assert pb.frames == sent[:1]
     assert (tb.stats()["rx_held"], tb.stats()["rx_dropped_paused"]) == (3, 6)
     assert tb.get_read_buffer_size() == 3 * (60 + 256)
+    later = [frame(i) for i in range(100, 105)]
+    ta.send_many(later)  # these wait in the ring: the paused endpoint is not reading
+    await wait_until(lambda: b.stats()["rx_frames"] == 10 and a.tx_in_flight() == 0)
     pb.pause = False
     tb.resume_reading()
     assert pb.frames == sent[:1]  # replayed from a later callback, not from resume_reading
-    await wait_until(lambda: len(pb.frames) == 4)
-    assert pb.frames == sent[:4]
+    await wait_until(lambda: len(pb.frames) == 9)
+    assert pb.frames == sent[:4] + later  # the held ones first, then the ring's
     assert tb.get_read_buffer_size() == 0
     with pytest.raises(ValueError, match="read buffer limit"):
         tb.set_read_buffer_limit(-1)
