@@ -11,6 +11,13 @@ The readiness rules come from how netmap behaves under epoll (netmap-abi.md §4.
   netmap fd is almost always writable). Ports whose TX-room signal arrives as read readiness
   (the software pipe) are re-tried from the reader instead.
 * Everything sent during one loop iteration leaves in one fill and one flush.
+* A paused reader (``pause_reading``) is taken off the loop, so frames wait in the RX ring
+  and a software-pipe peer is held back instead of losing them; while it is off, a port
+  whose TX-room signal is read readiness has its TX retried on a short timer instead.
+* A graceful close (``drain``) waits for the owner's backlog, the frames the port holds,
+  and the frames it has handed over but the other side has not taken (a NIC still sending):
+  for as long as they keep leaving. Only a stall (nothing left for a whole check period)
+  ends it early, and the owner hears how many frames were left behind.
 * A link that goes down makes the fd report an error: asyncio then calls the reader in a
   loop, and uvloop (libuv) silently stops watching the fd. So an empty read asks the port
   for its error, and a slow watchdog does too; a link that is down is reported and the
@@ -28,6 +35,7 @@ from aionetmap._constants import (
     DRAIN_POLL_INTERVAL,
     LINK_WATCH_INTERVAL,
     MAX_TX_ROUNDS,
+    PAUSED_TX_POLL_INTERVAL,
     RX_BATCH,
 )
 from aionetmap.ports.base import FrameBatch, Port
@@ -40,8 +48,9 @@ class PortDriver:
 
     ``on_batch(batch)`` receives each filled :class:`FrameBatch` (valid only during the
     call). ``fill_tx()`` moves as much backlog as fits into the port and returns True when
-    some is left because the TX ring is full; ``has_backlog()`` says whether any is left at
-    all. ``on_error(exc, message)`` is told of a failing port; the driver stops itself first.
+    some is left because the TX ring is full; ``backlog()`` says how many frames (or
+    datagrams) are left in all. ``on_error(exc, message)`` is told of a failing port; the
+    driver stops itself first.
     ``on_link_down(exc)`` is told that the link went down (the driver carries on).
     """
 
@@ -52,7 +61,7 @@ class PortDriver:
         *,
         on_batch: Callable[[FrameBatch], None],
         fill_tx: Callable[[], bool],
-        has_backlog: Callable[[], bool],
+        backlog: Callable[[], int],
         on_error: Callable[[BaseException, str], None],
         on_link_down: Callable[[OSError], None],
         batch_size: int = RX_BATCH,
@@ -65,21 +74,28 @@ class PortDriver:
         self.batch = FrameBatch(batch_size, batch_size * info.buf_size + info.max_frame)
         self._on_batch = on_batch
         self._fill_tx = fill_tx
-        self._has_backlog = has_backlog
+        self._backlog = backlog
         self._on_error = on_error
         self._on_link_down = on_link_down
         self._watchdog: asyncio.TimerHandle | None = None
         self._tx_via_writer = port.tx_wakeup == "writable"
-        self._reading = False
+        self._started = False
+        self._reading = False  # the reader is registered with the loop
+        self._rx_paused = False
+        self._tx_poll: asyncio.TimerHandle | None = None
         self._writer_armed = False
         self._flush_scheduled = False
         self._in_tx = False  # inside _run_tx: owner callbacks must not start another pass
         self.tx_waiting = False
         """True while backlog (or, for read-woken ports, frames queued in the port) waits
         for TX room."""
-        self._on_drained: Callable[[], None] | None = None
-        self._drain_deadline = 0.0
+        self._on_drained: Callable[[int], None] | None = None
+        self._drain_stall = 0.0
+        self._drain_left = 0  # frames left at the last look
+        self._drain_moved = False  # some left since the last stall check
+        self._drain_poll = DRAIN_POLL_INTERVAL
         self._drain_timer: asyncio.TimerHandle | None = None
+        self._stall_timer: asyncio.TimerHandle | None = None
         self.closed = False
 
     def __repr__(self) -> str:
@@ -87,11 +103,35 @@ class PortDriver:
         return f"<PortDriver {self._port.info.name} fd={self._fd} {state}>"
 
     def start(self) -> None:
-        """Start watching the fd for received frames."""
-        if not self._reading and not self.closed:
-            self._loop.add_reader(self._fd, self._read_ready)
-            self._reading = True
-            self._watchdog = self._loop.call_later(LINK_WATCH_INTERVAL, self._watch)
+        """Start watching the fd for received frames (unless reading is paused)."""
+        if self._started or self.closed:
+            return
+        self._started = True
+        if not self._rx_paused:
+            self._add_reader()
+        self._watchdog = self._loop.call_later(LINK_WATCH_INTERVAL, self._watch)
+
+    def pause_reading(self) -> None:
+        """Leave received frames in the port until :meth:`resume_reading`."""
+        if self._rx_paused or self.closed:
+            return
+        self._rx_paused = True
+        if self._reading:
+            self._loop.remove_reader(self._fd)
+            self._reading = False
+        self._set_tx_waiting(self.tx_waiting)  # the TX wake-up may have gone with the reader
+
+    def resume_reading(self) -> None:
+        if not self._rx_paused or self.closed:
+            return
+        self._rx_paused = False
+        self._cancel_tx_poll()
+        if self._started:
+            self._add_reader()
+
+    def _add_reader(self) -> None:
+        self._loop.add_reader(self._fd, self._read_ready)
+        self._reading = True
 
     def request_flush(self) -> None:
         """Schedule one TX pass for this loop iteration (idempotent within it)."""
@@ -110,12 +150,23 @@ class PortDriver:
         elif not self.closed:
             self._run_tx()
 
-    def drain(self, on_drained: Callable[[], None], timeout: float) -> None:
-        """Call ``on_drained`` once the owner's backlog and the frames queued in the port
-        have gone to the other side, or after ``timeout`` seconds, so that a peer that
-        never reads cannot hold a close forever."""
+    def drain(self, on_drained: Callable[[int], None], stall: float) -> None:
+        """Call ``on_drained(0)`` once the owner's backlog and every frame queued in or
+        handed to the port has been taken by the other side, however long that takes.
+
+        Progress is checked every ``stall`` seconds: if not one frame left since the last
+        check (a peer that stopped reading, a link that stopped sending), the drain gives
+        up and calls ``on_drained(left)`` with the number of frames still waiting. So a
+        close ends after one to two ``stall`` periods without progress, never at a fixed
+        time after it began.
+        """
+        self.cancel_drain()
         self._on_drained = on_drained
-        self._drain_deadline = self._loop.time() + timeout
+        self._drain_stall = stall
+        self._drain_left = self._left()
+        self._drain_moved = False
+        self._drain_poll = DRAIN_POLL_INTERVAL
+        self._stall_timer = self._loop.call_later(stall, self._stall_check)
         self._check_drained()
 
     def cancel_drain(self) -> None:
@@ -123,15 +174,22 @@ class PortDriver:
         if self._drain_timer is not None:
             self._drain_timer.cancel()
             self._drain_timer = None
+        if self._stall_timer is not None:
+            self._stall_timer.cancel()
+            self._stall_timer = None
 
     def close(self) -> None:
         """Stop watching the fd. The port itself belongs to the caller."""
         if self.closed:
             return
         self.closed = True
+        self._cancel_tx_poll()
         if self._drain_timer is not None:
             self._drain_timer.cancel()
             self._drain_timer = None
+        if self._stall_timer is not None:
+            self._stall_timer.cancel()
+            self._stall_timer = None
         if self._watchdog is not None:
             self._watchdog.cancel()
             self._watchdog = None
@@ -210,32 +268,69 @@ class PortDriver:
         if self._on_drained is not None:
             self._check_drained()
 
+    def _left(self) -> int:
+        """Frames not yet taken by the other side: the owner's, and the port's."""
+        port = self._port
+        return self._backlog() + max(port.tx_pending(), port.tx_in_flight())
+
     def _check_drained(self) -> None:
         if self._on_drained is None:
             return
-        if (
-            self.closed
-            or self._loop.time() >= self._drain_deadline
-            or not (self._has_backlog() or self._port.tx_pending())
-        ):
-            callback = self._on_drained
-            self.cancel_drain()
-            callback()
+        if self.closed:  # the port failed (reported already) or the owner closed us
+            self._finish_drain(0)
+            return
+        left = self._left()
+        if left < self._drain_left:
+            self._drain_moved = True
+            self._drain_poll = DRAIN_POLL_INTERVAL
+        self._drain_left = left
+        if not left:
+            self._finish_drain(0)
             return
         self.request_flush()
         # The armed wake-ups cover a full ring; frames a port finishes on its own (in
-        # flight on a NIC) signal nothing, so while closing we also poll.
+        # flight on a NIC) signal nothing, so while closing we also poll, backing off
+        # while nothing moves.
         if self._drain_timer is None:
-            self._drain_timer = self._loop.call_later(DRAIN_POLL_INTERVAL, self._drain_tick)
+            self._drain_timer = self._loop.call_later(self._drain_poll, self._drain_tick)
+
+    def _finish_drain(self, left: int) -> None:
+        callback = self._on_drained
+        self.cancel_drain()
+        if callback is not None:
+            callback(left)
 
     def _drain_tick(self) -> None:
         self._drain_timer = None
         if not self.closed:
+            self._drain_poll = min(self._drain_poll * 2, self._drain_stall / 8)
             self._run_tx()
+
+    def _stall_check(self) -> None:
+        self._stall_timer = None
+        if self._on_drained is None:
+            return
+        if not self.closed:
+            self._run_tx()  # the freshest count (this may finish the drain)
+        if self._on_drained is None:
+            return
+        if self._drain_moved and not self.closed:
+            self._drain_moved = False
+            self._stall_timer = self._loop.call_later(self._drain_stall, self._stall_check)
+            return
+        self._finish_drain(0 if self.closed else self._drain_left)
 
     def _set_tx_waiting(self, waiting: bool) -> None:
         self.tx_waiting = waiting
         if not self._tx_via_writer:
+            # Room comes back as read readiness: with the reader off, look on a timer.
+            if waiting and self._rx_paused and not self.closed:
+                if self._tx_poll is None:
+                    self._tx_poll = self._loop.call_later(
+                        PAUSED_TX_POLL_INTERVAL, self._tx_poll_tick
+                    )
+            else:
+                self._cancel_tx_poll()
             return
         if waiting and not self._writer_armed:
             self._loop.add_writer(self._fd, self._write_ready)
@@ -243,6 +338,16 @@ class PortDriver:
         elif not waiting and self._writer_armed:
             self._loop.remove_writer(self._fd)
             self._writer_armed = False
+
+    def _tx_poll_tick(self) -> None:
+        self._tx_poll = None
+        if not self.closed:
+            self._run_tx()
+
+    def _cancel_tx_poll(self) -> None:
+        if self._tx_poll is not None:
+            self._tx_poll.cancel()
+            self._tx_poll = None
 
     def _watch(self) -> None:
         self._watchdog = None

@@ -10,15 +10,26 @@ here rather than inherited, because those classes are private to asyncio:
   exception; an ``OSError`` does the same quietly (it reaches ``connection_lost``).
 * ``pause_writing`` once the buffer passes the high-water mark, ``resume_writing`` as soon as
   a send brings it down to the low-water mark (whether or not it is empty by then).
+* ``pause_reading()`` loses nothing within limits, as a kernel socket keeps data in its
+  receive buffer: what arrives while paused is held (up to the read-buffer limit, in
+  bytes: each item's length plus ``READ_ITEM_OVERHEAD``) and delivered in order after
+  ``resume_reading()``, from a later callback, as asyncio delivers after re-adding its
+  reader. Only what does not fit is dropped, and counted (``rx_dropped_paused``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import warnings
 from typing import Any
 
-from aionetmap._constants import DEFAULT_HIGH_WATER, LOG_THRESHOLD_FOR_CONNLOST_WRITES
+from aionetmap._constants import (
+    DEFAULT_HIGH_WATER,
+    DEFAULT_READ_BUFFER,
+    LOG_THRESHOLD_FOR_CONNLOST_WRITES,
+    READ_ITEM_OVERHEAD,
+)
 from aionetmap._log import logger
 
 __all__ = ["PortTransportBase"]
@@ -27,8 +38,10 @@ __all__ = ["PortTransportBase"]
 class PortTransportBase:
     """State and callbacks common to every aionetmap transport.
 
-    Subclasses provide ``_close_when_flushed()``, ``_drop_buffer()`` and ``_detach()`` (stop
-    receiving and release what the transport holds on its port or interface).
+    Subclasses provide ``_close_when_flushed()``, ``_drop_buffer()``, ``_detach()`` (stop
+    receiving and release what the transport holds on its port or interface) and
+    ``_replay_held()`` (deliver what was held while paused); they may hook
+    ``_reading_paused()``/``_reading_resumed()``.
     """
 
     _loop: asyncio.AbstractEventLoop | None
@@ -48,6 +61,11 @@ class PortTransportBase:
         self._high_water = DEFAULT_HIGH_WATER
         self._low_water = DEFAULT_HIGH_WATER // 4
         self._buffer_size = 0
+        self._read_limit = DEFAULT_READ_BUFFER
+        # Received while paused: (data, address) in arrival order, and their cost in bytes.
+        self._held: collections.deque[tuple[bytes, Any]] = collections.deque()
+        self._held_bytes = 0
+        self._replay_scheduled = False
 
     # === Public API (asyncio.BaseTransport / WriteTransport parts) ===
 
@@ -73,15 +91,40 @@ class PortTransportBase:
         return not self._closing and self._reading
 
     def pause_reading(self) -> None:
-        """Stop delivering received data. What arrives meanwhile is dropped and counted
-        (``rx_dropped_paused``) rather than left to back up the ring."""
+        """Stop delivering received data until :meth:`resume_reading`. What arrives
+        meanwhile is kept up to the read-buffer limit (see :meth:`set_read_buffer_limit`);
+        beyond it, it is dropped and counted (``rx_dropped_paused``)."""
+        if self._closing or not self._reading:
+            return
         self._reading = False
         self._state_changed()
+        self._reading_paused()
 
     def resume_reading(self) -> None:
-        if not self._closing:
-            self._reading = True
-            self._state_changed()
+        """Deliver again: first, from a later loop callback, what was held while paused."""
+        if self._closing or self._reading:
+            return
+        self._reading = True
+        self._state_changed()
+        self._reading_resumed()
+        if self._held and not self._replay_scheduled and self._loop is not None:
+            self._replay_scheduled = True
+            self._loop.call_soon(self._replay)
+
+    def get_read_buffer_size(self) -> int:
+        """Bytes held for a paused protocol (each item's length plus a fixed overhead)."""
+        return self._held_bytes
+
+    def get_read_buffer_limit(self) -> int:
+        """Most bytes held for a paused protocol (default: Linux's ``rmem_default``)."""
+        return self._read_limit
+
+    def set_read_buffer_limit(self, limit: int) -> None:
+        """Set how many bytes a paused protocol may have held for it, as ``SO_RCVBUF``
+        does for a kernel socket. What is held already stays."""
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+            raise ValueError(f"the read buffer limit must be an int >= 0, not {limit!r}")
+        self._read_limit = limit
 
     def get_write_buffer_size(self) -> int:
         return self._buffer_size
@@ -105,6 +148,7 @@ class PortTransportBase:
         if self._closing:
             return
         self._closing = True
+        self._drop_held()
         self._state_changed()
         self._close_when_flushed()
 
@@ -121,6 +165,43 @@ class PortTransportBase:
 
     def _drop_buffer(self) -> None:
         raise NotImplementedError
+
+    def _replay_held(self) -> None:
+        """Deliver held items while reading is on (called from a loop callback)."""
+        raise NotImplementedError
+
+    def _reading_paused(self) -> None:
+        """Hook: ``pause_reading`` took effect."""
+
+    def _reading_resumed(self) -> None:
+        """Hook: ``resume_reading`` took effect (before held items are replayed)."""
+
+    def _hold(self, data: bytes, addr: Any, *, force: bool = False) -> bool:
+        """Keep one received item for later; False (not kept) when over the limit.
+        ``force`` keeps it regardless: order must be kept behind items already held that
+        are about to be replayed."""
+        cost = len(data) + READ_ITEM_OVERHEAD
+        if not force and self._held_bytes + cost > self._read_limit:
+            return False
+        self._held.append((data, addr))
+        self._held_bytes += cost
+        return True
+
+    def _take_held(self) -> tuple[bytes, Any]:
+        data, addr = self._held.popleft()
+        self._held_bytes -= len(data) + READ_ITEM_OVERHEAD
+        return data, addr
+
+    def _drop_held(self) -> None:
+        """Closing: what a paused protocol never read goes, as a socket's receive queue
+        goes with the socket."""
+        self._held.clear()
+        self._held_bytes = 0
+
+    def _replay(self) -> None:
+        self._replay_scheduled = False
+        if self._reading and not self._closing and self._protocol is not None:
+            self._replay_held()
 
     def _detach(self) -> None:
         raise NotImplementedError
@@ -188,6 +269,7 @@ class PortTransportBase:
         if self._conn_lost:
             return
         self._drop_buffer()
+        self._drop_held()
         self._buffer_size = 0
         self._closing = True
         self._state_changed()

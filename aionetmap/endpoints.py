@@ -148,6 +148,7 @@ async def create_datagram_endpoint(
     mtu: int | None = None,
     config: HostConfig | None = None,
     allow_broadcast: bool = False,
+    read_buffer_limit: int | None = None,
 ) -> tuple[UdpTransport, _P]:
     """Serve a UDP protocol on a netmap (or AF_PACKET, or software-pipe) port.
 
@@ -159,6 +160,10 @@ async def create_datagram_endpoint(
     :func:`open_interface`) apply when that host is created. ``allow_broadcast`` lets the
     endpoint send to broadcast addresses, as asyncio's keyword of that name does.
     Destinations are checked as asyncio checks them: see :class:`~aionetmap.UdpTransport`.
+    :func:`open_interface`) apply when that host is created. ``read_buffer_limit`` is how
+    many bytes are held for the protocol while it has paused reading (each datagram counts
+    its payload plus 256 bytes; default 212,992, like Linux's ``rmem_default``); beyond
+    it, datagrams are dropped and counted in ``stats()["rx_dropped_paused"]``.
     """
     loop = asyncio.get_running_loop()
     iface_address = _interface_address(address, local_addr)
@@ -194,6 +199,7 @@ async def create_datagram_endpoint(
             local_port=local_port,
             remote_addr=remote_addr,
             allow_broadcast=allow_broadcast,
+            read_buffer_limit=read_buffer_limit,
         )
     except BaseException:
         # Nobody else uses it (and it is not finishing a send for an endpoint that left).

@@ -7,8 +7,9 @@ import errno
 from collections.abc import Iterable
 from typing import Any
 
-from aionetmap._constants import CLOSE_DRAIN_TIMEOUT
+from aionetmap import _constants
 from aionetmap._driver import PortDriver
+from aionetmap._log import logger
 from aionetmap._transport_base import PortTransportBase
 from aionetmap.ports.base import FrameBatch, Port
 from aionetmap.protocol import FrameProtocol
@@ -32,8 +33,19 @@ class FrameTransport(PortTransportBase, asyncio.DatagramTransport):
     frame. Per-frame delivery stops at once when the protocol closes, aborts or pauses
     reading; a whole-batch call gets the whole batch. Frames are copies and stay valid.
 
+    ``pause_reading()`` stops draining the port: the transport is its port's only reader,
+    so frames wait in the RX ring, where a software-pipe (or netmap pipe/VALE) peer is
+    held back once it is full and a NIC or AF_PACKET socket drops and counts as it does
+    for any slow reader. Frames of a batch already taken when the protocol paused are
+    held (up to the read-buffer limit, see :meth:`set_read_buffer_limit`; beyond it
+    dropped and counted as ``rx_dropped_paused``). ``resume_reading()`` delivers the held
+    frames first, then drains the ring again, in order.
+
     ``send()`` never blocks: frames queue in the transport, and everything queued during
     one loop iteration goes into the TX ring with one native call and one flush.
+    ``close()`` waits until the port's peer has taken every queued frame (a NIC's TX ring
+    included) for as long as frames keep leaving; only a stall of ``CLOSE_STALL_TIMEOUT``
+    seconds drops the rest, counted as ``tx_dropped_close`` and logged as a warning.
     """
 
     def __init__(
@@ -60,7 +72,7 @@ class FrameTransport(PortTransportBase, asyncio.DatagramTransport):
             port,
             on_batch=self._on_batch,
             fill_tx=self._fill_tx,
-            has_backlog=self._has_backlog,
+            backlog=self._backlog,
             on_error=self._fatal_error,
             on_link_down=self._report,
         )
@@ -71,7 +83,12 @@ class FrameTransport(PortTransportBase, asyncio.DatagramTransport):
         self._buffer: list[bytes] = []
         self._head = 0  # first unsent frame in _buffer
         self._drain_pending = False
-        self._counters = {"rx_frames": 0, "tx_frames": 0, "rx_dropped_paused": 0}
+        self._counters = {
+            "rx_frames": 0,
+            "tx_frames": 0,
+            "rx_dropped_paused": 0,
+            "tx_dropped_close": 0,
+        }
         self._schedule_connection_made(waiter)
 
     def __repr__(self) -> str:
@@ -123,9 +140,11 @@ class FrameTransport(PortTransportBase, asyncio.DatagramTransport):
         self.send(data)
 
     def stats(self) -> dict[str, int]:
-        """This transport's counters merged with its port's."""
+        """This transport's counters merged with its port's; ``rx_held`` is how many
+        received frames are held for a paused protocol now."""
         merged = dict(self._port.stats())
         merged.update(self._counters)
+        merged["rx_held"] = len(self._held)
         return merged
 
     # === Internals ===
@@ -142,14 +161,36 @@ class FrameTransport(PortTransportBase, asyncio.DatagramTransport):
             self._driver.flush_now()
         self._maybe_pause_protocol()
 
+    def _reading_paused(self) -> None:
+        self._driver.pause_reading()
+
+    def _reading_resumed(self) -> None:
+        # With frames held, the reader comes back only once the replay has delivered
+        # them, so nothing taken from the ring can overtake them, whatever order the loop
+        # runs I/O and soon-callbacks in.
+        if not self._held:
+            self._driver.resume_reading()
+
     def _on_batch(self, batch: FrameBatch) -> None:
         count = batch.count
-        if not self._connected or not self._reading or self._closing:
-            if not self._closing:
-                self._counters["rx_dropped_paused"] += count
+        if self._closing:
             return
         self._counters["rx_frames"] += count
+        if not self._connected or not self._reading:
+            self._hold_all(batch.frames())
+            return
         self._deliver(batch.frames())
+
+    def _hold_all(self, frames: list[bytes]) -> None:
+        for frame in frames:
+            if not self._hold(frame, None):
+                self._counters["rx_dropped_paused"] += 1
+
+    def _replay_held(self) -> None:
+        frames = [self._take_held()[0] for _ in range(len(self._held))]
+        self._deliver(frames)  # a pause in the middle holds the rest again, in order
+        if self._reading and not self._closing and not self._held:
+            self._driver.resume_reading()
 
     def _deliver(self, frames: list[bytes]) -> None:
         protocol = self._protocol
@@ -178,12 +219,12 @@ class FrameTransport(PortTransportBase, asyncio.DatagramTransport):
 
     def _stopped_at(self, rest: list[bytes]) -> None:
         """A callback changed things in the middle of a batch: what is left goes nowhere
-        after close(), is counted as dropped after pause_reading(), and goes to the new
+        after close(), is held for later after pause_reading(), and goes to the new
         protocol after set_protocol()."""
         if self._closing:
             return
         if not self._reading:
-            self._counters["rx_dropped_paused"] += len(rest)
+            self._hold_all(rest)
             return
         self._deliver(rest)
 
@@ -209,19 +250,28 @@ class FrameTransport(PortTransportBase, asyncio.DatagramTransport):
         self._buffer_drained()
         return False
 
-    def _has_backlog(self) -> bool:
-        return self._head < len(self._buffer)
+    def _backlog(self) -> int:
+        return len(self._buffer) - self._head
 
     def _close_when_flushed(self) -> None:
         # Wait for the port too: frames still queued in its TX ring die with it.
         if self._drain_pending:
             return
         self._drain_pending = True
-        self._driver.drain(self._flushed_for_close, CLOSE_DRAIN_TIMEOUT)
+        self._driver.drain(self._flushed_for_close, _constants.CLOSE_STALL_TIMEOUT)
 
-    def _flushed_for_close(self) -> None:
-        if not self._conn_lost:
-            self._schedule_connection_lost(None)
+    def _flushed_for_close(self, left: int) -> None:
+        if self._conn_lost:
+            return
+        if left:
+            self._counters["tx_dropped_close"] += left
+            logger.warning(
+                "%s: close dropped %d queued frames: the port took none for %.1f s",
+                self._port.info.name,
+                left,
+                _constants.CLOSE_STALL_TIMEOUT,
+            )
+        self._schedule_connection_lost(None)
 
     def _drop_buffer(self) -> None:
         self._buffer.clear()

@@ -17,9 +17,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from aionetmap import _constants
 from aionetmap._address import parse_destination, unreachable
-from aionetmap._constants import CLOSE_DRAIN_TIMEOUT, EPHEMERAL_PORTS
+from aionetmap._constants import EPHEMERAL_PORTS
 from aionetmap._driver import PortDriver
+from aionetmap._log import logger
 from aionetmap._udppath import UdpFastPath
 from aionetmap.ports.base import FrameBatch, Port
 from aionetmap.stack import (
@@ -88,12 +90,13 @@ class NetInterface:
         self._closed_future: asyncio.Future[None] = loop.create_future()
         self._close_callbacks: list[Callable[[NetInterface], None]] = []
         self._retiring = False
+        self._tx_dropped_close = 0
         self.driver = PortDriver(
             loop,
             port,
             on_batch=self._on_batch,
             fill_tx=self._fill_tx,
-            has_backlog=self._has_backlog,
+            backlog=self._backlog,
             on_error=self._port_failed,
             on_link_down=self._link_down,
         )
@@ -124,12 +127,15 @@ class NetInterface:
         local_port: int = 0,
         remote_addr: Address | None = None,
         allow_broadcast: bool = False,
+        read_buffer_limit: int | None = None,
     ) -> tuple[UdpTransport, Any]:
         """Bind a UDP port (0 picks a free one) and connect a protocol to it.
 
         ``allow_broadcast`` lets the endpoint send to the limited and the subnet broadcast
         address (a kernel socket's ``SO_BROADCAST``). A ``remote_addr`` the endpoint cannot
         send to raises here, as ``connect()`` would (see :meth:`check_address`).
+        ``read_buffer_limit``: bytes held for the protocol while it has paused reading
+        (see :meth:`UdpTransport.set_read_buffer_limit`; None keeps the default).
         """
         if self.closed:
             raise OSError(errno.EBADF, f"interface {self} is closed")
@@ -143,6 +149,8 @@ class NetInterface:
             transport = UdpTransport(
                 self, protocol, port_number, remote, waiter=waiter, allow_broadcast=allow_broadcast
             )
+            if read_buffer_limit is not None:
+                transport.set_read_buffer_limit(read_buffer_limit)
         except BaseException:
             self._release(port_number)  # else the port would stay bound to nobody
             raise
@@ -185,11 +193,14 @@ class NetInterface:
 
         The port and the stack both count ``rx_frames``/``tx_frames``; the stack's appear as
         ``stack_rx_frames``/``stack_tx_frames`` (frames the host handled or built).
+        ``tx_dropped_close`` counts frames an interface closing by itself (its last endpoint
+        gone) left unsent because the port took none for ``CLOSE_STALL_TIMEOUT`` seconds.
         """
         merged: dict[str, int] = dict(self.port.stats())
         for name, value in self.host.stats.as_dict().items():
             merged[f"stack_{name}" if name in ("rx_frames", "tx_frames") else name] = value
         merged["control_queue"] = len(self._control)
+        merged["tx_dropped_close"] = self._tx_dropped_close
         return merged
 
     def close(self) -> None:
@@ -276,16 +287,25 @@ class NetInterface:
         if self._close_when_unused and not self._endpoints and not self._retiring:
             # Let what the endpoints queued (and ARP/ICMP replies) reach the peer first.
             self._retiring = True
-            self.driver.drain(self._retire, CLOSE_DRAIN_TIMEOUT)
+            self.driver.drain(self._retire, _constants.CLOSE_STALL_TIMEOUT)
 
     @property
     def retiring(self) -> bool:
         """Closing by itself (no endpoints left) once its queued frames are out."""
         return self._retiring
 
-    def _retire(self) -> None:
-        if self._retiring and not self._endpoints:
-            self.close()
+    def _retire(self, left: int) -> None:
+        if not (self._retiring and not self._endpoints):
+            return
+        if left:
+            self._tx_dropped_close += left
+            logger.warning(
+                "%s: closing with %d frames unsent: the port took none for %.1f s",
+                self.port.info.name,
+                left,
+                _constants.CLOSE_STALL_TIMEOUT,
+            )
+        self.close()
 
     # === Internals ===
 
@@ -320,8 +340,10 @@ class NetInterface:
                 return candidate
         raise OSError(errno.EADDRINUSE, f"no free ephemeral UDP port on {self.interface}")
 
-    def _has_backlog(self) -> bool:
-        return bool(self._control) or bool(self._tx_ready)
+    def _backlog(self) -> int:
+        """Frames and datagrams waiting for the ring."""
+        queued = sum(len(transport.pending()[0]) for transport in self._tx_ready)
+        return len(self._control) + queued
 
     def _on_batch(self, batch: FrameBatch) -> None:
         now = self.loop.time()

@@ -205,9 +205,12 @@ async def open_udp(
     address: str | None = None,
     max_queue: int = DEFAULT_RECV_QUEUE,
     allow_broadcast: bool = False,
+    read_buffer_limit: int | None = None,
     **interface_options: Any,
 ) -> UdpSocket:
-    """Open an await-based UDP socket; arguments as for :func:`create_datagram_endpoint`."""
+    """Open an await-based UDP socket; arguments as for :func:`create_datagram_endpoint`
+    (``read_buffer_limit`` there applies while the transport's reading is paused; the
+    socket itself queues up to ``max_queue`` datagrams for its reader)."""
     transport, protocol = await create_datagram_endpoint(
         lambda: _SocketProtocol(max_queue),
         port=port,
@@ -215,6 +218,7 @@ async def open_udp(
         remote_addr=remote_addr,
         address=address,
         allow_broadcast=allow_broadcast,
+        read_buffer_limit=read_buffer_limit,
         **interface_options,
     )
     return UdpSocket(transport, protocol)

@@ -10,13 +10,19 @@ It follows ``_SelectorDatagramTransport``'s contract point by point (see
   for a socket.
 * A zero-length datagram is sent (it is valid UDP); stock asyncio on Python 3.11 silently
   discards it.
-* ``pause_reading()`` works (uvloop's UDP transport lacks it): datagrams for a paused
-  endpoint are dropped and counted as ``rx_dropped_paused`` while ARP and ping keep working.
+* ``pause_reading()`` works (uvloop's UDP transport lacks it) the way a kernel socket's
+  receive buffer does: datagrams for a paused endpoint are held, up to the read-buffer
+  limit (``read_buffer_limit=`` on the endpoint, :meth:`set_read_buffer_limit`; default 212,992
+  bytes like ``net.core.rmem_default``, each datagram counting its payload plus 256
+  bytes), and delivered in order after ``resume_reading()``; beyond the limit they are
+  dropped and counted as ``rx_dropped_paused``. ARP and ping keep working meanwhile.
+  ``stats()["rx_held"]`` says how many are held.
 * A datagram that cannot be sent (too large, no ARP answer, unreachable network) reaches
   ``error_received`` and is dropped, as a kernel error on ``sendto`` would.
-* ``close()`` waits at most ``CLOSE_DRAIN_TIMEOUT`` seconds for queued datagrams to find
-  room in the ring (a peer that never reads would otherwise hold it open forever), then
-  drops the rest and calls ``connection_lost(None)``.
+* ``close()`` waits for queued datagrams to find room in the ring for as long as the ring
+  keeps taking them. Only if none is taken for ``CLOSE_STALL_TIMEOUT`` seconds (a peer
+  that stopped reading) does it drop the rest, count them (``tx_dropped_close``), log a
+  warning, and call ``connection_lost(None)``. ``abort()`` drops at once.
 
 ``sendto`` follows asyncio's error contract (``_SelectorDatagramTransport``) for every bad
 destination: it raises only ``TypeError`` for data that is not bytes-like and
@@ -49,7 +55,7 @@ import asyncio
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from aionetmap._constants import CLOSE_DRAIN_TIMEOUT
+from aionetmap import _constants
 from aionetmap._log import logger
 from aionetmap._transport_base import PortTransportBase
 from aionetmap.stack.errors import DatagramTooLarge
@@ -105,11 +111,13 @@ class UdpTransport(PortTransportBase, asyncio.DatagramTransport):
         # identity alone.
         self._receive: Any = None
         self._close_timer: asyncio.TimerHandle | None = None
+        self._close_mark = 0  # datagrams still queued at the last close-stall check
         self.counters = {
             "tx_datagrams": 0,
             "rx_dropped_paused": 0,
             "rx_dropped_not_peer": 0,
             "tx_failed": 0,
+            "tx_dropped_close": 0,
         }
         self._schedule_connection_made(waiter)
 
@@ -209,8 +217,9 @@ class UdpTransport(PortTransportBase, asyncio.DatagramTransport):
         self._report(DatagramTooLarge("UDP payload", size, self._max_payload, host.mtu))
 
     def stats(self) -> dict[str, int]:
-        """Counters of this endpoint (the interface has its own, see ``NetInterface.stats``)."""
-        return {"rx_datagrams": self._rx_datagrams, **self.counters}
+        """Counters of this endpoint (the interface has its own, see ``NetInterface.stats``);
+        ``rx_held`` is how many received datagrams are held for a paused protocol now."""
+        return {"rx_datagrams": self._rx_datagrams, "rx_held": len(self._held), **self.counters}
 
     # === Called by the NetInterface ===
 
@@ -271,12 +280,15 @@ class UdpTransport(PortTransportBase, asyncio.DatagramTransport):
             return
         if not self._connected or self._closing:
             return
-        if not self._reading:
-            self.counters["rx_dropped_paused"] += 1
-            return
         if self._remote is not None and src != self._remote:
             # A connected UDP socket only hears from its peer.
             self.counters["rx_dropped_not_peer"] += 1
+            return
+        if not self._reading or self._held:
+            # Paused: keep it within the limit. Resumed with a replay still due: behind
+            # what is held, whatever the limit (the replay delivers it this iteration).
+            if not self._hold(payload, src, force=self._reading):
+                self.counters["rx_dropped_paused"] += 1
             return
         self._rx_datagrams += 1
         try:
@@ -289,7 +301,13 @@ class UdpTransport(PortTransportBase, asyncio.DatagramTransport):
     def _state_changed(self) -> None:
         # Recompute the flags the hot paths test: deliver() (open, reading, not filtering
         # by peer) and sendto() (connected or lost: the careful path).
-        plain = self._connected and self._reading and not self._closing and self._remote is None
+        plain = (
+            self._connected
+            and self._reading
+            and not self._closing
+            and self._remote is None
+            and not self._held
+        )
         protocol = self._protocol
         self._receive = protocol.datagram_received if plain and protocol is not None else None
         self._careful = self._remote is not None or bool(self._conn_lost)
@@ -312,17 +330,50 @@ class UdpTransport(PortTransportBase, asyncio.DatagramTransport):
 
     # === PortTransportBase hooks ===
 
+    def _replay_held(self) -> None:
+        # One datagram at a time: the protocol may pause, close or swap itself in between.
+        while self._held and self._reading and not self._closing:
+            payload, src = self._take_held()
+            if not self._held:
+                self._state_changed()  # back on the fast path for what arrives next
+            self._rx_datagrams += 1
+            try:
+                self._protocol.datagram_received(payload, src)
+            except (SystemExit, KeyboardInterrupt):
+                raise
+            except BaseException as exc:
+                self._protocol_callback_failed(exc, "protocol.datagram_received()")
+
     def _close_when_flushed(self) -> None:
         if not self._payloads:
             self._schedule_connection_lost(None)
         elif self._close_timer is None and self._loop is not None:
-            self._close_timer = self._loop.call_later(CLOSE_DRAIN_TIMEOUT, self._close_timed_out)
+            self._close_mark = len(self._payloads)
+            self._close_timer = self._loop.call_later(
+                _constants.CLOSE_STALL_TIMEOUT, self._close_stall_check
+            )
 
-    def _close_timed_out(self) -> None:
+    def _close_stall_check(self) -> None:
+        """Closing: give up only if not one queued datagram left since the last check."""
         self._close_timer = None
-        if not self._conn_lost:
-            logger.debug("%r: dropping %d datagrams at close", self, len(self._payloads))
-            self._force_close(None)
+        if self._conn_lost or self._loop is None:
+            return
+        left = len(self._payloads)
+        if left < self._close_mark:  # progress: check again one period later
+            self._close_mark = left
+            self._close_timer = self._loop.call_later(
+                _constants.CLOSE_STALL_TIMEOUT, self._close_stall_check
+            )
+            return
+        self.counters["tx_dropped_close"] += left
+        logger.warning(
+            "%s: close dropped %d queued datagrams of UDP port %d: the port took none for %.1f s",
+            self._extra["portspec"],
+            left,
+            self.local_port,
+            _constants.CLOSE_STALL_TIMEOUT,
+        )
+        self._force_close(None)
 
     def _drop_buffer(self) -> None:
         self._payloads.clear()

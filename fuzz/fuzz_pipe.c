@@ -133,7 +133,8 @@ static void step(struct end ends[2], uint8_t *base, struct input *in)
     case 4: case 5: recv_frames(e, in); break;
     case 6: anm_pipe_clear(&e->p); anm_pipe_ready(&e->p); break;
     case 7:
-        anm_tx_space(&e->r), anm_rx_pending(&e->r), anm_tx_pending(&e->r);
+        anm_tx_space(&e->r), anm_rx_pending(&e->r), anm_tx_pending(&e->r),
+            anm_tx_in_flight(&e->r);
         anm_pipe_counters(&e->p, e->p.end);
         break;
     case 8: /* forward what we received to our own TX (swap) or the peer's TX (copy) */

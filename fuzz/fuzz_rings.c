@@ -220,7 +220,7 @@ static void fuzz_structured(struct input *in)
         else if (op == 3 || op == 4)
             tx_frames(r, in, op == 4);
         else if (op == 5)
-            anm_tx_space(r), anm_rx_pending(r), anm_tx_pending(r);
+            anm_tx_space(r), anm_rx_pending(r), anm_tx_pending(r), anm_tx_in_flight(r);
         else if (op == 6 && ok_a && ok_b)
             CHECK(anm_forward(r, r == &a ? &b : &a, in_u8(in)) <= 255);
         else if (op == 7 && ok)

@@ -104,6 +104,8 @@ unsigned anm_tx_space(const struct anm_rings *r);
 unsigned anm_rx_pending(const struct anm_rings *r);
 /* 1 if some TX ring still holds slots the other side has not taken (head != tail + 1). */
 int anm_tx_pending(const struct anm_rings *r);
+/* How many such slots over all TX rings (rings whose head or tail is out of range count 0). */
+unsigned anm_tx_in_flight(const struct anm_rings *r);
 
 /* 1 if every RX ring of src and TX ring of dst use the same buffer pool, so buffer indices
  * can be exchanged between them. */

@@ -151,6 +151,20 @@ unsigned anm_rx_pending(const struct anm_rings *r)
     return frames;
 }
 
+unsigned anm_tx_in_flight(const struct anm_rings *r)
+{
+    /* [next(tail), head) holds slots the user queued that the other side has not handed
+     * back yet: still to be synced, or taken but not yet transmitted or read. */
+    uint64_t slots = 0;
+    for (unsigned t = 0; t < r->n_tx; t++) {
+        const struct anm_ring *kr = &r->tx[t];
+        uint32_t head = LOAD(kr->ring->head), tail = LOAD(kr->ring->tail);
+        if (head < kr->num_slots && tail < kr->num_slots)
+            slots += anm_dist(nxt(tail, kr->num_slots), head, kr->num_slots);
+    }
+    return slots > UINT32_MAX ? UINT32_MAX : (unsigned)slots;
+}
+
 int anm_tx_pending(const struct anm_rings *r)
 {
     for (unsigned t = 0; t < r->n_tx; t++) {

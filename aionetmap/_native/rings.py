@@ -172,6 +172,11 @@ class RingSet:
         """True while some TX ring holds slots the other side has not taken yet."""
         return bool(lib.anm_tx_pending(self._live()))
 
+    def tx_in_flight(self) -> int:
+        """TX slots queued that the other side has not handed back yet (for each ring,
+        ``next(tail)`` up to ``head``): the count netmap's ``nm_tx_pending`` tests."""
+        return int(lib.anm_tx_in_flight(self._live()))
+
     def same_region(self, other: RingSet) -> bool:
         """True when buffers can be swapped between our RX rings and ``other``'s TX rings."""
         return bool(lib.anm_rings_same_pool(self._live(), other._live()))

@@ -96,8 +96,16 @@ class Port(Protocol):
         """Frames the port holds that still need another ``flush()`` from us to leave
         (the software pipe's peer had no room; the kernel refused a packet socket's batch).
         The driver keeps waiting for the TX wake-up while this is non-zero, and a graceful
-        close flushes until it is 0 (bounded in time). Frames a NIC is transmitting on its
-        own do not count."""
+        close flushes until it is 0. Frames a NIC is transmitting on its own do not count
+        here (see :meth:`tx_in_flight`)."""
+        ...
+
+    def tx_in_flight(self) -> int:
+        """Frames (TX slots, for ring ports) queued or handed over that the other side has
+        not taken yet: a NIC still transmitting, a pipe peer still to read. Nothing but
+        more ``flush()`` calls is needed for them to leave, so the driver does not wait for
+        a wake-up on their account; a graceful close waits until this is 0 too, since
+        closing the port would lose them (leaving netmap mode resets a NIC's rings)."""
         ...
 
     def flush(self) -> None:

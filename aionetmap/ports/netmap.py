@@ -294,6 +294,15 @@ class NetmapPort(RingPort):
         self._check()
         return 0
 
+    def tx_in_flight(self) -> int:
+        """TX slots the kernel has not reclaimed yet (``head`` != ``next(tail)``): a NIC
+        may still be sending them. Each :meth:`flush` (a TXSYNC, which reclaims what is
+        done) brings this down; a graceful close repeats it until 0, as netmap's own
+        examples do before they leave netmap mode (which resets a native driver's rings
+        and loses whatever they still hold)."""
+        self._check()
+        return self._rings.tx_in_flight()
+
     def flush(self) -> None:
         """NIOCTXSYNC: hand queued frames to the port and reclaim sent slots.
 

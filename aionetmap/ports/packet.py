@@ -325,6 +325,12 @@ class PacketPort(ClosingContext):
         """Frames queued but not yet handed to the kernel."""
         return lib.pkt_tx_pending(self._live())
 
+    def tx_in_flight(self) -> int:
+        """Always 0: a frame the kernel took is the kernel's to send (closing the socket
+        does not take it back), and one it did not take counts in :meth:`tx_pending`."""
+        self._live()
+        return 0
+
     def flush(self) -> None:
         """Send every staged frame the kernel takes now; the rest wait for writability.
 

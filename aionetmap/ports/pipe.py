@@ -275,6 +275,10 @@ class PipePort(RingPort):
         """True while frames the peer had no room for are still queued in our TX ring."""
         return int(self._check()[1].tx_pending())
 
+    def tx_in_flight(self) -> int:
+        """TX slots the peer has not taken yet (queued, or waiting for its room)."""
+        return self._check()[1].tx_in_flight()
+
     def flush(self) -> None:
         """Hand queued frames to the peer (zero-copy) and signal it; frames that do not fit
         stay queued and the peer's next ``recv`` makes our fd readable."""

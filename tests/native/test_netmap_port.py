@@ -14,12 +14,14 @@ from typing import Any
 
 import pytest
 
+import aionetmap
 from aionetmap._native._netmap import ffi, lib
 from aionetmap._native.batch import FrameBatch
 from aionetmap.ports import Port, PortClosedError, forward_path, open_port
 from aionetmap.ports import netmap as netmap_module
 from aionetmap.ports.netmap import KernelSyscalls, NetmapPort
 from aionetmap.ports.pipe import pipe_pair
+from aionetmap.testing.protocols import RecordingProtocol
 
 NIFP = 1024  # the first netmap_if sits inside the if pool, not at offset 0
 IF_SIZE = 1024
@@ -60,6 +62,7 @@ class FakeBinding:
         self.rings: dict[str, list[int]] = {"tx": [], "rx": []}  # bound ring offsets
         self.hwcur: dict[int, int] = {}
         self.known: dict[int, list[int]] = {}  # buffer the kernel believes each slot holds
+        self.marks: dict[int, list[int]] = {}  # TX: head after each TXSYNC, oldest first
         self.inbox: list[bytes] = []  # frames its next RXSYNC delivers
 
 
@@ -71,12 +74,15 @@ class FakeKernel:
     TXSYNC loops the sent frames back to the same port; its next RXSYNC delivers them (as
     does ``deliver``). Buffers a port swapped without NS_BUF_CHANGED are counted in
     ``unflagged``. ``fail`` maps an operation (open, register, port_info, mmap, remap,
-    txsync, rxsync) to an errno.
+    txsync, rxsync) to an errno. ``tx_lag`` is how many further TXSYNCs pass before the
+    slots one TXSYNC took are reclaimed (``tail`` catches up), as a NIC still sending
+    them would have it; 0 reclaims at once.
     """
 
     def __init__(self, nic_rings: int = 2, slots: int = 8, buf_size: int = 2048) -> None:
         self.nic_rings, self.slots, self.buf_size = nic_rings, slots, buf_size
         self.fail: dict[str, int] = {}
+        self.tx_lag = 0
         self.fds: set[int] = set()
         self.requests: list[dict[str, Any]] = []
         self.mem_ids = {"eth1": 5}  # PORT_INFO_GET answers
@@ -269,6 +275,7 @@ class FakeKernel:
                 binding.rings["tx" if tx else "rx"].append(off)
                 binding.hwcur[off] = 0
                 binding.known[off] = bufs
+                binding.marks[off] = [0]
         return binding
 
     # ---- syncs ----
@@ -291,13 +298,16 @@ class FakeKernel:
                 assert 0 <= head < n
                 assert 0 <= ring.cur < n
                 i = b.hwcur[off]
-                if tx:  # take [hwcur, head) and reclaim it at once
+                if tx:  # take [hwcur, head); reclaim what was taken tx_lag syncs ago
                     while i != head:
                         s = ring.slot[i]
                         self._take_back(b, off, s, i)
                         b.inbox.append(ffi.buffer(pool + s.buf_idx * alloc.buf_size, s.len)[:])
                         i = (i + 1) % n
-                    ring.tail = (head - 1) % n
+                    marks = b.marks[off]
+                    marks.append(head)
+                    del marks[: max(0, len(marks) - 1 - self.tx_lag)]
+                    ring.tail = (marks[0] - 1) % n
                 else:  # give back [hwcur, head), then fill from tail
                     while i != head:
                         self._take_back(b, off, ring.slot[i], i)
@@ -458,6 +468,51 @@ def test_flush_skips_the_syscall_when_nothing_is_queued(kernel: FakeKernel) -> N
         port.flush()
         port.flush()
         assert kernel.syncs["tx"] == 1
+
+
+def test_tx_in_flight_until_the_kernel_reclaims(kernel: FakeKernel) -> None:
+    """Slots stay in flight from send until a TXSYNC finds them done: here (``tx_lag``)
+    one sync after the one that took them, as with a NIC still transmitting."""
+    kernel.tx_lag = 1
+    with NetmapPort.open("netmap:eth0-0", syscalls=kernel) as port:
+        assert port.tx_in_flight() == 0
+        port.send(frames(3))
+        assert port.tx_in_flight() == 3  # queued
+        port.flush()
+        assert port.tx_in_flight() == 3  # taken, not yet reclaimed
+        assert port.tx_pending() == 0  # nothing needs a wake-up: only more syncs
+        port.flush()
+        assert port.tx_in_flight() == 0
+        assert port.tx_space() == 7
+        port.flush()
+        assert kernel.syncs["tx"] == 2  # nothing in flight: no syscall
+
+
+async def test_graceful_close_waits_until_the_nic_has_taken_every_frame(
+    kernel: FakeKernel,
+) -> None:
+    """netmap's own idiom before leaving netmap mode (which resets a native driver's
+    rings): TXSYNC until every TX ring's tail has caught up with head."""
+    kernel.tx_lag = 3
+    port = NetmapPort.open("netmap:eth0-0", syscalls=kernel)
+    seen: list[int] = []
+
+    class Watcher(RecordingProtocol):
+        def connection_lost(self, exc: Exception | None) -> None:
+            seen.append(port.tx_in_flight())
+            super().connection_lost(exc)
+
+    try:
+        transport, proto = await aionetmap.create_frame_endpoint(Watcher, port=port)
+        transport.send_many(frames(5))
+        transport.close()
+        assert await proto.lost is None
+        assert seen == [0]  # connection_lost came only once the NIC had them all
+        assert kernel.syncs["tx"] >= 4
+        assert transport.stats()["tx_dropped_close"] == 0
+        assert port.recv(FrameBatch(8)) == 5  # the fake loops them back: all went out
+    finally:
+        port.close()
 
 
 def test_recv_on_an_empty_port_returns_zero(kernel: FakeKernel) -> None:

@@ -7,14 +7,25 @@ from typing import Any
 
 import pytest
 
+from aionetmap import _constants
 from aionetmap.ports.pipe import PipePort
 from aionetmap.testing import pipe_pair
+
+CLOSE_STALL = 0.5
+"""The close-stall period in these tests (the default is longer): tests whose peer stops
+reading end their close sooner; a peer that reads at all, even once a loop iteration,
+never looks stalled."""
 
 
 @pytest.fixture(autouse=True)
 async def _no_loop_errors(loop_errors: list[dict[str, Any]]) -> None:
     """Every transport test fails if the loop's exception handler was called (the check
     is in ``loop_errors``'s teardown)."""
+
+
+@pytest.fixture(autouse=True)
+def _short_close_stall(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_constants, "CLOSE_STALL_TIMEOUT", CLOSE_STALL)
 
 
 @pytest.fixture(params=[True, False], ids=["fast", "python"])

@@ -43,8 +43,8 @@ class Owner:
         self.backlog -= taken
         return self.backlog > 0
 
-    def has_backlog(self) -> bool:
-        return self.backlog > 0
+    def left(self) -> int:
+        return self.backlog
 
     def on_error(self, exc: BaseException, message: str) -> None:
         self.errors.append((exc, message))
@@ -63,6 +63,7 @@ def make(tx_wakeup: str) -> tuple[PortDriver, Any, Any, Owner]:
     port.recv.return_value = 0
     port.tx_space.return_value = 8
     port.tx_pending.return_value = 0
+    port.tx_in_flight.return_value = 0
     port.poll_error.return_value = None
     owner = Owner(port)
     driver = PortDriver(
@@ -70,7 +71,7 @@ def make(tx_wakeup: str) -> tuple[PortDriver, Any, Any, Owner]:
         port,
         on_batch=owner.on_batch,
         fill_tx=owner.fill_tx,
-        has_backlog=owner.has_backlog,
+        backlog=owner.left,
         on_error=owner.on_error,
         on_link_down=owner.on_link_down,
         batch_size=4,
@@ -192,24 +193,144 @@ def test_port_errors_stop_the_driver_and_reach_the_owner(
 
 def test_drain_waits_for_backlog_and_port(writable: tuple[PortDriver, Any, Any, Owner]) -> None:
     driver, loop, port, _owner = writable
-    done: list[bool] = []
+    done: list[int] = []
     port.tx_pending.return_value = 2
-    driver.drain(lambda: done.append(True), timeout=1.0)
+    driver.drain(done.append, 5.0)
     assert not done
-    loop.call_later.assert_called_once()  # polls while frames are in flight
+    assert loop.call_later.call_count == 2  # the stall check, and a poll while in flight
     port.tx_pending.return_value = 0
     driver._drain_tick()
-    assert done == [True]
+    assert done == [0]
 
 
-def test_drain_gives_up_at_the_deadline(writable: tuple[PortDriver, Any, Any, Owner]) -> None:
+class Timers:
+    """The mocked loop's call_later, run by hand: a fake clock for the drain."""
+
+    def __init__(self, loop: Any) -> None:
+        self.pending: list[tuple[float, Any]] = []
+        loop.call_later.side_effect = self.call_later
+
+    def call_later(self, delay: float, callback: Any, *args: Any) -> Any:
+        handle = mock.Mock()
+        entry = (delay, callback)
+        self.pending.append(entry)
+
+        def cancel() -> None:
+            if entry in self.pending:
+                self.pending.remove(entry)
+
+        handle.cancel.side_effect = cancel
+        return handle
+
+    def fire(self, delay: float) -> None:
+        """Run the (first) pending callback scheduled ``delay`` seconds ahead."""
+        entry = next(e for e in self.pending if e[0] == delay)
+        self.pending.remove(entry)
+        entry[1]()
+
+
+def test_drain_keeps_going_while_frames_leave(
+    writable: tuple[PortDriver, Any, Any, Owner],
+) -> None:
+    """No deadline: a peer that keeps taking frames, however slowly, gets all of them."""
+    driver, loop, port, owner = writable
+    timers = Timers(loop)
+    done: list[int] = []
+    port.tx_space.return_value = 0  # the peer takes one slot per stall period
+    owner.backlog = 30
+    driver.drain(done.append, 5.0)
+    for _ in range(29):  # 29 periods of 5 s: far past any fixed deadline
+        owner.backlog -= 1
+        timers.fire(5.0)
+        assert not done
+    owner.backlog = 0
+    timers.fire(5.0)
+    assert done == [0]
+
+
+def test_drain_counts_in_flight_frames_until_the_nic_takes_them(
+    writable: tuple[PortDriver, Any, Any, Owner],
+) -> None:
     driver, loop, port, _ = writable
-    done: list[bool] = []
+    timers = Timers(loop)
+    done: list[int] = []
+    port.tx_in_flight.return_value = 3  # handed to a NIC that has not sent them yet
+    driver.drain(done.append, 5.0)
+    port.tx_in_flight.return_value = 1
+    timers.fire(5.0)
+    assert not done
+    port.tx_in_flight.return_value = 0
+    timers.fire(5.0)
+    assert done == [0]
+
+
+def test_drain_gives_up_after_a_stall_and_says_how_many_are_left(
+    writable: tuple[PortDriver, Any, Any, Owner],
+) -> None:
+    driver, loop, port, owner = writable
+    timers = Timers(loop)
+    done: list[int] = []
+    port.tx_space.return_value = 0
     port.tx_pending.return_value = 2
-    driver.drain(lambda: done.append(True), timeout=1.0)
-    loop.time.return_value = 1.5
-    driver._drain_tick()
-    assert done == [True]
+    owner.backlog = 7
+    driver.drain(done.append, 5.0)
+    owner.backlog = 6  # one left during the first period...
+    timers.fire(5.0)
+    assert not done
+    timers.fire(5.0)  # ...none during the second
+    assert done == [8]
+    assert not timers.pending  # the poll timer went with it
+
+
+def test_drain_poll_backs_off_while_nothing_moves(
+    writable: tuple[PortDriver, Any, Any, Owner],
+) -> None:
+    driver, loop, port, _ = writable
+    timers = Timers(loop)
+    port.tx_in_flight.return_value = 4
+    driver.drain(lambda left: None, 8.0)
+    delays = []
+    for _ in range(12):
+        delay = min(e[0] for e in timers.pending)
+        delays.append(delay)
+        timers.fire(delay)
+    assert delays == sorted(delays)
+    assert max(delays) == 1.0  # an eighth of the stall period at most
+    port.tx_in_flight.return_value = 3  # progress: poll quickly again
+    timers.fire(1.0)
+    assert min(e[0] for e in timers.pending) == 0.001
+
+
+def test_paused_reader_leaves_the_loop_and_comes_back(
+    writable: tuple[PortDriver, Any, Any, Owner],
+) -> None:
+    driver, loop, _, _ = writable
+    driver.pause_reading()  # before start: start must not add it
+    driver.start()
+    loop.add_reader.assert_not_called()
+    driver.resume_reading()
+    loop.add_reader.assert_called_once_with(42, driver._read_ready)
+    driver.pause_reading()
+    loop.remove_reader.assert_called_once_with(42)
+
+
+def test_paused_read_woken_port_retries_tx_on_a_timer() -> None:
+    driver, loop, port, owner = make("readable")
+    timers = Timers(loop)
+    driver.start()
+    timers.pending.clear()  # the link watchdog
+    owner.backlog = 100
+    port.tx_space.return_value = 0
+    driver.flush_now()
+    assert driver.tx_waiting
+    assert not timers.pending
+    driver.pause_reading()
+    assert [e[0] for e in timers.pending] == [0.005]
+    port.tx_space.return_value = 200
+    timers.fire(0.005)
+    assert owner.backlog == 0
+    assert not driver.tx_waiting
+    assert not timers.pending
 
 
 def test_link_down_is_reported_and_the_reader_re_registered(

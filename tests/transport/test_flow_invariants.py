@@ -9,6 +9,7 @@ reads that hypothesis finds is replayable.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -236,15 +237,30 @@ async def test_close_gives_up_on_a_peer_that_never_reads(
     iface.close()
 
 
-async def test_udp_socket_aclose_with_a_stalled_peer(pipe: tuple[PipePort, PipePort]) -> None:
+async def test_udp_socket_aclose_with_a_stalled_peer(
+    pipe: tuple[PipePort, PipePort], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The close gives up once nothing moves: the endpoint on the datagrams it still had,
+    then the interface it opened on the frames still in the ring; each counts and logs."""
     a, b = pipe
     peer = ManualPeer(b)
     sock = await aionetmap.open_udp(port=a, local_addr=("10.0.0.1/24", 7))
+    iface = sock.transport.get_extra_info("netinterface")
     await sock.sendto(b"hello", (PEER_IP, 9))
     await peer.pump_until(lambda: bool(peer.received[9]))
     for _ in range(600):
         sock.transport.sendto(bytes(1000), (PEER_IP, 9))
-    await asyncio.wait_for(sock.aclose(), 5)
+    with caplog.at_level(logging.WARNING, logger="aionetmap"):
+        await asyncio.wait_for(sock.aclose(), 5)
+        await asyncio.wait_for(iface.wait_closed(), 5)
+    dropped = sock.transport.stats()["tx_dropped_close"]
+    in_ring = iface.stats()["tx_dropped_close"]
+    assert dropped > 0
+    assert in_ring > 0
+    assert dropped + in_ring + a.info.rx_slots - 1 == 600  # the peer's RX ring is full
+    messages = [r.getMessage() for r in caplog.records]
+    assert any(f"close dropped {dropped} queued datagrams" in m for m in messages)
+    assert any(f"closing with {in_ring} frames unsent" in m for m in messages)
 
 
 async def test_frame_buffer_stays_bounded_under_sustained_pressure(

@@ -13,7 +13,9 @@ from scapy.layers.l2 import ARP, Ether
 import aionetmap
 from aionetmap.ports.pipe import PipePort
 from aionetmap.stack import build_arp_reply, build_echo_request
+from aionetmap.testing import pipe_pair
 from aionetmap.testing.protocols import RecordingProtocol
+from tests.transport.helpers import wait_until
 
 MAC_A = bytes.fromhex("02000000000a")
 MAC_B = bytes.fromhex("02000000000b")
@@ -138,21 +140,81 @@ async def test_abort_drops_queued_frames(pipe: tuple[PipePort, PipePort]) -> Non
     tb.close()
 
 
-async def test_pause_reading_drops_and_counts(pipe: tuple[PipePort, PipePort]) -> None:
+async def test_paused_only_reader_leaves_frames_in_the_ring() -> None:
+    """A paused frame endpoint stops draining its port: the pipe peer's TX fills (it is
+    held back), nothing is dropped, and on resume every frame arrives, in order."""
+    a, b = pipe_pair(slots=32)
+    try:
+        ta, pa = await aionetmap.create_frame_endpoint(RecordingProtocol, port=a)
+        tb, pb = await aionetmap.create_frame_endpoint(RecordingProtocol, port=b)
+        tb.pause_reading()
+        assert not tb.is_reading()
+        sent = [frame(i) for i in range(200)]  # both rings hold 62
+        ta.send_many(sent)
+        await wait_until(lambda: a.tx_space() == 0)  # the peer's TX is full: backpressure
+        await asyncio.sleep(0.02)
+        assert ta.get_write_buffer_size() > 0  # the rest waits in the sender
+        assert pb.frames == []
+        assert tb.stats()["rx_dropped_paused"] == tb.stats()["rx_held"] == 0
+        tb.resume_reading()
+        await pb.wait_for(lambda p: len(p.frames) == len(sent))
+        assert pb.frames == sent
+        assert tb.stats()["rx_dropped_paused"] == 0
+        ta.close()
+        tb.close()
+        await pa.lost
+        await pb.lost
+    finally:
+        a.close()
+        b.close()
+
+
+class PausingReceiver(asyncio.DatagramProtocol):
+    """Takes frames one at a time (a plain DatagramProtocol) and pauses its transport at
+    the first one while ``pause`` is set."""
+
+    def __init__(self) -> None:
+        self.frames: list[bytes] = []
+        self.transport: aionetmap.FrameTransport | None = None
+        self.pause = True
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, aionetmap.FrameTransport)
+        self.transport = transport
+
+    def datagram_received(self, data: bytes, addr: object) -> None:
+        self.frames.append(data)
+        if self.pause and self.transport is not None:
+            self.transport.pause_reading()
+
+
+async def test_frames_held_mid_batch_are_bounded_by_the_read_buffer_limit(
+    pipe: tuple[PipePort, PipePort],
+) -> None:
+    """Frames already taken from the ring when the protocol pauses are held up to the
+    limit (length + 256 bytes each); the rest are dropped and counted."""
     a, b = pipe
     ta, _ = await aionetmap.create_frame_endpoint(RecordingProtocol, port=a)
-    tb, pb = await aionetmap.create_frame_endpoint(RecordingProtocol, port=b)
-    tb.pause_reading()
-    assert not tb.is_reading()
-    ta.send_many(frame(i) for i in range(10))
-    async with asyncio.timeout(5):
-        while tb.stats()["rx_dropped_paused"] < 10:
-            await asyncio.sleep(0.001)
+    tb, pb = await aionetmap.create_frame_endpoint(PausingReceiver, port=b)
+    tb.set_read_buffer_limit(3 * (60 + 256))
+    assert tb.get_read_buffer_limit() == 3 * (60 + 256)
+    sent = [frame(i) for i in range(10)]
+    ta.send_many(sent)  # one TX pass: one receive batch
+    await wait_until(lambda: tb.stats()["rx_held"] + tb.stats()["rx_dropped_paused"] == 9)
+    assert pb.frames == sent[:1]
+    assert (tb.stats()["rx_held"], tb.stats()["rx_dropped_paused"]) == (3, 6)
+    assert tb.get_read_buffer_size() == 3 * (60 + 256)
+    later = [frame(i) for i in range(100, 105)]
+    ta.send_many(later)  # these wait in the ring: the paused endpoint is not reading
+    await wait_until(lambda: b.stats()["rx_frames"] == 10 and a.tx_in_flight() == 0)
+    pb.pause = False
     tb.resume_reading()
-    ta.send(frame(99))
-    await pb.wait_for(lambda p: p.frames)
-    assert pb.frames == [frame(99)]
-    assert tb.stats()["rx_dropped_paused"] == 10
+    assert pb.frames == sent[:1]  # replayed from a later callback, not from resume_reading
+    await wait_until(lambda: len(pb.frames) == 9)
+    assert pb.frames == sent[:4] + later  # the held ones first, then the ring's
+    assert tb.get_read_buffer_size() == 0
+    with pytest.raises(ValueError, match="read buffer limit"):
+        tb.set_read_buffer_limit(-1)
     ta.close()
     tb.close()
 
