@@ -8,6 +8,7 @@ cache, one set of rings).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import ipaddress
 import os
@@ -17,7 +18,7 @@ from typing import TypeVar
 
 from aionetmap.frame_transport import FrameTransport
 from aionetmap.interface import NetInterface
-from aionetmap.ports.base import Port
+from aionetmap.ports.base import Port, PortInfo
 from aionetmap.stack import Host, HostConfig
 from aionetmap.stack.ethernet import ETH_HEADER_LEN
 from aionetmap.udp_transport import UdpTransport
@@ -63,6 +64,15 @@ def _mac_for(mac: bytes | str | None, port: Port) -> bytes | str:
     raw = bytearray(os.urandom(6))
     raw[0] = (raw[0] & 0xFC) | 0x02
     return bytes(raw)
+
+
+def _config_for(config: HostConfig | None, info: PortInfo) -> HostConfig:
+    """``config`` with the partial-checksum rule decided by the port where left open."""
+    config = config or HostConfig()
+    if config.accept_partial_checksum is None:
+        wanted = info.unflagged_partial_checksums
+        config = dataclasses.replace(config, accept_partial_checksum=wanted)
+    return config
 
 
 def _interface_address(address: str | None, local_addr: tuple[str, int] | None) -> str:
@@ -117,6 +127,7 @@ def _start_interface(
     try:
         info = opened.info
         link_mtu = mtu or info.mtu or min(1500, info.max_frame - ETH_HEADER_LEN)
+        config = _config_for(config, info)
         host = Host(_mac_for(mac, opened), address, gateway=gateway, mtu=link_mtu, config=config)
         iface = NetInterface(
             loop,

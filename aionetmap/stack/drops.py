@@ -137,6 +137,12 @@ class StackStats:
     """Frames passed to ``receive_frame``."""
     rx_udp_delivered: int = 0
     """UDP datagrams delivered to bound ports."""
+    rx_udp_csum_offloaded: int = 0
+    """Of those, delivered on the port's word that the kernel verified the UDP checksum or
+    that a local sender left it to offload (``RxChecksum``), without verifying it here."""
+    rx_udp_csum_partial: int = 0
+    """Of those, delivered with a checksum that did not verify but held exactly the
+    pseudo-header sum of a partial checksum (``HostConfig.accept_partial_checksum``)."""
     rx_arp: int = 0
     """ARP packets that passed parsing."""
     rx_icmp: int = 0

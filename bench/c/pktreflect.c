@@ -52,7 +52,7 @@ int main(int argc, char **argv)
     printf("READY\n");
     fflush(stdout);
     while (!stop) {
-        int n = pkt_rx_burst(p, arena, ARENA - 4096, offs, lens, batch);
+        int n = pkt_rx_burst(p, arena, ARENA - 4096, offs, lens, NULL, batch);
         if (n <= 0) {
             pfd.events = pkt_tx_pending(p) ? POLLIN | POLLOUT : POLLIN;
             poll(&pfd, 1, 100);

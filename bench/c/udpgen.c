@@ -179,7 +179,7 @@ static int packet_send(struct gen *g, uint64_t now)
 
 static int packet_recv(struct gen *g, uint64_t now)
 {
-    int n = pkt_rx_burst(g->port, g->rx, MAX_BATCH * 2048, g->roffs, g->rlens, g->batch);
+    int n = pkt_rx_burst(g->port, g->rx, MAX_BATCH * 2048, g->roffs, g->rlens, NULL, g->batch);
     for (int i = 0; i < n; i++) {
         const uint8_t *frame = g->rx + g->roffs[i], *payload = NULL;
         size_t len = g->rlens[i];
