@@ -47,10 +47,12 @@ async def send_mix(
     is accounted for (delivered or dropped). Returns the interface, the protocol and how
     many frames were sent."""
     a, b = pipe
-    options = {} if config is None else {"config": config}
-    iface, _, protocol = await open_udp_endpoint(
-        a, RecordingProtocol, fast_path=fast_path, **options
-    )
+    if config is None:
+        iface, _, protocol = await open_udp_endpoint(a, RecordingProtocol, fast_path=fast_path)
+    else:
+        iface, _, protocol = await open_udp_endpoint(
+            a, RecordingProtocol, fast_path=fast_path, config=config
+        )
     mac = iface.host.mac
     frames = [
         datagram(mac, b"partial one", "partial"),
