@@ -62,3 +62,10 @@ class HostConfig:
             raise ValueError(f"ip_ident_seed must be in 0..65535, not {self.ip_ident_seed}")
         if self.icmp_error_rate < 0 or self.icmp_error_burst < 0:
             raise ValueError("icmp_error_rate and icmp_error_burst must not be negative")
+        if not (
+            self.accept_partial_checksum is None or isinstance(self.accept_partial_checksum, bool)
+        ):
+            raise TypeError(
+                "accept_partial_checksum must be True, False or None, "
+                f"not {self.accept_partial_checksum!r}"
+            )

@@ -59,7 +59,9 @@ class DropReason(IntEnum):
     UDP_BAD_LENGTH = 41
     """UDP length field below 8."""
     UDP_BAD_CHECKSUM = 42
-    """Non-zero UDP checksum that does not verify."""
+    """Non-zero UDP checksum that does not verify, on a frame the port did not flag as
+    checked or partial, and that is not a partial checksum the host accepts
+    (``HostConfig.accept_partial_checksum``)."""
     UDP_NO_LISTENER = 43
     """No bound port (answered with ICMP port unreachable unless broadcast or rate-limited)."""
 
