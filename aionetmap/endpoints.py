@@ -101,9 +101,11 @@ async def open_interface(
     ``address`` is ``"A.B.C.D/N"``; ``mac`` defaults to the interface's own address where
     the backend knows it (a random locally administered one otherwise); ``mtu`` defaults to
     the port's; ``config`` tunes the stack (ARP timers and queues, ICMP rate limits,
-    reassembly). ``fast_path=False`` handles every frame in the pure-Python stack instead
-    of the native classifier and builder (same behaviour, slower: for debugging and
-    comparison). The caller closes the interface (which closes a port it opened).
+    reassembly; ``accept_partial_checksum`` left at ``None`` is decided by the port: on
+    for netmap on an OS interface, whose frames from a local kernel may hold partial UDP
+    checksums nothing flags). ``fast_path=False`` handles every frame in the pure-Python
+    stack instead of the native classifier and builder (same behaviour, slower: for
+    debugging and comparison). The caller closes the interface (which closes a port it opened).
     """
     return _start_interface(
         port, address, mac, gateway, mtu, config, close_when_unused=False, fast_path=fast_path
