@@ -50,7 +50,13 @@ class UdpFastPath:
         self.host = host
         ctx = host.context
         self._classifier = FastClassifier(capacity)
-        self._classifier.set_context(ctx.mac, ctx.ip, ctx.broadcast, ctx.mtu)
+        self._classifier.set_context(
+            ctx.mac,
+            ctx.ip,
+            ctx.broadcast,
+            ctx.mtu,
+            accept_partial_checksum=ctx.accept_partial_checksum,
+        )
         self._builder = FastUdpBuilder(capacity)
         self._builder.set_source(host.mac, int(host.address), host.config.default_ttl)
         # Received source addresses as the (str, port) tuples protocols get, by ip<<16|port:
@@ -81,6 +87,9 @@ class UdpFastPath:
         stats = host.stats
         stats.rx_frames += count - cls.slow  # receive_frame counts the slow ones itself
         stats.rx_udp_delivered += cls.delivered
+        if cls.csum_offloaded or cls.csum_pseudo:
+            stats.rx_udp_csum_offloaded += cls.csum_offloaded
+            stats.rx_udp_csum_partial += cls.csum_pseudo
         if count and cls.delivered == count:
             # Under load nearly every batch is all datagrams for us: build the payloads and
             # addresses list-wise, and hand them over per endpoint.
@@ -100,8 +109,8 @@ class UdpFastPath:
                 if endpoint is not None:
                     off = offsets[i]
                     endpoint.deliver(blob[off : off + lengths[i]], src)
-            elif kind == KIND_SLOW:
-                host.receive_frame(batch.frame(i), now)
+            elif kind == KIND_SLOW:  # with its checksum flag: C accepted it on that too
+                host.receive_frame(batch.frame(i), now, batch.frame_csum(i))
             else:
                 stats.drop(DropReason(reasons[i]))
         return cls.slow > 0

@@ -8,6 +8,7 @@ cache, one set of rings).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import ipaddress
 import os
@@ -17,7 +18,7 @@ from typing import TypeVar
 
 from aionetmap.frame_transport import FrameTransport
 from aionetmap.interface import NetInterface
-from aionetmap.ports.base import Port
+from aionetmap.ports.base import Port, PortInfo
 from aionetmap.stack import Host, HostConfig
 from aionetmap.stack.ethernet import ETH_HEADER_LEN
 from aionetmap.udp_transport import UdpTransport
@@ -65,6 +66,15 @@ def _mac_for(mac: bytes | str | None, port: Port) -> bytes | str:
     return bytes(raw)
 
 
+def _config_for(config: HostConfig | None, info: PortInfo) -> HostConfig:
+    """``config`` with the partial-checksum rule decided by the port where left open."""
+    config = config or HostConfig()
+    if config.accept_partial_checksum is None:
+        wanted = info.unflagged_partial_checksums
+        config = dataclasses.replace(config, accept_partial_checksum=wanted)
+    return config
+
+
 def _interface_address(address: str | None, local_addr: tuple[str, int] | None) -> str:
     if address is not None:
         return address
@@ -91,9 +101,11 @@ async def open_interface(
     ``address`` is ``"A.B.C.D/N"``; ``mac`` defaults to the interface's own address where
     the backend knows it (a random locally administered one otherwise); ``mtu`` defaults to
     the port's; ``config`` tunes the stack (ARP timers and queues, ICMP rate limits,
-    reassembly). ``fast_path=False`` handles every frame in the pure-Python stack instead
-    of the native classifier and builder (same behaviour, slower: for debugging and
-    comparison). The caller closes the interface (which closes a port it opened).
+    reassembly; ``accept_partial_checksum`` left at ``None`` is decided by the port: on
+    for netmap on an OS interface, whose frames from a local kernel may hold partial UDP
+    checksums nothing flags). ``fast_path=False`` handles every frame in the pure-Python
+    stack instead of the native classifier and builder (same behaviour, slower: for
+    debugging and comparison). The caller closes the interface (which closes a port it opened).
     """
     return _start_interface(
         port, address, mac, gateway, mtu, config, close_when_unused=False, fast_path=fast_path
@@ -117,6 +129,7 @@ def _start_interface(
     try:
         info = opened.info
         link_mtu = mtu or info.mtu or min(1500, info.max_frame - ETH_HEADER_LEN)
+        config = _config_for(config, info)
         host = Host(_mac_for(mac, opened), address, gateway=gateway, mtu=link_mtu, config=config)
         iface = NetInterface(
             loop,

@@ -352,8 +352,12 @@ class NetInterface:
                 return  # all delivered or dropped in C: the host has nothing new
         else:
             receive = self.host.receive_frame
-            for frame in batch:
-                receive(frame, now)
+            if batch.csum_known:  # the port's checksum flags go with the frames
+                for frame, csum in zip(batch, batch.csum_flags, strict=False):
+                    receive(frame, now, csum)
+            else:
+                for frame in batch:
+                    receive(frame, now)
         self._after_host()
 
     def _after_host(self) -> None:

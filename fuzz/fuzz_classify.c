@@ -4,7 +4,8 @@
  * against a byte-by-byte RFC 1071 reference, and fast_udp_build / fast_udp_build_to whose
  * frames must classify back as the datagrams that were built.
  *
- * Input: a host context (MAC, IP, broadcast, MTU, bound ports), a mode byte, then frames.
+ * Input: a host context (MAC, IP, broadcast, MTU, bound ports, whether the partial-checksum
+ * rule is on), a mode byte, then frames and, in some modes, a checksum flag byte per frame.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +51,7 @@ static void check_verdicts(const struct fast_rx *rx, uint32_t count, uint32_t ar
         CHECK(k == FAST_KIND_DELIVER || k == FAST_KIND_DROP || k == FAST_KIND_SLOW);
         if (k == FAST_KIND_DELIVER) {
             delivered++;
+            CHECK(rx->reasons[i] <= FAST_CSUM_PSEUDO); /* how the checksum was accepted */
             CHECK(rx->payload_offs[i] <= arena_size);
             CHECK(rx->payload_lens[i] <= arena_size - rx->payload_offs[i]);
         } else if (k == FAST_KIND_SLOW) {
@@ -88,7 +90,11 @@ static void fuzz_classify(struct input *in, const struct fast_ctx *ctx)
     uint8_t *arena = malloc(arena_size ? arena_size : 1);
     uint32_t *offs = malloc(sizeof(uint32_t) * (count ? count : 1));
     uint32_t *lens = malloc(sizeof(uint32_t) * (count ? count : 1));
+    /* per-frame checksum flags, any byte value (a port might write garbage), or none */
+    uint8_t *csum = mode & 8 ? malloc(count ? count : 1) : NULL;
     in_bytes(in, arena, arena_size);
+    if (csum)
+        in_bytes(in, csum, count);
     uint32_t pos = 0;
     for (uint32_t i = 0; i < count; i++) {
         if (mode & 1) { /* raw offsets and lengths, as a broken port might write them */
@@ -112,15 +118,16 @@ static void fuzz_classify(struct input *in, const struct fast_ctx *ctx)
     rx.dst_ports = malloc(sizeof(uint16_t) * (cap + 1));
     rx.src_keys = malloc(sizeof(uint64_t) * (cap + 1));
     rx.capacity = cap;
-    CHECK(fast_classify(ctx, &rx, arena, arena_size, offs, lens, count) == (int)count);
-    CHECK(fast_classify(ctx, &rx, arena, arena_size, offs, lens, cap + 1) == -1);
+    CHECK(fast_classify(ctx, &rx, arena, arena_size, offs, lens, csum, count) == (int)count);
+    CHECK(rx.csum_offloaded + rx.csum_pseudo <= rx.delivered);
+    CHECK(fast_classify(ctx, &rx, arena, arena_size, offs, lens, csum, cap + 1) == -1);
     uint32_t outlen = mode & 4 ? in_u16(in) % (ANM_FORMAT_PER_FRAME * (count + 1))
                                : ANM_FORMAT_PER_FRAME * cap;
     check_verdicts(&rx, count, arena_size, outlen);
     check_checksum(in, arena, arena_size);
     free(rx.kinds), free(rx.reasons), free(rx.payload_offs), free(rx.payload_lens);
     free(rx.src_ips), free(rx.src_ports), free(rx.dst_ports), free(rx.src_keys);
-    free(arena), free(offs), free(lens);
+    free(arena), free(offs), free(lens), free(csum);
 }
 
 /* Build one datagram from fuzzed fields and classify it on a host that owns the destination:
@@ -169,9 +176,9 @@ static void fuzz_roundtrip(struct input *in, int use_table)
         uint16_t reason, sp, dp;
         uint32_t po, pl, sip;
         uint64_t key;
-        struct fast_rx rx = {&kind, &reason, &po, &pl, &sip, &sp, &dp, &key, 1, 0, 0, 0};
-        CHECK(fast_classify(&ctx, &rx, arena, arena_size, &off, &len, 1) == 1);
-        CHECK(kind == FAST_KIND_DELIVER);
+        struct fast_rx rx = {&kind, &reason, &po, &pl, &sip, &sp, &dp, &key, 1, 0, 0, 0, 0, 0};
+        CHECK(fast_classify(&ctx, &rx, arena, arena_size, &off, &len, NULL, 1) == 1);
+        CHECK(kind == FAST_KIND_DELIVER && reason == FAST_CSUM_VERIFIED);
         CHECK(po == FAST_UDP_OVERHEAD && pl == plen && sip == src.ip && sp == sport &&
               dp == dst.port);
         CHECK(plen == 0 || memcmp(arena + po, payload, plen) == 0);
@@ -194,6 +201,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ctx.ip = in_u32(&in);
     ctx.broadcast = in_u32(&in);
     ctx.mtu = in_u16(&in);
+    ctx.accept_partial = what & 16;
     /* a few bound ports, and sometimes every port */
     memset(ctx.ports, what & 8 ? 0xFF : 0, sizeof ctx.ports);
     for (int k = 0; k < 4; k++) {

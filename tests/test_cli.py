@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import itertools
 import json
@@ -16,6 +17,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+from scapy.layers.inet import IP, UDP
+from scapy.layers.l2 import Ether
 
 import aionetmap
 from aionetmap import cli
@@ -32,8 +35,11 @@ from aionetmap._cli.runtime import (
     run,
 )
 from aionetmap.demo import run_demo
+from aionetmap.ports import open_port
 from aionetmap.portspec import parse_portspec
+from aionetmap.stack.addresses import format_mac, parse_mac
 from aionetmap.testing.netns import VethLink
+from tests.frame_checksums import partial_checksum
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONDONTWRITEBYTECODE": "1"}
@@ -278,6 +284,32 @@ def test_drop_counters_separate_lost_from_ignored_frames() -> None:
                        "drop_arp_not_for_us": 1}  # fmt: skip
 
 
+def test_checksum_drops_count_as_drops_not_as_ignored() -> None:
+    stats = {"drop_udp_bad_checksum": 5, "drop_ip_bad_checksum": 1, "drop_udp_no_listener": 2,
+             "dropped": 8}  # fmt: skip
+    drops, ignored, reasons = drop_counters(stats)
+    assert (drops, ignored) == (6, 2)
+    assert reasons == {"drop_udp_bad_checksum": 5, "drop_ip_bad_checksum": 1,
+                       "drop_udp_no_listener": 2}  # fmt: skip
+
+
+def test_meter_prints_each_hint_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    now = [100.0]
+    monkeypatch.setattr(time, "monotonic", lambda: now[0])
+    samples = [Sample(0, 0), Sample(1, 0, 2, 0, {"drop_x": 2}), Sample(2, 0, 3, 0, {"drop_x": 3})]
+    current = [samples[0]]
+    out = io.StringIO()
+    meter = Meter(lambda: current[0], out, hints={"drop_x": "hint: {count} x", "other": "never"})
+    prev, at = samples[0], 100.0
+    for sample in samples:
+        current[0] = sample
+        now[0] += 1
+        prev, at = meter.tick(prev, at)
+    meter.print_summary("done")
+    hints = [line for line in out.getvalue().splitlines() if "hint" in line or "never" in line]
+    assert hints == ["hint: 2 x"]
+
+
 def test_meter_prints_rates_and_a_summary(monkeypatch: pytest.MonkeyPatch) -> None:
     now = [100.0]
     monkeypatch.setattr(time, "monotonic", lambda: now[0])
@@ -343,6 +375,83 @@ async def test_echo_serves_until_count_with_live_counters() -> None:
     assert "--- echo summary (done)" in text
     assert "rx 3 (" in text
     assert not _shm_leftovers(name)
+
+
+async def test_echo_reports_checksum_drops_as_drops_with_a_hint() -> None:
+    """Datagrams whose UDP checksum holds only the pseudo-header sum (a sender with TX
+    offload on) are dropped on a pipe: echo counts them as drops and says once what to do."""
+    name = _pipe_name()
+    err = io.StringIO()
+    server = asyncio.create_task(
+        commands.echo(f"pipe:{name}{{0", "10.7.0.1/24", 7, count=1, interval=0.02, err=err)
+    )
+    async with asyncio.timeout(10):
+        while "Ctrl-C to stop" not in err.getvalue():
+            await asyncio.sleep(0.01)
+        mac = parse_mac(err.getvalue().split(", mac ")[1][:17])
+        with contextlib.closing(open_port(f"pipe:{name}}}0")) as peer:
+            frames = [_udp_to(mac, b"partial %d" % i, partial=True) for i in range(3)]
+            assert peer.send(frames) == 3
+            peer.flush()
+            while "hint:" not in err.getvalue():
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(0.1)  # several more counter lines: no second hint
+            assert peer.send([_udp_to(mac, b"complete", partial=False)]) == 1  # ends the echo
+            peer.flush()
+            assert await server == 0
+    text = err.getvalue()
+    assert text.count("hint:") == 1
+    assert "hint: 3 UDP datagrams dropped for a bad checksum" in text
+    assert "ethtool -K <interface> tx off" in text
+    assert "packet:<interface>" in text
+    assert "drops 3, ignored 0" in text
+    assert "drop_udp_bad_checksum 3" in text
+
+
+def _udp_to(mac: bytes, payload: bytes, *, partial: bool) -> bytes:
+    """A datagram from 10.7.0.2:4000 to 10.7.0.1:7 at ``mac``, with a complete checksum
+    or only the partial one TX offload leaves."""
+    frame = bytearray(
+        bytes(
+            Ether(dst=format_mac(mac), src="02:00:00:00:07:02")
+            / IP(src="10.7.0.2", dst="10.7.0.1")
+            / UDP(sport=4000, dport=7)
+            / payload
+        )
+    )
+    if partial:
+        partial_checksum(frame)
+    return bytes(frame)
+
+
+@pytest.mark.netns
+@pytest.mark.parametrize("offload", [True, False], ids=["default-offloads", "offloads-off"])
+async def test_capture_notes_partial_checksums_once(
+    offload: bool, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Captured frames from a kernel with TX offload on hold partial checksums, which
+    packet analysers call bad: capture says so, once; with offload off there is nothing
+    to say."""
+    link: VethLink = request.getfixturevalue("veth" if offload else "veth_no_offload")
+    monkeypatch.setattr(commands, "open_port", lambda spec: link.open_port())
+    link.teach_peer()
+    sock = link.peer_socket()
+    err = io.StringIO()
+    task = asyncio.create_task(
+        commands.capture("packet:x", str(tmp_path / "c.pcap"), count=3, interval=0.02, err=err)
+    )
+    async with asyncio.timeout(10):
+        while "Ctrl-C to stop" not in err.getvalue():
+            await asyncio.sleep(0.01)
+        for i in range(3):
+            sock.sendto(b"to capture %d" % i, (link.our_ip, 9))
+        assert await task == 0
+    text = err.getvalue()
+    if offload:
+        assert text.count("note:") == 1
+        assert "captured frames carry a partial checksum" in text
+    else:
+        assert "note:" not in text
 
 
 async def _expect(stream: asyncio.StreamReader, text: str, seen: list[str]) -> None:

@@ -19,6 +19,9 @@ from typing import BinaryIO, TextIO, cast
 
 from aionetmap._cli.errors import EXIT_FAILURE, CliError
 from aionetmap._cli.runtime import (
+    CHECKSUM_HINT,
+    CHECKSUM_HINT_PACKET,
+    PARTIAL_CAPTURE_HINT,
     Meter,
     Sample,
     Stopper,
@@ -90,6 +93,11 @@ def _echo_sample(iface: NetInterface, transport: UdpTransport) -> Sample:
     return Sample(counters["rx_datagrams"], counters["tx_datagrams"], drops, ignored, reasons)
 
 
+def _checksum_hint(info: PortInfo) -> str:
+    """The hint ``echo`` prints on UDP checksum drops: what to do depends on the backend."""
+    return CHECKSUM_HINT_PACKET if info.backend == "packet" else CHECKSUM_HINT
+
+
 async def echo(
     spec: str,
     address: str,
@@ -124,7 +132,12 @@ async def echo(
                 file=err,
                 flush=True,
             )
-            meter = Meter(lambda: _echo_sample(iface, transport), err, interval=interval or 1.0)
+            meter = Meter(
+                lambda: _echo_sample(iface, transport),
+                err,
+                interval=interval or 1.0,
+                hints={"drop_udp_bad_checksum": _checksum_hint(info)},
+            )
             async with metering(meter if interval else None):
                 await _until(stopper, server.done, duration)
             meter.print_summary(f"echo summary ({stopper.signal_name or 'done'})")
@@ -163,8 +176,10 @@ class _Capture(FrameProtocol):
 
 
 def _capture_sample(transport: FrameTransport, writer: PcapWriter) -> Sample:
-    drops, ignored, reasons = drop_counters(transport.stats())
-    return Sample(writer.count, 0, drops, ignored, reasons)
+    stats = transport.stats()
+    drops, ignored, reasons = drop_counters(stats)
+    notes = {"rx_csum_not_ready": stats.get("rx_csum_not_ready", 0)}
+    return Sample(writer.count, 0, drops, ignored, reasons, notes)
 
 
 async def capture(
@@ -201,6 +216,7 @@ async def capture(
                 interval=interval or 1.0,
                 rx_label="captured",
                 tx_label=None,
+                hints={"rx_csum_not_ready": PARTIAL_CAPTURE_HINT},
             )
             async with metering(meter if interval else None):
                 await _until(stopper, proto.done, duration)

@@ -19,6 +19,9 @@ from typing import Any, Literal, Self, TextIO
 from aionetmap.stack.addresses import format_mac as stack_format_mac
 
 __all__ = [
+    "CHECKSUM_HINT",
+    "CHECKSUM_HINT_PACKET",
+    "PARTIAL_CAPTURE_HINT",
     "LoopName",
     "Meter",
     "Sample",
@@ -109,7 +112,8 @@ class Stopper:
 @dataclass(frozen=True, slots=True)
 class Sample:
     """Counters read at one instant. ``drops`` are frames lost by the port or the
-    transports; ``ignored`` are frames the stack refused (not for us, malformed)."""
+    transports, or refused by the stack as damaged (a bad checksum); ``ignored`` are
+    frames the stack refused otherwise (not for us, malformed)."""
 
     rx: int
     tx: int
@@ -117,23 +121,51 @@ class Sample:
     ignored: int = 0
     reasons: Mapping[str, int] = field(default_factory=dict)
     """Every non-zero drop counter by name, for the summary."""
+    notes: Mapping[str, int] = field(default_factory=dict)
+    """Other non-zero counters a :class:`Meter` hint may be about."""
+
+
+CHECKSUM_HINT = (
+    "hint: {count} UDP datagrams dropped for a bad checksum. A sender on this machine "
+    "(the other end of a veth, a container) with TX checksum offload on sends only a "
+    "partial checksum, which this port cannot tell from a corrupt one. Turn the offload "
+    "off on the sender's interface (`ethtool -K <interface> tx off`), or open the "
+    "interface as packet:<interface>, whose kernel flags such datagrams."
+)
+"""What ``echo`` prints once when UDP checksum drops appear (netmap and pipe ports)."""
+
+CHECKSUM_HINT_PACKET = (
+    "hint: {count} UDP datagrams dropped for a bad checksum. This packet: port already "
+    "accepts the partial checksums the kernel flags (a local sender with TX offload on), "
+    "so these arrived damaged, or from a sender whose offloaded checksums nothing "
+    "completed (a bridge or tunnel in between: try `ethtool -K <sender interface> tx off`)."
+)
+"""What ``echo`` prints once when UDP checksum drops appear on an AF_PACKET port."""
+
+PARTIAL_CAPTURE_HINT = (
+    "note: {count} captured frames carry a partial checksum (the sender left it to TX "
+    "offload; the kernel flagged them): tcpdump and Wireshark will call them bad, but "
+    "they are intact. `ethtool -K <sender interface> tx off` makes the sender complete them."
+)
+"""What ``capture`` prints once when the port saw partial checksums."""
 
 
 def drop_counters(stats: Mapping[str, int]) -> tuple[int, int, dict[str, int]]:
-    """Split a stats dict into (port/transport drops, stack drops, non-zero reasons).
+    """Split a stats dict into (drops, ignored frames, non-zero reasons).
 
     Port and transport counters carry ``dropped`` in their name (``rx_dropped_kernel``,
     ``tx_dropped_peer_closed``, ``fwd_dropped``); the stack's are ``drop_<reason>``, with
-    their total in ``dropped``.
+    their total in ``dropped``. Stack drops for a bad checksum (damaged frames, or
+    partial checksums the port could not recognise) are drops; the others are ignored.
     """
     drops = ignored = 0
     reasons: dict[str, int] = {}
     for name, value in stats.items():
         if name == "dropped" or not value:
             continue
-        if name.startswith("drop_"):
+        if name.startswith("drop_") and not name.endswith("_bad_checksum"):
             ignored += value
-        elif "dropped" in name:
+        elif "dropped" in name or name.startswith("drop_"):
             drops += value
         else:
             continue
@@ -166,11 +198,15 @@ class Meter:
         interval: float = 1.0,
         rx_label: str = "rx",
         tx_label: str | None = "tx",
+        hints: Mapping[str, str] | None = None,
     ) -> None:
         if interval <= 0:
             raise ValueError(f"the counter interval must be positive, got {interval}")
         self._sample = sample
         self._out = out
+        self._hints = dict(hints or {})
+        """Counter name -> a text (``{count}`` filled in) printed once, the first time the
+        counter is non-zero in a sample (in ``reasons`` or ``notes``)."""
         self.interval = interval
         self._labels: tuple[str, str | None] = (rx_label, tx_label)
         self._start = time.monotonic()
@@ -194,7 +230,16 @@ class Meter:
             file=self._out,
             flush=True,
         )
+        self._hint(cur)
         return cur, now
+
+    def _hint(self, cur: Sample) -> None:
+        """Print, once each, the hints whose counter has become non-zero."""
+        for name, text in list(self._hints.items()):
+            count = cur.reasons.get(name) or cur.notes.get(name)
+            if count:
+                del self._hints[name]
+                print(text.format(count=count), file=self._out, flush=True)
 
     async def run(self) -> None:
         """Print a line per interval until cancelled."""
@@ -225,6 +270,7 @@ class Meter:
     def print_summary(self, title: str) -> None:
         for line in self.summary(title):
             print(line, file=self._out, flush=True)
+        self._hint(self._sample())  # a run shorter than one interval still gets its hints
 
 
 @contextlib.asynccontextmanager

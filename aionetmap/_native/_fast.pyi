@@ -36,6 +36,13 @@ class _Lib:
     FAST_SLOW_ICMP: int
     FAST_SLOW_FRAGMENT: int
     FAST_SLOW_UDP_UNREACHABLE: int
+    # FrameBatch.csum_flags values, and how a delivered datagram's checksum was accepted
+    FAST_RXCSUM_UNKNOWN: int
+    FAST_RXCSUM_PARTIAL: int
+    FAST_RXCSUM_VALID: int
+    FAST_CSUM_VERIFIED: int
+    FAST_CSUM_OFFLOADED: int
+    FAST_CSUM_PSEUDO: int
     # sizes
     FAST_PORT_BITMAP_BYTES: int
     FAST_MAX_UDP_PAYLOAD: int
@@ -51,6 +58,7 @@ class _Lib:
         arena_size: int,
         offs: _CData,
         lens: _CData,
+        csum: _CData,
         count: int,
         /,
     ) -> int: ...

@@ -20,6 +20,9 @@ class _Lib:
     PKT_STAGE_OPTIONS: int
     PKT_STAGE_BIND: int
     PKT_STAGE_ALLOC: int
+    PKT_RXCSUM_UNKNOWN: int
+    PKT_RXCSUM_PARTIAL: int
+    PKT_RXCSUM_VALID: int
     # legacy ethtool commands (linux/ethtool.h), used by the test fixtures
     ETHTOOL_GTXCSUM: int
     ETHTOOL_STXCSUM: int
@@ -45,8 +48,17 @@ class _Lib:
     def pkt_rx_frame_size(self, p: _CData, /) -> int: ...
     def pkt_rx_ring_frames(self, p: _CData, /) -> int: ...
     def pkt_port_stats(self, p: _CData, /) -> _CData: ...
+    # csum: uint8_t[] of PKT_RXCSUM_* flags per frame, or ffi.NULL
     def pkt_rx_burst(
-        self, p: _CData, arena: _CData, arena_size: int, offs: _CData, lens: _CData, max: int, /
+        self,
+        p: _CData,
+        arena: _CData,
+        arena_size: int,
+        offs: _CData,
+        lens: _CData,
+        csum: _CData,
+        max: int,
+        /,
     ) -> int: ...
     def pkt_rx_ready(self, p: _CData, /) -> int: ...
     def pkt_tx_queue(

@@ -35,6 +35,11 @@ class FrameBatch:
 
     Native code reads and writes ``arena``, ``offs`` and ``lens`` (cffi pointers);
     Python code uses the ``data``/``offsets``/``lengths`` memoryviews over the same memory.
+
+    A port that knows something of a frame's checksum (AF_PACKET) writes an
+    ``RxChecksum`` value (aionetmap.stack.classify) per frame into ``csum`` (the memoryview
+    ``csum_flags``) and sets ``csum_known``; every other fill clears ``csum_known``, and
+    then the flags mean nothing. One byte per frame, no Python object per frame.
     """
 
     __slots__ = (
@@ -43,6 +48,9 @@ class FrameBatch:
         "arena_size",
         "capacity",
         "count",
+        "csum",
+        "csum_flags",
+        "csum_known",
         "data",
         "lengths",
         "lens",
@@ -66,6 +74,9 @@ class FrameBatch:
         self.data = memoryview(_ffi.buffer(self.arena))
         self.offsets = memoryview(_ffi.buffer(self.offs)).cast("I")
         self.lengths = memoryview(_ffi.buffer(self.lens)).cast("I")
+        self.csum: Any = _ffi.new("uint8_t[]", capacity)
+        self.csum_flags = memoryview(_ffi.buffer(self.csum))
+        self.csum_known = False
         self._format: Any = None  # made on the first frames() call
 
     def __len__(self) -> int:
@@ -91,6 +102,11 @@ class FrameBatch:
 
     def clear(self) -> None:
         self.count = 0
+        self.csum_known = False
+
+    def frame_csum(self, index: int) -> int:
+        """The port's checksum flag of frame ``index`` (0, unknown, unless ``csum_known``)."""
+        return self.csum_flags[index] if self.csum_known else 0
 
     def frame(self, index: int) -> memoryview:
         """A view of frame ``index`` (valid until the next fill)."""
@@ -130,6 +146,7 @@ class FrameBatch:
         """
         added = 0
         pos = self.used
+        self.csum_known = False  # staged frames carry no receive flags
         data, offsets, lengths = self.data, self.offsets, self.lengths
         for frame in frames:
             if isinstance(frame, memoryview) and (frame.format != "B" or frame.ndim != 1):

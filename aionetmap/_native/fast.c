@@ -131,7 +131,8 @@ static inline uint64_t pseudo_sum(uint32_t src, uint32_t dst, uint32_t length)
 
 struct verdict {
     uint8_t kind;
-    uint16_t reason;
+    uint8_t rxcsum;  /* input: the port's FAST_RXCSUM_* flag for the frame */
+    uint16_t reason; /* a DropReason, a SlowKind, or (deliver) a FAST_CSUM_* value */
     uint32_t off; /* relative to the frame */
     uint32_t len;
     uint32_t src_ip;
@@ -162,6 +163,25 @@ static inline int is_broadcast_mac(const uint8_t *m)
     return (m[0] & m[1] & m[2] & m[3] & m[4] & m[5]) == 0xFF;
 }
 
+/* Check 22 on a UDP segment of `length` bytes at u whose checksum field is not 0: how it
+ * is accepted (a FAST_CSUM_* value), or FAST_CSUM_PSEUDO + 1 for a bad checksum. */
+static inline uint16_t udp_checksum_ok(const struct fast_ctx *ctx, uint8_t rxcsum,
+                                       const uint8_t *u, uint32_t length, uint32_t src,
+                                       uint32_t dst)
+{
+    /* The kernel vouched for it (verified, or a local sender left it to offload and the
+     * bytes never left the machine): Linux does not verify such packets again either. */
+    if (rxcsum == FAST_RXCSUM_PARTIAL || rxcsum == FAST_RXCSUM_VALID)
+        return FAST_CSUM_OFFLOADED;
+    uint64_t pseudo = pseudo_sum(src, dst, length);
+    if (checksum(u, length, pseudo) == 0)
+        return FAST_CSUM_VERIFIED;
+    /* A partial checksum holds the folded pseudo-header sum, not complemented. */
+    if (ctx->accept_partial && rd16(u + 6) == fold16(pseudo))
+        return FAST_CSUM_PSEUDO;
+    return FAST_CSUM_PSEUDO + 1;
+}
+
 /* Checks 19-25 on the UDP segment at f[off + hlen .. off + total). */
 static uint8_t classify_udp(const struct fast_ctx *ctx, const uint8_t *f, uint32_t off,
                             uint32_t hlen, uint32_t total, uint32_t src, uint32_t dst,
@@ -176,10 +196,15 @@ static uint8_t classify_udp(const struct fast_ctx *ctx, const uint8_t *f, uint32
         return drop(v, FAST_UDP_BAD_LENGTH);
     if (length > seg)
         return drop(v, FAST_UDP_TRUNCATED);
-    if ((u[6] | u[7]) && checksum(u, length, pseudo_sum(src, dst, length)) != 0)
-        return drop(v, FAST_UDP_BAD_CHECKSUM);
+    uint16_t how = FAST_CSUM_VERIFIED;
+    if (u[6] | u[7]) {
+        how = udp_checksum_ok(ctx, v->rxcsum, u, length, src, dst);
+        if (how > FAST_CSUM_PSEUDO)
+            return drop(v, FAST_UDP_BAD_CHECKSUM);
+    }
     uint16_t dport = rd16(u + 2);
     if (port_bound(ctx, dport)) {
+        v->reason = how;
         v->off = start + 8;
         v->len = length - 8;
         v->src_ip = src;
@@ -275,16 +300,17 @@ static uint8_t classify_frame(const struct fast_ctx *ctx, const uint8_t *f, uint
 
 int fast_classify(const struct fast_ctx *ctx, struct fast_rx *rx, const uint8_t *arena,
                   uint32_t arena_size, const uint32_t *offs, const uint32_t *lens,
-                  uint32_t count)
+                  const uint8_t *csum, uint32_t count)
 {
     if (count > rx->capacity)
         return -1;
-    uint32_t delivered = 0, dropped = 0;
+    uint32_t delivered = 0, dropped = 0, offloaded = 0, pseudo = 0;
     for (uint32_t i = 0; i < count; i++) {
         /* The arena is ours but offs/lens were written by a port: clamp, as a slice would. */
         uint32_t start = offs[i] < arena_size ? offs[i] : arena_size;
         uint32_t size = lens[i] < arena_size - start ? lens[i] : arena_size - start;
         struct verdict v = {0};
+        v.rxcsum = csum ? csum[i] : FAST_RXCSUM_UNKNOWN;
         uint8_t kind = classify_frame(ctx, arena + start, size, &v);
         rx->kinds[i] = kind;
         rx->reasons[i] = v.reason;
@@ -297,7 +323,11 @@ int fast_classify(const struct fast_ctx *ctx, struct fast_rx *rx, const uint8_t 
         rx->src_keys[i] = (uint64_t)v.src_ip << 16 | v.src_port;
         delivered += kind == FAST_KIND_DELIVER;
         dropped += kind == FAST_KIND_DROP;
+        offloaded += kind == FAST_KIND_DELIVER && v.reason == FAST_CSUM_OFFLOADED;
+        pseudo += kind == FAST_KIND_DELIVER && v.reason == FAST_CSUM_PSEUDO;
     }
+    rx->csum_offloaded = offloaded;
+    rx->csum_pseudo = pseudo;
     rx->delivered = delivered;
     rx->dropped = dropped;
     rx->slow = count - delivered - dropped;

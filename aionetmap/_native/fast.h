@@ -50,6 +50,24 @@ enum {
     FAST_SLOW_UDP_UNREACHABLE = 4,
 };
 
+/* What a port knows about a received frame's checksum (FrameBatch.csum_flags, one byte per
+ * frame; aionetmap._native.batch mirrors the values). */
+enum {
+    FAST_RXCSUM_UNKNOWN = 0, /* nothing: verify in software */
+    FAST_RXCSUM_PARTIAL = 1, /* a local kernel sent it with the checksum left to "hardware"
+                              * (AF_PACKET TP_STATUS_CSUMNOTREADY): unverifiable, untouched */
+    FAST_RXCSUM_VALID = 2,   /* the kernel or NIC verified it (TP_STATUS_CSUM_VALID) */
+};
+
+/* How a delivered datagram's UDP checksum was accepted (reasons[i] of a FAST_KIND_DELIVER
+ * frame; stack.classify's Deliver.checksum). */
+enum {
+    FAST_CSUM_VERIFIED = 0,  /* verified here, or the field is 0 (no checksum) */
+    FAST_CSUM_OFFLOADED = 1, /* trusted on the port's flag, not verified here */
+    FAST_CSUM_PSEUDO = 2,    /* failed verification, but the field holds exactly the folded
+                              * pseudo-header sum of a partial checksum (accept_partial) */
+};
+
 #define FAST_PORT_BITMAP_BYTES 8192 /* one bit per UDP port */
 #define FAST_MAX_UDP_PAYLOAD 65507  /* 65535 - 20 (IPv4) - 8 (UDP) */
 #define FAST_UDP_OVERHEAD 42        /* Ethernet 14 + IPv4 20 + UDP 8 */
@@ -61,6 +79,7 @@ struct fast_ctx {
     uint32_t broadcast; /* subnet broadcast, 255.255.255.255 for /31 and /32 */
     uint32_t mtu;
     uint8_t ports[FAST_PORT_BITMAP_BYTES]; /* bit (port & 7) of byte (port >> 3): bound */
+    uint8_t accept_partial; /* non-zero: the FAST_CSUM_PSEUDO rule is on (see classify.py) */
 };
 
 /* Caller-owned per-frame result arrays, each of `capacity` entries, plus batch totals. */
@@ -77,6 +96,8 @@ struct fast_rx {
     uint32_t delivered; /* totals of the last fast_classify call */
     uint32_t dropped;
     uint32_t slow;
+    uint32_t csum_offloaded; /* delivered frames of the last call by FAST_CSUM_OFFLOADED */
+    uint32_t csum_pseudo;    /* ... and by FAST_CSUM_PSEUDO */
 };
 
 /* What fast_udp_build writes as the source of every frame. */
@@ -91,11 +112,13 @@ struct fast_src {
 uint16_t fast_inet_checksum(const uint8_t *data, size_t len, uint64_t initial);
 
 /* Classify frames 0..count-1 of a batch (frame i: offs[i], lens[i] in the arena; a frame
- * reaching past arena_size is cut at the arena's end, as slicing the arena would). Fills
- * the rx arrays and totals; returns count, or -1 (nothing written) if count > capacity. */
+ * reaching past arena_size is cut at the arena's end, as slicing the arena would). csum is
+ * NULL (nothing known) or holds a FAST_RXCSUM_* value per frame; any other value counts as
+ * FAST_RXCSUM_UNKNOWN. Fills the rx arrays and totals; returns count, or -1 (nothing
+ * written) if count > capacity. */
 int fast_classify(const struct fast_ctx *ctx, struct fast_rx *rx, const uint8_t *arena,
                   uint32_t arena_size, const uint32_t *offs, const uint32_t *lens,
-                  uint32_t count);
+                  const uint8_t *csum, uint32_t count);
 
 /* Build up to `count` Ethernet/IPv4/UDP frames, packed from arena offset 0, exactly as
  * stack.udp.build_udp_frame does (DF set, TOS 0, no options, both checksums). Datagram i

@@ -22,7 +22,8 @@ class FastClassifier:
     * ``KIND_DELIVER``: the UDP payload is
       ``batch.data[payload_offsets[i] : payload_offsets[i] + payload_lengths[i]]``
       (absolute arena offsets); ``src_ips`` (host byte order), ``src_ports`` and
-      ``dst_ports`` are set; ``reasons[i]`` is 0.
+      ``dst_ports`` are set; ``reasons[i]`` says how the UDP checksum was accepted (a
+      ``UdpChecksum`` value, ``Deliver.checksum``).
     * ``KIND_DROP``: ``reasons[i]`` is the ``DropReason`` value; the other fields are 0.
     * ``KIND_SLOW``: ``reasons[i]`` is the ``SlowKind`` value and ``payload_offsets[i]``
       the absolute offset of the ARP/IPv4 header (``Slow.l3_offset`` plus the frame's
@@ -37,6 +38,8 @@ class FastClassifier:
         "_ready",
         "_rx",
         "capacity",
+        "csum_offloaded",
+        "csum_pseudo",
         "delivered",
         "dropped",
         "dst_ports",
@@ -90,6 +93,10 @@ class FastClassifier:
         """Frames marked ``KIND_DROP`` by the last :meth:`classify`."""
         self.slow = 0
         """Frames marked ``KIND_SLOW`` by the last :meth:`classify`."""
+        self.csum_offloaded = 0
+        """Delivered frames of the last :meth:`classify` whose checksum the port vouched for."""
+        self.csum_pseudo = 0
+        """Delivered frames of the last :meth:`classify` accepted as partial checksums."""
 
     def __repr__(self) -> str:
         return (
@@ -97,9 +104,18 @@ class FastClassifier:
             f"{self.dropped} dropped, {self.slow} slow>"
         )
 
-    def set_context(self, mac: bytes, ip: int, broadcast: int, mtu: int) -> None:
+    def set_context(
+        self,
+        mac: bytes,
+        ip: int,
+        broadcast: int,
+        mtu: int,
+        *,
+        accept_partial_checksum: bool = False,
+    ) -> None:
         """What ``ClassifyContext`` holds besides the ports: our MAC, our address, the
-        subnet broadcast (255.255.255.255 for /31 and /32) and the MTU (addresses as ints)."""
+        subnet broadcast (255.255.255.255 for /31 and /32), the MTU (addresses as ints)
+        and whether a checksum field equal to the pseudo-header sum is accepted."""
         who = "FastClassifier.set_context"
         mac = check_mac(mac, who)
         check_u32(ip, "the IPv4 address", who)
@@ -111,6 +127,7 @@ class FastClassifier:
         ctx.ip = ip
         ctx.broadcast = broadcast
         ctx.mtu = mtu
+        ctx.accept_partial = bool(accept_partial_checksum)
         self._ready = True
 
     def bind(self, port: int) -> None:
@@ -131,6 +148,7 @@ class FastClassifier:
     def classify(self, batch: FrameBatch) -> int:
         """Classify the ``batch.count`` frames of ``batch`` in one C call; returns the count.
 
+        The port's checksum flags (``batch.csum``) are used when ``batch.csum_known``.
         Raises ``ValueError`` if the batch holds more frames than ``capacity`` and
         ``RuntimeError`` if :meth:`set_context` was never called.
         """
@@ -142,10 +160,13 @@ class FastClassifier:
         if not self._ready:
             raise RuntimeError("FastClassifier: set_context() must be called before classify()")
         rx = self._rx
+        csum = batch.csum if batch.csum_known else ffi.NULL
         lib.fast_classify(
-            self._ctx, rx, batch.arena, batch.arena_size, batch.offs, batch.lens, count
+            self._ctx, rx, batch.arena, batch.arena_size, batch.offs, batch.lens, csum, count
         )
         self.delivered = rx.delivered
+        self.csum_offloaded = rx.csum_offloaded
+        self.csum_pseudo = rx.csum_pseudo
         self.dropped = rx.dropped
         self.slow = rx.slow
         return count

@@ -52,10 +52,18 @@ typedef struct {
     uint64_t rx_dropped_malformed;   /* ring header fields out of bounds */
     uint64_t rx_dropped_oversize;    /* larger than the caller's whole arena */
     uint64_t rx_csum_not_ready;      /* delivered with a partial (offloaded) checksum */
+    uint64_t rx_csum_valid;          /* delivered with a checksum the kernel verified */
     uint64_t rx_kernel_drops;        /* PACKET_STATISTICS tp_drops, accumulated */
     uint64_t tx_dropped_nobufs;      /* the device queue refused the frame (ENOBUFS) */
     uint64_t tx_dropped_error;       /* dropped with the staging area after a hard error */
 } pkt_stats;
+
+/* pkt_rx_burst's per-frame checksum flags (stack.classify.RxChecksum, FAST_RXCSUM_*). */
+enum {
+    PKT_RXCSUM_UNKNOWN = 0,
+    PKT_RXCSUM_PARTIAL = 1, /* TP_STATUS_CSUMNOTREADY: a local sender left it to offload */
+    PKT_RXCSUM_VALID = 2,   /* TP_STATUS_CSUM_VALID: the kernel or NIC verified it */
+};
 
 typedef struct pkt_port pkt_port;
 
@@ -71,8 +79,10 @@ uint32_t pkt_rx_frame_size(const pkt_port *p);
 uint32_t pkt_rx_ring_frames(const pkt_port *p);
 pkt_stats *pkt_port_stats(pkt_port *p);
 
+/* Move up to max frames from the RX ring into the arena (frame n at offs[n], lens[n]);
+ * csum, unless NULL, gets a PKT_RXCSUM_* flag per frame. Returns the number of frames. */
 int pkt_rx_burst(pkt_port *p, uint8_t *arena, uint32_t arena_size, uint32_t *offs,
-                 uint32_t *lens, uint32_t max);
+                 uint32_t *lens, uint8_t *csum, uint32_t max);
 int pkt_rx_ready(const pkt_port *p);
 
 int pkt_tx_queue(pkt_port *p, const uint8_t *arena, uint32_t arena_size, const uint32_t *offs,

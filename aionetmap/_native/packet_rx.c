@@ -9,6 +9,10 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#ifndef TP_STATUS_CSUM_VALID /* Linux 3.19; older headers lack the name, not the meaning */
+#define TP_STATUS_CSUM_VALID (1 << 7)
+#endif
+
 /* ---- RX --------------------------------------------------------------------------- */
 
 static struct tpacket2_hdr *rx_frame(const pkt_port *p, uint32_t i)
@@ -29,6 +33,20 @@ static void put_be16(uint8_t *dst, uint16_t v)
 {
     dst[0] = (uint8_t)(v >> 8);
     dst[1] = (uint8_t)v;
+}
+
+/* What the kernel says of a frame's checksum, as a PKT_RXCSUM_* flag (counted). */
+static uint8_t csum_flag(pkt_port *p, uint32_t status)
+{
+    if (status & TP_STATUS_CSUMNOTREADY) {
+        p->st.rx_csum_not_ready++;
+        return PKT_RXCSUM_PARTIAL;
+    }
+    if (status & TP_STATUS_CSUM_VALID) {
+        p->st.rx_csum_valid++;
+        return PKT_RXCSUM_VALID;
+    }
+    return PKT_RXCSUM_UNKNOWN;
 }
 
 /* Copy one ring frame to dst. Returns its length, 0 if it was dropped (counted), or -1 if
@@ -78,15 +96,13 @@ static int64_t take_frame(pkt_port *p, const struct tpacket2_hdr *h, uint32_t st
     } else {
         memcpy(dst, raw + mac, snap);
     }
-    if (status & TP_STATUS_CSUMNOTREADY)
-        p->st.rx_csum_not_ready++;
     p->st.rx_frames++;
     p->st.rx_bytes += out;
     return out;
 }
 
 int pkt_rx_burst(pkt_port *p, uint8_t *arena, uint32_t arena_size, uint32_t *offs,
-                 uint32_t *lens, uint32_t max)
+                 uint32_t *lens, uint8_t *csum, uint32_t max)
 {
     uint32_t n = 0, pos = 0;
 
@@ -105,6 +121,8 @@ int pkt_rx_burst(pkt_port *p, uint8_t *arena, uint32_t arena_size, uint32_t *off
         if (len > 0) {
             offs[n] = pos;
             lens[n] = (uint32_t)len;
+            if (csum)
+                csum[n] = csum_flag(p, status);
             pos += (uint32_t)len;
             n++;
         }

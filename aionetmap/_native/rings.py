@@ -109,6 +109,7 @@ class RingSet:
         if limit > 0:
             n = lib.anm_rx_burst(r, batch.arena, batch.arena_size, batch.offs, batch.lens, limit)
         batch.count = n
+        batch.csum_known = False  # netmap says nothing about checksums
         return n
 
     def send(self, frames: Sequence[bytes | bytearray | memoryview]) -> int:

@@ -47,6 +47,11 @@ class PortInfo:
     """Hardware address of the interface, when the backend knows it."""
     ifname: str | None = None
     """Kernel-side name (``eth0``, ``vale0:p``, ``veth0``)."""
+    unflagged_partial_checksums: bool = False
+    """Frames a local kernel sent may arrive with a partial UDP checksum (left to TX
+    offload) and no flag saying so: netmap on an OS interface (emulated adapter on veth,
+    host rings). A host on such a port accepts a checksum field equal to the pseudo-header
+    sum unless its config says otherwise (``HostConfig.accept_partial_checksum``)."""
 
 
 @runtime_checkable

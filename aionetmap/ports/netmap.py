@@ -163,6 +163,10 @@ class NetmapPort(RingPort):
         info = ring_port_info(
             rings, spec.text, "netmap", mem_id=region.mem_id, mtu=mtu, mac=mac, ifname=spec.nr_name
         )
+        # An OS interface's rings may hold a local kernel's partial checksums, unflagged
+        # (see classify.py); VALE ports and netmap pipes only carry what netmap clients wrote.
+        if spec.subsystem == "netmap" and not spec.is_pipe:
+            info = dataclasses.replace(info, unflagged_partial_checksums=True)
         return cls(spec, fd, region, rings, info, sys_)
 
     @classmethod

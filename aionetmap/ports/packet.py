@@ -46,6 +46,7 @@ _STATS_FIELDS = (
     "rx_dropped_malformed",
     "rx_dropped_oversize",
     "rx_csum_not_ready",
+    "rx_csum_valid",
     "tx_dropped_nobufs",
     "tx_dropped_error",
 )
@@ -263,9 +264,10 @@ class PacketPort(ClosingContext):
         handle = self._live()
         limit = batch.capacity if max_frames is None else min(max_frames, batch.capacity)
         n = lib.pkt_rx_burst(
-            handle, batch.arena, batch.arena_size, batch.offs, batch.lens, max(limit, 0)
+            handle, batch.arena, batch.arena_size, batch.offs, batch.lens, batch.csum, max(limit, 0)
         )
         batch.count = n
+        batch.csum_known = True  # pkt_rx_burst wrote an RxChecksum flag per frame
         return n
 
     def rx_ready(self) -> bool:

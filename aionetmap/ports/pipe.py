@@ -231,6 +231,7 @@ class PipePort(RingPort):
             batch.count = 0
             raise self._damaged()
         batch.count = n
+        batch.csum_known = False  # frames from a peer process: nothing is known
         return n
 
     def forward_to(self, dst: Port, max_frames: int) -> int:

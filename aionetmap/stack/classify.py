@@ -32,10 +32,28 @@ Order of checks (the first failing check decides the reason; C must keep this or
               20. UDP length < 8                            -> UDP_BAD_LENGTH
               21. UDP length > IPv4 payload                 -> UDP_TRUNCATED
                   (IPv4 payload past the UDP length is ignored)
-              22. non-zero checksum that does not verify    -> UDP_BAD_CHECKSUM
+              22. non-zero checksum, accepted when (a) the port flags the frame
+                  (``RxChecksum.PARTIAL`` or ``VALID``: not verified again), (b) it
+                  verifies, or (c) ``ctx.accept_partial_checksum`` is on and the field
+                  equals the folded pseudo-header sum (see below); else
+                                                            -> UDP_BAD_CHECKSUM
               23. destination port bound                    -> Deliver
               24. IPv4 destination is a broadcast           -> UDP_NO_LISTENER
               25. otherwise                                 -> Slow(UDP_UNREACHABLE)
+
+Partial checksums: a Linux sender that leaves the UDP checksum to the NIC (TX offload,
+on by default on veth) writes only the folded sum of the pseudo-header into the field,
+not complemented and without the data. Such a frame reaches another local reader before
+any NIC completes it. AF_PACKET says so per frame (``TP_STATUS_CSUMNOTREADY``, or
+``TP_STATUS_CSUM_VALID`` for one the kernel verified); the port passes that on as an
+``RxChecksum`` flag and the classifier trusts it, as Linux itself does for such packets.
+netmap's emulated adapter passes no flag, so there rule (c), on only when
+``ctx.accept_partial_checksum`` is, accepts a field that equals the pseudo-header sum
+exactly. It cannot tell a partial checksum from a datagram whose data was damaged after
+a sender wrote one, nor check the payload of either; any other field value, and damage to
+the addresses, the protocol or the UDP length (all in the pseudo-header), still fail.
+A datagram that carries a complete checksum passes (b) and is never weakened by (c).
+How each delivered datagram passed is ``Deliver.checksum`` (a ``UdpChecksum``).
 
 Subnet broadcast: for prefixes /31 and /32 there is none, and ``ctx.broadcast`` is
 255.255.255.255. Frames to other MACs are never looked at further; the stack joins no
@@ -52,15 +70,17 @@ from dataclasses import dataclass
 from enum import IntEnum
 
 from aionetmap.stack.addresses import BROADCAST_MAC, LIMITED_BROADCAST, BytesLike
-from aionetmap.stack.checksum import inet_checksum, pseudo_header_sum
+from aionetmap.stack.checksum import inet_checksum, inet_sum, pseudo_header_sum
 from aionetmap.stack.drops import DropReason
 
 __all__ = [
     "ClassifyContext",
     "Deliver",
     "Drop",
+    "RxChecksum",
     "Slow",
     "SlowKind",
+    "UdpChecksum",
     "Verdict",
     "classify",
     "classify_ipv4",
@@ -80,6 +100,31 @@ class SlowKind(IntEnum):
     """UDP to an unbound port on our unicast address: answer with port unreachable."""
 
 
+class RxChecksum(IntEnum):
+    """What the port knows about a received frame's checksum (stable values, mirrored in C:
+    ``FrameBatch.csum_flags`` holds one per frame)."""
+
+    UNKNOWN = 0
+    """Nothing: verify in software (pipes, netmap, AF_PACKET without a flag)."""
+    PARTIAL = 1
+    """Sent by a local kernel that left the checksum to offload (``TP_STATUS_CSUMNOTREADY``):
+    the field is not a checksum yet, and the bytes never crossed a wire."""
+    VALID = 2
+    """The kernel or the NIC verified the checksum (``TP_STATUS_CSUM_VALID``)."""
+
+
+class UdpChecksum(IntEnum):
+    """How a delivered datagram's UDP checksum was accepted (stable values, mirrored in C)."""
+
+    VERIFIED = 0
+    """Verified here, or the field is 0 (the sender computed none)."""
+    OFFLOADED = 1
+    """Trusted on the port's ``RxChecksum`` flag, not verified here."""
+    PSEUDO = 2
+    """Did not verify, but holds exactly the pseudo-header sum of a partial checksum
+    (``ClassifyContext.accept_partial_checksum``)."""
+
+
 @dataclass(frozen=True, slots=True)
 class ClassifyContext:
     """What the classifier needs to know about the host. ``ports`` is read live."""
@@ -94,6 +139,9 @@ class ClassifyContext:
     """Bound UDP ports."""
     mtu: int = 1500
     """Largest IPv4 packet; frames over 14 + 4 + mtu bytes are dropped."""
+    accept_partial_checksum: bool = False
+    """Accept a UDP checksum field equal to the pseudo-header sum (check 22 (c)): for ports
+    that may carry a local kernel's partial checksums without saying so."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +158,8 @@ class Deliver:
     """Source UDP port."""
     dst_port: int
     """Destination UDP port (a bound one)."""
+    checksum: int = UdpChecksum.VERIFIED
+    """How the UDP checksum was accepted (a ``UdpChecksum`` value)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,8 +187,11 @@ _DROP = {reason: Drop(reason) for reason in DropReason}
 _SLOW = {(kind, off): Slow(kind, off) for kind in SlowKind for off in (0, 14, 18)}
 
 
-def classify(frame: BytesLike, ctx: ClassifyContext) -> Verdict:
-    """Classify one Ethernet frame (a bytes-like of single bytes). Never raises."""
+def classify(frame: BytesLike, ctx: ClassifyContext, csum: int = RxChecksum.UNKNOWN) -> Verdict:
+    """Classify one Ethernet frame (a bytes-like of single bytes). Never raises.
+
+    ``csum`` is the port's ``RxChecksum`` flag for the frame (other values mean UNKNOWN).
+    """
     size = len(frame)
     if size < 14:
         return _DROP[DropReason.ETH_TRUNCATED]
@@ -166,11 +219,15 @@ def classify(frame: BytesLike, ctx: ClassifyContext) -> Verdict:
         return _SLOW[SlowKind.ARP, offset]
     if ethertype != _ETH_IPV4:
         return _DROP[DropReason.ETH_UNSUPPORTED_TYPE]
-    return classify_ipv4(frame, offset, ctx, l2_broadcast)
+    return classify_ipv4(frame, offset, ctx, l2_broadcast, csum)
 
 
 def classify_ipv4(
-    buf: BytesLike, offset: int, ctx: ClassifyContext, l2_broadcast: bool = False
+    buf: BytesLike,
+    offset: int,
+    ctx: ClassifyContext,
+    l2_broadcast: bool = False,
+    csum: int = RxChecksum.UNKNOWN,
 ) -> Verdict:
     """Checks 7-25 on the IPv4 packet at ``buf[offset:]``.
 
@@ -215,7 +272,7 @@ def classify_ipv4(
         return _SLOW[SlowKind.FRAGMENT, offset]
     protocol = buf[offset + 9]
     if protocol == _PROTO_UDP:
-        return _classify_udp(buf, offset, hlen, total, src, dst, ctx, ip_broadcast)
+        return _classify_udp(buf, offset, hlen, total, src, dst, ctx, ip_broadcast, csum)
     if protocol == _PROTO_ICMP:
         return _SLOW[SlowKind.ICMP, offset]
     return _DROP[DropReason.IP_UNSUPPORTED_PROTOCOL]
@@ -230,6 +287,7 @@ def _classify_udp(
     dst: int,
     ctx: ClassifyContext,
     ip_broadcast: bool,
+    csum: int,
 ) -> Verdict:
     """Checks 19-25 on the UDP segment at ``buf[offset + hlen : offset + total]``."""
     start = offset + hlen
@@ -240,14 +298,37 @@ def _classify_udp(
         return _DROP[DropReason.UDP_BAD_LENGTH]
     if length > total - hlen:
         return _DROP[DropReason.UDP_TRUNCATED]
-    if (buf[start + 6] or buf[start + 7]) and inet_checksum(
-        buf[start : start + length], pseudo_header_sum(src, dst, _PROTO_UDP, length)
-    ):
-        return _DROP[DropReason.UDP_BAD_CHECKSUM]
+    how = _VERIFIED
+    if buf[start + 6] or buf[start + 7]:
+        accepted = _udp_checksum(buf, start, length, src, dst, ctx, csum)
+        if accepted is None:
+            return _DROP[DropReason.UDP_BAD_CHECKSUM]
+        how = accepted
     dst_port = buf[start + 2] << 8 | buf[start + 3]
     if dst_port in ctx.ports:
         src_port = buf[start] << 8 | buf[start + 1]
-        return Deliver(start + 8, length - 8, src, src_port, dst_port)
+        return Deliver(start + 8, length - 8, src, src_port, dst_port, how)
     if ip_broadcast:
         return _DROP[DropReason.UDP_NO_LISTENER]
     return _SLOW[SlowKind.UDP_UNREACHABLE, offset]
+
+
+_VERIFIED, _OFFLOADED, _PSEUDO = UdpChecksum.VERIFIED, UdpChecksum.OFFLOADED, UdpChecksum.PSEUDO
+_TRUSTED_FLAGS = (RxChecksum.PARTIAL, RxChecksum.VALID)
+
+
+def _udp_checksum(
+    buf: BytesLike, start: int, length: int, src: int, dst: int, ctx: ClassifyContext, csum: int
+) -> UdpChecksum | None:
+    """Check 22 on a segment whose checksum field is not 0: how it is accepted, or None."""
+    if csum in _TRUSTED_FLAGS:
+        return _OFFLOADED  # the kernel vouched for it; Linux does not verify it again
+    pseudo = pseudo_header_sum(src, dst, _PROTO_UDP, length)
+    if not inet_checksum(buf[start : start + length], pseudo):
+        return _VERIFIED
+    # A partial checksum is the folded pseudo-header sum, not complemented.
+    if ctx.accept_partial_checksum and buf[start + 6] << 8 | buf[start + 7] == inet_sum(
+        b"", pseudo
+    ):
+        return _PSEUDO
+    return None

@@ -47,6 +47,13 @@ class HostConfig:
     """Datagrams in reassembly per source address."""
     reassembly_max_fragments: int = 64
     """Fragments per datagram."""
+    accept_partial_checksum: bool | None = None
+    """Accept a UDP datagram whose checksum field holds exactly the pseudo-header sum a
+    Linux sender writes when it leaves the checksum to offload, though the checksum does
+    not verify; each is counted in ``rx_udp_csum_partial``. For ports that may carry a
+    local kernel's frames without a flag saying so: netmap on an OS interface (emulated
+    adapters on veth, host rings). ``None``: decided by the port
+    (``PortInfo.unflagged_partial_checksums``; a bare ``Host`` takes it as off)."""
 
     def __post_init__(self) -> None:
         if not 1 <= self.default_ttl <= 255:
@@ -55,3 +62,10 @@ class HostConfig:
             raise ValueError(f"ip_ident_seed must be in 0..65535, not {self.ip_ident_seed}")
         if self.icmp_error_rate < 0 or self.icmp_error_burst < 0:
             raise ValueError("icmp_error_rate and icmp_error_burst must not be negative")
+        if not (
+            self.accept_partial_checksum is None or isinstance(self.accept_partial_checksum, bool)
+        ):
+            raise TypeError(
+                "accept_partial_checksum must be True, False or None, "
+                f"not {self.accept_partial_checksum!r}"
+            )

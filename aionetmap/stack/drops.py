@@ -59,7 +59,9 @@ class DropReason(IntEnum):
     UDP_BAD_LENGTH = 41
     """UDP length field below 8."""
     UDP_BAD_CHECKSUM = 42
-    """Non-zero UDP checksum that does not verify."""
+    """Non-zero UDP checksum that does not verify, on a frame the port did not flag as
+    checked or partial, and that is not a partial checksum the host accepts
+    (``HostConfig.accept_partial_checksum``)."""
     UDP_NO_LISTENER = 43
     """No bound port (answered with ICMP port unreachable unless broadcast or rate-limited)."""
 
@@ -137,6 +139,12 @@ class StackStats:
     """Frames passed to ``receive_frame``."""
     rx_udp_delivered: int = 0
     """UDP datagrams delivered to bound ports."""
+    rx_udp_csum_offloaded: int = 0
+    """Of those, delivered on the port's word that the kernel verified the UDP checksum or
+    that a local sender left it to offload (``RxChecksum``), without verifying it here."""
+    rx_udp_csum_partial: int = 0
+    """Of those, delivered with a checksum that did not verify but held exactly the
+    pseudo-header sum of a partial checksum (``HostConfig.accept_partial_checksum``)."""
     rx_arp: int = 0
     """ARP packets that passed parsing."""
     rx_icmp: int = 0

@@ -26,7 +26,7 @@ from aionetmap.stack.addresses import (
 )
 from aionetmap.stack.arp import build_arp_request, build_gratuitous_arp
 from aionetmap.stack.arp_cache import ArpCache, Enqueued
-from aionetmap.stack.classify import ClassifyContext, classify
+from aionetmap.stack.classify import ClassifyContext, RxChecksum, classify
 from aionetmap.stack.config import HostConfig
 from aionetmap.stack.drops import DropReason, StackStats
 from aionetmap.stack.errors import DatagramTooLarge
@@ -93,7 +93,14 @@ class Host(ReceiveMixin):
             else LIMITED_BROADCAST
         )
         self._ports: set[int] = set()
-        self._ctx = ClassifyContext(self.mac, self._ip, self._broadcast, self._ports, mtu)
+        self._ctx = ClassifyContext(
+            self.mac,
+            self._ip,
+            self._broadcast,
+            self._ports,
+            mtu,
+            accept_partial_checksum=bool(self.config.accept_partial_checksum),
+        )
         self._eth_suffix = self.mac + b"\x08\x00"
         self._tx: list[bytes] = []
         self._events: deque[Event] = deque()
@@ -152,17 +159,19 @@ class Host(ReceiveMixin):
         """True if ``port`` is bound."""
         return port in self._ports
 
-    def receive_frame(self, frame: BytesLike, now: float) -> None:
+    def receive_frame(self, frame: BytesLike, now: float, csum: int = RxChecksum.UNKNOWN) -> None:
         """Process one received Ethernet frame. Never raises; drops are counted in ``stats``.
 
-        Nothing keeps a reference to ``frame``: it may be a view of a ring buffer.
+        ``csum`` is what the port knows of the frame's checksum (an ``RxChecksum`` value,
+        ``FrameBatch.csum_flags``). Nothing keeps a reference to ``frame``: it may be a
+        view of a ring buffer.
         """
         self.stats.rx_frames += 1
         try:
             if isinstance(frame, memoryview) and (frame.format != "B" or frame.ndim != 1):
                 # The classifier indexes single unsigned bytes.
                 frame = frame.cast("B") if frame.c_contiguous else frame.tobytes()
-            self._dispatch(frame, classify(frame, self._ctx), now)
+            self._dispatch(frame, classify(frame, self._ctx, csum), now)
         except Exception:
             # A bug, not bad input: keep the caller's loop alive, count it, say where.
             self.stats.drop(DropReason.INTERNAL_ERROR)

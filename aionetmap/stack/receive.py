@@ -21,6 +21,7 @@ from aionetmap.stack.classify import (
     Drop,
     Slow,
     SlowKind,
+    UdpChecksum,
     Verdict,
     classify_ipv4,
 )
@@ -87,7 +88,12 @@ class ReceiveMixin:
         payload = bytes(buf[start : start + verdict.payload_length])
         src = (int_to_str(verdict.src_ip), verdict.src_port)
         self._events.append(DatagramReceived(src, verdict.dst_port, payload))
-        self.stats.rx_udp_delivered += 1
+        stats = self.stats
+        stats.rx_udp_delivered += 1
+        if verdict.checksum == UdpChecksum.OFFLOADED:
+            stats.rx_udp_csum_offloaded += 1
+        elif verdict.checksum == UdpChecksum.PSEUDO:
+            stats.rx_udp_csum_partial += 1
 
     def _on_arp(self, buf: BytesLike, offset: int, now: float) -> None:
         try:

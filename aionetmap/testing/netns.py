@@ -114,15 +114,18 @@ class VethLink:
     ``our_ifname``, ``peer_ip`` (on the kernel end), ``our_ip`` (reserved for the user-space
     stack, configured nowhere), ``prefixlen``, ``peer_mac``/``our_mac`` (6 bytes each).
 
-    Offloads: TX checksum offload is turned off on the kernel end, otherwise the frames the
-    kernel sends carry only a partial checksum (the NIC is supposed to finish it) and a
-    user-space stack that verifies checksums would drop them. RX checksum offload is turned
-    off on the kernel end too, so the kernel verifies every checksum we send in software
-    and is a strict peer. IPv6 is disabled in both namespaces: no router solicitations or
-    DAD probes show up among the test's frames.
+    Offloads: by default (``checksum_offload=True``) the pair keeps the kernel's settings,
+    as a user's veth has them: TX checksum offload is on, so the UDP datagrams the kernel
+    end sends carry only a partial checksum (the pseudo-header sum the NIC is supposed to
+    finish; AF_PACKET flags them ``TP_STATUS_CSUMNOTREADY``). The kernel still verifies
+    every checksum a packet port sends it (such frames never claim to be checked).
+    ``checksum_offload=False`` turns TX and RX checksum offload off on the kernel end: it
+    then sends complete checksums and verifies everything in software, a strict peer.
+    IPv6 is disabled in both namespaces: no router solicitations or DAD probes show up
+    among the test's frames.
     """
 
-    def __init__(self, *, mtu: int = 1500) -> None:
+    def __init__(self, *, mtu: int = 1500, checksum_offload: bool = True) -> None:
         pid, seq = os.getpid(), next(_counter)
         base = f"{NETNS_PREFIX}{pid}-{seq}"
         self.peer_netns = f"{base}-peer"
@@ -138,6 +141,7 @@ class VethLink:
         self.peer_mac = bytes([0x02, 0xA1, x, y, 0x00, 0x01])
         self.our_mac = bytes([0x02, 0xA1, x, y, 0x00, 0x02])
         self.mtu = mtu
+        self.checksum_offload = checksum_offload
         self._sockets: list[socket.socket] = []
         self._created = False
 
@@ -163,7 +167,8 @@ class VethLink:
                "mtu", str(self.mtu), "type", "veth", "peer", "name", self.our_ifname,
                "address", format_mac(self.our_mac), "mtu", str(self.mtu),
                "netns", self.our_netns, netns=self.peer_netns)  # fmt: skip
-            self._set_offloads()
+            if not self.checksum_offload:
+                self._offloads_off()
             ip("addr", "add", f"{self.peer_ip}/{self.prefixlen}", "dev", self.peer_ifname,
                netns=self.peer_netns)  # fmt: skip
             ip("link", "set", self.peer_ifname, "up", netns=self.peer_netns)
@@ -194,7 +199,7 @@ class VethLink:
     ) -> None:
         self.close()
 
-    def _set_offloads(self) -> None:
+    def _offloads_off(self) -> None:
         from aionetmap._native._packet import lib
 
         with self.peer_socket(socket.AF_INET, socket.SOCK_DGRAM, track=False) as sock:

@@ -15,7 +15,7 @@ import pytest
 
 from aionetmap.testing.netns import VethLink, cleanup_leftovers
 
-__all__ = ["netns_guard", "require_root", "veth"]
+__all__ = ["netns_guard", "require_root", "veth", "veth_no_offload"]
 
 
 def require_root() -> None:
@@ -45,6 +45,18 @@ def veth(netns_guard: None) -> Iterator[VethLink]:
     the test fails.
 
     Name: veth. Scope: function. Depends: netns_guard.
+    The kernel end keeps the kernel's default offloads (TX checksum offload on).
     """
     with VethLink() as link:
+        yield link
+
+
+@pytest.fixture
+def veth_no_offload(netns_guard: None) -> Iterator[VethLink]:
+    """As :func:`veth`, with checksum offload off on the kernel end: it sends complete UDP
+    checksums and verifies ours in software (``VethLink(checksum_offload=False)``).
+
+    Name: veth_no_offload. Scope: function. Depends: netns_guard.
+    """
+    with VethLink(checksum_offload=False) as link:
         yield link

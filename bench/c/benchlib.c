@@ -332,7 +332,7 @@ size_t udp_frame_finish(uint8_t *buf, const struct flow *f, size_t plen, uint16_
 }
 
 int udp_frame_reply(const uint8_t *frame, size_t len, const struct flow *f,
-                    const uint8_t **payload)
+                    const uint8_t **payload, int udp_csum_done)
 {
     if (len < UDP_FRAME_HDR || get16(frame + 12) != 0x0800)
         return -1;
@@ -352,7 +352,7 @@ int udp_frame_reply(const uint8_t *frame, size_t len, const struct flow *f,
         return -1;
     if (udp_len != total - ihl)
         return -2;
-    if (get16(udp + 6) != 0 &&
+    if (!udp_csum_done && get16(udp + 6) != 0 &&
         inet_csum(udp, udp_len, pseudo_sum(f->dst_ip, f->src_ip, (uint16_t)udp_len)) != 0)
         return -2;
     *payload = udp + UDP_HDR;
@@ -385,7 +385,7 @@ size_t arp_answer(const uint8_t *frame, size_t len, const uint8_t mac[6], uint32
     return 60;
 }
 
-int udp_reflect(uint8_t *frame, size_t len, uint32_t ip)
+int udp_reflect(uint8_t *frame, size_t len, uint32_t ip, int complete_csum)
 {
     if (len < UDP_FRAME_HDR || get16(frame + 12) != 0x0800)
         return 0;
@@ -405,5 +405,16 @@ int udp_reflect(uint8_t *frame, size_t len, uint32_t ip)
     memcpy(tmp, udp, 2);
     memcpy(udp, udp + 2, 2);
     memcpy(udp + 2, tmp, 2);
+    if (complete_csum) { /* a partial checksum the sender left to offload: finish it */
+        size_t udp_len = get16(udp + 4);
+        if (udp_len < UDP_HDR || ETH_HDR + ihl + udp_len > len)
+            return 0;
+        uint32_t src, dst;
+        memcpy(&src, iph + 12, 4);
+        memcpy(&dst, iph + 16, 4);
+        put16(udp + 6, 0);
+        uint16_t c = inet_csum(udp, udp_len, pseudo_sum(src, dst, (uint16_t)udp_len));
+        put16(udp + 6, c ? c : 0xffff);
+    }
     return 1;
 }

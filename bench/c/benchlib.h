@@ -115,15 +115,19 @@ uint16_t inet_csum(const void *data, size_t len, uint32_t sum);
 size_t udp_frame_finish(uint8_t *buf, const struct flow *f, size_t plen, uint16_t ip_id);
 /* If `frame` is a valid IPv4/UDP frame from f->dst to f->src (the reply direction), return
  * its payload length and set *payload; -1 if it is not addressed so (other traffic); -2 if
- * it is, but a header or checksum is wrong (corrupt). */
+ * it is, but a header or checksum is wrong (corrupt). `udp_csum_done`: the kernel said the
+ * UDP checksum was verified or left to offload by a local sender (PKT_RXCSUM_*), so it is
+ * not verified here. */
 int udp_frame_reply(const uint8_t *frame, size_t len, const struct flow *f,
-                    const uint8_t **payload);
+                    const uint8_t **payload, int udp_csum_done);
 /* If `frame` is an ARP request for `ip`, write the reply (from mac) to out and return its
  * length; 0 otherwise. `out` needs 60 bytes. */
 size_t arp_answer(const uint8_t *frame, size_t len, const uint8_t mac[6], uint32_t ip,
                   uint8_t *out);
 /* Turn an IPv4/UDP frame addressed to `ip` around in place: swap MACs, addresses and ports
- * (the checksums stay valid). Returns 1 if it did, 0 if the frame is something else. */
-int udp_reflect(uint8_t *frame, size_t len, uint32_t ip);
+ * (the checksums stay valid). `complete_csum`: the UDP checksum is a partial one (a local
+ * sender left it to offload, PKT_RXCSUM_PARTIAL): compute it in full, or a kernel receiver
+ * would drop the echo. Returns 1 if it did, 0 if the frame is something else. */
+int udp_reflect(uint8_t *frame, size_t len, uint32_t ip, int complete_csum);
 
 #endif /* BENCH_BENCHLIB_H */

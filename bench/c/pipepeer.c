@@ -236,7 +236,7 @@ static int echo_recv(struct echo *e, uint64_t now)
             e->arp_n++;
             continue;
         }
-        int plen = udp_frame_reply(frame, len, &e->f, &payload);
+        int plen = udp_frame_reply(frame, len, &e->f, &payload, 0);
         if (plen >= 0)
             tracker_echo(&e->t, payload, (size_t)plen, e->size, now);
         else if (plen == -2)
@@ -338,7 +338,7 @@ static int reflect(void)
         size_t tail = rx.offs[n - 1] + rx.lens[n - 1]; /* free arena after the frames */
         for (int i = 0; i < n; i++) {
             uint8_t *frame = rx.data + rx.offs[i];
-            if (udp_reflect(frame, rx.lens[i], ip)) {
+            if (udp_reflect(frame, rx.lens[i], ip, 0)) {
                 offs[k] = rx.offs[i], lens[k++] = rx.lens[i];
             } else if (tail + 60 <= arena_len && arp_answer(frame, rx.lens[i], mac, ip, arp)) {
                 memcpy(rx.data + tail, arp, 60);

@@ -36,6 +36,7 @@ int main(int argc, char **argv)
     static uint8_t arena[ARENA];
     static uint32_t offs[MAX_BATCH + 4], lens[MAX_BATCH + 4], toffs[MAX_BATCH + 4],
         tlens[MAX_BATCH + 4];
+    static uint8_t csum[MAX_BATCH + 4]; /* PKT_RXCSUM_* per frame */
     bench_prog = "pktreflect";
     struct sigaction sa = {.sa_handler = on_signal}; /* no SA_RESTART: poll returns EINTR */
     sigaction(SIGTERM, &sa, NULL);
@@ -52,7 +53,7 @@ int main(int argc, char **argv)
     printf("READY\n");
     fflush(stdout);
     while (!stop) {
-        int n = pkt_rx_burst(p, arena, ARENA - 4096, offs, lens, batch);
+        int n = pkt_rx_burst(p, arena, ARENA - 4096, offs, lens, csum, batch);
         if (n <= 0) {
             pfd.events = pkt_tx_pending(p) ? POLLIN | POLLOUT : POLLIN;
             poll(&pfd, 1, 100);
@@ -64,7 +65,7 @@ int main(int argc, char **argv)
         uint32_t k = 0, tail = offs[n - 1] + lens[n - 1];
         for (int i = 0; i < n; i++) {
             uint8_t *frame = arena + offs[i];
-            if (udp_reflect(frame, lens[i], ip)) {
+            if (udp_reflect(frame, lens[i], ip, csum[i] == PKT_RXCSUM_PARTIAL)) {
                 toffs[k] = offs[i], tlens[k++] = lens[i];
             } else if (tail + 60 <= ARENA && arp_answer(frame, lens[i], mac, ip, arena + tail)) {
                 toffs[k] = tail, tlens[k++] = 60;

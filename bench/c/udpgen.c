@@ -56,6 +56,7 @@ struct gen {
     struct flow f;
     uint16_t ip_id;
     uint32_t offs[MAX_BATCH], lens[MAX_BATCH], roffs[MAX_BATCH], rlens[MAX_BATCH];
+    uint8_t rcsum[MAX_BATCH]; /* PKT_RXCSUM_* per received frame */
     uint8_t arp[60];
     uint32_t arp_pending;
 };
@@ -179,7 +180,8 @@ static int packet_send(struct gen *g, uint64_t now)
 
 static int packet_recv(struct gen *g, uint64_t now)
 {
-    int n = pkt_rx_burst(g->port, g->rx, MAX_BATCH * 2048, g->roffs, g->rlens, g->batch);
+    int n = pkt_rx_burst(g->port, g->rx, MAX_BATCH * 2048, g->roffs, g->rlens, g->rcsum,
+                         g->batch);
     for (int i = 0; i < n; i++) {
         const uint8_t *frame = g->rx + g->roffs[i], *payload = NULL;
         size_t len = g->rlens[i];
@@ -187,7 +189,9 @@ static int packet_recv(struct gen *g, uint64_t now)
             g->arp_pending = 1;
             continue;
         }
-        int plen = udp_frame_reply(frame, len, &g->f, &payload);
+        /* Kernel servers at default offloads send partial checksums (flagged). */
+        int done = g->rcsum[i] != PKT_RXCSUM_UNKNOWN;
+        int plen = udp_frame_reply(frame, len, &g->f, &payload, done);
         if (plen >= 0)
             tracker_echo(&g->t, payload, (size_t)plen, g->size, now);
         else if (plen == -2)

@@ -73,8 +73,51 @@ async def test_kernel_client_gets_every_datagram_echoed(veth: VethLink) -> None:
         stats = served.stats()
         assert stats["rx_udp_delivered"] == stats["tx_udp"] == len(sent)
         assert stats["dropped"] == 0
-    # The kernel verified every checksum we sent in software (RX offload is off there).
+    # The kernel verified every checksum we sent in software (a frame from a packet socket
+    # never claims to be checked, whatever the offloads).
     snmp = await kernel_snmp(veth)
+    assert snmp["Udp.InDatagrams"] == len(sent)
+    assert snmp["Udp.InCsumErrors"] == snmp["Udp.InErrors"] == 0
+
+
+@pytest.mark.parametrize("fast_path", [True, False], ids=["fast", "python"])
+async def test_kernel_client_at_default_offloads_is_echoed_byte_exact(
+    veth: VethLink, fast_path: bool
+) -> None:
+    """The kernel end keeps TX checksum offload on, as a veth has it by default: every
+    datagram it sends carries only a partial checksum, which AF_PACKET flags. All are
+    delivered and echoed byte-exact, counted as accepted on the kernel's flag."""
+    sent = payloads()
+    async with serve(veth, fast_path=fast_path) as served:
+        with KernelUdp(veth) as client:
+            for data in sent:
+                client.sendto(data, served.address)
+            await client.wait_received(len(sent))
+            assert Counter(client.received) == Counter((d, served.address) for d in sent)
+        stats = served.stats()
+        assert stats["rx_csum_not_ready"] == len(sent)  # the port saw the flag on each
+        assert stats["rx_udp_delivered"] == stats["rx_udp_csum_offloaded"] == len(sent)
+        assert stats["rx_udp_csum_partial"] == stats["drop_udp_bad_checksum"] == 0
+
+
+@pytest.mark.parametrize("fast_path", [True, False], ids=["fast", "python"])
+async def test_kernel_client_with_offloads_off_is_echoed(
+    veth_no_offload: VethLink, fast_path: bool
+) -> None:
+    """Checksum offload off on the kernel end: complete checksums, none flagged partial,
+    and the kernel verifies every echo in software."""
+    link, sent = veth_no_offload, payloads()
+    async with serve(link, fast_path=fast_path) as served:
+        with KernelUdp(link) as client:
+            for data in sent:
+                client.sendto(data, served.address)
+            await client.wait_received(len(sent))
+            assert Counter(client.received) == Counter((d, served.address) for d in sent)
+        stats = served.stats()
+        assert stats["rx_csum_not_ready"] == 0
+        assert stats["rx_udp_delivered"] == len(sent)
+        assert stats["rx_udp_csum_partial"] == stats["drop_udp_bad_checksum"] == 0
+    snmp = await kernel_snmp(link)
     assert snmp["Udp.InDatagrams"] == len(sent)
     assert snmp["Udp.InCsumErrors"] == snmp["Udp.InErrors"] == 0
 

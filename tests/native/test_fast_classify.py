@@ -8,6 +8,7 @@ exercised by every comparison.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import re
 import struct
@@ -21,9 +22,18 @@ from hypothesis import strategies as st
 from aionetmap._native._fast import lib
 from aionetmap._native.batch import FrameBatch
 from aionetmap._native.udpfast import KIND_DELIVER, KIND_DROP, KIND_SLOW, FastClassifier
-from aionetmap.stack.classify import ClassifyContext, Deliver, Drop, Slow, SlowKind, classify
+from aionetmap.stack.classify import (
+    ClassifyContext,
+    Deliver,
+    Drop,
+    RxChecksum,
+    Slow,
+    SlowKind,
+    UdpChecksum,
+    classify,
+)
 from aionetmap.stack.drops import DropReason
-from tests.frame_checksums import fix_checksums
+from tests.frame_checksums import fix_checksums, partial_checksum
 
 OUR_MAC, PEER_MAC = bytes.fromhex("020000000001"), bytes.fromhex("020000000002")
 OUR_IP, PEER_IP, BCAST = 0x0A000001, 0x0A000002, 0x0A0000FF
@@ -36,14 +46,16 @@ def expected_row(frame_offset: int, verdict: Deliver | Drop | Slow) -> Row:
     if isinstance(verdict, Deliver):
         v = verdict
         off = frame_offset + v.payload_offset
-        return (KIND_DELIVER, 0, off, v.payload_length, v.src_ip, v.src_port, v.dst_port)
+        # reasons[i] of a delivered frame: how its UDP checksum was accepted
+        return (KIND_DELIVER, v.checksum, off, v.payload_length, v.src_ip, v.src_port, v.dst_port)
     if isinstance(verdict, Drop):
         return (KIND_DROP, int(verdict.reason), 0, 0, 0, 0, 0)
     return (KIND_SLOW, int(verdict.kind), frame_offset + verdict.l3_offset, 0, 0, 0, 0)
 
 
-def place(frames: Sequence[bytes], seed: int = 0) -> FrameBatch:
-    """A batch holding ``frames`` with random gaps between them (every start alignment)."""
+def place(frames: Sequence[bytes], seed: int = 0, flags: Sequence[int] | None = None) -> FrameBatch:
+    """A batch holding ``frames`` with random gaps between them (every start alignment),
+    and the port's checksum ``flags`` per frame if given."""
     rng = random.Random(seed)
     batch = FrameBatch(max(1, len(frames)), sum(map(len, frames)) + 16 * len(frames) + 16)
     pos = rng.randrange(16)
@@ -52,6 +64,9 @@ def place(frames: Sequence[bytes], seed: int = 0) -> FrameBatch:
         batch.offsets[i], batch.lengths[i] = pos, len(frame)
         pos += len(frame) + rng.randrange(16)
     batch.count = len(frames)
+    if flags is not None:
+        batch.csum_flags[: len(flags)] = bytes(flags)
+        batch.csum_known = True
     return batch
 
 
@@ -76,19 +91,33 @@ def c_rows(fc: FastClassifier, batch: FrameBatch) -> list[Row]:
 
 def classifier_for(ctx: ClassifyContext, capacity: int = 256) -> FastClassifier:
     fc = FastClassifier(capacity)
-    fc.set_context(ctx.mac, ctx.ip, ctx.broadcast, ctx.mtu)
+    fc.set_context(
+        ctx.mac,
+        ctx.ip,
+        ctx.broadcast,
+        ctx.mtu,
+        accept_partial_checksum=ctx.accept_partial_checksum,
+    )
     for port in ctx.ports:
         fc.bind(port)
     return fc
 
 
-def assert_agree(frames: Sequence[bytes], ctx: ClassifyContext, seed: int = 0) -> None:
-    """C and Python agree on every frame, and the C totals add up."""
-    batch = place(frames, seed)
+def assert_agree(
+    frames: Sequence[bytes],
+    ctx: ClassifyContext,
+    seed: int = 0,
+    flags: Sequence[int] | None = None,
+) -> None:
+    """C and Python agree on every frame (with the port's checksum ``flags``, if given),
+    and the C totals add up."""
+    batch = place(frames, seed, flags)
     fc = classifier_for(ctx, batch.capacity)
     got = c_rows(fc, batch)
+    csums = list(flags) if flags is not None else [0] * batch.count
     want = [
-        expected_row(batch.offsets[i], classify(batch.frame(i), ctx)) for i in range(batch.count)
+        expected_row(batch.offsets[i], classify(batch.frame(i), ctx, csums[i]))
+        for i in range(batch.count)
     ]
     bad = [
         (i, frames[i].hex(), w, g) for i, (w, g) in enumerate(zip(want, got, strict=True)) if w != g
@@ -99,6 +128,11 @@ def assert_agree(frames: Sequence[bytes], ctx: ClassifyContext, seed: int = 0) -
         kinds.count(KIND_DELIVER),
         kinds.count(KIND_DROP),
         kinds.count(KIND_SLOW),
+    )
+    hows = [row[1] for row in want if row[0] == KIND_DELIVER]
+    assert (fc.csum_offloaded, fc.csum_pseudo) == (
+        hows.count(UdpChecksum.OFFLOADED),
+        hows.count(UdpChecksum.PSEUDO),
     )
 
 
@@ -120,9 +154,11 @@ def make_frame(
     dport: int = 53,
     payload: bytes = b"payload",
     zero_udp_checksum: bool = False,
+    partial: bool = False,
     padding: bytes = b"",
 ) -> bytes:
-    """An Ethernet/IPv4/UDP frame with correct checksums (unless asked otherwise)."""
+    """An Ethernet/IPv4/UDP frame with correct checksums (unless asked otherwise;
+    ``partial``: the UDP field holds the pseudo-header sum, as TX offload leaves it)."""
     eth = dst_mac + src_mac + b"".join(struct.pack("!HH", 0x8100, t) for t in tags)
     eth += struct.pack("!H", ethertype)
     udp = struct.pack("!HHHH", sport, dport, 8 + len(payload), 0) + payload
@@ -132,6 +168,8 @@ def make_frame(
     )
     frame = bytearray(eth + ip + options + udp)
     fix_checksums(frame, True, not zero_udp_checksum)
+    if partial:
+        partial_checksum(frame)
     return bytes(frame) + padding
 
 
@@ -150,11 +188,16 @@ def templates() -> list[bytes]:
         make_frame(frag=0x0010, payload=b"x" * 30),
         make_frame(ethertype=0x0806, proto=0),
         make_frame(payload=bytes(range(256)) * 5 + b"odd"),
+        make_frame(partial=True, payload=b"partial checksum"),
+        make_frame(partial=True, dport=99),
     ]
 
 
 TEMPLATES = templates()
 CTX = ClassifyContext(OUR_MAC, OUR_IP, BCAST, frozenset({53, 54, 0}), 1500)
+CTX_PARTIAL = dataclasses.replace(CTX, accept_partial_checksum=True)
+FLAG_VALUES = [*RxChecksum, 3, 255]
+"""Every checksum flag a port may give, and values no port gives (they mean UNKNOWN)."""
 
 
 # --- deterministic sweeps ---
@@ -169,7 +212,10 @@ def test_templates_reach_every_kind() -> None:
 @pytest.mark.parametrize("index", range(len(TEMPLATES)))
 def test_truncation_at_every_length(index: int) -> None:
     frame = TEMPLATES[index]
-    assert_agree([frame[:cut] for cut in range(len(frame) + 1)], CTX, seed=index)
+    cuts = [frame[:cut] for cut in range(len(frame) + 1)]
+    assert_agree(cuts, CTX, seed=index)
+    flags = [FLAG_VALUES[i % len(FLAG_VALUES)] for i in range(len(cuts))]
+    assert_agree(cuts, CTX_PARTIAL, seed=index, flags=flags)
 
 
 @pytest.mark.parametrize("index", range(len(TEMPLATES)))
@@ -186,7 +232,10 @@ def test_every_header_byte_changed(index: int) -> None:
             fix_checksums(copy)
             mutated.append(bytes(copy))
     for start in range(0, len(mutated), 256):
-        assert_agree(mutated[start : start + 256], CTX, seed=start)
+        chunk = mutated[start : start + 256]
+        assert_agree(chunk, CTX, seed=start)
+        flags = [FLAG_VALUES[(start + i) % len(FLAG_VALUES)] for i in range(len(chunk))]
+        assert_agree(chunk, CTX_PARTIAL, seed=start, flags=flags)
 
 
 def test_mtu_boundary_and_empty_frames() -> None:
@@ -219,7 +268,8 @@ def contexts(draw: st.DrawFn) -> ClassifyContext:
     broadcast = ip | host_mask if prefix < 31 else 0xFFFFFFFF
     ports = draw(st.sets(st.sampled_from([0, 53, 4000, 65535]) | u16, max_size=20))
     mtu = usually(draw, st.sampled_from([1500, 9000, 68]), st.integers(0, 0xFFFF))
-    return ClassifyContext(mac, ip, broadcast, frozenset(ports), mtu)
+    partial = draw(st.booleans())
+    return ClassifyContext(mac, ip, broadcast, frozenset(ports), mtu, partial)
 
 
 @st.composite
@@ -245,6 +295,7 @@ def frames_for(draw: st.DrawFn, ctx: ClassifyContext) -> bytes:
             dst_mac=dst_mac, src_mac=src_mac, tags=tags, ethertype=ethertype, src=src,
             dst=dst, proto=proto, options=options, frag=frag, sport=draw(u16), dport=dport,
             payload=payload, zero_udp_checksum=draw(st.booleans()),
+            partial=draw(st.integers(0, 3)) == 0,
             padding=usually(draw, st.just(b""), st.binary(max_size=8)),
         )
     )  # fmt: skip
@@ -260,18 +311,25 @@ def frames_for(draw: st.DrawFn, ctx: ClassifyContext) -> bytes:
 
 
 @st.composite
-def scenarios(draw: st.DrawFn) -> tuple[ClassifyContext, list[bytes]]:
+def scenarios(draw: st.DrawFn) -> tuple[ClassifyContext, list[bytes], list[int] | None]:
     ctx = draw(contexts())
-    return ctx, draw(st.lists(frames_for(ctx), min_size=1, max_size=12))
+    frames = draw(st.lists(frames_for(ctx), min_size=1, max_size=12))
+    flag = usually(draw, st.sampled_from([0, 0, 1, 2]), st.sampled_from(FLAG_VALUES))
+    flags = None if draw(st.booleans()) else [flag] * len(frames)
+    if flags is not None and draw(st.booleans()):
+        flags = draw(
+            st.lists(st.sampled_from(FLAG_VALUES), min_size=len(frames), max_size=len(frames))
+        )
+    return ctx, frames, flags
 
 
 @settings(max_examples=250, suppress_health_check=[HealthCheck.too_slow])
 @given(scenarios(), st.integers(0, 1000))
 def test_random_frames_and_contexts_agree(
-    scenario: tuple[ClassifyContext, list[bytes]], seed: int
+    scenario: tuple[ClassifyContext, list[bytes], list[int] | None], seed: int
 ) -> None:
-    ctx, frames = scenario
-    assert_agree(frames, ctx, seed)
+    ctx, frames, flags = scenario
+    assert_agree(frames, ctx, seed, flags)
 
 
 @settings(max_examples=200)
@@ -343,3 +401,115 @@ def test_classify_needs_a_context_and_room() -> None:
         fc.classify(batch)
     with pytest.raises(ValueError, match="capacity must be a positive int"):
         FastClassifier(0)
+
+
+# --- UDP checksum: the port's flags and the partial-checksum rule (check 22) ---
+
+
+def damaged(frame: bytes, pos: int, *, fix_ip: bool = False) -> bytes:
+    """``frame`` with byte ``pos`` flipped (and the IPv4 header checksum put right)."""
+    copy = bytearray(frame)
+    copy[pos] ^= 0x01
+    if fix_ip:
+        fix_checksums(copy, True, False)
+    return bytes(copy)
+
+
+PARTIAL = make_frame(partial=True, payload=b"from a kernel with TX offload on")
+COMPLETE = make_frame(payload=b"a complete checksum")
+UDP_CSUM_HIGH = 14 + 20 + 6  # the high byte of the UDP checksum field
+
+# (frame, rule on, port flag) -> (Python verdict kind, reason or how)
+CHECKSUM_CASES = {
+    "partial-rule-off": (PARTIAL, False, 0, Drop, DropReason.UDP_BAD_CHECKSUM),
+    "partial-rule-on": (PARTIAL, True, 0, Deliver, UdpChecksum.PSEUDO),
+    "partial-field-off-by-one": (
+        damaged(PARTIAL, UDP_CSUM_HIGH + 1),
+        True,
+        0,
+        Drop,
+        DropReason.UDP_BAD_CHECKSUM,
+    ),
+    "partial-source-damaged": (
+        damaged(PARTIAL, 14 + 12, fix_ip=True),
+        True,
+        0,
+        Drop,
+        DropReason.UDP_BAD_CHECKSUM,
+    ),
+    # the limit of the rule: the data is not covered by a partial checksum
+    "partial-payload-damaged": (
+        damaged(PARTIAL, 14 + 28 + 3),
+        True,
+        0,
+        Deliver,
+        UdpChecksum.PSEUDO,
+    ),
+    "complete-rule-on": (COMPLETE, True, 0, Deliver, UdpChecksum.VERIFIED),
+    "wrong-rule-on": (damaged(COMPLETE, 14 + 28), True, 0, Drop, DropReason.UDP_BAD_CHECKSUM),
+    "wrong-rule-off": (damaged(COMPLETE, 14 + 28), False, 0, Drop, DropReason.UDP_BAD_CHECKSUM),
+    "flag-partial": (PARTIAL, False, RxChecksum.PARTIAL, Deliver, UdpChecksum.OFFLOADED),
+    "flag-valid": (damaged(COMPLETE, 14 + 28), False, RxChecksum.VALID, Deliver, 1),
+    "flag-unknown-value": (PARTIAL, False, 3, Drop, DropReason.UDP_BAD_CHECKSUM),
+    "flag-on-zero-field": (
+        make_frame(zero_udp_checksum=True),
+        False,
+        RxChecksum.PARTIAL,
+        Deliver,
+        0,
+    ),
+    "partial-closed-port": (
+        make_frame(partial=True, dport=99),
+        True,
+        0,
+        Slow,
+        SlowKind.UDP_UNREACHABLE,
+    ),
+    "partial-closed-port-rule-off": (
+        make_frame(partial=True, dport=99),
+        False,
+        0,
+        Drop,
+        DropReason.UDP_BAD_CHECKSUM,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", CHECKSUM_CASES)
+def test_udp_checksum_flags_and_partial_rule(case: str) -> None:
+    """Python and C take the same decision, and it is the documented one."""
+    frame, rule, flag, kind, detail = CHECKSUM_CASES[case]
+    ctx = CTX_PARTIAL if rule else CTX
+    verdict = classify(frame, ctx, flag)
+    assert isinstance(verdict, kind)
+    if isinstance(verdict, Drop):
+        assert verdict.reason == detail
+    elif isinstance(verdict, Deliver):
+        assert verdict.checksum == detail
+    else:
+        assert isinstance(verdict, Slow)
+        assert verdict.kind == detail
+    assert_agree([frame], ctx, flags=[flag])
+    assert_agree([frame], ctx)  # the same frame without any flag
+
+
+def test_checksum_constants_mirror_the_python_enums() -> None:
+    from aionetmap._native._packet import lib as packet_lib
+
+    for flag in RxChecksum:
+        assert getattr(lib, f"FAST_RXCSUM_{flag.name}") == flag, flag.name
+        assert getattr(packet_lib, f"PKT_RXCSUM_{flag.name}") == flag, flag.name
+    assert lib.FAST_CSUM_VERIFIED == UdpChecksum.VERIFIED
+    assert lib.FAST_CSUM_OFFLOADED == UdpChecksum.OFFLOADED
+    assert lib.FAST_CSUM_PSEUDO == UdpChecksum.PSEUDO
+    assert len(UdpChecksum) == 3
+
+
+def test_flags_are_ignored_unless_the_batch_says_they_are_known() -> None:
+    batch = place([PARTIAL], flags=[RxChecksum.PARTIAL])
+    fc = classifier_for(CTX)
+    assert c_rows(fc, batch)[0][:2] == (KIND_DELIVER, UdpChecksum.OFFLOADED)
+    assert fc.csum_offloaded == 1
+    batch.csum_known = False  # a port that knows nothing filled it since
+    assert c_rows(fc, batch)[0][:2] == (KIND_DROP, DropReason.UDP_BAD_CHECKSUM)
+    assert (fc.csum_offloaded, fc.csum_pseudo) == (0, 0)

@@ -13,15 +13,23 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from scapy.layers.inet import IP, UDP
+from scapy.layers.l2 import Ether
 
 import aionetmap
 from aionetmap._native._netmap import ffi, lib
 from aionetmap._native.batch import FrameBatch
+from aionetmap._native.udpfast import KIND_DELIVER, KIND_DROP, FastClassifier
+from aionetmap.endpoints import _config_for
 from aionetmap.ports import Port, PortClosedError, forward_path, open_port
 from aionetmap.ports import netmap as netmap_module
 from aionetmap.ports.netmap import KernelSyscalls, NetmapPort
 from aionetmap.ports.pipe import pipe_pair
+from aionetmap.stack import DatagramReceived, DropReason, Host, HostConfig
+from aionetmap.stack.addresses import format_mac
+from aionetmap.stack.classify import UdpChecksum
 from aionetmap.testing.protocols import RecordingProtocol
+from tests.frame_checksums import partial_checksum
 
 NIFP = 1024  # the first netmap_if sits inside the if pool, not at offset 0
 IF_SIZE = 1024
@@ -427,6 +435,81 @@ def test_share_takes_the_memory_id_of_the_other_port(kernel: FakeKernel) -> None
     with pytest.raises(ValueError, match=r"memory id 5.*@2"):
         NetmapPort.open("netmap:eth0@2@share=netmap:eth1", syscalls=kernel)
     assert not kernel.fds
+
+
+# ---- partial UDP checksums (netmap's emulated adapter gives no flag) ------------------------
+
+
+@pytest.mark.parametrize(
+    ("spec", "unflagged"),
+    [
+        ("netmap:eth0", True),
+        ("netmap:eth0^", True),  # host rings: the host stack's own frames
+        ("netmap:eth0-1", True),
+        ("vale0:p", False),
+        ("netmap:eth0{1", False),
+        ("netmap:x}7", False),
+    ],
+)
+def test_os_interfaces_may_carry_unflagged_partial_checksums(
+    kernel: FakeKernel, spec: str, unflagged: bool
+) -> None:
+    with NetmapPort.open(spec, syscalls=kernel) as port:
+        assert port.info.unflagged_partial_checksums is unflagged
+        config = _config_for(None, port.info)  # what open_interface gives the host
+        assert config.accept_partial_checksum is unflagged
+        # an explicit setting always wins over the port's
+        assert _config_for(HostConfig(accept_partial_checksum=False), port.info) == HostConfig(
+            accept_partial_checksum=False
+        )
+
+
+def test_partial_checksum_frames_through_an_os_interface_port(kernel: FakeKernel) -> None:
+    """Frames a kernel sent with TX offload on, read through a netmap OS-interface port:
+    the rule the port turns on accepts them in Python and in C, and counts them; a wrong
+    checksum is still dropped by both."""
+    our_mac, peer_mac = bytes.fromhex("020000000001"), bytes.fromhex("020000000002")
+    with NetmapPort.open("netmap:eth0-0", syscalls=kernel) as port:
+        config = _config_for(None, port.info)
+        host = Host(our_mac, "10.0.0.1/24", config=config)
+        host.bind_udp(7)
+        sent = []
+        for i, how in enumerate(["partial", "wrong", "complete"]):
+            packet = (
+                Ether(dst=format_mac(our_mac), src=format_mac(peer_mac))
+                / IP(src="10.0.0.2", dst="10.0.0.1")
+                / UDP(sport=4000, dport=7)
+                / (bytes([i]) * 40)
+            )
+            frame = bytearray(bytes(packet))
+            if how != "complete":
+                partial_checksum(frame)
+            if how == "wrong":
+                frame[41] ^= 1
+            sent.append(bytes(frame))
+        assert port.send(sent) == 3
+        port.flush()
+        batch = FrameBatch(16)
+        batch.csum_known = True  # stale from an earlier fill: recv must clear it
+        assert port.recv(batch) == 3
+        assert not batch.csum_known
+        for i in range(batch.count):
+            host.receive_frame(batch.frame(i), 0.0, batch.frame_csum(i))
+        got = [e.payload for e in iter(host.next_event, None) if isinstance(e, DatagramReceived)]
+        assert got == [bytes([0]) * 40, bytes([2]) * 40]
+        assert host.stats.rx_udp_csum_partial == 1
+        assert host.stats.drops[DropReason.UDP_BAD_CHECKSUM] == 1
+        fast = FastClassifier(16)
+        fast.set_context(our_mac, 0x0A000001, 0x0A0000FF, 1500, accept_partial_checksum=True)
+        fast.bind(7)
+        fast.classify(batch)
+        assert list(fast.kinds[:3]) == [KIND_DELIVER, KIND_DROP, KIND_DELIVER]
+        assert list(fast.reasons[:3]) == [
+            UdpChecksum.PSEUDO,
+            DropReason.UDP_BAD_CHECKSUM,
+            UdpChecksum.VERIFIED,
+        ]
+        assert (fast.csum_pseudo, fast.csum_offloaded) == (1, 0)
 
 
 # ---- data path through the real RingSet ---------------------------------------------------

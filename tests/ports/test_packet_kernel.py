@@ -8,6 +8,7 @@ import select
 import socket
 import time
 from collections.abc import Callable
+from ipaddress import IPv4Address
 
 import pytest
 from scapy.layers.inet import ICMP, IP, UDP
@@ -16,6 +17,8 @@ from scapy.layers.l2 import ARP, Dot1Q, Ether
 from aionetmap.ports.base import FrameBatch, Port
 from aionetmap.ports.packet import PacketPort, netns_path, netns_socket
 from aionetmap.stack.addresses import format_mac
+from aionetmap.stack.checksum import inet_sum, pseudo_header_sum
+from aionetmap.stack.classify import RxChecksum
 from aionetmap.testing.netns import VethLink
 
 pytestmark = pytest.mark.netns
@@ -123,9 +126,14 @@ def udp_frame(link: VethLink, dport: int, payload: bytes, *, bad_checksum: bool 
     return bytes(raw)
 
 
-def test_kernel_peer_verifies_our_udp_checksums(veth: VethLink) -> None:
-    """RX checksum offload is off on the kernel end, so a wrong checksum is really dropped:
-    the kernel is a strict checker of what a user-space stack sends."""
+@pytest.mark.parametrize("offload", [True, False], ids=["default-offloads", "offloads-off"])
+def test_kernel_peer_verifies_our_udp_checksums(
+    offload: bool, request: pytest.FixtureRequest
+) -> None:
+    """A wrong checksum is really dropped: the kernel is a strict checker of what a
+    user-space stack sends, with RX checksum offload off and also at the defaults (a frame
+    a packet socket injects never claims to be checked)."""
+    veth: VethLink = request.getfixturevalue("veth" if offload else "veth_no_offload")
     sock = veth.peer_socket()
     sock.bind((veth.peer_ip, 5555))
     sock.settimeout(2.0)
@@ -144,17 +152,53 @@ def test_kernel_peer_verifies_our_udp_checksums(veth: VethLink) -> None:
             sock.recv(100)
 
 
-def test_kernel_frames_arrive_with_complete_checksums(veth: VethLink) -> None:
+def udp_from_kernel(link: VethLink, payload: bytes) -> tuple[Ether, int, dict[str, int]]:
+    """A kernel socket in the peer sends ``payload`` to us: the frame as received, the
+    checksum flag the port gave it, and the port's counters."""
+    link.teach_peer()
+    sock = link.peer_socket()
+    with link.open_port() as port:
+        sock.sendto(payload, (link.our_ip, 6000))
+        poller = select.poll()
+        poller.register(port.fileno(), select.POLLIN)
+        batch = FrameBatch()
+        deadline = time.monotonic() + 2.0
+        while (left := deadline - time.monotonic()) > 0:
+            poller.poll(left * 1000)
+            port.recv(batch)
+            assert batch.csum_known  # the packet port always says what it knows
+            for i in range(batch.count):
+                frame = Ether(batch.frame_bytes(i))
+                if frame.haslayer(UDP) and frame[UDP].dport == 6000:
+                    return frame, batch.frame_csum(i), dict(port.stats())
+    raise AssertionError("the kernel's datagram did not arrive")
+
+
+def test_kernel_frames_arrive_with_complete_checksums(veth_no_offload: VethLink) -> None:
     """TX checksum offload is off on the kernel end: no partial checksums reach us."""
-    veth.teach_peer()
-    sock = veth.peer_socket()
-    with veth.open_port() as port:
-        sock.sendto(b"hello" * 20, (veth.our_ip, 6000))
-        frame, _ = wait_for(port, lambda f: f.haslayer(UDP) and f[UDP].dport == 6000)
-        assert bytes(frame[UDP].payload) == b"hello" * 20
-        assert frame[UDP].chksum != 0
-        assert checksums_ok(frame)
-        assert port.stats()["rx_csum_not_ready"] == 0
+    frame, flag, stats = udp_from_kernel(veth_no_offload, b"hello" * 20)
+    assert bytes(frame[UDP].payload) == b"hello" * 20
+    assert frame[UDP].chksum != 0
+    assert checksums_ok(frame)
+    assert flag != RxChecksum.PARTIAL
+    assert stats["rx_csum_not_ready"] == 0
+
+
+def test_kernel_frames_at_default_offloads_are_flagged_partial(veth: VethLink) -> None:
+    """At the kernel's defaults (TX checksum offload on) the UDP checksum field holds only
+    the folded pseudo-header sum; AF_PACKET says so and the port passes it on per frame."""
+    frame, flag, stats = udp_from_kernel(veth, b"hello" * 20)
+    assert bytes(frame[UDP].payload) == b"hello" * 20
+    assert not checksums_ok(frame)  # not a checksum yet
+    pseudo = inet_sum(
+        b"",
+        pseudo_header_sum(
+            int(IPv4Address(veth.peer_ip)), int(IPv4Address(veth.our_ip)), 17, frame[UDP].len
+        ),
+    )
+    assert frame[UDP].chksum == pseudo
+    assert flag == RxChecksum.PARTIAL
+    assert stats["rx_csum_not_ready"] >= 1
 
 
 def test_vlan_tag_lifted_by_the_kernel_is_put_back(veth: VethLink) -> None:

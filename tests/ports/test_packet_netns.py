@@ -31,11 +31,24 @@ def test_link_is_set_up_as_documented(veth: VethLink) -> None:
         assert out.strip() == "1"
     ours = veth.peer_exec("ip", "netns", "exec", veth.our_netns, "ip", "-4", "-o", "addr").stdout
     assert veth.our_ifname not in ours  # no IPv4 address on our end either
+    # The kernel's defaults, as a user's veth has them: checksum offload on.
+    assert peer_checksum_offloads(veth) == [1, 1]
+
+
+def test_link_without_offload_turns_checksum_offload_off(veth_no_offload: VethLink) -> None:
+    assert veth_no_offload.checksum_offload is False
+    assert peer_checksum_offloads(veth_no_offload) == [0, 0]
+
+
+def peer_checksum_offloads(link: VethLink) -> list[int]:
+    """TX and RX checksum offload (1 on, 0 off) of the link's kernel end."""
     value = ffi.new("uint32_t *")
-    with veth.peer_socket(track=False) as sock:
+    found = []
+    with link.peer_socket(track=False) as sock:
         for cmd in (lib.ETHTOOL_GTXCSUM, lib.ETHTOOL_GRXCSUM):
-            assert lib.pkt_ethtool_get(sock.fileno(), veth.peer_ifname.encode(), cmd, value) == 0
-            assert value[0] == 0, "checksum offload must be off on the kernel end"
+            assert lib.pkt_ethtool_get(sock.fileno(), link.peer_ifname.encode(), cmd, value) == 0
+            found.append(int(value[0]))
+    return found
 
 
 def test_namespaces_are_deleted_even_when_the_body_fails(netns_guard: None) -> None:

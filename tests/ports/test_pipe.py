@@ -385,3 +385,25 @@ def test_attach_refuses_an_end_that_is_not_in_transit(pair: tuple[PipePort, Pipe
 def test_detach_is_for_anonymous_pairs(name: str) -> None:
     with PipePort.open(name, "a") as a, pytest.raises(ValueError, match="opened by name"):
         a.detach()
+
+
+def test_recv_says_no_checksum_flags_are_known() -> None:
+    """A pipe knows nothing of checksums: a batch a packet port flagged before must not
+    keep its stale flags; clear() and extend() (TX staging) drop them too."""
+    a, b = pipe_pair(slots=8)
+    with a, b:
+        batch = FrameBatch(4)
+        batch.csum_flags[0] = 1
+        batch.csum_known = True
+        assert batch.frame_csum(0) == 1
+        assert b.send([bytes(60)]) == 1
+        b.flush()
+        assert a.recv(batch) == 1
+        assert not batch.csum_known
+        assert batch.frame_csum(0) == 0
+        batch.csum_known = True
+        batch.clear()
+        assert not batch.csum_known
+        batch.csum_known = True
+        assert batch.extend([bytes(60)]) == 1
+        assert not batch.csum_known

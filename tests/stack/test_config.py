@@ -28,3 +28,11 @@ def test_keyword_only_and_frozen() -> None:
         HostConfig(64)  # type: ignore[call-arg]
     with pytest.raises(AttributeError):
         config.arp_ttl = 1.0  # type: ignore[misc]
+
+
+def test_accept_partial_checksum_is_a_bool_or_none() -> None:
+    assert HostConfig().accept_partial_checksum is None  # the port decides
+    for value in (True, False, None):
+        assert HostConfig(accept_partial_checksum=value).accept_partial_checksum is value
+    with pytest.raises(TypeError, match="accept_partial_checksum"):
+        HostConfig(accept_partial_checksum=1)  # type: ignore[arg-type]
