@@ -50,10 +50,12 @@ class UdpTransport(PortTransportBase, asyncio.DatagramTransport):
         remote: Address | None,
         *,
         waiter: asyncio.Future[None] | None = None,
+        wildcard: bool = False,
     ) -> None:
         loop = iface.loop
         extra = {
-            "sockname": (str(iface.host.address), local_port),
+            # A wildcard endpoint names itself as a kernel socket bound to 0.0.0.0 does.
+            "sockname": ("0.0.0.0" if wildcard else str(iface.host.address), local_port),
             "peername": remote,
             "mac": iface.host.mac,
             "interface": iface.interface,

@@ -76,9 +76,9 @@ def c_rows(fc: FastClassifier, batch: FrameBatch) -> list[Row]:
 
 def classifier_for(ctx: ClassifyContext, capacity: int = 256) -> FastClassifier:
     fc = FastClassifier(capacity)
-    fc.set_context(ctx.mac, ctx.ip, ctx.broadcast, ctx.mtu)
+    fc.set_context(ctx.mac, ctx.ip, ctx.broadcast, ctx.mtu, ctx.vlan)
     for port in ctx.ports:
-        fc.bind(port)
+        fc.bind(port, wildcard=port in ctx.wildcard_ports)
     return fc
 
 
@@ -219,7 +219,9 @@ def contexts(draw: st.DrawFn) -> ClassifyContext:
     broadcast = ip | host_mask if prefix < 31 else 0xFFFFFFFF
     ports = draw(st.sets(st.sampled_from([0, 53, 4000, 65535]) | u16, max_size=20))
     mtu = usually(draw, st.sampled_from([1500, 9000, 68]), st.integers(0, 0xFFFF))
-    return ClassifyContext(mac, ip, broadcast, frozenset(ports), mtu)
+    vlan = draw(st.sampled_from([0, 0, 1, 7, 4094]))
+    wildcard = frozenset(p for p in ports if draw(st.booleans()))
+    return ClassifyContext(mac, ip, broadcast, frozenset(ports), mtu, vlan, wildcard)
 
 
 @st.composite
@@ -228,7 +230,8 @@ def frames_for(draw: st.DrawFn, ctx: ClassifyContext) -> bytes:
     any_mac = st.binary(min_size=6, max_size=6)
     dst_mac = usually(draw, st.sampled_from([ctx.mac, ctx.mac, b"\xff" * 6]), any_mac)
     src_mac = usually(draw, st.just(PEER_MAC), any_mac)
-    tags = usually(draw, st.lists(u16, max_size=1), st.lists(u16, max_size=3))
+    tci = st.sampled_from([ctx.vlan, ctx.vlan, ctx.vlan | 0xE000, 0]) | u16
+    tags = usually(draw, st.lists(tci, max_size=1), st.lists(u16, max_size=3))
     ethertype = usually(draw, st.sampled_from([0x0800] * 6 + [0x0806]), u16)
     addrs = [ctx.ip, ctx.broadcast, 0xFFFFFFFF, PEER_IP, 0x7F000001, 0xE0000001, 0]
     src = usually(draw, st.just(PEER_IP), st.sampled_from(addrs) | u32)
