@@ -40,7 +40,13 @@ Address = tuple[str, int]
 
 
 class UdpTransport(PortTransportBase, asyncio.DatagramTransport):
-    """One bound UDP port on a :class:`~aionetmap.interface.NetInterface`."""
+    """One bound UDP port on a :class:`~aionetmap.interface.NetInterface`.
+
+    Bound to the interface's address (``sockname`` ``(ip, port)``) it receives only
+    datagrams sent to that address; bound to the wildcard (``("0.0.0.0", port)``) it also
+    receives those sent to the subnet broadcast and to 255.255.255.255, as kernel sockets
+    do. Either way it sends from the interface's address, and never receives multicast.
+    """
 
     def __init__(
         self,

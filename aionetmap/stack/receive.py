@@ -4,6 +4,12 @@ of :func:`~aionetmap.stack.classify.classify` (ARP, ICMP, fragments, closed port
 Every received frame ends in exactly one place: a delivered datagram, a handled ARP or
 ICMP message, a held fragment, or one counted drop reason (drops found after reassembly
 count the datagram once).
+
+ARP is answered and learned only from plausible senders, as Linux does: never from 0/8,
+127/8, multicast, 255.255.255.255, the subnet broadcast or our own address. A packet that
+claims our address from another MAC, or an RFC 5227 probe for it, is reported as an
+``AddressConflict`` event (counted in ``arp_conflicts``); the claim is dropped, the probe
+answered (the answer is what tells the prober the address is in use).
 """
 
 from __future__ import annotations
