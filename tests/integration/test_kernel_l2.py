@@ -11,12 +11,18 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import os
+import socket
+import struct
 
 import pytest
+from scapy.layers.inet import ICMP, IP, UDP
+from scapy.layers.l2 import ARP, Dot1Q, Ether
 
+from aionetmap._closing import ClosingContext
 from aionetmap.stack import Host
 from aionetmap.testing.netns import VethLink
 from tests.integration.kernel_peer import (
+    FrameInjector,
     KernelUdp,
     Served,
     arping_command,
@@ -110,6 +116,101 @@ async def test_vlan_host_drops_untagged_traffic(veth: VethLink, fast_path: bool)
             )
             await asyncio.sleep(0.05)
             assert client.received == []
+        assert served.stats()["rx_udp_delivered"] == 0
+
+
+class TagCapture(ClosingContext):
+    """A raw packet socket on the kernel's end: every frame from our MAC that arrives there,
+    with the VLAN id of its 802.1Q tag (the kernel lifts the tag into metadata on receive;
+    ``PACKET_AUXDATA`` hands it back)."""
+
+    SOL_PACKET, PACKET_AUXDATA, TP_STATUS_VLAN_VALID, ETH_P_ALL = 263, 8, 0x10, 0x0003
+
+    def __init__(self, link: VethLink) -> None:
+        proto = socket.htons(self.ETH_P_ALL)
+        self.sock = link.peer_socket(socket.AF_PACKET, socket.SOCK_RAW, proto, track=False)
+        self.sock.setsockopt(self.SOL_PACKET, self.PACKET_AUXDATA, 1)
+        self.sock.bind((link.peer_ifname, 0))
+        self.sock.setblocking(False)
+        self.our_mac = link.our_mac
+        self.frames: list[tuple[bytes, int | None]] = []
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def poll(self) -> list[tuple[bytes, int | None]]:
+        while True:
+            try:
+                data, ancillary, _, _ = self.sock.recvmsg(65535, socket.CMSG_SPACE(32))
+            except BlockingIOError:
+                return self.frames
+            if data[6:12] != self.our_mac:
+                continue
+            vid = None
+            for level, kind, blob in ancillary:
+                if (level, kind) == (self.SOL_PACKET, self.PACKET_AUXDATA) and len(blob) >= 20:
+                    status, _, _, _, _, tci, _ = struct.unpack_from("=IIIHHHH", blob)
+                    if status & self.TP_STATUS_VLAN_VALID:
+                        vid = tci & 0xFFF
+            if data[12:14] == b"\x81\x00":  # a kernel that left the tag in the frame
+                vid = int.from_bytes(data[14:16], "big") & 0xFFF
+                data = data[:12] + data[16:]
+            self.frames.append((data, vid))
+
+
+def crafted(link: VethLink, vlan: int) -> list[bytes]:
+    """From the kernel's end, tagged with ``vlan``: an ARP request for our address, a ping
+    and a datagram to the echo port."""
+    peer, ours = link.peer_mac.hex(":"), link.our_mac.hex(":")
+    tag = Dot1Q(vlan=vlan)
+    ip = IP(src=link.peer_ip, dst=link.our_ip)
+    asking = ARP(op=1, hwsrc=peer, psrc=link.peer_ip, pdst=link.our_ip)
+    return [
+        bytes(Ether(dst="ff:ff:ff:ff:ff:ff", src=peer) / tag / asking),
+        bytes(Ether(dst=ours, src=peer) / tag / ip / ICMP(id=7, seq=1) / b"tagged ping"),
+        bytes(Ether(dst=ours, src=peer) / tag / ip / UDP(sport=5555, dport=7) / b"tagged udp"),
+    ]
+
+
+def replies(capture: TagCapture) -> list[tuple[Ether, int | None]]:
+    """What the host sent back: everything from our MAC but its gratuitous announcement."""
+    out = []
+    for data, vid in capture.poll():
+        frame = Ether(data)
+        if ARP in frame and frame[ARP].op == 1 and frame[ARP].psrc == frame[ARP].pdst:
+            continue
+        out.append((frame, vid))
+    return out
+
+
+@PATHS
+async def test_vlan_host_answers_crafted_tagged_frames_tagged(
+    veth: VethLink, fast_path: bool
+) -> None:
+    """The same as with a kernel VLAN interface, for kernels without one: tagged ARP, ping
+    and UDP crafted on the kernel's end are answered, each reply tagged with our VLAN."""
+    async with serve(veth, fast_path=fast_path, vlan=VLAN_ID) as served:
+        with TagCapture(veth) as capture, FrameInjector(veth) as injector:
+            injector.send(*crafted(veth, VLAN_ID))
+            await wait_until(lambda: len(replies(capture)) >= 3, what="three replies")
+            got = replies(capture)
+        assert [vid for _, vid in got] == [VLAN_ID] * 3
+        arp_reply, echo_reply, udp_echo = (frame for frame, _ in got)
+        assert (arp_reply[ARP].op, arp_reply[ARP].psrc) == (2, veth.our_ip)
+        assert (echo_reply[ICMP].type, echo_reply[ICMP].load) == (0, b"tagged ping")
+        assert (udp_echo[UDP].dport, udp_echo[UDP].load) == (5555, b"tagged udp")
+        stats = served.stats()
+        assert (stats["tx_arp_replies"], stats["tx_echo_replies"]) == (1, 1)
+
+
+@PATHS
+async def test_untagged_host_ignores_crafted_tagged_frames(veth: VethLink, fast_path: bool) -> None:
+    async with serve(veth, fast_path=fast_path) as served:
+        with TagCapture(veth) as capture, FrameInjector(veth) as injector:
+            injector.send(*crafted(veth, VLAN_ID))
+            await wait_until(lambda: served.stats()["drop_eth_vlan_tagged"] == 3, what="drops")
+            await asyncio.sleep(0.05)
+            assert replies(capture) == []
         assert served.stats()["rx_udp_delivered"] == 0
 
 
