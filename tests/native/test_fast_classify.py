@@ -329,6 +329,8 @@ def test_bad_ports_are_refused(port: object) -> None:
         ((OUR_MAC, -1, 2, 1500), "the IPv4 address must be a 32-bit integer"),
         ((OUR_MAC, 1, 2**32, 1500), "the broadcast address must be a 32-bit integer"),
         ((OUR_MAC, 1, 2, 65536), "MTU must be in 0..65535"),
+        ((OUR_MAC, 1, 2, 1500, 4095), "VLAN id must be in 0..4094"),
+        ((OUR_MAC, 1, 2, 1500, -1), "VLAN id must be in 0..4094"),
     ],
 )
 def test_bad_context_is_refused(args: tuple[bytes, int, int, int], match: str) -> None:
@@ -346,3 +348,15 @@ def test_classify_needs_a_context_and_room() -> None:
         fc.classify(batch)
     with pytest.raises(ValueError, match="capacity must be a positive int"):
         FastClassifier(0)
+
+
+def test_rebinding_a_port_sets_or_clears_its_wildcard_bit() -> None:
+    fc = classifier_for(ClassifyContext(OUR_MAC, OUR_IP, BCAST, frozenset(), 1500))
+    batch = place([make_frame(dst=BCAST, dst_mac=b"\xff" * 6, dport=7)])
+    fc.bind(7)
+    assert c_rows(fc, batch)[0][:2] == (KIND_DROP, DropReason.UDP_NO_LISTENER)
+    fc.bind(7, wildcard=True)
+    assert c_rows(fc, batch)[0][0] == KIND_DELIVER
+    fc.unbind(7)
+    fc.bind(7)  # unbind cleared the wildcard bit too
+    assert c_rows(fc, batch)[0][0] == KIND_DROP
