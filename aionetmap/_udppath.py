@@ -55,10 +55,11 @@ class UdpFastPath:
             ctx.ip,
             ctx.broadcast,
             ctx.mtu,
+            ctx.vlan,
             accept_partial_checksum=ctx.accept_partial_checksum,
         )
         self._builder = FastUdpBuilder(capacity)
-        self._builder.set_source(host.mac, int(host.address), host.config.default_ttl)
+        self._builder.set_source(host.mac, int(host.address), host.config.default_ttl, ctx.vlan)
         # Received source addresses as the (str, port) tuples protocols get, by ip<<16|port:
         # saves converting the address and building the tuple for every datagram.
         self._sources: dict[int, Address] = {}
@@ -70,8 +71,8 @@ class UdpFastPath:
         """Whether the last :meth:`send` handed anything to the host (only datagrams to
         destinations not yet in the table can: the others are built here)."""
 
-    def bind(self, port: int) -> None:
-        self._classifier.bind(port)
+    def bind(self, port: int, *, wildcard: bool = False) -> None:
+        self._classifier.bind(port, wildcard=wildcard)
 
     def unbind(self, port: int) -> None:
         self._classifier.unbind(port)

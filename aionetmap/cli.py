@@ -57,6 +57,13 @@ def _udp_port(text: str) -> int:
     return value
 
 
+def _vlan_id(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 4094:
+        raise argparse.ArgumentTypeError(f"a VLAN id is 1..4094, got {text}")
+    return value
+
+
 def _add_live_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-t", "--duration", type=_positive_float, metavar="SECONDS", help="stop after SECONDS"
@@ -121,6 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
     echo.add_argument("--gateway", metavar="A.B.C.D", help="default gateway")
     echo.add_argument("--mac", metavar="aa:bb:cc:dd:ee:ff",
                       help="MAC address (default: the interface's, or a random one)")  # fmt: skip
+    echo.add_argument("--vlan", type=_vlan_id, metavar="ID",
+                      help="802.1Q VLAN id: take only frames tagged with it, tag all replies "
+                      "(default: untagged; tagged frames are dropped)")  # fmt: skip
     echo.add_argument("-c", "--count", type=_positive_int, metavar="N",
                       help="stop after echoing N datagrams")  # fmt: skip
     _add_live_options(echo)
@@ -174,7 +184,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     elif args.command == "echo":
         main = commands.echo(
             args.portspec, args.ip, args.port, gateway=args.gateway, mac=args.mac,
-            count=args.count, duration=args.duration,
+            vlan=args.vlan, count=args.count, duration=args.duration,
             interval=None if args.quiet else args.interval,
         )  # fmt: skip
     else:

@@ -25,6 +25,7 @@ from aionetmap._log import logger
 from aionetmap._udppath import UdpFastPath
 from aionetmap.ports.base import FrameBatch, Port
 from aionetmap.stack import (
+    AddressConflict,
     DatagramReceived,
     EchoReplyReceived,
     Host,
@@ -39,6 +40,7 @@ __all__ = ["NetInterface"]
 Address = tuple[str, int]
 
 _ADDRESS_CACHE_LIMIT = 4096
+_CONFLICT_WARN_LIMIT = 64  # stations warned about by name; after that, warn every time
 
 
 class NetInterface:
@@ -86,6 +88,7 @@ class NetInterface:
         self._ping_ident = int.from_bytes(os.urandom(2))
         self._ping_seq = itertools.count(1)
         self._ping_waiters: dict[tuple[int, int], asyncio.Future[float]] = {}
+        self._conflicting_macs: set[bytes] = set()
         self.closed = False
         self._closed_future: asyncio.Future[None] = loop.create_future()
         self._close_callbacks: list[Callable[[NetInterface], None]] = []
@@ -128,6 +131,7 @@ class NetInterface:
         remote_addr: Address | None = None,
         allow_broadcast: bool = False,
         read_buffer_limit: int | None = None,
+        local_ip: str | None = None,
     ) -> tuple[UdpTransport, Any]:
         """Bind a UDP port (0 picks a free one) and connect a protocol to it.
 
@@ -136,18 +140,29 @@ class NetInterface:
         send to raises here, as ``connect()`` would (see :meth:`check_address`).
         ``read_buffer_limit``: bytes held for the protocol while it has paused reading
         (see :meth:`UdpTransport.set_read_buffer_limit`; None keeps the default).
+        ``local_ip`` is the address to bind to: the interface's own (the default) or the
+        wildcard ``"0.0.0.0"`` (``""`` too, as asyncio takes it). As with a kernel socket,
+        only a wildcard-bound endpoint also receives datagrams sent to the subnet broadcast
+        and to 255.255.255.255; its replies still leave from the interface's address.
         """
         if self.closed:
             raise OSError(errno.EBADF, f"interface {self} is closed")
+        wildcard = self._is_wildcard(local_ip)
         remote = None
         if remote_addr is not None:
             remote = self.check_address(remote_addr, allow_broadcast=allow_broadcast)
-        port_number = self._allocate(local_port)
+        port_number = self._allocate(local_port, wildcard)
         try:  # bound first, then the protocol, as loop.create_datagram_endpoint does
             protocol = protocol_factory()
             waiter: asyncio.Future[None] = self.loop.create_future()
             transport = UdpTransport(
-                self, protocol, port_number, remote, waiter=waiter, allow_broadcast=allow_broadcast
+                self,
+                protocol,
+                port_number,
+                remote,
+                waiter=waiter,
+                allow_broadcast=allow_broadcast,
+                wildcard=wildcard,
             )
             if read_buffer_limit is not None:
                 transport.set_read_buffer_limit(read_buffer_limit)
@@ -309,11 +324,23 @@ class NetInterface:
 
     # === Internals ===
 
-    def _allocate(self, wanted: int) -> int:
+    def _is_wildcard(self, local_ip: str | None) -> bool:
+        """Whether binding to ``local_ip`` means the wildcard; ValueError if it is neither
+        that nor our address (a kernel socket says EADDRNOTAVAIL)."""
+        if local_ip is None or local_ip == str(self.host.address):
+            return False
+        if local_ip in ("", "0.0.0.0"):
+            return True
+        raise ValueError(
+            f"cannot bind to {local_ip!r}: the interface address is {self.host.address} "
+            "(bind to it or to the wildcard 0.0.0.0)"
+        )
+
+    def _allocate(self, wanted: int, wildcard: bool = False) -> int:
         port = self._pick_port(wanted)
-        self.host.bind_udp(port)
+        self.host.bind_udp(port, wildcard=wildcard)
         if self._fast is not None:
-            self._fast.bind(port)
+            self._fast.bind(port, wildcard=wildcard)
         return port
 
     def _release(self, port: int) -> None:
@@ -390,6 +417,25 @@ class NetInterface:
             fut = self._ping_waiters.get((event.ident, event.seq))
             if fut is not None and not fut.done():
                 fut.set_result(time.perf_counter())
+        elif isinstance(event, AddressConflict):
+            self._address_conflict(event)
+
+    def _address_conflict(self, event: AddressConflict) -> None:
+        """Warn, once per other station (counted in ``arp_conflicts`` every time): the
+        host keeps its address and its endpoints keep working, but peers may be reaching
+        the other station instead."""
+        if event.mac in self._conflicting_macs:
+            return
+        if len(self._conflicting_macs) < _CONFLICT_WARN_LIMIT:
+            self._conflicting_macs.add(event.mac)
+        what = "probes for" if event.probe else "claims"
+        logger.warning(
+            "aionetmap: address conflict on %s: station %s %s %s (see the arp_conflicts counter)",
+            self.port.info.name,
+            event.mac.hex(":"),
+            what,
+            event.ip,
+        )
 
     def _reschedule_timer(self) -> None:
         at = self.host.get_timer()

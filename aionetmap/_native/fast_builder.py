@@ -60,17 +60,21 @@ class FastUdpBuilder:
             raise ValueError(f"FastUdpBuilder: ident must be in 0..65535, not {value!r}")
         self._ident = value
 
-    def set_source(self, mac: bytes, ip: int, ttl: int = 64) -> None:
-        """Our MAC and IPv4 address (an int), and the TTL of every frame (0..255)."""
+    def set_source(self, mac: bytes, ip: int, ttl: int = 64, vlan: int = 0) -> None:
+        """Our MAC and IPv4 address (an int), the TTL of every frame (0..255), and the
+        802.1Q VLAN id every frame is tagged with (1..4094, priority 0; 0: untagged)."""
         who = "FastUdpBuilder.set_source"
         mac = check_mac(mac, who)
         check_u32(ip, "the IPv4 address", who)
         if not isinstance(ttl, int) or not 0 <= ttl <= 255:
             raise ValueError(f"{who}: TTL must be in 0..255, not {ttl!r}")
+        if not isinstance(vlan, int) or not 0 <= vlan <= 4094:
+            raise ValueError(f"{who}: VLAN id must be in 0..4094, not {vlan!r}")
         src: Any = ffi.new("struct fast_src *")
         src.mac = list(mac)
         src.ip = ip
         src.ttl = ttl
+        src.vlan_tci = vlan
         self._src = src
 
     def build(

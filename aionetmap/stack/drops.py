@@ -31,7 +31,14 @@ class DropReason(IntEnum):
     ETH_BAD_SOURCE = 5
     """The source MAC address is a group (multicast/broadcast) address."""
     ETH_UNSUPPORTED_TYPE = 6
-    """EtherType other than IPv4 and ARP (after one skipped 802.1Q tag), or an 802.3 length."""
+    """EtherType other than IPv4 and ARP (after one 802.1Q tag), or an 802.3 length."""
+    ETH_VLAN_TAGGED = 7
+    """802.1Q-tagged with a VLAN id, to a host without ``vlan`` (Linux drops these too when
+    no VLAN sub-interface has the id; priority tags, VLAN id 0, are accepted)."""
+    ETH_VLAN_MISMATCH = 8
+    """802.1Q-tagged with a VLAN id other than the host's ``vlan``."""
+    ETH_VLAN_UNTAGGED = 9
+    """Untagged or priority-tagged (VLAN id 0), to a host with a ``vlan``."""
 
     # IPv4 (classify)
     IP_TRUNCATED = 20
@@ -63,7 +70,9 @@ class DropReason(IntEnum):
     checked or partial, and that is not a partial checksum the host accepts
     (``HostConfig.accept_partial_checksum``)."""
     UDP_NO_LISTENER = 43
-    """No bound port (answered with ICMP port unreachable unless broadcast or rate-limited)."""
+    """No bound port (answered with ICMP port unreachable unless broadcast or rate-limited).
+    Broadcast to a port bound only on the unicast address counts here too: as on Linux,
+    only wildcard-bound endpoints receive broadcast."""
 
     # ARP (Python only)
     ARP_TRUNCATED = 100
@@ -75,13 +84,21 @@ class DropReason(IntEnum):
     ARP_BAD_OPERATION = 103
     """Operation neither request (1) nor reply (2)."""
     ARP_BAD_SENDER = 104
-    """Sender MAC is zero or a group address, or sender IP is multicast/broadcast."""
+    """Sender MAC is zero or a group address, or sender IP is multicast or 255.255.255.255."""
     ARP_NOT_FOR_US = 105
     """Not about this host's address and the sender is not in the cache."""
     ARP_UNSOLICITED = 106
     """A reply to this host for an address it never asked about."""
     ARP_ADDRESS_CONFLICT = 107
-    """Another station claims this host's IPv4 address."""
+    """Another station claims this host's IPv4 address (an ``AddressConflict`` event)."""
+    ARP_SENDER_UNSPECIFIED = 108
+    """Sender IP 0.0.0.0 (an RFC 5227 probe) for an address that is not ours."""
+    ARP_SENDER_LOOPBACK = 109
+    """Sender IP in 127.0.0.0/8."""
+    ARP_SENDER_BROADCAST = 110
+    """Sender IP is the subnet's broadcast address."""
+    ARP_LOOPED_BACK = 111
+    """Sender IP and MAC are this host's own: one of its frames came back."""
 
     # ICMP (Python only)
     ICMP_TRUNCATED = 120
@@ -175,6 +192,9 @@ class StackStats:
     """Datagrams dropped after ``send_datagram`` accepted them (SendFailed events)."""
     replies_failed: int = 0
     """Replies the host generated itself and dropped for want of an ARP answer."""
+    arp_conflicts: int = 0
+    """ARP packets by which another station claims or probes for this host's address
+    (each also reported as an ``AddressConflict`` event)."""
     drops: dict[DropReason, int] = field(default_factory=_zero_drops)
     """Dropped received frames by reason."""
 

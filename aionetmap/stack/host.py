@@ -57,7 +57,11 @@ class Host(ReceiveMixin):
     """An IPv4 host with ARP, ICMP echo and UDP on one Ethernet interface.
 
     ``interface`` is the address with its prefix (``"10.0.0.2/24"``); ``gateway``, if given,
-    must be on that subnet and is the next hop for every other destination.
+    must be on that subnet and is the next hop for every other destination. ``vlan``
+    (1..4094) puts the host on that 802.1Q VLAN: it accepts only frames tagged with that
+    id and tags every frame it sends (priority 0); without it the host is untagged and
+    drops frames tagged with a VLAN id (``ETH_VLAN_TAGGED``), as Linux does. ``mtu`` is
+    the IPv4 MTU either way: a tag adds 4 bytes to the frame.
     """
 
     def __init__(
@@ -68,6 +72,7 @@ class Host(ReceiveMixin):
         gateway: str | IPv4Address | None = None,
         mtu: int = 1500,
         config: HostConfig | None = None,
+        vlan: int | None = None,
     ) -> None:
         self.mac: bytes = parse_mac(mac)
         if not is_unicast_mac(self.mac):
@@ -82,6 +87,11 @@ class Host(ReceiveMixin):
         if not 68 <= mtu <= 0xFFFF:
             raise ValueError(f"MTU must be in 68..65535, not {mtu}")
         self.mtu: int = mtu
+        if vlan is not None and (
+            not isinstance(vlan, int) or isinstance(vlan, bool) or not 1 <= vlan <= 4094
+        ):
+            raise ValueError(f"VLAN id must be in 1..4094, not {vlan!r}")
+        self.vlan: int | None = vlan
         self.config: HostConfig = config or HostConfig()
         self.stats: StackStats = StackStats()
         self._ip = int(self.address)
@@ -93,15 +103,21 @@ class Host(ReceiveMixin):
             else LIMITED_BROADCAST
         )
         self._ports: set[int] = set()
+        self._wildcard: set[int] = set()
         self._ctx = ClassifyContext(
             self.mac,
             self._ip,
             self._broadcast,
             self._ports,
             mtu,
+            vlan or 0,
+            self._wildcard,
             accept_partial_checksum=bool(self.config.accept_partial_checksum),
         )
-        self._eth_suffix = self.mac + b"\x08\x00"
+        # What follows the destination MAC in every frame: our MAC, the tag, the EtherType.
+        self._vlan_tci: int | None = vlan
+        tag = b"" if vlan is None else b"\x81\x00" + vlan.to_bytes(2, "big")
+        self._eth_suffix = self.mac + tag + b"\x08\x00"
         self._tx: list[bytes] = []
         self._events: deque[Event] = deque()
         self._ident = self.config.ip_ident_seed
@@ -124,7 +140,11 @@ class Host(ReceiveMixin):
         self._icmp_bucket = TokenBucket(cfg.icmp_error_rate, cfg.icmp_error_burst)
 
     def __repr__(self) -> str:
-        return f"<Host {self.mac.hex(':')} {self.address}/{self.network.prefixlen} mtu={self.mtu}>"
+        vlan = "" if self.vlan is None else f" vlan={self.vlan}"
+        return (
+            f"<Host {self.mac.hex(':')} {self.address}/{self.network.prefixlen} "
+            f"mtu={self.mtu}{vlan}>"
+        )
 
     @property
     def context(self) -> ClassifyContext:
@@ -141,19 +161,27 @@ class Host(ReceiveMixin):
     def start(self, now: float) -> None:
         """Announce the address (a gratuitous ARP, unless configured off)."""
         if self.config.gratuitous_arp:
-            self._emit(build_gratuitous_arp(self.mac, self._ip))
+            self._emit(build_gratuitous_arp(self.mac, self._ip, vlan_tci=self._vlan_tci))
             self.stats.tx_arp_requests += 1
 
-    def bind_udp(self, port: int) -> None:
-        """Deliver datagrams for ``port``; ``ValueError`` if bound already or not 1..65535."""
+    def bind_udp(self, port: int, *, wildcard: bool = False) -> None:
+        """Deliver datagrams for ``port``; ``ValueError`` if bound already or not 1..65535.
+
+        A port bound to our unicast address (the default) gets only datagrams sent to that
+        address. One bound with ``wildcard`` (like a kernel socket bound to 0.0.0.0) also
+        gets those sent to the subnet broadcast and to 255.255.255.255.
+        """
         _check_port(port, "UDP port to bind")
         if port in self._ports:
             raise ValueError(f"UDP port {port} is already bound on {self.address}")
         self._ports.add(port)
+        if wildcard:
+            self._wildcard.add(port)
 
     def unbind_udp(self, port: int) -> None:
         """Stop delivering ``port`` (nothing happens if it is not bound)."""
         self._ports.discard(port)
+        self._wildcard.discard(port)
 
     def is_bound(self, port: int) -> bool:
         """True if ``port`` is bound."""
@@ -244,7 +272,7 @@ class Host(ReceiveMixin):
         """Run what is due at ``now``: ARP retries and failures, fragment timeouts."""
         requests, failed = self._arp.handle_timer(now)
         for ip in requests:
-            self._emit(build_arp_request(self.mac, self._ip, ip))
+            self._emit(build_arp_request(self.mac, self._ip, ip, vlan_tci=self._vlan_tci))
             self.stats.tx_arp_requests += 1
         for ip, parked in failed:
             self.stats.arp_failures += 1
@@ -312,7 +340,7 @@ class Host(ReceiveMixin):
             return
         outcome = self._arp.enqueue(hop, item, now)
         if outcome is Enqueued.REQUEST:
-            self._emit(build_arp_request(self.mac, self._ip, hop))
+            self._emit(build_arp_request(self.mac, self._ip, hop, vlan_tci=self._vlan_tci))
             self.stats.tx_arp_requests += 1
         elif outcome is Enqueued.QUEUE_FULL:
             limit = self._arp.queue_limit

@@ -72,6 +72,7 @@ u16 = st.integers(0, 0xFFFF)
     u16,
     st.integers(0, 255),
     u16,
+    st.sampled_from([0, 1, 100, 4094]),
 )
 def test_random_datagrams_equal_build_udp_frame(
     items: list[tuple[bytes, bytes, int, int]],
@@ -80,9 +81,10 @@ def test_random_datagrams_equal_build_udp_frame(
     src_port: int,
     ttl: int,
     ident: int,
+    vlan: int,
 ) -> None:
     b = FastUdpBuilder(16)
-    b.set_source(src_mac, src_ip, ttl)
+    b.set_source(src_mac, src_ip, ttl, vlan)
     b.ident = ident
     batch = b.build(
         [p for p, _, _, _ in items],
@@ -93,7 +95,16 @@ def test_random_datagrams_equal_build_udp_frame(
     )
     want = [
         build_udp_frame(
-            src_mac, mac, src_ip, ip, src_port, port, payload, ttl=ttl, ident=(ident + i) & 0xFFFF
+            src_mac,
+            mac,
+            src_ip,
+            ip,
+            src_port,
+            port,
+            payload,
+            ttl=ttl,
+            ident=(ident + i) & 0xFFFF,
+            vlan_tci=vlan or None,
         )
         for i, (payload, mac, ip, port) in enumerate(items)
     ]
@@ -239,3 +250,21 @@ def test_source_and_ident_are_validated() -> None:
         b.ident = 65536
     with pytest.raises(ValueError, match="capacity must be a positive int"):
         FastUdpBuilder(0)
+
+
+def test_tagged_frames_fill_the_arena_by_their_tagged_size() -> None:
+    """A tag adds 4 bytes per frame: the arena check counts them (46 + payload)."""
+    b = FastUdpBuilder(8, arena_size=3 * 56 + 10)
+    b.set_source(SRC_MAC, SRC_IP, 64, 7)
+    batch = b.build([bytes(10)] * 8, DST_MAC * 8, [DST_IP] * 8, [53] * 8, 4000)
+    assert batch.count == 3
+    assert batch.lengths[:3].tolist() == [56] * 3
+    frame = Ether(batch.frames()[0])
+    assert (frame.type, frame.vlan, frame.prio) == (0x8100, 7, 0)
+    assert scapy_checks(batch.frames()[0])[:2] == (True, True)
+
+
+@pytest.mark.parametrize("vlan", [-1, 4095, 65536])
+def test_set_source_refuses_bad_vlan_ids(vlan: int) -> None:
+    with pytest.raises(ValueError, match="VLAN id"):
+        FastUdpBuilder(1).set_source(SRC_MAC, SRC_IP, 64, vlan)
