@@ -4,8 +4,11 @@ One native call decides a whole received batch (``FastClassifier``): valid datag
 bound ports go straight to their endpoints; drops are counted in the host's stats under
 the same reasons the Python stack uses; only what needs the Python host (ARP, ICMP,
 fragments, closed ports) reaches ``Host.receive_frame``. On send, datagrams to resolved
-neighbours are built by one native call (``FastUdpBuilder``), sharing the host's IPv4
-identification counter; the rest go through ``Host.send_datagram`` (which ARPs and parks).
+neighbours are built by one native call (``FastUdpBuilder``), numbered by the host's IPv4
+identification rules (``Host.reserve_idents``); the rest go through
+``Host.send_datagram`` (which ARPs and parks). The builder makes single frames only:
+datagrams larger than the MTU never reach it (the NetInterface hands them to the host,
+which fragments).
 
 The two paths agree frame for frame (property tests in tests/native/test_fast_*.py), so
 this is an optimisation, not a second stack: ``NetInterface(fast_path=False)`` runs
@@ -152,8 +155,11 @@ class UdpFastPath:
         src_port: int,
         now: float,
         failed: Callable[[OSError], None],
+        connected: bool = False,
     ) -> FrameBatch | None:
-        """Turn queued datagrams (``payloads[i]`` to ``dsts[i]``) into frames.
+        """Turn queued datagrams (``payloads[i]`` to ``dsts[i]``, each fitting the MTU)
+        into frames; ``connected``: sent by a connected endpoint (see ``Host``'s
+        identification rules).
 
         Datagrams to resolved neighbours come back built in a FrameBatch (owned by the
         builder, valid until the next call); the others go to the host, whose frames the
@@ -169,14 +175,18 @@ class UdpFastPath:
         found = list(map(table.index.get, dsts))
         self.used_host = None in found
         if self.used_host:
-            payloads, indexes = self._resolve_misses(payloads, dsts, found, src_port, now, failed)
+            payloads, indexes = self._resolve_misses(
+                payloads, dsts, found, src_port, now, failed, connected
+            )
             if not payloads:
                 return None
         else:
             indexes = cast("list[int]", found)
         host = self.host
         builder = self._builder
-        builder.ident = host.reserve_idents(len(payloads))
+        builder.ident, builder.ident_step = host.reserve_idents(
+            len(payloads), src_port if connected else None
+        )
         batch = builder.build_to(payloads, indexes, table, src_port)
         host.stats.tx_udp += batch.count
         return batch
@@ -189,6 +199,7 @@ class UdpFastPath:
         src_port: int,
         now: float,
         failed: Callable[[OSError], None],
+        connected: bool,
     ) -> tuple[list[bytes], list[int]]:
         """Number newly resolved destinations; hand unresolved ones to the host."""
         kept_payloads: list[bytes] = []
@@ -199,7 +210,7 @@ class UdpFastPath:
                 index = self._number(dst, now)
             if index is None:
                 try:
-                    host.send_datagram(payload, dst, src_port, now)
+                    host.send_datagram(payload, dst, src_port, now, connected=connected)
                 except OSError as exc:
                     failed(exc)
                 continue

@@ -4,6 +4,12 @@ endpoints bound to that address.
 Received frames go to the host (ARP, ICMP, UDP demultiplexing); its events reach the right
 endpoint; the frames it wants sent (ARP replies, echo replies, resolved datagrams) go out
 ahead of queued datagrams; its timers (ARP retries and expiry) run on ``loop.call_at``.
+
+A datagram larger than the MTU leaves as IPv4 fragments, built by the host (the C fast
+path builds single frames only). Its fragments are one group: they go into the TX ring in
+one pass or not at all, so a full ring never leaves a peer half a datagram. An endpoint's
+datagrams are taken from its buffer only when the ring has room for all their frames, so
+its flow control (``pause_writing``) sees every fragment of a queued datagram.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from typing import Any
 
 from aionetmap._constants import CLOSE_DRAIN_TIMEOUT, EPHEMERAL_PORTS
 from aionetmap._driver import PortDriver
+from aionetmap._log import logger
 from aionetmap._udppath import UdpFastPath
 from aionetmap.ports.base import FrameBatch, Port
 from aionetmap.stack import (
@@ -28,6 +35,9 @@ from aionetmap.stack import (
     IcmpErrorReceived,
     SendFailed,
 )
+from aionetmap.stack.host import TxItem
+from aionetmap.stack.ipv4 import fragment_payload_size
+from aionetmap.stack.udp import UDP_HEADER_LEN
 from aionetmap.udp_transport import UdpTransport
 
 __all__ = ["NetInterface"]
@@ -59,13 +69,24 @@ class NetInterface:
         self.port = port
         self.host = host
         self.interface = ipaddress.IPv4Interface(f"{host.address}/{host.network.prefixlen}")
-        self.max_payload = host.max_payload
-        """Largest UDP payload one datagram may carry (the MTU minus IPv4 and UDP headers)."""
+        info = port.info
+        self._frame_slots = _slots_per_frame(info.backend, info.buf_size, host.mtu)
+        self._tx_capacity = _tx_capacity(info.tx_slots, info.tx_rings)
+        self._fragment_size = fragment_payload_size(host.mtu)
+        self.max_payload = self._largest_payload(host.max_payload)
+        """Largest UDP payload one datagram may carry: 65507 (the IPv4 limit), or less on
+        a port whose TX ring cannot hold that many fragments at once."""
         self._owns_port = owns_port
         self._close_when_unused = close_when_unused
         self._endpoints: dict[int, UdpTransport] = {}
         self._tx_ready: dict[UdpTransport, None] = {}  # insertion-ordered set: round robin
-        self._control: list[bytes] = []  # frames the host built (ARP, ICMP, resolved datagrams)
+        # Frames the host built (ARP, ICMP, resolved datagrams); a tuple is one datagram's
+        # fragments, sent whole or not at all. _control_groups counts the tuples in it.
+        self._control: list[TxItem] = []
+        self._control_groups = 0
+        self.tx_groups_dropped = 0
+        """Fragmented datagrams the host built that need more slots than the whole TX
+        ring has (its own ICMP replies; an endpoint's are refused at ``sendto``)."""
         self.address_cache: dict[Any, Address] = {}
         """Validated destinations, keyed by what callers passed (endpoints read it directly)."""
         self._timer: asyncio.TimerHandle | None = None
@@ -173,6 +194,7 @@ class NetInterface:
         for name, value in self.host.stats.as_dict().items():
             merged[f"stack_{name}" if name in ("rx_frames", "tx_frames") else name] = value
         merged["control_queue"] = len(self._control)
+        merged["tx_groups_dropped"] = self.tx_groups_dropped
         return merged
 
     def close(self) -> None:
@@ -315,9 +337,9 @@ class NetInterface:
         host = self.host
         while (event := host.next_event()) is not None:
             self._dispatch(event)
-        frames = host.frames_to_send()
-        if frames:
-            self._control.extend(frames)
+        items = host.take_frames()
+        if items:
+            self._queue_control(items)
             self.driver.request_flush()
         self._reschedule_timer()
 
@@ -362,11 +384,8 @@ class NetInterface:
 
     def _fill_tx(self) -> bool:
         """Move host frames, then queued datagrams, into the ring; True if the ring filled."""
-        if self._control:
-            sent = self.port.send(self._control)
-            del self._control[:sent]
-            if self._control:
-                return True
+        if self._control and self._send_control():
+            return True
         now = self.loop.time()
         ready = self._tx_ready
         for transport in list(ready):
@@ -391,24 +410,28 @@ class NetInterface:
         host = self.host
         payloads, dsts = transport.pending()
         take = min(self.port.tx_space(), self.driver.batch.capacity, len(payloads))
+        fragmented = bool(take) and max(map(len, payloads[:take])) > host.max_unfragmented
+        if fragmented:
+            take = self._fitting(payloads, take)
         left_behind = take < len(payloads)
         chunk, chunk_dsts = payloads[:take], dsts[:take]
         built: FrameBatch | None = None
+        connected = transport.get_extra_info("peername") is not None
         # error_received may run from here on: the protocol may send, close, or close us.
-        if self._fast is not None:
+        if self._fast is not None and not fragmented:
             built = self._fast.send(
-                chunk, chunk_dsts, transport.local_port, now, transport.send_failed
+                chunk, chunk_dsts, transport.local_port, now, transport.send_failed, connected
             )
-        else:
+        else:  # the host fragments; a mixed chunk goes there whole, to keep its order
             for payload, dst in zip(chunk, chunk_dsts, strict=True):
                 try:
-                    host.send_datagram(payload, dst, transport.local_port, now)
+                    host.send_datagram(payload, dst, transport.local_port, now, connected=connected)
                 except OSError as exc:
                     transport.send_failed(exc)
         full = False
         if not self.closed:
             full = self._queue_built(built)
-            if self._fast is None or self._fast.used_host:
+            if self._fast is None or fragmented or self._fast.used_host:
                 # Events (ARP queue overflow, resolution requests) are handled outside
                 # the pass. Datagrams the fast path built itself cannot cause any.
                 self._schedule_stack_poll()
@@ -418,6 +441,31 @@ class NetInterface:
         transport.consumed(len(chunk))
         return full or left_behind
 
+    def _fitting(self, payloads: list[bytes], take: int) -> int:
+        """How many of the first ``take`` datagrams the ring has room for now, counting
+        every fragment. A datagram is left in its endpoint's buffer (and flow control)
+        until all of its frames fit; ``sendto`` refused any that could never fit."""
+        space = self.port.tx_space()
+        for i in range(take):
+            space -= self._datagram_slots(len(payloads[i]))
+            if space < 0:
+                return i
+        return take
+
+    def _datagram_slots(self, size: int) -> int:
+        """TX slots a UDP datagram with ``size`` bytes of payload takes."""
+        if size <= self.host.max_unfragmented:
+            return 1  # as the unfragmented path has always counted (one frame)
+        fragments = -(-(size + UDP_HEADER_LEN) // self._fragment_size)
+        return fragments * self._frame_slots
+
+    def _largest_payload(self, limit: int) -> int:
+        """``limit``, or the largest payload whose fragments fit the whole TX ring."""
+        if self._datagram_slots(limit) <= self._tx_capacity:
+            return limit
+        fragments = self._tx_capacity // self._frame_slots
+        return max(self.host.max_unfragmented, fragments * self._fragment_size - UDP_HEADER_LEN)
+
     def _queue_built(self, built: FrameBatch | None) -> bool:
         """Put the fast path's frames, then the host's, into the ring; True if it filled."""
         full = False
@@ -426,13 +474,87 @@ class NetInterface:
             if sent < built.count:  # frames spanning slots: keep the rest, in order
                 self._control.extend(built.frame_bytes(i) for i in range(sent, built.count))
                 full = True
-        frames = self.host.frames_to_send()
-        if frames:
-            sent = self.port.send(frames) if not full else 0
-            if sent < len(frames):
-                self._control.extend(frames[sent:])
-                full = True
-        return full
+        items = self.host.take_frames()
+        if items:
+            self._queue_control(items)
+        if self._control and not full:
+            full = self._send_control()
+        return full or bool(self._control)
+
+    def _queue_control(self, items: list[TxItem]) -> None:
+        self._control.extend(items)
+        self._control_groups += sum(isinstance(item, tuple) for item in items)
+
+    def _send_control(self) -> bool:
+        """Move host frames into the ring, each group whole or not at all; True if some
+        are left (the ring is full)."""
+        control = self._control
+        if not self._control_groups:  # single frames: the port takes what fits
+            sent = self.port.send(control)  # type: ignore[arg-type]  # no tuples in it
+            del control[:sent]
+            return bool(control)
+        frames, items = self._control_prefix()
+        sent = self.port.send(frames) if frames else 0
+        if sent < len(frames):
+            items = self._keep_unsent(items, sent)
+        self._control_groups -= sum(isinstance(item, tuple) for item in control[:items])
+        del control[:items]
+        return bool(control)
+
+    def _control_prefix(self) -> tuple[list[bytes], int]:
+        """The frames of the leading items of the control queue that fit the ring now,
+        and how many items that is. A group too large for the whole ring is dropped."""
+        space = self.port.tx_space()
+        frames: list[bytes] = []
+        control = self._control
+        i = 0
+        while i < len(control):
+            item = control[i]
+            if isinstance(item, bytes):
+                if space < 1:
+                    break
+                frames.append(item)
+                space -= 1
+            else:
+                need = len(item) * self._frame_slots
+                if need > self._tx_capacity:
+                    self._drop_group(i)
+                    continue
+                if need > space:
+                    break
+                frames.extend(item)
+                space -= need
+            i += 1
+        return frames, i
+
+    def _drop_group(self, index: int) -> None:
+        group = self._control.pop(index)
+        self._control_groups -= 1
+        self.tx_groups_dropped += 1
+        if self.tx_groups_dropped == 1:
+            logger.warning(
+                "%s: dropped a datagram of %d fragments: the TX ring holds only %d slots "
+                "(counted as tx_groups_dropped)",
+                self,
+                len(group),
+                self._tx_capacity,
+            )
+
+    def _keep_unsent(self, items: int, sent: int) -> int:
+        """The port took only ``sent`` of the frames it had room for: how many leading
+        items left whole; a group it cut keeps its unsent fragments at the head."""
+        control = self._control
+        for i in range(items):
+            item = control[i]
+            size = len(item) if isinstance(item, tuple) else 1
+            if sent < size:
+                if sent and isinstance(item, tuple):
+                    rest = item[sent:]
+                    control[i] = rest if len(rest) > 1 else rest[0]
+                    self._control_groups -= len(rest) == 1
+                return i
+            sent -= size
+        return items
 
     def _link_down(self, exc: OSError) -> None:
         # Every endpoint hears of it; they stay open and serve again when the link is back.
@@ -443,3 +565,16 @@ class NetInterface:
         for transport in list(self._endpoints.values()):
             transport.interface_failed(exc, message)
         self.close()
+
+
+def _slots_per_frame(backend: str, buf_size: int, mtu: int) -> int:
+    """TX slots one full-MTU frame takes (a packet socket stages any frame in one)."""
+    if backend == "packet" or buf_size <= 0:
+        return 1
+    return max(1, -(-(mtu + 14) // buf_size))
+
+
+def _tx_capacity(slots: int, rings: int) -> int:
+    """TX slots the port can hold at once (a netmap ring keeps one slot empty)."""
+    rings = max(1, rings)
+    return max(1, slots * rings - rings)

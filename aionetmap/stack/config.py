@@ -40,13 +40,21 @@ class HostConfig:
     reassembly: bool = True
     """Reassemble IPv4 fragments (else drop them as ``IP_FRAGMENT``)."""
     reassembly_timeout: float = 30.0
-    """Time allowed from a datagram's first fragment to its last."""
-    reassembly_max_bytes: int = 256 * 1024
-    """Fragment payload held in all."""
-    reassembly_max_per_source: int = 4
-    """Datagrams in reassembly per source address."""
+    """Time allowed from a datagram's first fragment to its last (Linux's
+    ``net.ipv4.ipfrag_time``); then its fragments are dropped as ``IP_FRAGMENT_TIMEOUT``."""
+    reassembly_max_bytes: int = 4 * 1024 * 1024
+    """Fragment payload held in all (Linux's ``net.ipv4.ipfrag_high_thresh``, 4 MiB);
+    beyond it the oldest datagrams are evicted (``IP_FRAGMENT_MEMORY``)."""
+    reassembly_max_datagrams: int = 1024
+    """Datagrams in reassembly at once, from all sources together; a fragment that would
+    start one more is dropped (``IP_FRAGMENT_TABLE_FULL``). Linux bounds this by memory
+    only; a count keeps the bookkeeping of a flood of tiny fragments bounded too."""
+    reassembly_max_per_source: int = 64
+    """Datagrams in reassembly per source address (``IP_FRAGMENT_SOURCE_LIMIT``), so that
+    one sender cannot take the whole table (Linux has no such cap; 64 leaves a busy peer
+    room for many datagrams in flight)."""
     reassembly_max_fragments: int = 64
-    """Fragments per datagram."""
+    """Fragments per datagram (``IP_FRAGMENT_LIMIT``): 45 carry 65535 bytes at MTU 1500."""
 
     def __post_init__(self) -> None:
         if not 1 <= self.default_ttl <= 255:
@@ -55,3 +63,11 @@ class HostConfig:
             raise ValueError(f"ip_ident_seed must be in 0..65535, not {self.ip_ident_seed}")
         if self.icmp_error_rate < 0 or self.icmp_error_burst < 0:
             raise ValueError("icmp_error_rate and icmp_error_burst must not be negative")
+        limits = (
+            self.reassembly_max_bytes,
+            self.reassembly_max_datagrams,
+            self.reassembly_max_per_source,
+            self.reassembly_max_fragments,
+        )
+        if self.reassembly_timeout <= 0 or min(limits) < 1:
+            raise ValueError("reassembly timeout and limits must be positive")
