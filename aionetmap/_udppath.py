@@ -75,9 +75,19 @@ class UdpFastPath:
 
     # === receive ===
 
-    def receive(self, batch: FrameBatch, now: float, endpoints: dict[int, UdpTransport]) -> bool:
+    def receive(
+        self,
+        batch: FrameBatch,
+        now: float,
+        endpoints: dict[int, UdpTransport],
+        host_events: Callable[[], None] | None = None,
+    ) -> bool:
         """Classify ``batch`` in C and act on every frame, in order; True if some went to
-        the host (which may then have events, frames and a new timer to look at)."""
+        the host (which may then have events, frames and a new timer to look at).
+
+        ``host_events`` is called right after a frame the host turned into events (a
+        datagram it reassembled), so those reach their endpoints in arrival order too, as
+        a kernel socket delivers a reassembled datagram when its last fragment arrives."""
         cls = self._classifier
         count = cls.classify(batch)
         host = self.host
@@ -105,6 +115,8 @@ class UdpFastPath:
                     endpoint.deliver(blob[off : off + lengths[i]], src)
             elif kind == KIND_SLOW:
                 host.receive_frame(batch.frame(i), now)
+                if host_events is not None and host.has_events:
+                    host_events()
             else:
                 stats.drop(DropReason(reasons[i]))
         return cls.slow > 0

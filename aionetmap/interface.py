@@ -323,7 +323,7 @@ class NetInterface:
     def _on_batch(self, batch: FrameBatch) -> None:
         now = self.loop.time()
         if self._fast is not None:
-            if not self._fast.receive(batch, now, self._endpoints):
+            if not self._fast.receive(batch, now, self._endpoints, self._after_host):
                 return  # all delivered or dropped in C: the host has nothing new
         else:
             receive = self.host.receive_frame

@@ -290,6 +290,11 @@ class Host(ReceiveMixin):
                 frames.append(item)
         return frames
 
+    @property
+    def has_events(self) -> bool:
+        """True while :meth:`next_event` has something to return."""
+        return bool(self._events)
+
     def next_event(self) -> Event | None:
         """The oldest pending event, or ``None``."""
         return self._events.popleft() if self._events else None
