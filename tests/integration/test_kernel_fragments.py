@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 import pytest
-from dnslib import QTYPE, RR, DNSRecord, EDNS0
+from dnslib import EDNS0, QTYPE, RR, DNSRecord
 from dnslib.zoneresolver import ZoneResolver
 
 from aionetmap.testing.netns import VethLink
