@@ -175,7 +175,7 @@ class UdpFastPath:
 
         Datagrams to resolved neighbours come back built in a FrameBatch (owned by the
         builder, valid until the next call); the others go to the host, whose frames the
-        caller collects with ``host.frames_to_send()``. ``failed`` hears of datagrams the
+        caller collects with ``host.take_frames()``. ``failed`` hears of datagrams the
         host refused at once (no route, bad destination).
         """
         table = self._destinations

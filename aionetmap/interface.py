@@ -189,6 +189,8 @@ class NetInterface:
 
         The port and the stack both count ``rx_frames``/``tx_frames``; the stack's appear as
         ``stack_rx_frames``/``stack_tx_frames`` (frames the host handled or built).
+        ``control_queue`` counts host frames waiting for the ring (a fragmented datagram
+        once); ``tx_groups_dropped`` the host's fragmented datagrams too large for it.
         """
         merged: dict[str, int] = dict(self.port.stats())
         for name, value in self.host.stats.as_dict().items():

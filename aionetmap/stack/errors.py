@@ -41,14 +41,16 @@ class DatagramTooLarge(OSError):
 
     The limit is 65507 bytes for a UDP payload (65535 minus a 20-byte IPv4 header and the
     8-byte UDP header) and the same for an ICMP echo payload (its header is 8 bytes too).
-    Anything up to it that does not fit the MTU is sent as IPv4 fragments.
+    Anything up to it that does not fit the MTU is sent as IPv4 fragments. A port whose
+    TX ring cannot hold all the fragments of the largest datagram at once has a lower
+    limit (``NetInterface.max_payload``).
     """
 
     def __init__(self, what: str, size: int, limit: int, mtu: int) -> None:
         super().__init__(
             errno.EMSGSIZE,
-            f"{what} of {size} bytes exceeds the IPv4 limit of {limit} bytes "
-            f"(65535 - 20 IPv4 - 8 header; up to it, datagrams over the MTU of {mtu} are "
+            f"{what} of {size} bytes exceeds the limit of {limit} bytes (at most 65507 = "
+            f"65535 - 20 IPv4 - 8 header; below it, datagrams over the MTU of {mtu} are "
             "fragmented)",
         )
         self.size = size

@@ -1,7 +1,7 @@
 """``Host``: one IPv4 address on one Ethernet link, sans I/O (the aioquic/h11 shape).
 
 Feed it frames with :meth:`Host.receive_frame` and the clock with :meth:`Host.handle_timer`;
-take frames to transmit from :meth:`Host.frames_to_send` and events from
+take frames to transmit from :meth:`Host.take_frames` and events from
 :meth:`Host.next_event`; ask :meth:`Host.get_timer` when to call ``handle_timer`` next.
 Time is always passed in (``now``, monotonic seconds). The receive decision is
 :func:`~aionetmap.stack.classify.classify`; this module does what that leaves to Python.
