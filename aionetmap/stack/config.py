@@ -27,6 +27,11 @@ class HostConfig:
     """Datagrams that may wait per unresolved address (Linux parks about as many small
     datagrams: unres_qlen_bytes = 212992 of skb truesize). Beyond it, each is dropped
     with a ``SendFailed`` (ENOBUFS) rather than silently as the kernel does."""
+    arp_queue_bytes: int = 1024 * 1024
+    """Bytes of IPv4 packets that may wait for ARP, all next hops together. Beyond it a
+    datagram is refused with a ``SendFailed`` (ENOBUFS): with fragmentation one datagram
+    may be 64 KiB, so the count above no longer bounds the memory alone (Linux bounds its
+    queue in bytes too: ``unres_qlen_bytes``)."""
     arp_max_pending: int = 256
     """Addresses that may be resolved at once."""
     arp_max_entries: int = 1024
@@ -64,10 +69,13 @@ class HostConfig:
         if self.icmp_error_rate < 0 or self.icmp_error_burst < 0:
             raise ValueError("icmp_error_rate and icmp_error_burst must not be negative")
         limits = (
+            self.arp_queue_bytes,
             self.reassembly_max_bytes,
             self.reassembly_max_datagrams,
             self.reassembly_max_per_source,
             self.reassembly_max_fragments,
         )
         if self.reassembly_timeout <= 0 or min(limits) < 1:
-            raise ValueError("reassembly timeout and limits must be positive")
+            raise ValueError(
+                "reassembly timeout, reassembly limits and arp_queue_bytes must be positive"
+            )

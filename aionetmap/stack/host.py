@@ -131,6 +131,7 @@ class Host(ReceiveMixin):
         seed = self.config.ip_ident_seed
         self._dst_idents = [seed] * _IDENT_BUCKETS
         self._port_idents: dict[int, int] = {}
+        self._parked_bytes = 0  # packet bytes waiting for ARP (HostConfig.arp_queue_bytes)
         cfg = self.config
         self._arp: ArpCache[_Parked] = ArpCache(
             ttl=cfg.arp_ttl,
@@ -317,6 +318,7 @@ class Host(ReceiveMixin):
         for ip, parked in failed:
             self.stats.arp_failures += 1
             for item in parked:
+                self._parked_bytes -= _size(item)
                 self._fail(
                     item,
                     errno.EHOSTUNREACH,
@@ -426,7 +428,14 @@ class Host(ReceiveMixin):
         if mac is not None:
             self._emit_ip(mac, item.packets)
             return
+        size = _size(item)
+        if self._parked_bytes + size > self.config.arp_queue_bytes:
+            limit = self.config.arp_queue_bytes
+            self._fail(item, errno.ENOBUFS, f"{limit} bytes already wait for ARP answers")
+            return
         outcome = self._arp.enqueue(hop, item, now)
+        if outcome in (Enqueued.REQUEST, Enqueued.WAITING):
+            self._parked_bytes += size
         if outcome is Enqueued.REQUEST:
             self._emit(build_arp_request(self.mac, self._ip, hop))
             self.stats.tx_arp_requests += 1
@@ -454,6 +463,7 @@ class Host(ReceiveMixin):
         """Record a neighbour and send whatever was waiting for it."""
         was_pending = self._arp.is_pending(ip)
         for item in self._arp.learn(ip, mac, now):
+            self._parked_bytes -= _size(item)
             self._emit_ip(mac, item.packets)
         if was_pending:
             self._events.append(ArpResolved(int_to_str(ip), mac))
@@ -481,6 +491,11 @@ class Host(ReceiveMixin):
         self._tx_grouped = True
         self.stats.tx_frames += len(packets)
         self.stats.tx_fragments += len(packets)
+
+
+def _size(item: _Parked) -> int:
+    """Bytes of the packets ``item`` holds."""
+    return sum(map(len, item.packets))
 
 
 @functools.lru_cache(maxsize=1024)

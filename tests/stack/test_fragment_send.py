@@ -3,6 +3,7 @@ and our own Reassembler; the reassembly bounds under a flood of incomplete datag
 
 from __future__ import annotations
 
+import errno
 import tracemalloc
 from ipaddress import IPv4Address
 
@@ -10,7 +11,7 @@ import pytest
 from scapy.layers.inet import IP, UDP, defragment
 from scapy.layers.l2 import Ether
 
-from aionetmap.stack import DatagramReceived, DropReason, Host, HostConfig
+from aionetmap.stack import DatagramReceived, DropReason, Host, HostConfig, SendFailed
 from aionetmap.stack.checksum import inet_checksum
 from aionetmap.stack.ipv4 import IPv4Header, build_ipv4_fragments, fragment_payload_size
 
@@ -159,3 +160,32 @@ def test_fragment_flood_from_one_source_is_capped_per_source() -> None:
         host.receive_frame(_first_fragment(0x0A010001, ident), 1.0)
     assert len(host._reassembler) == 8
     assert host.stats.drops[R.IP_FRAGMENT_SOURCE_LIMIT] == 92
+
+
+def test_bytes_waiting_for_arp_are_capped_and_freed() -> None:
+    config = HostConfig(arp_queue_bytes=10_000)
+    a = Host(A_MAC, f"{A_IP}/24", config=config)
+    b = Host(B_MAC, f"{B_IP}/24")
+    b.bind_udp(9)
+    for _ in range(4):  # 3068 bytes of packets each: the fourth does not fit
+        a.send_datagram(bytes(3000), (B_IP, 9), 1, 0.0)
+    (failed,) = [e for e in iter(a.next_event, None) if isinstance(e, SendFailed)]
+    assert failed.error.errno == errno.ENOBUFS
+    assert "10000 bytes" in str(failed.error)
+    # The ARP request goes out, the answer releases the three, and the bytes are free.
+    for frame in a.frames_to_send():
+        b.receive_frame(frame, 0.0)
+    for frame in b.frames_to_send():
+        a.receive_frame(frame, 0.0)
+    groups = [item for item in a.take_frames() if isinstance(item, tuple)]
+    assert len(groups) == 3
+    a.send_datagram(bytes(3000), ("10.0.0.3", 9), 1, 0.0)  # unresolved: parked again
+    a.send_datagram(bytes(3000), ("10.0.0.4", 9), 1, 0.0)
+    a.send_datagram(bytes(3000), ("10.0.0.5", 9), 1, 0.0)
+    assert not [e for e in iter(a.next_event, None) if isinstance(e, SendFailed)]
+    # Failed resolutions hand their bytes back too.
+    for step in range(1, 6):
+        a.handle_timer(float(step))
+    assert len([e for e in iter(a.next_event, None) if isinstance(e, SendFailed)]) == 3
+    a.send_datagram(bytes(3000), ("10.0.0.6", 9), 1, 9.0)
+    assert not [e for e in iter(a.next_event, None) if isinstance(e, SendFailed)]
