@@ -11,10 +11,13 @@ import errno
 from typing import Any
 
 import pytest
+from scapy.layers.inet import IP, UDP
+from scapy.layers.l2 import Ether
 
 import aionetmap
 from aionetmap.ports.base import PortInfo
 from aionetmap.ports.pipe import PipePort
+from aionetmap.stack import DatagramReceived
 from aionetmap.testing.protocols import EchoProtocol, RecordingProtocol
 
 from .helpers import OUR_IP, PEER_IP, ManualPeer, open_udp_endpoint, wait_until
@@ -196,5 +199,72 @@ async def test_datagram_larger_than_the_ring_is_refused_or_dropped(
         assert peer.echo_replies[0].seq == 2
         assert iface.stats()["tx_groups_dropped"] == 1
         assert peer.host.stats.rx_fragments == 3  # only the UDP datagram's
+    finally:
+        iface.close()
+
+
+class CapturingPeer(ManualPeer):
+    """A ManualPeer that also keeps every frame it read."""
+
+    def __init__(self, port: PipePort) -> None:
+        super().__init__(port)
+        self.frames: list[bytes] = []
+
+    def pump(self, now: float, max_frames: int | None = None) -> int:
+        count = self.port.recv(self.batch, max_frames)
+        self.frames += [bytes(frame) for frame in self.batch]
+        for frame in self.batch:
+            self.host.receive_frame(frame, now)
+        while (event := self.host.next_event()) is not None:
+            if isinstance(event, DatagramReceived):
+                self.received[event.dst_port].append(event.payload)
+        frames = self.host.frames_to_send()
+        if frames:
+            assert self.port.send(frames) == len(frames)
+            self.port.flush()
+        return count
+
+
+def _ip_ids(frames: list[bytes], size: int, df: bool = False) -> list[int]:
+    """IPv4 identification of the UDP frames (or first fragments) carrying ``size`` bytes
+    of payload; ``df``: they must have DF set (else clear)."""
+    out = []
+    for frame in frames:
+        packet = Ether(frame)
+        if UDP in packet and packet[IP].frag == 0 and packet[UDP].len == size + 8:
+            assert bool(packet[IP].flags.DF) is df
+            out.append(int(packet[IP].id))
+    return out
+
+
+async def test_ip_identification_follows_the_kernels_rules(
+    pipe: tuple[PipePort, PipePort], fast_path: bool
+) -> None:
+    a, b = pipe
+    iface = await aionetmap.open_interface(a, address=f"{OUR_IP}/24", fast_path=fast_path)
+    peer = CapturingPeer(b)
+    try:
+        plain, _ = await iface.create_datagram_endpoint(RecordingProtocol, local_port=7)
+        conn, _ = await iface.create_datagram_endpoint(
+            RecordingProtocol, local_port=8, remote_addr=(PEER_IP, 9)
+        )
+        plain.sendto(b"arp", (PEER_IP, 9))
+        await peer.pump_until(lambda: peer.total() == 1)
+        for _ in range(3):
+            plain.sendto(b"p" * 10, (PEER_IP, 9))
+            conn.sendto(b"c" * 11)
+        for _ in range(2):
+            plain.sendto(b"P" * 3000, (PEER_IP, 9))
+            conn.sendto(b"C" * 3001)
+        await peer.pump_until(lambda: peer.total() == 11)
+        # Unconnected and unfragmented: atomic, identification 0 (and DF set).
+        assert _ip_ids(peer.frames, 10, df=True) == [0, 0, 0]
+        # Connected: the endpoint's own counter, fragmented or not.
+        first = _ip_ids(peer.frames, 11, df=True)[0]
+        assert _ip_ids(peer.frames, 11, df=True) == [(first + i) & 0xFFFF for i in range(3)]
+        assert _ip_ids(peer.frames, 3001) == [(first + i) & 0xFFFF for i in (3, 4)]
+        # Unconnected and fragmented: the destination's counter.
+        big = _ip_ids(peer.frames, 3000)
+        assert big[1] == (big[0] + 1) & 0xFFFF
     finally:
         iface.close()
