@@ -268,3 +268,40 @@ async def test_ip_identification_follows_the_kernels_rules(
         assert big[1] == (big[0] + 1) & 0xFFFF
     finally:
         iface.close()
+
+
+class ShortPort(RoomPort):
+    """A port that, once, queues fewer frames than ``tx_space`` promised."""
+
+    def __init__(self, port: PipePort) -> None:
+        super().__init__(port)
+        self.cut: int | None = None
+
+    def send(self, frames: Any) -> int:
+        if self.cut is not None and len(frames) > self.cut:
+            frames, self.cut = frames[: self.cut], None
+        return super().send(frames)
+
+
+async def test_a_group_the_port_cut_short_finishes_next(
+    pipe: tuple[PipePort, PipePort], fast_path: bool
+) -> None:
+    a, b = pipe
+    port = ShortPort(a)
+    iface = await _interface(port, fast_path)
+    peer = ManualPeer(b)
+    try:
+        peer.host.send_echo_request(OUR_IP, 1, 1, b"warm", 0.0)
+        peer.pump(0.0)
+        await peer.pump_until(lambda: len(peer.echo_replies) == 1)
+        port.cut = 2  # of the reply's 3 fragments and the small reply after it
+        peer.host.send_echo_request(OUR_IP, 1, 2, bytes(range(256)) * 16, 0.0)
+        peer.host.send_echo_request(OUR_IP, 1, 3, b"after", 0.0)
+        peer.pump(0.0)
+        await peer.pump_until(lambda: len(peer.echo_replies) == 3)
+        assert [reply.seq for reply in peer.echo_replies] == [1, 2, 3]
+        assert port.sent[-2:] == [2, 2]  # cut after two fragments, then the rest
+        assert peer.echo_replies[1].payload == bytes(range(256)) * 16
+        assert iface.stats()["control_queue"] == 0
+    finally:
+        iface.close()
