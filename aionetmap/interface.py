@@ -339,9 +339,7 @@ class NetInterface:
         host = self.host
         while (event := host.next_event()) is not None:
             self._dispatch(event)
-        items = host.take_frames()
-        if items:
-            self._queue_control(items)
+        if self._take_host_frames():
             self.driver.request_flush()
         self._reschedule_timer()
 
@@ -476,16 +474,18 @@ class NetInterface:
             if sent < built.count:  # frames spanning slots: keep the rest, in order
                 self._control.extend(built.frame_bytes(i) for i in range(sent, built.count))
                 full = True
-        items = self.host.take_frames()
-        if items:
-            self._queue_control(items)
+        self._take_host_frames()
         if self._control and not full:
             full = self._send_control()
         return full or bool(self._control)
 
-    def _queue_control(self, items: list[TxItem]) -> None:
+    def _take_host_frames(self) -> bool:
+        """Append what the host wants sent to the control queue; True if there was any."""
+        host = self.host
+        self._control_groups += host.pending_groups
+        items = host.take_frames()
         self._control.extend(items)
-        self._control_groups += sum(isinstance(item, tuple) for item in items)
+        return bool(items)
 
     def _send_control(self) -> bool:
         """Move host frames into the ring, each group whole or not at all; True if some

@@ -126,7 +126,7 @@ class Host(ReceiveMixin):
         self._ctx = ClassifyContext(self.mac, self._ip, self._broadcast, self._ports, mtu)
         self._eth_suffix = self.mac + b"\x08\x00"
         self._tx: list[TxItem] = []
-        self._tx_grouped = False  # some entry of _tx is a group (frames_to_send flattens)
+        self._tx_groups = 0  # entries of _tx that are groups (frames_to_send flattens them)
         self._events: deque[Event] = deque()
         seed = self.config.ip_ident_seed
         self._dst_idents = [seed] * _IDENT_BUCKETS
@@ -273,13 +273,18 @@ class Host(ReceiveMixin):
         tuples holding all the fragments of one datagram. A tuple must leave in one
         transmit pass or not at all: a receiver cannot use part of a datagram."""
         items, self._tx = self._tx, []
-        self._tx_grouped = False
+        self._tx_groups = 0
         return items
+
+    @property
+    def pending_groups(self) -> int:
+        """How many entries the next :meth:`take_frames` returns as groups (tuples)."""
+        return self._tx_groups
 
     def frames_to_send(self) -> list[bytes]:
         """Complete Ethernet frames to transmit, oldest first (the queue is emptied);
         :meth:`take_frames` without the grouping."""
-        grouped = self._tx_grouped
+        grouped = self._tx_groups
         items = self.take_frames()
         if not grouped:
             return items  # type: ignore[return-value]  # no tuples in it
@@ -488,7 +493,7 @@ class Host(ReceiveMixin):
             self.stats.tx_frames += 1
             return
         self._tx.append(tuple(header + packet for packet in packets))
-        self._tx_grouped = True
+        self._tx_groups += 1
         self.stats.tx_frames += len(packets)
         self.stats.tx_fragments += len(packets)
 
