@@ -25,7 +25,7 @@ from typing import Any
 
 from aionetmap._constants import CLOSE_DRAIN_TIMEOUT, EPHEMERAL_PORTS
 from aionetmap._driver import PortDriver
-from aionetmap._log import logger
+from aionetmap._txqueue import TxQueue, slots_per_frame, tx_capacity
 from aionetmap._udppath import UdpFastPath
 from aionetmap.ports.base import FrameBatch, Port
 from aionetmap.stack import (
@@ -35,7 +35,6 @@ from aionetmap.stack import (
     IcmpErrorReceived,
     SendFailed,
 )
-from aionetmap.stack.host import TxItem
 from aionetmap.stack.ipv4 import fragment_payload_size
 from aionetmap.stack.udp import UDP_HEADER_LEN
 from aionetmap.udp_transport import UdpTransport
@@ -70,8 +69,8 @@ class NetInterface:
         self.host = host
         self.interface = ipaddress.IPv4Interface(f"{host.address}/{host.network.prefixlen}")
         info = port.info
-        self._frame_slots = _slots_per_frame(info.backend, info.buf_size, host.mtu)
-        self._tx_capacity = _tx_capacity(info.tx_slots, info.tx_rings)
+        self._frame_slots = slots_per_frame(info.backend, info.buf_size, host.mtu)
+        self._tx_capacity = tx_capacity(info.tx_slots, info.tx_rings)
         self._fragment_size = fragment_payload_size(host.mtu)
         self.max_payload = self._largest_payload(host.max_payload)
         """Largest UDP payload one datagram may carry: 65507 (the IPv4 limit), or less on
@@ -80,13 +79,8 @@ class NetInterface:
         self._close_when_unused = close_when_unused
         self._endpoints: dict[int, UdpTransport] = {}
         self._tx_ready: dict[UdpTransport, None] = {}  # insertion-ordered set: round robin
-        # Frames the host built (ARP, ICMP, resolved datagrams); a tuple is one datagram's
-        # fragments, sent whole or not at all. _control_groups counts the tuples in it.
-        self._control: list[TxItem] = []
-        self._control_groups = 0
-        self.tx_groups_dropped = 0
-        """Fragmented datagrams the host built that need more slots than the whole TX
-        ring has (its own ICMP replies; an endpoint's are refused at ``sendto``)."""
+        # Frames the host built (ARP, ICMP, resolved datagrams, fragments in groups).
+        self._control = TxQueue(port, self._frame_slots, self._tx_capacity)
         self.address_cache: dict[Any, Address] = {}
         """Validated destinations, keyed by what callers passed (endpoints read it directly)."""
         self._timer: asyncio.TimerHandle | None = None
@@ -190,13 +184,14 @@ class NetInterface:
         The port and the stack both count ``rx_frames``/``tx_frames``; the stack's appear as
         ``stack_rx_frames``/``stack_tx_frames`` (frames the host handled or built).
         ``control_queue`` counts host frames waiting for the ring (a fragmented datagram
-        once); ``tx_groups_dropped`` the host's fragmented datagrams too large for it.
+        once); ``tx_groups_dropped`` the host's fragmented datagrams too large for it (its
+        own ICMP replies: an endpoint's are refused at ``sendto``).
         """
         merged: dict[str, int] = dict(self.port.stats())
         for name, value in self.host.stats.as_dict().items():
             merged[f"stack_{name}" if name in ("rx_frames", "tx_frames") else name] = value
         merged["control_queue"] = len(self._control)
-        merged["tx_groups_dropped"] = self.tx_groups_dropped
+        merged["tx_groups_dropped"] = self._control.groups_dropped
         return merged
 
     def close(self) -> None:
@@ -339,7 +334,7 @@ class NetInterface:
         host = self.host
         while (event := host.next_event()) is not None:
             self._dispatch(event)
-        if self._take_host_frames():
+        if self._control.take_from(host):
             self.driver.request_flush()
         self._reschedule_timer()
 
@@ -384,7 +379,7 @@ class NetInterface:
 
     def _fill_tx(self) -> bool:
         """Move host frames, then queued datagrams, into the ring; True if the ring filled."""
-        if self._control and self._send_control():
+        if self._control and self._control.send():
             return True
         now = self.loop.time()
         ready = self._tx_ready
@@ -474,89 +469,10 @@ class NetInterface:
             if sent < built.count:  # frames spanning slots: keep the rest, in order
                 self._control.extend(built.frame_bytes(i) for i in range(sent, built.count))
                 full = True
-        self._take_host_frames()
+        self._control.take_from(self.host)
         if self._control and not full:
-            full = self._send_control()
+            full = self._control.send()
         return full or bool(self._control)
-
-    def _take_host_frames(self) -> bool:
-        """Append what the host wants sent to the control queue; True if there was any."""
-        host = self.host
-        self._control_groups += host.pending_groups
-        items = host.take_frames()
-        self._control.extend(items)
-        return bool(items)
-
-    def _send_control(self) -> bool:
-        """Move host frames into the ring, each group whole or not at all; True if some
-        are left (the ring is full)."""
-        control = self._control
-        if not self._control_groups:  # single frames: the port takes what fits
-            sent = self.port.send(control)  # type: ignore[arg-type]  # no tuples in it
-            del control[:sent]
-            return bool(control)
-        frames, items = self._control_prefix()
-        sent = self.port.send(frames) if frames else 0
-        if sent < len(frames):
-            items = self._keep_unsent(items, sent)
-        self._control_groups -= sum(isinstance(item, tuple) for item in control[:items])
-        del control[:items]
-        return bool(control)
-
-    def _control_prefix(self) -> tuple[list[bytes], int]:
-        """The frames of the leading items of the control queue that fit the ring now,
-        and how many items that is. A group too large for the whole ring is dropped."""
-        space = self.port.tx_space()
-        frames: list[bytes] = []
-        control = self._control
-        i = 0
-        while i < len(control):
-            item = control[i]
-            if isinstance(item, bytes):
-                if space < 1:
-                    break
-                frames.append(item)
-                space -= 1
-            else:
-                need = len(item) * self._frame_slots
-                if need > self._tx_capacity:
-                    self._drop_group(i)
-                    continue
-                if need > space:
-                    break
-                frames.extend(item)
-                space -= need
-            i += 1
-        return frames, i
-
-    def _drop_group(self, index: int) -> None:
-        group = self._control.pop(index)
-        self._control_groups -= 1
-        self.tx_groups_dropped += 1
-        if self.tx_groups_dropped == 1:
-            logger.warning(
-                "%s: dropped a datagram of %d fragments: the TX ring holds only %d slots "
-                "(counted as tx_groups_dropped)",
-                self,
-                len(group),
-                self._tx_capacity,
-            )
-
-    def _keep_unsent(self, items: int, sent: int) -> int:
-        """The port took only ``sent`` of the frames it had room for: how many leading
-        items left whole; a group it cut keeps its unsent fragments at the head."""
-        control = self._control
-        for i in range(items):
-            item = control[i]
-            size = len(item) if isinstance(item, tuple) else 1
-            if sent < size:
-                if sent and isinstance(item, tuple):
-                    rest = item[sent:]
-                    control[i] = rest if len(rest) > 1 else rest[0]
-                    self._control_groups -= len(rest) == 1
-                return i
-            sent -= size
-        return items
 
     def _link_down(self, exc: OSError) -> None:
         # Every endpoint hears of it; they stay open and serve again when the link is back.
@@ -567,16 +483,3 @@ class NetInterface:
         for transport in list(self._endpoints.values()):
             transport.interface_failed(exc, message)
         self.close()
-
-
-def _slots_per_frame(backend: str, buf_size: int, mtu: int) -> int:
-    """TX slots one full-MTU frame takes (a packet socket stages any frame in one)."""
-    if backend == "packet" or buf_size <= 0:
-        return 1
-    return max(1, -(-(mtu + 14) // buf_size))
-
-
-def _tx_capacity(slots: int, rings: int) -> int:
-    """TX slots the port can hold at once (a netmap ring keeps one slot empty)."""
-    rings = max(1, rings)
-    return max(1, slots * rings - rings)
