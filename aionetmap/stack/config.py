@@ -14,7 +14,10 @@ class HostConfig:
     default_ttl: int = 64
     """TTL of every packet the host sends."""
     ip_ident_seed: int = 0
-    """First IPv4 identification value (incremented per packet; there is no randomness)."""
+    """Where the IPv4 identification counters start: the per-destination ones, and
+    (spread by port number) those of connected endpoints. Unconnected datagrams that fit
+    the MTU carry 0, as Linux's do (see :class:`~aionetmap.stack.host.Host`). There is no
+    randomness, unlike Linux: runs are reproducible."""
     gratuitous_arp: bool = True
     """Announce the address with a gratuitous ARP in ``start``."""
     arp_ttl: float = 60.0
