@@ -185,13 +185,15 @@ class NetInterface:
         ``stack_rx_frames``/``stack_tx_frames`` (frames the host handled or built).
         ``control_queue`` counts host frames waiting for the ring (a fragmented datagram
         once); ``tx_groups_dropped`` the host's fragmented datagrams too large for it (its
-        own ICMP replies: an endpoint's are refused at ``sendto``).
+        own ICMP replies: an endpoint's are refused at ``sendto``);
+        ``reassembly_datagrams``/``reassembly_bytes`` what fragment reassembly holds now.
         """
         merged: dict[str, int] = dict(self.port.stats())
         for name, value in self.host.stats.as_dict().items():
             merged[f"stack_{name}" if name in ("rx_frames", "tx_frames") else name] = value
         merged["control_queue"] = len(self._control)
         merged["tx_groups_dropped"] = self._control.groups_dropped
+        merged["reassembly_datagrams"], merged["reassembly_bytes"] = self.host.reassembly
         return merged
 
     def close(self) -> None:

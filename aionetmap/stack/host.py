@@ -297,6 +297,12 @@ class Host(ReceiveMixin):
         return frames
 
     @property
+    def reassembly(self) -> tuple[int, int]:
+        """Datagrams in reassembly now, and the fragment payload bytes they hold (bounded
+        by ``HostConfig.reassembly_max_datagrams`` and ``reassembly_max_bytes``)."""
+        return len(self._reassembler), self._reassembler.held_bytes
+
+    @property
     def has_events(self) -> bool:
         """True while :meth:`next_event` has something to return."""
         return bool(self._events)

@@ -59,9 +59,12 @@ async def test_kernel_socket_gets_large_datagrams_back_byte_exact(
     assert after["Udp.InCsumErrors"] == after["Ip.InHdrErrors"] == 0
 
 
+@FAST_OR_PYTHON
 @pytest.mark.parametrize("size", [1473, 3000, 65507])
-async def test_ping_with_large_payload_is_answered(veth: VethLink, size: int) -> None:
-    async with serve(veth) as served:
+async def test_ping_with_large_payload_is_answered(
+    veth: VethLink, fast_path: bool, size: int
+) -> None:
+    async with serve(veth, fast_path=fast_path) as served:
         proc = await peer_run(
             veth, "ping", "-c", "3", "-i", "0.05", "-w", "10", "-s", str(size), "-p", "a5c3",
             veth.our_ip,
@@ -75,6 +78,7 @@ async def test_ping_with_large_payload_is_answered(veth: VethLink, size: int) ->
         assert stats["rx_reassembled"] == stats["tx_echo_replies"] == 3
         assert stats["tx_fragments"] == 3 * fragments(size)
         assert stats["drop_reply_too_large"] == 0
+        assert stats["reassembly_datagrams"] == stats["reassembly_bytes"] == 0
     snmp = await kernel_snmp(veth)
     assert snmp["Icmp.InEchoReps"] == 3
     assert snmp["Icmp.InCsumErrors"] == 0

@@ -133,14 +133,15 @@ def test_fragment_flood_leaves_memory_flat() -> None:
         tracemalloc.stop()
     growth = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
     assert growth < 64 * 1024  # flat: 10,000 more datagrams cost (next to) nothing
-    assert len(host._reassembler) == cfg.reassembly_max_datagrams
-    assert host._reassembler.held_bytes <= cfg.reassembly_max_bytes
+    datagrams, held = host.reassembly
+    assert datagrams == cfg.reassembly_max_datagrams
+    assert held == 64 * datagrams <= cfg.reassembly_max_bytes
     drops = host.stats.drops
     assert drops[R.IP_FRAGMENT_TABLE_FULL] == 20_000 - cfg.reassembly_max_datagrams
     assert host.stats.rx_fragments == 20_000
     # The timeout frees them all, each fragment counted.
     host.handle_timer(1.0 + cfg.reassembly_timeout)
-    assert len(host._reassembler) == 0
+    assert host.reassembly == (0, 0)
     assert drops[R.IP_FRAGMENT_TIMEOUT] == cfg.reassembly_max_datagrams
 
 
@@ -148,8 +149,7 @@ def test_fragment_flood_bytes_cap_evicts_oldest() -> None:
     config = HostConfig(reassembly_max_bytes=64 * 100, reassembly_max_datagrams=1000)
     host = Host(A_MAC, f"{A_IP}/8", config=config)
     _flood(host, 0, 500)
-    assert len(host._reassembler) == 100
-    assert host._reassembler.held_bytes == 64 * 100
+    assert host.reassembly == (100, 64 * 100)
     assert host.stats.drops[R.IP_FRAGMENT_MEMORY] == 400
 
 
@@ -158,7 +158,7 @@ def test_fragment_flood_from_one_source_is_capped_per_source() -> None:
     host = Host(A_MAC, f"{A_IP}/8", config=config)
     for ident in range(100):
         host.receive_frame(_first_fragment(0x0A010001, ident), 1.0)
-    assert len(host._reassembler) == 8
+    assert host.reassembly == (8, 64 * 8)
     assert host.stats.drops[R.IP_FRAGMENT_SOURCE_LIMIT] == 92
 
 
