@@ -155,11 +155,11 @@ static void fuzz_roundtrip(struct input *in, int use_table)
     uint8_t *arena = malloc(arena_size);
     if (use_table) {
         uint32_t index = 0;
-        built = fast_udp_build_to(&src, sport, ident, (const char *)payload, plen, &plen, &dst, 1,
-                                  &index, 1, arena, arena_size, &off, &len);
+        built = fast_udp_build_to(&src, sport, ident, 1, (const char *)payload, plen, &plen,
+                                  &dst, 1, &index, 1, arena, arena_size, &off, &len);
     } else {
         uint32_t ip = dst.ip, port = dst.port;
-        built = fast_udp_build(&src, sport, ident, (const char *)payload, plen, &plen,
+        built = fast_udp_build(&src, sport, ident, 1, (const char *)payload, plen, &plen,
                                (const char *)dst.mac, 6, &ip, &port, 1, arena, arena_size, &off,
                                &len);
     }

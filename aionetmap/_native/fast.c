@@ -373,7 +373,7 @@ static void build_frame(const struct fast_src *src, uint16_t src_port, uint16_t 
     ip[1] = 0;    /* TOS */
     put16(ip + 2, 28 + n);
     put16(ip + 4, ident);
-    put16(ip + 6, 0x4000); /* DF: the stack never fragments what it sends */
+    put16(ip + 6, 0x4000); /* DF: only datagrams that fit the MTU are built here */
     ip[8] = src->ttl;
     ip[9] = PROTO_UDP;
     put16(ip + 10, 0);
@@ -392,6 +392,7 @@ static void build_frame(const struct fast_src *src, uint16_t src_port, uint16_t 
 }
 
 uint32_t fast_udp_build(const struct fast_src *src, uint16_t src_port, uint16_t ident,
+                        uint16_t ident_step,
                         const char *payloads, size_t payloads_size, const uint32_t *plens,
                         const char *dst_macs, size_t dst_macs_size, const uint32_t *dst_ips,
                         const uint32_t *dst_ports, uint32_t count, uint8_t *arena,
@@ -407,8 +408,8 @@ uint32_t fast_udp_build(const struct fast_src *src, uint16_t src_port, uint16_t 
             break;
         if ((uint64_t)6 * i + 6 > dst_macs_size || pos + flen > arena_size)
             break;
-        build_frame(src, src_port, (uint16_t)(ident + i), pay + taken, n, dst_macs + 6 * (size_t)i,
-                    dst_ips[i], (uint16_t)dst_ports[i], arena + pos);
+        build_frame(src, src_port, (uint16_t)(ident + i * (uint32_t)ident_step), pay + taken, n,
+                    dst_macs + 6 * (size_t)i, dst_ips[i], (uint16_t)dst_ports[i], arena + pos);
         offs[i] = (uint32_t)pos;
         lens[i] = (uint32_t)flen;
         pos += flen;
@@ -418,6 +419,7 @@ uint32_t fast_udp_build(const struct fast_src *src, uint16_t src_port, uint16_t 
 }
 
 uint32_t fast_udp_build_to(const struct fast_src *src, uint16_t src_port, uint16_t ident,
+                           uint16_t ident_step,
                            const char *payloads, size_t payloads_size, const uint32_t *plens,
                            const struct fast_dst *dsts, uint32_t ndsts,
                            const uint32_t *dst_index, uint32_t count, uint8_t *arena,
@@ -434,7 +436,7 @@ uint32_t fast_udp_build_to(const struct fast_src *src, uint16_t src_port, uint16
         if (pos + flen > arena_size)
             break;
         const struct fast_dst *d = &dsts[k];
-        build_frame(src, src_port, (uint16_t)(ident + i), pay + taken, n,
+        build_frame(src, src_port, (uint16_t)(ident + i * (uint32_t)ident_step), pay + taken, n,
                     (const char *)d->mac, d->ip, d->port, arena + pos);
         offs[i] = (uint32_t)pos;
         lens[i] = (uint32_t)flen;

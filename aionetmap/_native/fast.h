@@ -131,12 +131,15 @@ int fast_classify(const struct fast_ctx *ctx, struct fast_rx *rx, const uint8_t 
  * stack.udp.build_udp_frame does (DF set, TOS 0, no options, both checksums), each with an
  * 802.1Q tag after the MAC addresses when src->vlan_tci is not 0 (4 bytes more per frame). Datagram i
  * carries plens[i] bytes taken in turn from `payloads` (payloads_size bytes in all), goes
- * to dst_macs[6i..6i+5], dst_ips[i], dst_ports[i], and has identification ident + i
- * (mod 65536). Stops before the first datagram that is invalid (payload over
+ * to dst_macs[6i..6i+5], dst_ips[i], dst_ports[i], and has identification
+ * ident + i * ident_step (mod 65536): step 0 gives every datagram the same value (0 for
+ * unconnected atomic datagrams, as Linux), step 1 continues a connected socket's counter.
+ * Stops before the first datagram that is invalid (payload over
  * FAST_MAX_UDP_PAYLOAD bytes, destination port over 65535, payload or MAC address past the
  * bytes given) or whose frame does not fit in the rest of the arena, so the caller can
  * tell why. Returns the number of frames written to offs/lens. */
 uint32_t fast_udp_build(const struct fast_src *src, uint16_t src_port, uint16_t ident,
+                        uint16_t ident_step,
                         const char *payloads, size_t payloads_size, const uint32_t *plens,
                         const char *dst_macs, size_t dst_macs_size, const uint32_t *dst_ips,
                         const uint32_t *dst_ports, uint32_t count, uint8_t *arena,
@@ -153,6 +156,7 @@ struct fast_dst {
  * one table index instead of a MAC, an address and a port. Also stops before an index that
  * is not below ndsts. */
 uint32_t fast_udp_build_to(const struct fast_src *src, uint16_t src_port, uint16_t ident,
+                           uint16_t ident_step,
                            const char *payloads, size_t payloads_size, const uint32_t *plens,
                            const struct fast_dst *dsts, uint32_t ndsts,
                            const uint32_t *dst_index, uint32_t count, uint8_t *arena,

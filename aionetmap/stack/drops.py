@@ -126,15 +126,26 @@ class DropReason(IntEnum):
     IP_FRAGMENT_TOO_BIG = 144
     """The datagram would exceed 65535 bytes (the whole datagram is dropped)."""
     IP_FRAGMENT_LIMIT = 145
-    """Per-source, per-datagram or memory limit reached (the fragment, or evicted ones)."""
+    """More than ``reassembly_max_fragments`` fragments for one datagram (the whole
+    datagram). Before 147-149 existed, this also counted their cases."""
     IP_FRAGMENT_BAD = 146
     """A non-final fragment whose length is zero or not a multiple of 8."""
+    IP_FRAGMENT_TABLE_FULL = 147
+    """A fragment that would start a datagram while ``reassembly_max_datagrams`` are
+    already in reassembly (from all sources together)."""
+    IP_FRAGMENT_MEMORY = 148
+    """Fragments over ``reassembly_max_bytes``: the oldest datagrams evicted to make room
+    (per fragment), or the new fragment if even that is not enough."""
+    IP_FRAGMENT_SOURCE_LIMIT = 149
+    """A fragment that would start one more datagram from a source that already has
+    ``reassembly_max_per_source`` in reassembly."""
 
     # Host-level (Python only)
     REPLY_UNROUTABLE = 160
     """An echo request or closed-port datagram whose reply has no route (off-link, no gateway)."""
     REPLY_TOO_LARGE = 161
-    """An echo request whose reply would exceed the MTU (the stack never fragments)."""
+    """Unused since echo replies are fragmented like any datagram (the value stays
+    reserved: a reassembled request's reply always fits the IPv4 limit)."""
     INTERNAL_ERROR = 255
     """A bug in the stack: an exception was caught at the receive boundary."""
 
@@ -174,6 +185,10 @@ class StackStats:
     """Frames queued for ``frames_to_send`` (all kinds)."""
     tx_udp: int = 0
     """UDP datagrams accepted by ``send_datagram`` (``send_failed`` counts those lost later)."""
+    tx_fragmented: int = 0
+    """Datagrams (UDP, ICMP) larger than the MTU, split into fragments."""
+    tx_fragments: int = 0
+    """Fragments queued for transmission (each one is also in ``tx_frames``)."""
     tx_arp_requests: int = 0
     """ARP requests sent, gratuitous announcements included."""
     tx_arp_replies: int = 0
