@@ -1,0 +1,292 @@
+"""The doctor's interface checks for ``netmap:IF`` and ``packet:IF``: the interface itself
+(exists, up, MTU), netmap's adapter for it (native or emulated), a veth peer's TX checksum
+offload, and IPv6 on an interface the user-space host will own."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from aionetmap._cli.doctor import Check, Env
+from aionetmap.portspec import NR_REG_SW, PortSpec
+
+__all__ = [
+    "NATIVE_DRIVERS",
+    "adapter_mode",
+    "interface_checks",
+    "interface_state",
+    "ipv6_chatter",
+    "veth_peer_offload",
+]
+
+NATIVE_DRIVERS = frozenset(
+    {
+        "e1000",
+        "e1000e",
+        "forcedeth",
+        "i40e",
+        "ice",
+        "igb",
+        "igc",
+        "ixgbe",
+        "ixgbevf",
+        "mlx5_core",
+        "r8169",
+        "stmmac",
+        "veth",
+        "virtio_net",
+        "vmxnet3",
+    }
+)
+"""Drivers netmap can patch for native mode (its man page and LINUX/configure's list)."""
+_IFF_UP = 0x1
+_ETH_HLEN = 14
+_NETMAP_BUF_SIZE = 2048  # the module's default buf_size
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text().strip()
+    except (OSError, ValueError):
+        return None
+
+
+def _read_int(path: Path, base: int = 10) -> int | None:
+    text = _read(path)
+    try:
+        return int(text, base) if text is not None else None
+    except ValueError:
+        return None
+
+
+def _netmap_param(env: Env, name: str) -> str | None:
+    return _read(env.sys / "module" / "netmap" / "parameters" / name)
+
+
+def interface_state(env: Env, spec: PortSpec) -> Check:
+    """Exists, administratively up, has a carrier, and its MTU fits the backend's buffers."""
+    ifname, name = spec.nr_name, "interface"
+    base = env.sys / "class" / "net" / ifname
+    if not base.is_dir():
+        return Check(
+            name,
+            "problem",
+            f"no interface {ifname!r} in this network namespace",
+            "check the name with `ip link` (or run in the interface's namespace: "
+            "`ip netns exec NS python -m aionetmap doctor ...`)",
+        )
+    flags = _read_int(base / "flags", 16) or 0
+    mtu = _read_int(base / "mtu")
+    oper = _read(base / "operstate") or "unknown"
+    if not flags & _IFF_UP:
+        return Check(name, "problem", f"{ifname} is down (MTU {mtu})", f"`ip link set {ifname} up`")
+    if oper not in ("up", "unknown"):
+        return Check(
+            name,
+            "warning",
+            f"{ifname} is up but its link is {oper} (no carrier)",
+            "check the cable or the veth peer (`ip link set PEER up`)",
+        )
+    if spec.subsystem == "netmap" and mtu is not None:
+        buf = _read_int(env.sys / "module" / "netmap" / "parameters" / "buf_size")
+        buf = buf or _NETMAP_BUF_SIZE
+        if mtu + _ETH_HLEN > buf:
+            return Check(
+                name,
+                "warning",
+                f"{ifname} is up, MTU {mtu}: frames of up to {mtu + _ETH_HLEN} "
+                f"bytes do not fit netmap's {buf}-byte buffers, and a NIC's rings "
+                "split them into fragments that aionetmap drops (counted)",
+                f"`ip link set {ifname} mtu {buf - _ETH_HLEN}`, or load netmap "
+                "with a larger buf_size (`modprobe netmap buf_size=N`)",
+            )
+    return Check(name, "ok", f"{ifname} is up, MTU {mtu}, link {oper}")
+
+
+def _driver(env: Env, ifname: str) -> tuple[str | None, str | None]:
+    """(driver name, kernel module name) of ``ifname``; sysfs first, then ethtool."""
+    link = env.sys / "class" / "net" / ifname / "device" / "driver"
+    try:
+        driver: str | None = os.path.basename(os.readlink(link))
+    except OSError:
+        driver = None
+    try:
+        module: str | None = os.path.basename(os.readlink(link / "module"))
+    except OSError:
+        module = None
+    driver = driver or env.links.driver(ifname)
+    return driver, module or driver
+
+
+def adapter_mode(env: Env, spec: PortSpec) -> Check:
+    """Will netmap drive ``IF`` natively (a netmap-patched driver) or emulate it?
+
+    A patched driver calls into the netmap module, so its kernel module shows up among
+    netmap's holders; the ``admode`` parameter can force either mode (1 native, 2
+    emulated)."""
+    name, ifname = "netmap adapter", spec.nr_name
+    driver, module = _driver(env, ifname)
+    if driver is None:
+        return Check(
+            name,
+            "warning",
+            f"could not tell which driver runs {ifname}",
+            f"check with `ethtool -i {ifname}`",
+        )
+    netmap = env.sys / "module" / "netmap"
+    if not netmap.is_dir():
+        has = "has" if driver in NATIVE_DRIVERS else "has no"
+        return Check(
+            name,
+            "warning",
+            f"{ifname} runs {driver}, which {has} native netmap support; which "
+            "adapter netmap uses is known once the module is loaded",
+            "load netmap and run the doctor again",
+        )
+    admode = _netmap_param(env, "admode") or "0"
+    native = module is not None and (netmap / "holders" / module).exists()
+    if admode == "2":
+        return Check(
+            name,
+            "warning",
+            f"netmap's admode=2 forces the emulated adapter on "
+            f"{ifname} ({driver}): slower than native",
+            "reload netmap with admode=0 (`modprobe netmap admode=0`)",
+        )
+    if native:
+        return Check(name, "ok", f"{ifname} runs {driver}, patched for netmap: native mode")
+    why = (
+        f"{driver} is supported, but the loaded {module} is not netmap's patched build"
+        if driver in NATIVE_DRIVERS
+        else f"netmap has no native driver for {driver}"
+    )
+    fix = (
+        f"build netmap with `./configure --drivers={driver}`, install, and reload {module}"
+        if driver in NATIVE_DRIVERS
+        else "fine for testing; for speed use a NIC netmap supports natively"
+    )
+    if admode == "1":
+        return Check(
+            name,
+            "problem",
+            f"{why}, and admode=1 allows native mode only: opening {ifname} fails",
+            f"{fix}; or reload netmap with admode=0",
+        )
+    return Check(
+        name,
+        "warning",
+        f"{why}: netmap will use its emulated (generic) adapter on "
+        f"{ifname}, which is slower and works over the unmodified driver",
+        fix,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Peer:
+    ifname: str
+    netns: str | None  # None: this namespace
+
+
+def _find_peer(env: Env, ifname: str) -> _Peer | str:
+    """The other end of veth ``ifname``: in this namespace by sysfs, else through the
+    namespace id ``ip`` reports (it must be a named namespace). A str says why not."""
+    base = env.sys / "class" / "net"
+    ours, peer_index = _read_int(base / ifname / "ifindex"), _read_int(base / ifname / "iflink")
+    if ours is None or peer_index is None or ours == peer_index:
+        return f"{ifname} reports no peer interface"
+    for entry in sorted(base.iterdir()) if base.is_dir() else []:
+        if entry.name == ifname:
+            continue
+        if _read_int(entry / "ifindex") == peer_index and _read_int(entry / "iflink") == ours:
+            return _Peer(entry.name, None)
+    link = env.ip(["-d", "link", "show", "dev", ifname])
+    nsid = link[0].get("link_netnsid") if link else None
+    names = {e.get("nsid"): e.get("name") for e in env.ip(["netns", "list-id"]) or []}
+    netns = names.get(nsid) if nsid is not None else None
+    if netns is None:
+        return f"the peer of {ifname} is in another network namespace that has no name"
+    for entry in env.ip(["-n", netns, "link", "show"]) or []:
+        if entry.get("ifindex") == peer_index:
+            return _Peer(str(entry.get("ifname")), netns)
+    return f"interface {peer_index} not found in namespace {netns}"
+
+
+def veth_peer_offload(env: Env, spec: PortSpec) -> Check | None:
+    """For a veth: does its peer send partial checksums (TX checksum offload on)?
+
+    Over a veth nothing finishes an offloaded checksum. AF_PACKET flags such frames and the
+    stack accepts them; netmap has no such flag, so the stack sees a bad checksum and drops
+    them. ``None`` when ``IF`` is not a veth."""
+    name, ifname = "veth peer offload", spec.nr_name
+    if _driver(env, ifname)[0] != "veth":
+        return None
+    peer = _find_peer(env, ifname)
+    if isinstance(peer, str):
+        return Check(
+            name,
+            "warning",
+            f"could not check the peer's checksum offload: {peer}",
+            "turn it off on the peer: `ethtool -K PEER tx off`",
+        )
+    where = f" in namespace {peer.netns}" if peer.netns else ""
+    on = env.links.tx_csum(peer.ifname, peer.netns)
+    if on is None:
+        return Check(
+            name,
+            "warning",
+            f"could not read TX checksum offload of {peer.ifname}{where}",
+            f"check `ethtool -k {peer.ifname}`",
+        )
+    if not on:
+        return Check(name, "ok", f"peer {peer.ifname}{where} sends full checksums (tx off)")
+    if spec.subsystem == "packet":
+        return Check(
+            name,
+            "ok",
+            f"peer {peer.ifname}{where} offloads TX checksums; AF_PACKET "
+            "flags those partial checksums and the stack accepts them",
+        )
+    run = f"ip netns exec {peer.netns} " if peer.netns else ""
+    return Check(
+        name,
+        "warning",
+        f"peer {peer.ifname}{where} offloads TX checksums: its frames cross the veth "
+        "with partial checksums, netmap cannot flag them, and the stack drops them "
+        "as bad (counted)",
+        f"`{run}ethtool -K {peer.ifname} tx off`",
+    )
+
+
+def ipv6_chatter(env: Env, spec: PortSpec) -> Check:
+    """IPv6 on an interface the user-space host owns: the kernel's router solicitations,
+    MLD reports and DAD probes are frames the port receives and the fd wakes for."""
+    name, ifname = "IPv6", spec.nr_name
+    value = _read(env.proc / "sys" / "net" / "ipv6" / "conf" / ifname / "disable_ipv6")
+    if value is None or value == "1":
+        return Check(name, "ok", f"IPv6 is off on {ifname}")
+    return Check(
+        name,
+        "warning",
+        f"IPv6 is on for {ifname}: router solicitations, MLD reports and DAD "
+        "probes reach the port and wake its fd for frames the stack drops",
+        f"`sysctl -w net.ipv6.conf.{ifname}.disable_ipv6=1`",
+    )
+
+
+def interface_checks(env: Env, spec: PortSpec) -> list[Check]:
+    """The interface checks for ``netmap:IF`` or ``packet:IF``; only the first when ``IF``
+    is missing. Host-ring-only netmap ports (``^``) skip the IPv6 check: what they carry
+    is the kernel's own traffic, by design."""
+    state = interface_state(env, spec)
+    checks = [state]
+    if not (env.sys / "class" / "net" / spec.nr_name).is_dir():
+        return checks
+    if spec.subsystem == "netmap":
+        checks.append(adapter_mode(env, spec))
+    peer = veth_peer_offload(env, spec)
+    if peer is not None:
+        checks.append(peer)
+    if spec.nr_mode != NR_REG_SW:
+        checks.append(ipv6_chatter(env, spec))
+    return checks
