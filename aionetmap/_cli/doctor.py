@@ -75,6 +75,10 @@ def _ip_json(args: Sequence[str]) -> Any:
         return None
 
 
+def _effective_access(path: str | Path, mode: int) -> bool:
+    return os.access(path, mode, effective_ids=os.access in os.supports_effective_ids)
+
+
 def _default_links() -> Links:
     from aionetmap.ports.probe import LinkProbe
 
@@ -92,7 +96,8 @@ class Env:
     netmap_syscalls: Any = None
     """A :class:`~aionetmap.ports._netmap_sys.NetmapSyscalls` (``None``: the kernel's)."""
     links: Links = field(default_factory=_default_links)
-    access: Callable[[str | Path, int], bool] = os.access
+    access: Callable[[str | Path, int], bool] = field(default=_effective_access)
+    """``access(2)`` as the effective user (what ``open`` will be checked against)."""
     ip: Callable[[Sequence[str]], Any] = _ip_json
     """Runs ``ip -j ARGS`` and returns the parsed JSON (``None`` on failure)."""
 
@@ -103,17 +108,22 @@ def worst(checks: Sequence[Check]) -> Verdict:
     return max(verdicts, key=_RANK.__getitem__)
 
 
+def _optional(check: Check) -> Check:
+    return dataclasses.replace(check, verdict="warning") if check.verdict == "problem" else check
+
+
 def run_checks(spec: PortSpec | None, env: Env | None = None) -> list[Check]:
     """Every check that applies to ``spec`` (``None``: the machine in general)."""
     from aionetmap._cli import doctor_link, doctor_system
 
     env = env or Env()
-    if spec is None:
-        return [
+    if spec is None:  # every backend is optional: a problem with one is only a warning
+        checks = [
             *doctor_system.netmap_checks(env, required=False),
             doctor_system.cap_net_raw(env, required=False),
             doctor_system.shm_space(env, None),
         ]
+        return [_optional(c) for c in checks]
     if spec.subsystem in ("netmap", "vale"):
         checks = doctor_system.netmap_checks(env, required=True)
         if spec.subsystem == "netmap" and not spec.is_pipe:

@@ -78,14 +78,16 @@ def interface_state(env: Env, spec: PortSpec) -> Check:
         )
     flags = _read_int(base / "flags", 16) or 0
     mtu = _read_int(base / "mtu")
-    oper = _read(base / "operstate") or "unknown"
+    # carrier is the driver's own state, read directly; operstate follows it only after the
+    # kernel's link-watch delay (up to a second after a link comes up).
+    carrier = _read(base / "carrier")
     if not flags & _IFF_UP:
         return Check(name, "problem", f"{ifname} is down (MTU {mtu})", f"`ip link set {ifname} up`")
-    if oper not in ("up", "unknown"):
+    if carrier == "0":
         return Check(
             name,
             "warning",
-            f"{ifname} is up but its link is {oper} (no carrier)",
+            f"{ifname} is up but has no carrier (link down)",
             "check the cable or the veth peer (`ip link set PEER up`)",
         )
     if spec.subsystem == "netmap" and mtu is not None:
@@ -101,7 +103,7 @@ def interface_state(env: Env, spec: PortSpec) -> Check:
                 f"`ip link set {ifname} mtu {buf - _ETH_HLEN}`, or load netmap "
                 "with a larger buf_size (`modprobe netmap buf_size=N`)",
             )
-    return Check(name, "ok", f"{ifname} is up, MTU {mtu}, link {oper}")
+    return Check(name, "ok", f"{ifname} is up, MTU {mtu}" + (", carrier on" if carrier else ""))
 
 
 def _driver(env: Env, ifname: str) -> tuple[str | None, str | None]:
@@ -193,8 +195,9 @@ def _find_peer(env: Env, ifname: str) -> _Peer | str:
     namespace id ``ip`` reports (it must be a named namespace). A str says why not."""
     base = env.sys / "class" / "net"
     ours, peer_index = _read_int(base / ifname / "ifindex"), _read_int(base / ifname / "iflink")
-    if ours is None or peer_index is None or ours == peer_index:
+    if ours is None or peer_index is None:
         return f"{ifname} reports no peer interface"
+    # Two namespaces number their interfaces independently: the peer's index may equal ours.
     for entry in sorted(base.iterdir()) if base.is_dir() else []:
         if entry.name == ifname:
             continue

@@ -183,6 +183,17 @@ def shm_space(env: Env, spec: PortSpec | None) -> Check:
             f"{env.shm} is not a directory: named pipes live there",
             f"mount a tmpfs: `mount -t tmpfs -o mode=1777 tmpfs {env.shm}`",
         )
+    # An existing pipe (its other end is open, or a crashed run left it) must be ours to
+    # open; either way the last user removes the files, so the directory must be writable.
+    existing = _pipe_file(env, spec)
+    path = env.shm / existing if existing else None
+    if path is not None and path.exists() and not env.access(path, os.R_OK | os.W_OK):
+        return Check(
+            name,
+            "problem",
+            f"{path} exists but is not ours to open",
+            f"open the pipe as the user who created it, or remove the stale files: `rm {path}*`",
+        )
     if not env.access(env.shm, os.W_OK | os.X_OK):
         return Check(
             name,
@@ -190,17 +201,8 @@ def shm_space(env: Env, spec: PortSpec | None) -> Check:
             f"this process cannot create files in {env.shm}",
             f"`chmod 1777 {env.shm}` (the usual mode), or run as its owner",
         )
-    existing = _pipe_file(env, spec)
-    if existing and (env.shm / existing).exists():
-        if env.access(env.shm / existing, os.R_OK | os.W_OK):
-            return Check(name, "ok", f"{env.shm / existing} exists and is read-write for us")
-        return Check(
-            name,
-            "problem",
-            f"{env.shm / existing} exists but is not ours to open",
-            "open the pipe as the user who created it, or remove the stale "
-            f"files: `rm {env.shm / existing}*`",
-        )
+    if path is not None and path.exists():
+        return Check(name, "ok", f"{path} exists and is read-write for us")
     vfs = os.statvfs(env.shm)
     free = vfs.f_bavail * vfs.f_frsize
     need = f"a pipe ({geometry}) needs {size:,} bytes, {env.shm} has {free:,} free"
