@@ -259,7 +259,8 @@ def test_veth_as_the_tests_set_it_up_is_all_ok_for_packet(veth: VethLink) -> Non
     rc, checks = run_in(veth.our_netns, f"packet:{veth.our_ifname}")
     assert rc == 0
     assert {name: c.verdict for name, c in checks.items()} == {
-        "CAP_NET_RAW": "ok", "interface": "ok", "veth peer offload": "ok", "IPv6": "ok"
+        "CAP_NET_RAW": "ok", "interface": "ok", "veth peer offload": "ok",
+        "veth peer IPv6": "ok", "IPv6": "ok",
     }  # fmt: skip
     assert f"MTU {veth.mtu}" in checks["interface"].detail
     assert veth.peer_ifname in checks["veth peer offload"].detail
@@ -344,6 +345,40 @@ def test_ipv6_on_the_interface_is_a_warning(veth: VethLink) -> None:
     # host rings only carry the kernel's own traffic: no IPv6 check there
     _, checks = run_in(veth.our_netns, f"netmap:{veth.our_ifname}^")
     assert "IPv6" not in checks
+
+
+@pytest.mark.netns
+def test_ipv6_on_the_veth_peer_is_a_warning(veth: VethLink) -> None:
+    path = f"/proc/sys/net/ipv6/conf/{veth.peer_ifname}/disable_ipv6"
+    veth.peer_exec("sh", "-c", f"echo 0 > {path}")
+    rc, checks = run_in(veth.our_netns, f"packet:{veth.our_ifname}")
+    assert rc == 0
+    assert checks["IPv6"].verdict == "ok"  # ours is still off
+    peer = checks["veth peer IPv6"]
+    assert peer.verdict == "warning"
+    assert peer.fix == (f"`ip netns exec {veth.peer_netns} sysctl -w "
+                        f"net.ipv6.conf.{veth.peer_ifname}.disable_ipv6=1`")  # fmt: skip
+
+
+class FakeLinks:
+    def driver(self, ifname: str) -> str | None:
+        return "veth"
+
+    def tx_csum(self, ifname: str, netns: str | None = None) -> bool | None:
+        raise AssertionError("no peer to ask")
+
+
+def test_a_peer_that_cannot_be_found_is_a_warning(tmp_path: Path) -> None:
+    env = fake_env(tmp_path, links=FakeLinks(), ip=lambda args: None)
+    base = env.sys / "class" / "net" / "v0"
+    base.mkdir()
+    for attr, value in (("ifindex", "7"), ("iflink", "9"), ("flags", "0x1003"), ("mtu", "1500")):
+        (base / attr).write_text(value + "\n")
+    env.proc = tmp_path / "proc"
+    checks = run_checks(parse_portspec("packet:v0"), env)
+    (peer,) = (c for c in checks if c.name.startswith("veth"))
+    assert (peer.name, peer.verdict) == ("veth peer", "warning")
+    assert "another network namespace that has no name" in peer.detail
 
 
 @pytest.mark.netns

@@ -9,10 +9,10 @@ the portspec's backend:
   warnings (each backend that needs them is optional);
 * ``netmap:IF``: the module, its API version, ``/dev/netmap`` permissions, then the
   interface (exists, up, MTU against netmap's buffer size), native or emulated adapter,
-  a veth peer's TX checksum offload and IPv6 on the interface;
+  IPv6 on the interface and, for a veth, its peer's TX checksum offload and IPv6;
 * ``vale…:``, netmap pipes (``netmap:x{1``): the module, API version and permissions;
-* ``packet:IF``: ``CAP_NET_RAW``, then the interface checks (the veth peer's offload is
-  fine here: AF_PACKET flags partial checksums);
+* ``packet:IF``: ``CAP_NET_RAW``, then the same interface checks (a veth peer's offload
+  is fine here: AF_PACKET flags partial checksums);
 * ``pipe:``: ``/dev/shm`` space and permissions for the pipe's region.
 
 Everything the checks read comes through :class:`Env`, so tests can point them at a fake
@@ -33,7 +33,17 @@ from typing import Any, Literal, Protocol, TextIO
 
 from aionetmap.portspec import PortSpec, parse_portspec
 
-__all__ = ["Check", "Env", "Verdict", "doctor", "format_checks", "run_checks", "worst"]
+__all__ = [
+    "Check",
+    "Env",
+    "Verdict",
+    "doctor",
+    "format_checks",
+    "read_int",
+    "read_text",
+    "run_checks",
+    "worst",
+]
 
 Verdict = Literal["ok", "warning", "problem"]
 _RANK: dict[Verdict, int] = {"ok": 0, "warning": 1, "problem": 2}
@@ -75,6 +85,22 @@ def _ip_json(args: Sequence[str]) -> Any:
         return None
 
 
+def _read_in(netns: str | None, path: str) -> str | None:
+    """``path`` read in network namespace ``netns`` (through ``ip netns exec``, which needs
+    root), stripped; ``None`` when it cannot be read."""
+    if netns is None:
+        try:
+            return Path(path).read_text().strip()
+        except (OSError, ValueError):
+            return None
+    try:
+        proc = subprocess.run(["ip", "netns", "exec", netns, "cat", path],
+                              capture_output=True, text=True, timeout=10, check=False)  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return proc.stdout.strip() if proc.returncode == 0 else None
+
+
 def _effective_access(path: str | Path, mode: int) -> bool:
     return os.access(path, mode, effective_ids=os.access in os.supports_effective_ids)
 
@@ -100,6 +126,24 @@ class Env:
     """``access(2)`` as the effective user (what ``open`` will be checked against)."""
     ip: Callable[[Sequence[str]], Any] = _ip_json
     """Runs ``ip -j ARGS`` and returns the parsed JSON (``None`` on failure)."""
+    read_in: Callable[[str | None, str], str | None] = _read_in
+    """Reads a (procfs) file as seen from a named network namespace (``None``: this one)."""
+
+
+def read_text(path: Path) -> str | None:
+    """The stripped contents of a small (sysfs, procfs) file, or ``None``."""
+    try:
+        return path.read_text().strip()
+    except (OSError, ValueError):
+        return None
+
+
+def read_int(path: Path, base: int = 10) -> int | None:
+    text = read_text(path)
+    try:
+        return int(text, base) if text is not None else None
+    except ValueError:
+        return None
 
 
 def worst(checks: Sequence[Check]) -> Verdict:

@@ -1,23 +1,22 @@
 """The doctor's interface checks for ``netmap:IF`` and ``packet:IF``: the interface itself
-(exists, up, MTU), netmap's adapter for it (native or emulated), a veth peer's TX checksum
-offload, and IPv6 on an interface the user-space host will own."""
+(exists, up, MTU), netmap's adapter for it (native or emulated), and IPv6 on an interface
+the user-space host will own; a veth's peer is checked by :mod:`.doctor_veth`."""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from pathlib import Path
 
-from aionetmap._cli.doctor import Check, Env
+from aionetmap._cli.doctor import Check, Env, read_int, read_text
+from aionetmap._cli.doctor_veth import veth_checks
 from aionetmap.portspec import NR_REG_SW, PortSpec
 
 __all__ = [
     "NATIVE_DRIVERS",
     "adapter_mode",
+    "driver_name",
     "interface_checks",
     "interface_state",
     "ipv6_chatter",
-    "veth_peer_offload",
 ]
 
 NATIVE_DRIVERS = frozenset(
@@ -45,23 +44,8 @@ _ETH_HLEN = 14
 _NETMAP_BUF_SIZE = 2048  # the module's default buf_size
 
 
-def _read(path: Path) -> str | None:
-    try:
-        return path.read_text().strip()
-    except (OSError, ValueError):
-        return None
-
-
-def _read_int(path: Path, base: int = 10) -> int | None:
-    text = _read(path)
-    try:
-        return int(text, base) if text is not None else None
-    except ValueError:
-        return None
-
-
 def _netmap_param(env: Env, name: str) -> str | None:
-    return _read(env.sys / "module" / "netmap" / "parameters" / name)
+    return read_text(env.sys / "module" / "netmap" / "parameters" / name)
 
 
 def interface_state(env: Env, spec: PortSpec) -> Check:
@@ -76,11 +60,11 @@ def interface_state(env: Env, spec: PortSpec) -> Check:
             "check the name with `ip link` (or run in the interface's namespace: "
             "`ip netns exec NS python -m aionetmap doctor ...`)",
         )
-    flags = _read_int(base / "flags", 16) or 0
-    mtu = _read_int(base / "mtu")
+    flags = read_int(base / "flags", 16) or 0
+    mtu = read_int(base / "mtu")
     # carrier is the driver's own state, read directly; operstate follows it only after the
     # kernel's link-watch delay (up to a second after a link comes up).
-    carrier = _read(base / "carrier")
+    carrier = read_text(base / "carrier")
     if not flags & _IFF_UP:
         return Check(name, "problem", f"{ifname} is down (MTU {mtu})", f"`ip link set {ifname} up`")
     if carrier == "0":
@@ -91,7 +75,7 @@ def interface_state(env: Env, spec: PortSpec) -> Check:
             "check the cable or the veth peer (`ip link set PEER up`)",
         )
     if spec.subsystem == "netmap" and mtu is not None:
-        buf = _read_int(env.sys / "module" / "netmap" / "parameters" / "buf_size")
+        buf = read_int(env.sys / "module" / "netmap" / "parameters" / "buf_size")
         buf = buf or _NETMAP_BUF_SIZE
         if mtu + _ETH_HLEN > buf:
             return Check(
@@ -104,6 +88,11 @@ def interface_state(env: Env, spec: PortSpec) -> Check:
                 "with a larger buf_size (`modprobe netmap buf_size=N`)",
             )
     return Check(name, "ok", f"{ifname} is up, MTU {mtu}" + (", carrier on" if carrier else ""))
+
+
+def driver_name(env: Env, ifname: str) -> str | None:
+    """The driver behind ``ifname`` (``veth``, ``ixgbe``), or ``None`` if unknown."""
+    return _driver(env, ifname)[0]
 
 
 def _driver(env: Env, ifname: str) -> tuple[str | None, str | None]:
@@ -184,88 +173,11 @@ def adapter_mode(env: Env, spec: PortSpec) -> Check:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class _Peer:
-    ifname: str
-    netns: str | None  # None: this namespace
-
-
-def _find_peer(env: Env, ifname: str) -> _Peer | str:
-    """The other end of veth ``ifname``: in this namespace by sysfs, else through the
-    namespace id ``ip`` reports (it must be a named namespace). A str says why not."""
-    base = env.sys / "class" / "net"
-    ours, peer_index = _read_int(base / ifname / "ifindex"), _read_int(base / ifname / "iflink")
-    if ours is None or peer_index is None:
-        return f"{ifname} reports no peer interface"
-    # Two namespaces number their interfaces independently: the peer's index may equal ours.
-    for entry in sorted(base.iterdir()) if base.is_dir() else []:
-        if entry.name == ifname:
-            continue
-        if _read_int(entry / "ifindex") == peer_index and _read_int(entry / "iflink") == ours:
-            return _Peer(entry.name, None)
-    link = env.ip(["-d", "link", "show", "dev", ifname])
-    nsid = link[0].get("link_netnsid") if link else None
-    names = {e.get("nsid"): e.get("name") for e in env.ip(["netns", "list-id"]) or []}
-    netns = names.get(nsid) if nsid is not None else None
-    if netns is None:
-        return f"the peer of {ifname} is in another network namespace that has no name"
-    for entry in env.ip(["-n", netns, "link", "show"]) or []:
-        if entry.get("ifindex") == peer_index:
-            return _Peer(str(entry.get("ifname")), netns)
-    return f"interface {peer_index} not found in namespace {netns}"
-
-
-def veth_peer_offload(env: Env, spec: PortSpec) -> Check | None:
-    """For a veth: does its peer send partial checksums (TX checksum offload on)?
-
-    Over a veth nothing finishes an offloaded checksum. AF_PACKET flags such frames and the
-    stack accepts them; netmap has no such flag, so the stack sees a bad checksum and drops
-    them. ``None`` when ``IF`` is not a veth."""
-    name, ifname = "veth peer offload", spec.nr_name
-    if _driver(env, ifname)[0] != "veth":
-        return None
-    peer = _find_peer(env, ifname)
-    if isinstance(peer, str):
-        return Check(
-            name,
-            "warning",
-            f"could not check the peer's checksum offload: {peer}",
-            "turn it off on the peer: `ethtool -K PEER tx off`",
-        )
-    where = f" in namespace {peer.netns}" if peer.netns else ""
-    on = env.links.tx_csum(peer.ifname, peer.netns)
-    if on is None:
-        return Check(
-            name,
-            "warning",
-            f"could not read TX checksum offload of {peer.ifname}{where}",
-            f"check `ethtool -k {peer.ifname}`",
-        )
-    if not on:
-        return Check(name, "ok", f"peer {peer.ifname}{where} sends full checksums (tx off)")
-    if spec.subsystem == "packet":
-        return Check(
-            name,
-            "ok",
-            f"peer {peer.ifname}{where} offloads TX checksums; AF_PACKET "
-            "flags those partial checksums and the stack accepts them",
-        )
-    run = f"ip netns exec {peer.netns} " if peer.netns else ""
-    return Check(
-        name,
-        "warning",
-        f"peer {peer.ifname}{where} offloads TX checksums: its frames cross the veth "
-        "with partial checksums, netmap cannot flag them, and the stack drops them "
-        "as bad (counted)",
-        f"`{run}ethtool -K {peer.ifname} tx off`",
-    )
-
-
 def ipv6_chatter(env: Env, spec: PortSpec) -> Check:
     """IPv6 on an interface the user-space host owns: the kernel's router solicitations,
     MLD reports and DAD probes are frames the port receives and the fd wakes for."""
     name, ifname = "IPv6", spec.nr_name
-    value = _read(env.proc / "sys" / "net" / "ipv6" / "conf" / ifname / "disable_ipv6")
+    value = read_text(env.proc / "sys" / "net" / "ipv6" / "conf" / ifname / "disable_ipv6")
     if value is None or value == "1":
         return Check(name, "ok", f"IPv6 is off on {ifname}")
     return Check(
@@ -287,9 +199,8 @@ def interface_checks(env: Env, spec: PortSpec) -> list[Check]:
         return checks
     if spec.subsystem == "netmap":
         checks.append(adapter_mode(env, spec))
-    peer = veth_peer_offload(env, spec)
-    if peer is not None:
-        checks.append(peer)
+    if driver_name(env, spec.nr_name) == "veth":
+        checks += veth_checks(env, spec)
     if spec.nr_mode != NR_REG_SW:
         checks.append(ipv6_chatter(env, spec))
     return checks
