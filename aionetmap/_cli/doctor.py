@@ -85,14 +85,9 @@ def _ip_json(args: Sequence[str]) -> Any:
         return None
 
 
-def _read_in(netns: str | None, path: str) -> str | None:
+def _read_in(netns: str, path: str) -> str | None:
     """``path`` read in network namespace ``netns`` (through ``ip netns exec``, which needs
     root), stripped; ``None`` when it cannot be read."""
-    if netns is None:
-        try:
-            return Path(path).read_text().strip()
-        except (OSError, ValueError):
-            return None
     try:
         proc = subprocess.run(["ip", "netns", "exec", netns, "cat", path],
                               capture_output=True, text=True, timeout=10, check=False)  # fmt: skip
@@ -126,8 +121,8 @@ class Env:
     """``access(2)`` as the effective user (what ``open`` will be checked against)."""
     ip: Callable[[Sequence[str]], Any] = _ip_json
     """Runs ``ip -j ARGS`` and returns the parsed JSON (``None`` on failure)."""
-    read_in: Callable[[str | None, str], str | None] = _read_in
-    """Reads a (procfs) file as seen from a named network namespace (``None``: this one)."""
+    read_in: Callable[[str, str], str | None] = _read_in
+    """Reads a (procfs) file as seen from another, named network namespace."""
 
 
 def read_text(path: Path) -> str | None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aionetmap._cli.doctor import Check, Env, read_int
+from aionetmap._cli.doctor import Check, Env, read_int, read_text
 from aionetmap.portspec import PortSpec
 
 __all__ = ["veth_checks", "veth_peer_ipv6", "veth_peer_offload"]
@@ -84,8 +84,11 @@ def veth_peer_ipv6(env: Env, peer: _Peer) -> Check:
     the veth to the port, which wakes for frames the stack only drops."""
     name = "veth peer IPv6"
     where = f" in namespace {peer.netns}" if peer.netns else ""
-    path = f"/proc/sys/net/ipv6/conf/{peer.ifname}/disable_ipv6"
-    value = env.read_in(peer.netns, path)
+    conf = f"sys/net/ipv6/conf/{peer.ifname}/disable_ipv6"
+    if peer.netns is None:
+        value = read_text(env.proc / conf)
+    else:
+        value = env.read_in(peer.netns, f"/proc/{conf}")
     if value is None or value == "1":
         return Check(name, "ok", f"IPv6 is off on peer {peer.ifname}{where}")
     run = f"ip netns exec {peer.netns} " if peer.netns else ""
