@@ -31,6 +31,7 @@ from aionetmap._cli.doctor_link import adapter_mode
 from aionetmap._cli.doctor_system import api_version, cap_net_raw, device_permissions, shm_space
 from aionetmap._native._netmap import ffi as nmffi
 from aionetmap._native._netmap import lib as nm
+from aionetmap._native._packet import ffi as pkt_ffi
 from aionetmap._native._packet import lib as pkt
 from aionetmap.ports.packet import netns_socket
 from aionetmap.ports.probe import LinkProbe
@@ -426,3 +427,19 @@ def test_cli_exit_status_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert proc.returncode == 0, proc.stderr  # no portspec: at most warnings
     assert proc.stdout.startswith("aionetmap doctor: this machine")
     assert "result:" in proc.stdout
+
+
+@pytest.mark.netns
+def test_ethtool_driver_name_is_bounded(veth: VethLink) -> None:
+    with netns_socket(veth.our_netns, socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        fd, name = sock.fileno(), veth.our_ifname.encode()
+        out = pkt_ffi.new("char[]", 64)
+        assert pkt.pkt_ethtool_driver(fd, name, out, 64) == 4
+        assert pkt_ffi.string(out) == b"veth"
+        short = pkt_ffi.new("char[]", 3)
+        assert pkt.pkt_ethtool_driver(fd, name, short, 3) == 2  # cut to fit, NUL-terminated
+        assert pkt_ffi.string(short) == b"ve"
+        assert pkt.pkt_ethtool_driver(fd, name, out, 0) == -errno.EINVAL
+        assert pkt.pkt_ethtool_driver(fd, b"nosuchif0", out, 64) == -errno.ENODEV
+        assert pkt.pkt_ethtool_driver(fd, b"x" * 16, out, 64) == -errno.EINVAL  # > IFNAMSIZ
+    assert LinkProbe(veth.our_netns).driver("nosuchif0") is None
