@@ -33,6 +33,7 @@ examples:
   python -m aionetmap echo netmap:eth0 --ip 192.0.2.10/24 --port 7
   python -m aionetmap capture netmap:eth0/r -w eth0.pcap -c 1000
   python -m aionetmap info netmap:eth0-1
+  python -m aionetmap doctor netmap:eth0
 """
 
 
@@ -93,7 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
     """The ``aionetmap`` argument parser with its subcommands."""
     parser = argparse.ArgumentParser(
         prog="aionetmap",
-        description="netmap packet I/O under asyncio: demo, UDP echo, capture, port info.",
+        description="netmap packet I/O under asyncio: demo, UDP echo, capture, port info, "
+        "set-up checks.",
         epilog=_PORTSPECS + "\n" + _EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -165,6 +167,16 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("portspec", help="the port to open (see portspecs below)")
     info.add_argument("--json", action="store_true", help="print JSON")
 
+    doctor = sub.add_parser(
+        "doctor",
+        help="check the set-up for a port (or the machine): netmap module, permissions, "
+        "interface, offloads, IPv6; exits 1 on a problem",
+        epilog=_PORTSPECS,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    doctor.add_argument("portspec", nargs="?", help="the port to check (default: none)")
+    doctor.add_argument("--json", action="store_true", help="print JSON")
+
     # Listed for --help only: main() hands everything after "bench" to `python -m bench`
     # untouched (argparse cannot pass options through a REMAINDER positional).
     sub.add_parser("bench", help="run the benchmarks: python -m bench ARGS, in a source checkout")
@@ -176,6 +188,10 @@ def _dispatch(args: argparse.Namespace) -> int:
 
     if args.command == "info":
         return commands.info(args.portspec, as_json=args.json)
+    if args.command == "doctor":
+        from aionetmap._cli.doctor import doctor
+
+        return doctor(args.portspec, as_json=args.json)
     main: Coroutine[Any, Any, int]
     if args.command == "demo":
         from aionetmap.demo import run_demo
