@@ -156,9 +156,13 @@ def frame(n: int, seed: int = 0) -> bytes:
     return bytes((seed + i * 7) & 0xFF for i in range(n))
 
 
-def shrink_buffers(region: FakeRegion, ring: int, buf_size: int) -> None:
-    """Give ``ring`` a smaller ``nr_buf_size`` than the pool's, as a driver may."""
-    struct.pack_into("<I", region.mem, ring + RING_BUF_SIZE, buf_size)
+def second_ring_smaller(buf_size: int) -> tuple[FakeRegion, int]:
+    """A region with two TX rings over one pool of 256-byte buffers, the second ring told
+    its buffers are ``buf_size`` bytes (``nr_buf_size``, as a driver may); and that ring."""
+    region = FakeRegion(tx=2, rx=1, slots=8, buf_size=256)
+    small = region.tx[0][1]
+    struct.pack_into("<I", region.mem, small + RING_BUF_SIZE, buf_size)
+    return region, small
 
 
 def published(region: FakeRegion, ring: int, buf_size: int, upto: int) -> list[bytes]:
@@ -543,9 +547,7 @@ def test_tx_a_frame_that_moves_to_a_ring_with_smaller_buffers_is_not_truncated()
     # Two TX rings over one pool, the second with 128-byte buffers. The first is filled,
     # so a 200-byte frame lands on the second: it needs a 2-slot chain there, not the
     # single slot it would have needed on the first ring. (Found by review.)
-    region = FakeRegion(tx=2, rx=1, slots=8, buf_size=256)
-    small = region.tx[0][1]
-    shrink_buffers(region, small, 128)
+    region, small = second_ring_smaller(128)
     rings = region.rings(allow_fragments=True)
     try:
         assert rings.send([bytes(60)] * 7) == 7  # ring 0 full (7 free slots of 8)
@@ -561,9 +563,7 @@ def test_tx_a_frame_that_moves_to_a_ring_with_smaller_buffers_is_not_truncated()
 def test_tx_a_ring_that_cannot_carry_a_frame_refuses_it_after_the_move() -> None:
     # Without fragments the second ring (64-byte buffers) can never carry 100 bytes: the
     # frame is refused (counted), not cut to 64 bytes. (Found by review.)
-    region = FakeRegion(tx=2, rx=1, slots=8, buf_size=256)
-    small = region.tx[0][1]
-    shrink_buffers(region, small, 64)
+    region, small = second_ring_smaller(64)
     rings = region.rings(allow_fragments=False)
     try:
         assert rings.send([bytes(60)] * 7) == 7
@@ -649,9 +649,7 @@ def test_forward_a_copy_that_moves_to_a_ring_with_smaller_buffers_is_whole() -> 
     # the frame goes to its second, whose 128-byte buffers need a 2-slot chain for it.
     # (Found by review.)
     src_region = FakeRegion(tx=1, rx=1, slots=8, buf_size=256)
-    dst_region = FakeRegion(tx=2, rx=1, slots=8, buf_size=256)
-    small = dst_region.tx[0][1]
-    shrink_buffers(dst_region, small, 128)
+    dst_region, small = second_ring_smaller(128)
     src, dst = src_region.rings(), dst_region.rings()
     try:
         assert dst.send([bytes(60)] * 7) == 7
