@@ -1,5 +1,5 @@
-"""The parsed portspec (:class:`PortSpec`) and the netmap ABI values and name limits its
-fields are checked against."""
+"""What parsing a portspec gives: :class:`PortSpec`, the netmap ABI values and name limits
+its fields are checked against, and the two errors a spec that does not parse raises."""
 
 from __future__ import annotations
 
@@ -26,7 +26,9 @@ __all__ = [
     "RING_LIMIT",
     "VALE_PART_MAX",
     "PortSpec",
+    "PortSpecError",
     "Subsystem",
+    "UnsupportedPortSpecError",
 ]
 
 # Values of netmap_abi.h, repeated so that parsing needs no compiled module; a test checks
@@ -87,3 +89,21 @@ class PortSpec:
     @property
     def is_pipe(self) -> bool:
         return self.pipe_end is not None
+
+
+class PortSpecError(ValueError):
+    """A portspec that does not parse. The message quotes it and marks the bad part."""
+
+    def __init__(self, spec: str, offset: int, reason: str) -> None:
+        self.spec = spec
+        self.offset = offset
+        self.reason = reason
+        caret = " " * offset + "^"
+        super().__init__(f"invalid portspec {spec!r}: {reason}\n    {spec}\n    {caret}")
+
+    def __reduce__(self) -> tuple[type[PortSpecError], tuple[str, int, str]]:
+        return type(self), (self.spec, self.offset, self.reason)
+
+
+class UnsupportedPortSpecError(PortSpecError):
+    """A valid libnetmap portspec asking for something aionetmap does not do."""

@@ -1,5 +1,6 @@
-"""The receive half of :class:`~aionetmap.stack.host.Host`: what it does with each verdict
-of :func:`~aionetmap.stack.classify.classify` (ARP, ICMP, fragments, closed ports).
+"""The receive half of :class:`~aionetmap.stack.host.Host`: ``Receiver`` does what each
+verdict of :func:`~aionetmap.stack.classify.classify` asks (deliver a datagram, count a
+drop, handle ARP, ICMP, a fragment or a closed port).
 
 Every received frame ends in exactly one place: a delivered datagram, a handled ARP or
 ICMP message, a held fragment, or one counted drop reason (drops found after reassembly
@@ -16,7 +17,6 @@ from __future__ import annotations
 
 from collections import deque
 from ipaddress import IPv4Address
-from typing import Any
 
 from aionetmap.stack.addresses import BytesLike, int_to_str
 from aionetmap.stack.arp import ArpOperation, ArpPacket, build_arp_reply
@@ -50,43 +50,51 @@ from aionetmap.stack.icmp import (
     port_unreachable_message,
 )
 from aionetmap.stack.ipv4 import IpProtocol, IPv4Header
+from aionetmap.stack.link import Link
 from aionetmap.stack.ratelimit import TokenBucket
+from aionetmap.stack.transmit import Parked, Sender
 
-__all__ = ["ReceiveMixin"]
+__all__ = ["Receiver"]
 
 
-class ReceiveMixin:
-    """Receive handlers; :class:`Host` provides the state and the three send hooks."""
+class Receiver:
+    """What one host does with each verdict; :meth:`dispatch` is its one entry point.
 
-    mac: bytes
-    mtu: int
-    config: HostConfig
-    stats: StackStats
-    _ip: int
-    _net: int
-    _mask: int
-    _broadcast: int
-    _vlan_tci: int | None
-    _ctx: ClassifyContext
-    _arp: ArpCache[Any]
-    _reassembler: Reassembler
-    _icmp_bucket: TokenBucket
-    _events: deque[Event]
+    Everything it works with is the host's and handed in: it reads ``link``, ``config``
+    and ``ctx`` (to classify a reassembled datagram), counts in ``stats``, appends events
+    to ``events``, asks ``arp`` whether it knows a sender, holds fragments in
+    ``reassembler``, takes ICMP error tokens from ``icmp_bucket``, and answers (ARP
+    replies, echo replies, ICMP errors) and learns neighbours through ``sender``.
+    """
 
-    def _emit(self, frame: bytes) -> None:
-        raise NotImplementedError
+    def __init__(
+        self,
+        link: Link,
+        config: HostConfig,
+        ctx: ClassifyContext,
+        stats: StackStats,
+        events: deque[Event],
+        arp: ArpCache[Parked],
+        reassembler: Reassembler,
+        icmp_bucket: TokenBucket,
+        sender: Sender,
+    ) -> None:
+        self._link = link
+        self._config = config
+        self._ctx = ctx
+        self._stats = stats
+        self._events = events
+        self._arp = arp
+        self._reassembler = reassembler
+        self._icmp_bucket = icmp_bucket
+        self._sender = sender
 
-    def _learn(self, ip: int, mac: bytes, now: float) -> None:
-        raise NotImplementedError
-
-    def _reply(self, dst_ip: int, protocol: int, payload: bytes, now: float) -> bool:
-        raise NotImplementedError
-
-    def _dispatch(self, buf: BytesLike, verdict: Verdict, now: float) -> None:
+    def dispatch(self, buf: BytesLike, verdict: Verdict, now: float) -> None:
+        """Act on ``verdict`` for the frame (or reassembled datagram) in ``buf``."""
         if isinstance(verdict, Deliver):
             self._deliver(buf, verdict)
         elif isinstance(verdict, Drop):
-            self.stats.drop(verdict.reason)
+            self._stats.drop(verdict.reason)
         elif verdict.kind is SlowKind.ARP:
             self._on_arp(buf, verdict.l3_offset, now)
         elif verdict.kind is SlowKind.ICMP:
@@ -101,7 +109,7 @@ class ReceiveMixin:
         payload = bytes(buf[start : start + verdict.payload_length])
         src = (int_to_str(verdict.src_ip), verdict.src_port)
         self._events.append(DatagramReceived(src, verdict.dst_port, payload))
-        stats = self.stats
+        stats = self._stats
         stats.rx_udp_delivered += 1
         if verdict.checksum == UdpChecksum.OFFLOADED:
             stats.rx_udp_csum_offloaded += 1
@@ -112,9 +120,9 @@ class ReceiveMixin:
         try:
             arp = ArpPacket.from_bytes(buf[offset:])
         except ParseError as exc:
-            self.stats.drop(exc.reason)
+            self._stats.drop(exc.reason)
             return
-        self.stats.rx_arp += 1
+        self._stats.rx_arp += 1
         sender, target = int(arp.sender_ip), int(arp.target_ip)
         if sender == 0:
             self._on_arp_probe(arp, target, now)
@@ -123,29 +131,29 @@ class ReceiveMixin:
         # refused multicast and 255.255.255.255); nor is someone else using our address.
         reason = self._arp_sender_problem(sender, arp.sender_mac)
         if reason is not None:
-            self.stats.drop(reason)
+            self._stats.drop(reason)
             return
-        for_us = target == self._ip
+        for_us = target == self._link.ip
         if for_us and arp.operation is ArpOperation.REQUEST:
             # Learn the asker (it is about to talk to us) unless it is off our subnet;
             # answer in any case.
-            if sender & self._mask == self._net:
-                self._learn(sender, arp.sender_mac, now)
+            if self._link.on_subnet(sender):
+                self._sender.learn(sender, arp.sender_mac, now)
             self._send_arp_reply(arp.sender_mac, sender)
             return
         if self._arp.knows(sender, now):
             # Replies to our requests, and announcements by neighbours we already use.
-            self._learn(sender, arp.sender_mac, now)
+            self._sender.learn(sender, arp.sender_mac, now)
             return
-        self.stats.drop(DropReason.ARP_UNSOLICITED if for_us else DropReason.ARP_NOT_FOR_US)
+        self._stats.drop(DropReason.ARP_UNSOLICITED if for_us else DropReason.ARP_NOT_FOR_US)
 
     def _on_arp_probe(self, arp: ArpPacket, target: int, now: float) -> None:
         """Sender IP 0.0.0.0: an RFC 5227 probe. One for our address is answered, as Linux
         does (the answer is what tells the prober the address is taken), and reported."""
-        if arp.sender_mac == self.mac:
-            self.stats.drop(DropReason.ARP_LOOPED_BACK)
-        elif target != self._ip or arp.operation is not ArpOperation.REQUEST:
-            self.stats.drop(DropReason.ARP_SENDER_UNSPECIFIED)
+        if arp.sender_mac == self._link.mac:
+            self._stats.drop(DropReason.ARP_LOOPED_BACK)
+        elif target != self._link.ip or arp.operation is not ArpOperation.REQUEST:
+            self._stats.drop(DropReason.ARP_SENDER_UNSPECIFIED)
         else:
             self._address_conflict(arp.sender_mac, probe=True)
             self._send_arp_reply(arp.sender_mac, 0)
@@ -157,22 +165,23 @@ class ReceiveMixin:
             return DropReason.ARP_SENDER_UNSPECIFIED
         if first == 127:
             return DropReason.ARP_SENDER_LOOPBACK
-        if sender == self._broadcast:
+        if sender == self._link.broadcast:
             return DropReason.ARP_SENDER_BROADCAST
-        if sender == self._ip:
-            if mac == self.mac:
+        if sender == self._link.ip:
+            if mac == self._link.mac:
                 return DropReason.ARP_LOOPED_BACK
             self._address_conflict(mac, probe=False)
             return DropReason.ARP_ADDRESS_CONFLICT
         return None
 
     def _address_conflict(self, mac: bytes, *, probe: bool) -> None:
-        self.stats.arp_conflicts += 1
-        self._events.append(AddressConflict(int_to_str(self._ip), mac, probe))
+        self._stats.arp_conflicts += 1
+        self._events.append(AddressConflict(int_to_str(self._link.ip), mac, probe))
 
     def _send_arp_reply(self, mac: bytes, ip: int) -> None:
-        self._emit(build_arp_reply(self.mac, self._ip, mac, ip, vlan_tci=self._vlan_tci))
-        self.stats.tx_arp_replies += 1
+        link = self._link
+        self._sender.emit(build_arp_reply(link.mac, link.ip, mac, ip, vlan_tci=link.vlan_tci))
+        self._stats.tx_arp_replies += 1
 
     def _ip_parts(self, buf: BytesLike, offset: int) -> tuple[IPv4Header, memoryview] | None:
         """Header and payload of a packet classify already validated (``None``, counted,
@@ -180,7 +189,7 @@ class ReceiveMixin:
         try:
             header = IPv4Header.from_bytes(buf[offset:])
         except ParseError as exc:
-            self.stats.drop(exc.reason)
+            self._stats.drop(exc.reason)
             return None
         start = offset + header.header_length
         return header, memoryview(buf)[start : offset + header.total_length]
@@ -193,11 +202,11 @@ class ReceiveMixin:
         try:
             message = IcmpMessage.from_bytes(payload)
         except ParseError as exc:
-            self.stats.drop(exc.reason)
+            self._stats.drop(exc.reason)
             return
-        self.stats.rx_icmp += 1
-        if int(header.dst) != self._ip:
-            self.stats.drop(DropReason.ICMP_BROADCAST)
+        self._stats.rx_icmp += 1
+        if int(header.dst) != self._link.ip:
+            self._stats.drop(DropReason.ICMP_BROADCAST)
         elif message.type == IcmpType.ECHO_REQUEST:
             self._answer_echo(header, message, now)
         elif message.type == IcmpType.ECHO_REPLY:
@@ -207,22 +216,22 @@ class ReceiveMixin:
             self._on_icmp_error(header, message)
 
     def _answer_echo(self, header: IPv4Header, request: IcmpMessage, now: float) -> None:
-        if not self.config.answer_echo:
-            self.stats.drop(DropReason.ICMP_ECHO_IGNORED)
+        if not self._config.answer_echo:
+            self._stats.drop(DropReason.ICMP_ECHO_IGNORED)
             return
         reply = IcmpMessage(IcmpType.ECHO_REPLY, 0, request.ident, request.seq, request.payload)
         # Our reply carries no IPv4 options, whatever the request carried, so it is never
         # longer than the request: it fits IPv4 and is fragmented when over the MTU (the
         # request of `ping -s 3000` arrives reassembled).
-        if self._reply(int(header.src), IpProtocol.ICMP, bytes(reply), now):
-            self.stats.tx_echo_replies += 1
+        if self._sender.reply(int(header.src), IpProtocol.ICMP, bytes(reply), now):
+            self._stats.tx_echo_replies += 1
         else:
-            self.stats.drop(DropReason.REPLY_UNROUTABLE)
+            self._stats.drop(DropReason.REPLY_UNROUTABLE)
 
     def _on_icmp_error(self, header: IPv4Header, message: IcmpMessage) -> None:
         kind = error_kind(message.type, message.code)
         if kind is None:
-            self.stats.drop(DropReason.ICMP_UNSUPPORTED_TYPE)
+            self._stats.drop(DropReason.ICMP_UNSUPPORTED_TYPE)
             return
         quote = message.payload
         # The quoted header is as we sent it (ours has no options, but accept any IHL);
@@ -235,9 +244,9 @@ class ReceiveMixin:
             or ihl < 20
             or len(quote) < ihl + 8
             or quote[9] != IpProtocol.UDP
-            or int.from_bytes(quote[12:16], "big") != self._ip
+            or int.from_bytes(quote[12:16], "big") != self._link.ip
         ):
-            self.stats.drop(DropReason.ICMP_BAD_QUOTE)
+            self._stats.drop(DropReason.ICMP_BAD_QUOTE)
             return
         dst = (str(IPv4Address(quote[16:20])), int.from_bytes(quote[ihl + 2 : ihl + 4], "big"))
         src_port = int.from_bytes(quote[ihl : ihl + 2], "big")
@@ -249,34 +258,34 @@ class ReceiveMixin:
         self._events.append(IcmpErrorReceived(str(header.src), name, dst, src_port, error))
 
     def _on_fragment(self, buf: BytesLike, offset: int, now: float) -> None:
-        if not self.config.reassembly:
-            self.stats.drop(DropReason.IP_FRAGMENT)
+        if not self._config.reassembly:
+            self._stats.drop(DropReason.IP_FRAGMENT)
             return
         parts = self._ip_parts(buf, offset)
         if parts is None:
             return
         header, payload = parts
-        self.stats.rx_fragments += 1
+        self._stats.rx_fragments += 1
         datagram = self._reassembler.add(header, bytes(payload), now)
         if datagram is None:
             return
-        self.stats.rx_reassembled += 1
+        self._stats.rx_reassembled += 1
         verdict = classify_ipv4(datagram, 0, self._ctx)
         if isinstance(verdict, Slow) and verdict.kind is SlowKind.FRAGMENT:
-            self.stats.drop(DropReason.IP_FRAGMENT_BAD)  # cannot happen: MF and offset cleared
+            self._stats.drop(DropReason.IP_FRAGMENT_BAD)  # cannot happen: MF and offset cleared
         else:
-            self._dispatch(datagram, verdict, now)
+            self.dispatch(datagram, verdict, now)
 
     def _on_closed_port(self, buf: BytesLike, offset: int, now: float) -> None:
-        self.stats.drop(DropReason.UDP_NO_LISTENER)
+        self._stats.drop(DropReason.UDP_NO_LISTENER)
         if not self._icmp_bucket.take(now):
-            self.stats.icmp_rate_limited += 1
+            self._stats.icmp_rate_limited += 1
             return
         total = buf[offset + 2] << 8 | buf[offset + 3]
         src = int.from_bytes(buf[offset + 12 : offset + 16], "big")
         quote = bytes(buf[offset : offset + min(total, MAX_ERROR_QUOTE)])
         message = port_unreachable_message(quote)
-        if self._reply(src, IpProtocol.ICMP, bytes(message), now):
-            self.stats.tx_port_unreachable += 1
+        if self._sender.reply(src, IpProtocol.ICMP, bytes(message), now):
+            self._stats.tx_port_unreachable += 1
         else:
-            self.stats.replies_failed += 1
+            self._stats.replies_failed += 1

@@ -13,6 +13,7 @@ from array import array
 
 import pytest
 
+from aionetmap._native._ring import ffi, lib
 from aionetmap._native.batch import FrameBatch
 from aionetmap._native.rings import RingSet
 
@@ -24,6 +25,7 @@ RING_HDR = 256
 SLOT = 16
 SLOT_FMT = "<IHHQ"  # buf_idx, len, flags, ptr
 RING_FMT = "<qIIHHIIII"  # buf_ofs, num_slots, nr_buf_size, ringid, dir, head, cur, tail, flags
+RING_BUF_SIZE = 12  # offset of nr_buf_size in struct netmap_ring
 
 
 def _up(v: int, a: int) -> int:
@@ -152,6 +154,28 @@ class FakeRegion:
 
 def frame(n: int, seed: int = 0) -> bytes:
     return bytes((seed + i * 7) & 0xFF for i in range(n))
+
+
+def second_ring_smaller(buf_size: int) -> tuple[FakeRegion, int]:
+    """A region with two TX rings over one pool of 256-byte buffers, the second ring told
+    its buffers are ``buf_size`` bytes (``nr_buf_size``, as a driver may); and that ring."""
+    region = FakeRegion(tx=2, rx=1, slots=8, buf_size=256)
+    small = region.tx[0][1]
+    struct.pack_into("<I", region.mem, small + RING_BUF_SIZE, buf_size)
+    return region, small
+
+
+def published(region: FakeRegion, ring: int, buf_size: int, upto: int) -> list[bytes]:
+    """The frames in slots [0, upto) of a TX ring whose buffers are ``buf_size`` bytes."""
+    frames, cur = [], b""
+    for s in range(upto):
+        idx, length, flags = region.slot(ring, s)
+        start = region.pool + idx * buf_size
+        cur += bytes(region.mem[start : start + length])
+        if not flags & NS_MOREFRAG:
+            frames.append(cur)
+            cur = b""
+    return frames
 
 
 # ---- init ---------------------------------------------------------------------------------
@@ -519,6 +543,39 @@ def test_tx_stops_at_a_slot_with_a_bad_buffer_index() -> None:
     rs.release()
 
 
+def test_tx_a_frame_that_moves_to_a_ring_with_smaller_buffers_is_not_truncated() -> None:
+    # Two TX rings over one pool, the second with 128-byte buffers. The first is filled,
+    # so a 200-byte frame lands on the second: it needs a 2-slot chain there, not the
+    # single slot it would have needed on the first ring. (Found by review.)
+    region, small = second_ring_smaller(128)
+    rings = region.rings(allow_fragments=True)
+    try:
+        assert rings.send([bytes(60)] * 7) == 7  # ring 0 full (7 free slots of 8)
+        big = bytes(range(200))
+        assert rings.send([big]) == 1
+        head = region.hdr(small)[0]
+        assert published(region, small, 128, head) == [big]
+        assert rings.stats()["tx_bytes"] == 7 * 60 + 200
+    finally:
+        rings.release()
+
+
+def test_tx_a_ring_that_cannot_carry_a_frame_refuses_it_after_the_move() -> None:
+    # Without fragments the second ring (64-byte buffers) can never carry 100 bytes: the
+    # frame is refused (counted), not cut to 64 bytes. (Found by review.)
+    region, small = second_ring_smaller(64)
+    rings = region.rings(allow_fragments=False)
+    try:
+        assert rings.send([bytes(60)] * 7) == 7
+        data = bytes(100)
+        lens = ffi.new("uint32_t[]", [100])
+        assert lib.anm_tx_burst(rings.native, data, len(data), ffi.NULL, lens, 1) == 0
+        assert region.hdr(small)[0] == 0  # nothing published on the small ring
+        assert rings.stats()["tx_refused"] == 1
+    finally:
+        rings.release()
+
+
 # ---- forwarding ---------------------------------------------------------------------------
 
 
@@ -585,6 +642,25 @@ def test_forward_drops_a_chain_the_destination_cannot_carry() -> None:
     assert src.stats()["fwd_dropped"] == 1
     src.release()
     dst.release()
+
+
+def test_forward_a_copy_that_moves_to_a_ring_with_smaller_buffers_is_whole() -> None:
+    # Copy path (two regions, so no buffer swap): the destination's first TX ring is full,
+    # the frame goes to its second, whose 128-byte buffers need a 2-slot chain for it.
+    # (Found by review.)
+    src_region = FakeRegion(tx=1, rx=1, slots=8, buf_size=256)
+    dst_region, small = second_ring_smaller(128)
+    src, dst = src_region.rings(), dst_region.rings()
+    try:
+        assert dst.send([bytes(60)] * 7) == 7
+        big = bytes(range(200))
+        src_region.deliver(src_region.rx[0][0], [big])
+        assert src.forward_to(dst, 8) == 1
+        assert published(dst_region, small, 128, dst_region.hdr(small)[0]) == [big]
+        assert src.stats()["fwd_copied"] == 1
+    finally:
+        src.release()
+        dst.release()
 
 
 def test_tx_oversize_beyond_the_free_room_still_raises_first() -> None:

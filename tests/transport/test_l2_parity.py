@@ -128,7 +128,7 @@ async def test_no_traffic_across_vlans(
         peer = Peer(b, vlan=theirs)
         # Skip ARP: the peer knows our MAC, so its datagrams reach us at once.
         now = asyncio.get_running_loop().time()
-        peer.host._learn(int(iface.host.address), iface.host.mac, now)
+        peer.host._sender.learn(int(iface.host.address), iface.host.mac, now)
         for i in range(4):
             peer.send(b"leak %d" % i, (OUR_IP, SERVER_PORT))
         await peer.pump_until(lambda: iface.stats()[reason] == 4)
