@@ -60,6 +60,7 @@ def make(tx_wakeup: str) -> tuple[PortDriver, Any, Any, Owner]:
     port.info = INFO
     port.tx_wakeup = tx_wakeup
     port.fileno.return_value = 42
+    port.closed = False
     port.recv.return_value = 0
     port.tx_space.return_value = 8
     port.tx_pending.return_value = 0
