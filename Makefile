@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest native bench clean system-deps fuzz fuzz-deps
+.PHONY: demo test lint typecheck pytest native bench clean system-deps fuzz fuzz-deps docs
 
 demo: $(STAMP)
 	$(BIN)/python -m aionetmap demo
@@ -37,6 +37,18 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/pytest
 
+# The documentation site (docs/*.md + the docstrings) into docs/_build/html; any Sphinx
+# warning fails the build. The docs extra is installed into .venv on first use.
+DOCS_STAMP := $(VENV)/.docs-installed
+
+$(DOCS_STAMP): $(STAMP)
+	$(BIN)/python -m pip install -q -e '.[test,docs]'
+	touch $@
+
+docs: $(DOCS_STAMP)
+	$(BIN)/sphinx-build -b html -W --keep-going -q docs docs/_build/html
+	@echo "docs/_build/html/index.html"
+
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
@@ -49,4 +61,4 @@ fuzz-deps:
 	./scripts/system-deps.sh --fuzz
 
 clean:
-	rm -rf $(VENV) build *.egg-info aionetmap/_native/*.so aionetmap/_native/_*.c
+	rm -rf $(VENV) build *.egg-info docs/_build aionetmap/_native/*.so aionetmap/_native/_*.c
