@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -17,7 +18,8 @@ from pathlib import Path
 import pytest
 
 import aionetmap
-from tests.docs.pages import Example, examples, on_pipes
+from aionetmap.cli import build_parser
+from tests.docs.pages import Example, examples, on_pipes, shell_lines
 
 # Runs an example's code (a file) on the loop named by argv[2] and reports the loops that
 # asyncio.run() and friends created, so the test can see the example ran on that loop.
@@ -69,6 +71,24 @@ def _start(example: Example, loop: str, tmp_path: Path, pipe: str) -> subprocess
     )
 
 
+@pytest.mark.parametrize("example", [ex for ex in ALL if ex.mode == "pytest"], ids=lambda ex: ex.id)
+def test_pytest_example_passes(example: Example, tmp_path: Path) -> None:
+    """A test module shown on a page passes under pytest (it picks its loops itself)."""
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")
+    (tmp_path / "test_example.py").write_text(example.code)
+    argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rs"]
+    proc = subprocess.run(
+        [*argv, "test_example.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=_TIMEOUT,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert " passed" in proc.stdout, proc.stdout
+
+
 def test_pages_have_examples() -> None:
     pages = {ex.page for ex in RUNNABLE}
     assert {"getting-started.md", "asyncio-api.md", "await-api.md", "frames.md"} <= pages
@@ -96,10 +116,10 @@ def test_example_runs(example: Example, loop: str, tmp_path: Path) -> None:
             proc.kill()
             proc.communicate()
     made = out.rpartition("loops made:")[2].split()
-    if example.mode == "as-is":  # may make no loop at all
-        assert made in ([], [_LOOP_MODULE[loop]]), out
-    else:
+    if example.mode == "serve":
         assert made == [_LOOP_MODULE[loop]], out
+    else:  # a program may not need a loop at all
+        assert made in ([], [_LOOP_MODULE[loop]]), out
     if example.mode != "serve":
         assert proc.returncode == 0, out
 
@@ -126,3 +146,15 @@ async def _round_trip(sock: aionetmap.UdpSocket, payload: bytes, server: tuple[s
                         return addr
         except TimeoutError:
             continue
+
+
+def test_cli_page_commands_parse() -> None:
+    """Every ``python -m aionetmap`` line of the CLI page is a valid command line."""
+    parser = build_parser()
+    lines = [ln for ln in shell_lines("cli.md") if ln.startswith("python -m aionetmap ")]
+    assert len(lines) >= 10
+    for line in lines:
+        argv = shlex.split(line.split("|", 1)[0])[3:]
+        if argv[0] == "bench":  # everything after it goes to python -m bench
+            continue
+        parser.parse_args(argv)  # exits (a test failure) on anything it does not know
