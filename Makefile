@@ -6,12 +6,12 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest native bench clean system-deps fuzz fuzz-deps docs
+.PHONY: demo test lint typecheck pytest wheel-smoke dist docs native bench clean system-deps fuzz fuzz-deps
 
 demo: $(STAMP)
 	$(BIN)/python -m aionetmap demo
 
-test: $(STAMP) lint typecheck pytest
+test: $(STAMP) lint typecheck pytest wheel-smoke
 
 system-deps:
 	./scripts/system-deps.sh
@@ -37,6 +37,15 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/pytest
 
+# Build the wheel and the sdist, install the wheel into a throwaway venv and use it from
+# outside the source tree (scripts/wheel-smoke.sh).
+wheel-smoke: $(STAMP)
+	./scripts/wheel-smoke.sh $(BIN)/python
+
+# The wheel and sdist users install, into dist/.
+dist: $(STAMP)
+	$(BIN)/python -m build --no-isolation --outdir dist .
+
 # The documentation site (docs/*.md + the docstrings) into docs/_build/html; any Sphinx
 # warning fails the build. The docs extra is installed into .venv on first use.
 DOCS_STAMP := $(VENV)/.docs-installed
@@ -61,4 +70,4 @@ fuzz-deps:
 	./scripts/system-deps.sh --fuzz
 
 clean:
-	rm -rf $(VENV) build *.egg-info docs/_build aionetmap/_native/*.so aionetmap/_native/_*.c
+	rm -rf $(VENV) build dist *.egg-info docs/_build aionetmap/_native/*.so aionetmap/_native/_*.c

@@ -14,4 +14,9 @@ _BUILDERS = sorted(Path("aionetmap/_native").glob("build_*.py"))
 # sys.path: this lets the builders' "from _buildutil import ..." fallback find the helper.
 sys.path.insert(0, str(Path(__file__).resolve().parent / "aionetmap" / "_native"))
 
-setup(cffi_modules=[f"{path.as_posix()}:ffibuilder" for path in _BUILDERS])
+# cffi builds every module against the stable ABI (.abi3.so), so the wheel says so: one
+# wheel serves CPython 3.11 and later.
+setup(
+    cffi_modules=[f"{path.as_posix()}:ffibuilder" for path in _BUILDERS],
+    options={"bdist_wheel": {"py_limited_api": "cp311"}},
+)

@@ -271,6 +271,8 @@ class PortDriver:
     def _left(self) -> int:
         """Frames not yet taken by the other side: the owner's, and the port's."""
         port = self._port
+        if port.closed:  # closed under us by whoever owns it: what it held is gone
+            return self._backlog()
         return self._backlog() + max(port.tx_pending(), port.tx_in_flight())
 
     def _check_drained(self) -> None:
@@ -280,6 +282,9 @@ class PortDriver:
             self._finish_drain(0)
             return
         left = self._left()
+        if self._port.closed:  # nothing can leave any more: give up now, not at a stall
+            self._finish_drain(left)
+            return
         if left < self._drain_left:
             self._drain_moved = True
             self._drain_poll = DRAIN_POLL_INTERVAL

@@ -4,8 +4,11 @@ One native call decides a whole received batch (``FastClassifier``): valid datag
 bound ports go straight to their endpoints; drops are counted in the host's stats under
 the same reasons the Python stack uses; only what needs the Python host (ARP, ICMP,
 fragments, closed ports) reaches ``Host.receive_frame``. On send, datagrams to resolved
-neighbours are built by one native call (``FastUdpBuilder``), sharing the host's IPv4
-identification counter; the rest go through ``Host.send_datagram`` (which ARPs and parks).
+neighbours are built by one native call (``FastUdpBuilder``), numbered by the host's IPv4
+identification rules (``Host.reserve_idents``); the rest go through
+``Host.send_datagram`` (which ARPs and parks). The builder makes single frames only:
+datagrams larger than the MTU never reach it (the NetInterface hands them to the host,
+which fragments).
 
 The two paths agree frame for frame (property tests in tests/native/test_fast_*.py), so
 this is an optimisation, not a second stack: ``NetInterface(fast_path=False)`` runs
@@ -55,10 +58,11 @@ class UdpFastPath:
             ctx.ip,
             ctx.broadcast,
             ctx.mtu,
+            ctx.vlan,
             accept_partial_checksum=ctx.accept_partial_checksum,
         )
         self._builder = FastUdpBuilder(capacity)
-        self._builder.set_source(host.mac, int(host.address), host.config.default_ttl)
+        self._builder.set_source(host.mac, int(host.address), host.config.default_ttl, ctx.vlan)
         # Received source addresses as the (str, port) tuples protocols get, by ip<<16|port:
         # saves converting the address and building the tuple for every datagram.
         self._sources: dict[int, Address] = {}
@@ -70,17 +74,27 @@ class UdpFastPath:
         """Whether the last :meth:`send` handed anything to the host (only datagrams to
         destinations not yet in the table can: the others are built here)."""
 
-    def bind(self, port: int) -> None:
-        self._classifier.bind(port)
+    def bind(self, port: int, *, wildcard: bool = False) -> None:
+        self._classifier.bind(port, wildcard=wildcard)
 
     def unbind(self, port: int) -> None:
         self._classifier.unbind(port)
 
     # === receive ===
 
-    def receive(self, batch: FrameBatch, now: float, endpoints: dict[int, UdpTransport]) -> bool:
+    def receive(
+        self,
+        batch: FrameBatch,
+        now: float,
+        endpoints: dict[int, UdpTransport],
+        host_events: Callable[[], None] | None = None,
+    ) -> bool:
         """Classify ``batch`` in C and act on every frame, in order; True if some went to
-        the host (which may then have events, frames and a new timer to look at)."""
+        the host (which may then have events, frames and a new timer to look at).
+
+        ``host_events`` is called right after a frame the host turned into events (a
+        datagram it reassembled), so those reach their endpoints in arrival order too, as
+        a kernel socket delivers a reassembled datagram when its last fragment arrives."""
         cls = self._classifier
         count = cls.classify(batch)
         host = self.host
@@ -111,6 +125,8 @@ class UdpFastPath:
                     endpoint.deliver(blob[off : off + lengths[i]], src)
             elif kind == KIND_SLOW:  # with its checksum flag: C accepted it on that too
                 host.receive_frame(batch.frame(i), now, batch.frame_csum(i))
+                if host_events is not None and host.has_events:
+                    host_events()
             else:
                 stats.drop(DropReason(reasons[i]))
         return cls.slow > 0
@@ -161,12 +177,15 @@ class UdpFastPath:
         src_port: int,
         now: float,
         failed: Callable[[OSError], None],
+        connected: bool = False,
     ) -> FrameBatch | None:
-        """Turn queued datagrams (``payloads[i]`` to ``dsts[i]``) into frames.
+        """Turn queued datagrams (``payloads[i]`` to ``dsts[i]``, each fitting the MTU)
+        into frames; ``connected``: sent by a connected endpoint (see ``Host``'s
+        identification rules).
 
         Datagrams to resolved neighbours come back built in a FrameBatch (owned by the
         builder, valid until the next call); the others go to the host, whose frames the
-        caller collects with ``host.frames_to_send()``. ``failed`` hears of datagrams the
+        caller collects with ``host.take_frames()``. ``failed`` hears of datagrams the
         host refused at once (no route, bad destination).
         """
         table = self._destinations
@@ -178,14 +197,18 @@ class UdpFastPath:
         found = list(map(table.index.get, dsts))
         self.used_host = None in found
         if self.used_host:
-            payloads, indexes = self._resolve_misses(payloads, dsts, found, src_port, now, failed)
+            payloads, indexes = self._resolve_misses(
+                payloads, dsts, found, src_port, now, failed, connected
+            )
             if not payloads:
                 return None
         else:
             indexes = cast("list[int]", found)
         host = self.host
         builder = self._builder
-        builder.ident = host.reserve_idents(len(payloads))
+        builder.ident, builder.ident_step = host.reserve_idents(
+            len(payloads), src_port if connected else None
+        )
         batch = builder.build_to(payloads, indexes, table, src_port)
         host.stats.tx_udp += batch.count
         return batch
@@ -198,6 +221,7 @@ class UdpFastPath:
         src_port: int,
         now: float,
         failed: Callable[[OSError], None],
+        connected: bool,
     ) -> tuple[list[bytes], list[int]]:
         """Number newly resolved destinations; hand unresolved ones to the host."""
         kept_payloads: list[bytes] = []
@@ -208,7 +232,7 @@ class UdpFastPath:
                 index = self._number(dst, now)
             if index is None:
                 try:
-                    host.send_datagram(payload, dst, src_port, now)
+                    host.send_datagram(payload, dst, src_port, now, connected=connected)
                 except OSError as exc:
                     failed(exc)
                 continue

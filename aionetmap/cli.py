@@ -33,6 +33,7 @@ examples:
   python -m aionetmap echo netmap:eth0 --ip 192.0.2.10/24 --port 7
   python -m aionetmap capture netmap:eth0/r -w eth0.pcap -c 1000
   python -m aionetmap info netmap:eth0-1
+  python -m aionetmap doctor netmap:eth0
 """
 
 
@@ -54,6 +55,13 @@ def _udp_port(text: str) -> int:
     value = int(text)
     if not 0 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"a UDP port is 0..65535, got {text}")
+    return value
+
+
+def _vlan_id(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 4094:
+        raise argparse.ArgumentTypeError(f"a VLAN id is 1..4094, got {text}")
     return value
 
 
@@ -86,7 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
     """The ``aionetmap`` argument parser with its subcommands."""
     parser = argparse.ArgumentParser(
         prog="aionetmap",
-        description="netmap packet I/O under asyncio: demo, UDP echo, capture, port info.",
+        description="netmap packet I/O under asyncio: demo, UDP echo, capture, port info, "
+        "set-up checks.",
         epilog=_PORTSPECS + "\n" + _EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -121,6 +130,9 @@ def build_parser() -> argparse.ArgumentParser:
     echo.add_argument("--gateway", metavar="A.B.C.D", help="default gateway")
     echo.add_argument("--mac", metavar="aa:bb:cc:dd:ee:ff",
                       help="MAC address (default: the interface's, or a random one)")  # fmt: skip
+    echo.add_argument("--vlan", type=_vlan_id, metavar="ID",
+                      help="802.1Q VLAN id: take only frames tagged with it, tag all replies "
+                      "(default: untagged; tagged frames are dropped)")  # fmt: skip
     echo.add_argument("-c", "--count", type=_positive_int, metavar="N",
                       help="stop after echoing N datagrams")  # fmt: skip
     _add_live_options(echo)
@@ -155,6 +167,16 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("portspec", help="the port to open (see portspecs below)")
     info.add_argument("--json", action="store_true", help="print JSON")
 
+    doctor = sub.add_parser(
+        "doctor",
+        help="check the set-up for a port (or the machine): netmap module, permissions, "
+        "interface, offloads, IPv6; exits 1 on a problem",
+        epilog=_PORTSPECS,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    doctor.add_argument("portspec", nargs="?", help="the port to check (default: none)")
+    doctor.add_argument("--json", action="store_true", help="print JSON")
+
     # Listed for --help only: main() hands everything after "bench" to `python -m bench`
     # untouched (argparse cannot pass options through a REMAINDER positional).
     sub.add_parser("bench", help="run the benchmarks: python -m bench ARGS, in a source checkout")
@@ -166,6 +188,10 @@ def _dispatch(args: argparse.Namespace) -> int:
 
     if args.command == "info":
         return commands.info(args.portspec, as_json=args.json)
+    if args.command == "doctor":
+        from aionetmap._cli.doctor import doctor
+
+        return doctor(args.portspec, as_json=args.json)
     main: Coroutine[Any, Any, int]
     if args.command == "demo":
         from aionetmap.demo import run_demo
@@ -174,7 +200,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     elif args.command == "echo":
         main = commands.echo(
             args.portspec, args.ip, args.port, gateway=args.gateway, mac=args.mac,
-            count=args.count, duration=args.duration,
+            vlan=args.vlan, count=args.count, duration=args.duration,
             interval=None if args.quiet else args.interval,
         )  # fmt: skip
     else:

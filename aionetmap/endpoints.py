@@ -20,7 +20,7 @@ from aionetmap.frame_transport import FrameTransport
 from aionetmap.interface import NetInterface
 from aionetmap.ports.base import Port, PortInfo
 from aionetmap.stack import Host, HostConfig
-from aionetmap.stack.ethernet import ETH_HEADER_LEN
+from aionetmap.stack.ethernet import ETH_HEADER_LEN, VLAN_TAG_LEN
 from aionetmap.udp_transport import UdpTransport
 
 __all__ = ["create_datagram_endpoint", "create_frame_endpoint", "open_interface"]
@@ -95,6 +95,7 @@ async def open_interface(
     mtu: int | None = None,
     config: HostConfig | None = None,
     fast_path: bool = True,
+    vlan: int | None = None,
 ) -> NetInterface:
     """Open ``port`` (a portspec or an open :class:`Port`) and put an IPv4 host on it.
 
@@ -103,13 +104,17 @@ async def open_interface(
     the port's; ``config`` tunes the stack (ARP timers and queues, ICMP rate limits,
     reassembly; ``accept_partial_checksum`` left at ``None`` is decided by the port: on
     for netmap on an OS interface, whose frames from a local kernel may hold partial UDP
-    checksums nothing flags). ``fast_path=False`` handles every frame in the pure-Python
-    stack instead of the native classifier and builder (same behaviour, slower: for
-    debugging and comparison). The caller closes the interface (which closes a port it opened).
+    checksums nothing flags). ``vlan`` (1..4094) puts the host on that 802.1Q VLAN, like a
+    Linux VLAN sub-interface: it takes only frames tagged with that id and tags all it
+    sends; without it, frames tagged with a VLAN id are dropped (``drop_eth_vlan_tagged``).
+    ``fast_path=False`` handles every frame in the pure-Python stack instead of the native
+    classifier and builder (same behaviour, slower: for debugging and comparison). The
+    caller closes the interface (which closes a port it opened).
     """
     return _start_interface(
-        port, address, mac, gateway, mtu, config, close_when_unused=False, fast_path=fast_path
-    )
+        port, address, mac, gateway, mtu, config,
+        close_when_unused=False, fast_path=fast_path, vlan=vlan,
+    )  # fmt: skip
 
 
 def _start_interface(
@@ -122,15 +127,20 @@ def _start_interface(
     *,
     close_when_unused: bool,
     fast_path: bool = True,
+    vlan: int | None = None,
 ) -> NetInterface:
     loop = asyncio.get_running_loop()
     opened, owns = _open(port)
     iface = None
     try:
         info = opened.info
-        link_mtu = mtu or info.mtu or min(1500, info.max_frame - ETH_HEADER_LEN)
+        # The MTU counts IPv4 bytes: a tag, if any, comes on top (as on a Linux VLAN device).
+        header = ETH_HEADER_LEN + (0 if vlan is None else VLAN_TAG_LEN)
+        link_mtu = mtu or info.mtu or min(1500, info.max_frame - header)
         config = _config_for(config, info)
-        host = Host(_mac_for(mac, opened), address, gateway=gateway, mtu=link_mtu, config=config)
+        host = Host(
+            _mac_for(mac, opened), address, gateway=gateway, mtu=link_mtu, config=config, vlan=vlan
+        )
         iface = NetInterface(
             loop,
             opened,
@@ -162,31 +172,38 @@ async def create_datagram_endpoint(
     config: HostConfig | None = None,
     allow_broadcast: bool = False,
     read_buffer_limit: int | None = None,
+    vlan: int | None = None,
 ) -> tuple[UdpTransport, _P]:
     """Serve a UDP protocol on a netmap (or AF_PACKET, or software-pipe) port.
 
     Like ``loop.create_datagram_endpoint``: returns ``(transport, protocol)`` once
     ``connection_made`` has run. ``local_addr`` is ``(ip, port)``; port 0 picks a free one.
+    ``ip`` is the interface address (the default, also when ``local_addr`` is ``None``) or
+    the wildcard ``"0.0.0.0"``: as with a kernel socket, only a wildcard-bound endpoint also
+    receives datagrams sent to the subnet broadcast or 255.255.255.255 (its replies leave
+    from the interface address), and its ``sockname`` is ``("0.0.0.0", port)``.
     ``remote_addr`` makes a connected endpoint (``sendto`` without an address; only the
     peer's datagrams are delivered). Endpoints on the same ``port`` (spec or object) in
-    the same loop share one host; ``address``/``mac``/``gateway``/``mtu``/``config`` (see
-    :func:`open_interface`) apply when that host is created. ``allow_broadcast`` lets the
-    endpoint send to broadcast addresses, as asyncio's keyword of that name does.
+    the same loop share one host; ``address``/``mac``/``gateway``/``mtu``/``config``/``vlan``
+    (see :func:`open_interface`) apply when that host is created. ``allow_broadcast`` lets
+    the endpoint send to broadcast addresses, as asyncio's keyword of that name does.
     Destinations are checked as asyncio checks them: see :class:`~aionetmap.UdpTransport`.
-    :func:`open_interface`) apply when that host is created. ``read_buffer_limit`` is how
-    many bytes are held for the protocol while it has paused reading (each datagram counts
-    its payload plus 256 bytes; default 212,992, like Linux's ``rmem_default``); beyond
-    it, datagrams are dropped and counted in ``stats()["rx_dropped_paused"]``.
+    ``read_buffer_limit`` is how many bytes are held for the protocol while it has paused
+    reading (each datagram counts its payload plus 256 bytes; default 212,992, like Linux's
+    ``rmem_default``); beyond it, datagrams are dropped and counted in
+    ``stats()["rx_dropped_paused"]``.
     """
     loop = asyncio.get_running_loop()
     iface_address = _interface_address(address, local_addr)
     ip_only = str(ipaddress.IPv4Interface(iface_address).ip)
+    local_ip: str | None = None
     if local_addr is not None:
         wanted_ip = str(local_addr[0]).split("/")[0]
         if wanted_ip not in ("", "0.0.0.0", ip_only):
             raise ValueError(
                 f"local_addr {local_addr!r} does not match the interface address {iface_address}"
             )
+        local_ip = "0.0.0.0" if wanted_ip in ("", "0.0.0.0") else ip_only
     local_port = 0 if local_addr is None else int(local_addr[1])
 
     # Keyed by the spec text or by the Port object itself: either way, one host per port.
@@ -200,9 +217,14 @@ async def create_datagram_endpoint(
         raise ValueError(
             f"port {iface.port.info.name} already carries {iface.interface}, not {iface_address}"
         )
+    if iface is not None and iface.host.vlan != vlan:
+        raise ValueError(
+            f"port {iface.port.info.name} already carries a host with vlan={iface.host.vlan}, "
+            f"not vlan={vlan}"
+        )
     if iface is None:
         iface = _start_interface(
-            port, iface_address, mac, gateway, mtu, config, close_when_unused=True
+            port, iface_address, mac, gateway, mtu, config, close_when_unused=True, vlan=vlan
         )
         per_loop[port] = iface
         iface.add_close_callback(functools.partial(_forget, loop, port))
@@ -213,6 +235,7 @@ async def create_datagram_endpoint(
             remote_addr=remote_addr,
             allow_broadcast=allow_broadcast,
             read_buffer_limit=read_buffer_limit,
+            local_ip=local_ip,
         )
     except BaseException:
         # Nobody else uses it (and it is not finishing a send for an endpoint that left).

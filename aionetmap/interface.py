@@ -4,6 +4,12 @@ endpoints bound to that address.
 Received frames go to the host (ARP, ICMP, UDP demultiplexing); its events reach the right
 endpoint; the frames it wants sent (ARP replies, echo replies, resolved datagrams) go out
 ahead of queued datagrams; its timers (ARP retries and expiry) run on ``loop.call_at``.
+
+A datagram larger than the MTU leaves as IPv4 fragments, built by the host (the C fast
+path builds single frames only). Its fragments are one group: they go into the TX ring in
+one pass or not at all, so a full ring never leaves a peer half a datagram. An endpoint's
+datagrams are taken from its buffer only when the ring has room for all their frames, so
+its flow control (``pause_writing``) sees every fragment of a queued datagram.
 """
 
 from __future__ import annotations
@@ -22,9 +28,11 @@ from aionetmap._address import parse_destination, unreachable
 from aionetmap._constants import EPHEMERAL_PORTS
 from aionetmap._driver import PortDriver
 from aionetmap._log import logger
+from aionetmap._txqueue import TxQueue, slots_per_frame, tx_capacity
 from aionetmap._udppath import UdpFastPath
 from aionetmap.ports.base import FrameBatch, Port
 from aionetmap.stack import (
+    AddressConflict,
     DatagramReceived,
     EchoReplyReceived,
     Host,
@@ -32,6 +40,8 @@ from aionetmap.stack import (
     SendFailed,
 )
 from aionetmap.stack.addresses import LIMITED_BROADCAST
+from aionetmap.stack.ipv4 import fragment_payload_size
+from aionetmap.stack.udp import UDP_HEADER_LEN
 from aionetmap.udp_transport import UdpTransport
 
 __all__ = ["NetInterface"]
@@ -39,6 +49,7 @@ __all__ = ["NetInterface"]
 Address = tuple[str, int]
 
 _ADDRESS_CACHE_LIMIT = 4096
+_CONFLICT_WARN_LIMIT = 64  # stations warned about by name; after that, warn every time
 
 
 class NetInterface:
@@ -63,13 +74,19 @@ class NetInterface:
         self.port = port
         self.host = host
         self.interface = ipaddress.IPv4Interface(f"{host.address}/{host.network.prefixlen}")
-        self.max_payload = host.max_payload
-        """Largest UDP payload one datagram may carry (the MTU minus IPv4 and UDP headers)."""
+        info = port.info
+        self._frame_slots = slots_per_frame(info.backend, info.buf_size, host.mtu)
+        self._tx_capacity = tx_capacity(info.tx_slots, info.tx_rings)
+        self._fragment_size = fragment_payload_size(host.mtu)
+        self.max_payload = self._largest_payload(host.max_payload)
+        """Largest UDP payload one datagram may carry: 65507 (the IPv4 limit), or less on
+        a port whose TX ring cannot hold that many fragments at once."""
         self._owns_port = owns_port
         self._close_when_unused = close_when_unused
         self._endpoints: dict[int, UdpTransport] = {}
         self._tx_ready: dict[UdpTransport, None] = {}  # insertion-ordered set: round robin
-        self._control: list[bytes] = []  # frames the host built (ARP, ICMP, resolved datagrams)
+        # Frames the host built (ARP, ICMP, resolved datagrams, fragments in groups).
+        self._control = TxQueue(port, self._frame_slots, self._tx_capacity)
         self.address_cache: dict[Any, Address] = {}
         """Validated unicast destinations, keyed by what callers passed (endpoints read it
         directly)."""
@@ -86,6 +103,7 @@ class NetInterface:
         self._ping_ident = int.from_bytes(os.urandom(2))
         self._ping_seq = itertools.count(1)
         self._ping_waiters: dict[tuple[int, int], asyncio.Future[float]] = {}
+        self._conflicting_macs: set[bytes] = set()
         self.closed = False
         self._closed_future: asyncio.Future[None] = loop.create_future()
         self._close_callbacks: list[Callable[[NetInterface], None]] = []
@@ -128,6 +146,7 @@ class NetInterface:
         remote_addr: Address | None = None,
         allow_broadcast: bool = False,
         read_buffer_limit: int | None = None,
+        local_ip: str | None = None,
     ) -> tuple[UdpTransport, Any]:
         """Bind a UDP port (0 picks a free one) and connect a protocol to it.
 
@@ -136,18 +155,29 @@ class NetInterface:
         send to raises here, as ``connect()`` would (see :meth:`check_address`).
         ``read_buffer_limit``: bytes held for the protocol while it has paused reading
         (see :meth:`UdpTransport.set_read_buffer_limit`; None keeps the default).
+        ``local_ip`` is the address to bind to: the interface's own (the default) or the
+        wildcard ``"0.0.0.0"`` (``""`` too, as asyncio takes it). As with a kernel socket,
+        only a wildcard-bound endpoint also receives datagrams sent to the subnet broadcast
+        and to 255.255.255.255; its replies still leave from the interface's address.
         """
         if self.closed:
             raise OSError(errno.EBADF, f"interface {self} is closed")
+        wildcard = self._is_wildcard(local_ip)
         remote = None
         if remote_addr is not None:
             remote = self.check_address(remote_addr, allow_broadcast=allow_broadcast)
-        port_number = self._allocate(local_port)
+        port_number = self._allocate(local_port, wildcard)
         try:  # bound first, then the protocol, as loop.create_datagram_endpoint does
             protocol = protocol_factory()
             waiter: asyncio.Future[None] = self.loop.create_future()
             transport = UdpTransport(
-                self, protocol, port_number, remote, waiter=waiter, allow_broadcast=allow_broadcast
+                self,
+                protocol,
+                port_number,
+                remote,
+                waiter=waiter,
+                allow_broadcast=allow_broadcast,
+                wildcard=wildcard,
             )
             if read_buffer_limit is not None:
                 transport.set_read_buffer_limit(read_buffer_limit)
@@ -195,12 +225,18 @@ class NetInterface:
         ``stack_rx_frames``/``stack_tx_frames`` (frames the host handled or built).
         ``tx_dropped_close`` counts frames an interface closing by itself (its last endpoint
         gone) left unsent because the port took none for ``CLOSE_STALL_TIMEOUT`` seconds.
+        ``control_queue`` counts host frames waiting for the ring (a fragmented datagram
+        once); ``tx_groups_dropped`` the host's fragmented datagrams too large for it (its
+        own ICMP replies: an endpoint's are refused at ``sendto``);
+        ``reassembly_datagrams``/``reassembly_bytes`` what fragment reassembly holds now.
         """
         merged: dict[str, int] = dict(self.port.stats())
         for name, value in self.host.stats.as_dict().items():
             merged[f"stack_{name}" if name in ("rx_frames", "tx_frames") else name] = value
         merged["control_queue"] = len(self._control)
         merged["tx_dropped_close"] = self._tx_dropped_close
+        merged["tx_groups_dropped"] = self._control.groups_dropped
+        merged["reassembly_datagrams"], merged["reassembly_bytes"] = self.host.reassembly
         return merged
 
     def close(self) -> None:
@@ -309,11 +345,23 @@ class NetInterface:
 
     # === Internals ===
 
-    def _allocate(self, wanted: int) -> int:
+    def _is_wildcard(self, local_ip: str | None) -> bool:
+        """Whether binding to ``local_ip`` means the wildcard; ValueError if it is neither
+        that nor our address (a kernel socket says EADDRNOTAVAIL)."""
+        if local_ip is None or local_ip == str(self.host.address):
+            return False
+        if local_ip in ("", "0.0.0.0"):
+            return True
+        raise ValueError(
+            f"cannot bind to {local_ip!r}: the interface address is {self.host.address} "
+            "(bind to it or to the wildcard 0.0.0.0)"
+        )
+
+    def _allocate(self, wanted: int, wildcard: bool = False) -> int:
         port = self._pick_port(wanted)
-        self.host.bind_udp(port)
+        self.host.bind_udp(port, wildcard=wildcard)
         if self._fast is not None:
-            self._fast.bind(port)
+            self._fast.bind(port, wildcard=wildcard)
         return port
 
     def _release(self, port: int) -> None:
@@ -348,7 +396,7 @@ class NetInterface:
     def _on_batch(self, batch: FrameBatch) -> None:
         now = self.loop.time()
         if self._fast is not None:
-            if not self._fast.receive(batch, now, self._endpoints):
+            if not self._fast.receive(batch, now, self._endpoints, self._after_host):
                 return  # all delivered or dropped in C: the host has nothing new
         else:
             receive = self.host.receive_frame
@@ -366,9 +414,7 @@ class NetInterface:
         host = self.host
         while (event := host.next_event()) is not None:
             self._dispatch(event)
-        frames = host.frames_to_send()
-        if frames:
-            self._control.extend(frames)
+        if self._control.take_from(host):
             self.driver.request_flush()
         self._reschedule_timer()
 
@@ -390,6 +436,25 @@ class NetInterface:
             fut = self._ping_waiters.get((event.ident, event.seq))
             if fut is not None and not fut.done():
                 fut.set_result(time.perf_counter())
+        elif isinstance(event, AddressConflict):
+            self._address_conflict(event)
+
+    def _address_conflict(self, event: AddressConflict) -> None:
+        """Warn, once per other station (counted in ``arp_conflicts`` every time): the
+        host keeps its address and its endpoints keep working, but peers may be reaching
+        the other station instead."""
+        if event.mac in self._conflicting_macs:
+            return
+        if len(self._conflicting_macs) < _CONFLICT_WARN_LIMIT:
+            self._conflicting_macs.add(event.mac)
+        what = "probes for" if event.probe else "claims"
+        logger.warning(
+            "aionetmap: address conflict on %s: station %s %s %s (see the arp_conflicts counter)",
+            self.port.info.name,
+            event.mac.hex(":"),
+            what,
+            event.ip,
+        )
 
     def _reschedule_timer(self) -> None:
         at = self.host.get_timer()
@@ -413,11 +478,8 @@ class NetInterface:
 
     def _fill_tx(self) -> bool:
         """Move host frames, then queued datagrams, into the ring; True if the ring filled."""
-        if self._control:
-            sent = self.port.send(self._control)
-            del self._control[:sent]
-            if self._control:
-                return True
+        if self._control and self._control.send():
+            return True
         now = self.loop.time()
         ready = self._tx_ready
         for transport in list(ready):
@@ -442,24 +504,28 @@ class NetInterface:
         host = self.host
         payloads, dsts = transport.pending()
         take = min(self.port.tx_space(), self.driver.batch.capacity, len(payloads))
+        fragmented = bool(take) and max(map(len, payloads[:take])) > host.max_unfragmented
+        if fragmented:
+            take = self._fitting(payloads, take)
         left_behind = take < len(payloads)
         chunk, chunk_dsts = payloads[:take], dsts[:take]
         built: FrameBatch | None = None
+        connected = transport.get_extra_info("peername") is not None
         # error_received may run from here on: the protocol may send, close, or close us.
-        if self._fast is not None:
+        if self._fast is not None and not fragmented:
             built = self._fast.send(
-                chunk, chunk_dsts, transport.local_port, now, transport.send_failed
+                chunk, chunk_dsts, transport.local_port, now, transport.send_failed, connected
             )
-        else:
+        else:  # the host fragments; a mixed chunk goes there whole, to keep its order
             for payload, dst in zip(chunk, chunk_dsts, strict=True):
                 try:
-                    host.send_datagram(payload, dst, transport.local_port, now)
+                    host.send_datagram(payload, dst, transport.local_port, now, connected=connected)
                 except OSError as exc:
                     transport.send_failed(exc)
         full = False
         if not self.closed:
             full = self._queue_built(built)
-            if self._fast is None or self._fast.used_host:
+            if self._fast is None or fragmented or self._fast.used_host:
                 # Events (ARP queue overflow, resolution requests) are handled outside
                 # the pass. Datagrams the fast path built itself cannot cause any.
                 self._schedule_stack_poll()
@@ -469,6 +535,31 @@ class NetInterface:
         transport.consumed(len(chunk))
         return full or left_behind
 
+    def _fitting(self, payloads: list[bytes], take: int) -> int:
+        """How many of the first ``take`` datagrams the ring has room for now, counting
+        every fragment. A datagram is left in its endpoint's buffer (and flow control)
+        until all of its frames fit; ``sendto`` refused any that could never fit."""
+        space = self.port.tx_space()
+        for i in range(take):
+            space -= self._datagram_slots(len(payloads[i]))
+            if space < 0:
+                return i
+        return take
+
+    def _datagram_slots(self, size: int) -> int:
+        """TX slots a UDP datagram with ``size`` bytes of payload takes."""
+        if size <= self.host.max_unfragmented:
+            return 1  # as the unfragmented path has always counted (one frame)
+        fragments = -(-(size + UDP_HEADER_LEN) // self._fragment_size)
+        return fragments * self._frame_slots
+
+    def _largest_payload(self, limit: int) -> int:
+        """``limit``, or the largest payload whose fragments fit the whole TX ring."""
+        if self._datagram_slots(limit) <= self._tx_capacity:
+            return limit
+        fragments = self._tx_capacity // self._frame_slots
+        return max(self.host.max_unfragmented, fragments * self._fragment_size - UDP_HEADER_LEN)
+
     def _queue_built(self, built: FrameBatch | None) -> bool:
         """Put the fast path's frames, then the host's, into the ring; True if it filled."""
         full = False
@@ -477,13 +568,10 @@ class NetInterface:
             if sent < built.count:  # frames spanning slots: keep the rest, in order
                 self._control.extend(built.frame_bytes(i) for i in range(sent, built.count))
                 full = True
-        frames = self.host.frames_to_send()
-        if frames:
-            sent = self.port.send(frames) if not full else 0
-            if sent < len(frames):
-                self._control.extend(frames[sent:])
-                full = True
-        return full
+        self._control.take_from(self.host)
+        if self._control and not full:
+            full = self._control.send()
+        return full or bool(self._control)
 
     def _link_down(self, exc: OSError) -> None:
         # Every endpoint hears of it; they stay open and serve again when the link is back.

@@ -70,7 +70,13 @@ Address = tuple[str, int]
 
 
 class UdpTransport(PortTransportBase, asyncio.DatagramTransport):
-    """One bound UDP port on a :class:`~aionetmap.interface.NetInterface`."""
+    """One bound UDP port on a :class:`~aionetmap.interface.NetInterface`.
+
+    Bound to the interface's address (``sockname`` ``(ip, port)``) it receives only
+    datagrams sent to that address; bound to the wildcard (``("0.0.0.0", port)``) it also
+    receives those sent to the subnet broadcast and to 255.255.255.255, as kernel sockets
+    do. Either way it sends from the interface's address, and never receives multicast.
+    """
 
     def __init__(
         self,
@@ -81,10 +87,12 @@ class UdpTransport(PortTransportBase, asyncio.DatagramTransport):
         *,
         waiter: asyncio.Future[None] | None = None,
         allow_broadcast: bool = False,
+        wildcard: bool = False,
     ) -> None:
         loop = iface.loop
         extra = {
-            "sockname": (str(iface.host.address), local_port),
+            # A wildcard endpoint names itself as a kernel socket bound to 0.0.0.0 does.
+            "sockname": ("0.0.0.0" if wildcard else str(iface.host.address), local_port),
             "peername": remote,
             "mac": iface.host.mac,
             "interface": iface.interface,

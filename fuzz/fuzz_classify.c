@@ -4,8 +4,9 @@
  * against a byte-by-byte RFC 1071 reference, and fast_udp_build / fast_udp_build_to whose
  * frames must classify back as the datagrams that were built.
  *
- * Input: a host context (MAC, IP, broadcast, MTU, bound ports, whether the partial-checksum
- * rule is on), a mode byte, then frames and, in some modes, a checksum flag byte per frame.
+ * Input: a host context (MAC, IP, broadcast, MTU, VLAN, bound and wildcard ports, whether
+ * the partial-checksum rule is on), a mode byte, then frames and, in some modes, a checksum
+ * flag byte per frame.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -139,6 +140,7 @@ static void fuzz_roundtrip(struct input *in, int use_table)
     src.mac[0] &= 0xFE; /* a unicast source, or the frame is (rightly) dropped */
     src.ip = in_u32(in);
     src.ttl = in_u8(in);
+    src.vlan_tci = in_u16(in) % 4095; /* 0: untagged; else a tag with VID 1..4094 */
     uint16_t sport = in_u16(in), ident = in_u16(in);
     struct fast_dst dst;
     in_bytes(in, dst.mac, 6);
@@ -148,15 +150,16 @@ static void fuzz_roundtrip(struct input *in, int use_table)
     uint32_t plen = in_u16(in) % 2000;
     uint8_t *payload = malloc(plen ? plen : 1);
     in_bytes(in, payload, plen);
-    uint32_t arena_size = FAST_UDP_OVERHEAD + plen, off = 0, len = 0, built;
+    uint32_t hdr = FAST_UDP_OVERHEAD + (src.vlan_tci ? FAST_VLAN_TAG_LEN : 0);
+    uint32_t arena_size = hdr + plen, off = 0, len = 0, built;
     uint8_t *arena = malloc(arena_size);
     if (use_table) {
         uint32_t index = 0;
-        built = fast_udp_build_to(&src, sport, ident, (const char *)payload, plen, &plen, &dst, 1,
-                                  &index, 1, arena, arena_size, &off, &len);
+        built = fast_udp_build_to(&src, sport, ident, 1, (const char *)payload, plen, &plen,
+                                  &dst, 1, &index, 1, arena, arena_size, &off, &len);
     } else {
         uint32_t ip = dst.ip, port = dst.port;
-        built = fast_udp_build(&src, sport, ident, (const char *)payload, plen, &plen,
+        built = fast_udp_build(&src, sport, ident, 1, (const char *)payload, plen, &plen,
                                (const char *)dst.mac, 6, &ip, &port, 1, arena, arena_size, &off,
                                &len);
     }
@@ -171,6 +174,7 @@ static void fuzz_roundtrip(struct input *in, int use_table)
         ctx.ip = dst.ip;
         ctx.broadcast = 0xFFFFFFFFu; /* a /32: no subnet broadcast of its own */
         ctx.mtu = 9000;
+        ctx.vlan = src.vlan_tci;
         ctx.ports[dst.port >> 3] |= (uint8_t)(1u << (dst.port & 7));
         uint8_t kind;
         uint16_t reason, sp, dp;
@@ -179,7 +183,7 @@ static void fuzz_roundtrip(struct input *in, int use_table)
         struct fast_rx rx = {&kind, &reason, &po, &pl, &sip, &sp, &dp, &key, 1, 0, 0, 0, 0, 0};
         CHECK(fast_classify(&ctx, &rx, arena, arena_size, &off, &len, NULL, 1) == 1);
         CHECK(kind == FAST_KIND_DELIVER && reason == FAST_CSUM_VERIFIED);
-        CHECK(po == FAST_UDP_OVERHEAD && pl == plen && sip == src.ip && sp == sport &&
+        CHECK(po == hdr && pl == plen && sip == src.ip && sp == sport &&
               dp == dst.port);
         CHECK(plen == 0 || memcmp(arena + po, payload, plen) == 0);
     }
@@ -201,12 +205,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ctx.ip = in_u32(&in);
     ctx.broadcast = in_u32(&in);
     ctx.mtu = in_u16(&in);
-    ctx.accept_partial = what & 16;
-    /* a few bound ports, and sometimes every port */
+    ctx.accept_partial = what & 64;
+    ctx.vlan = what & 16 ? in_u16(&in) % 4095 : 0;
+    /* a few bound ports, and sometimes every port; some of them on the wildcard */
     memset(ctx.ports, what & 8 ? 0xFF : 0, sizeof ctx.ports);
+    memset(ctx.wildcard, what & 32 ? 0xFF : 0, sizeof ctx.wildcard);
     for (int k = 0; k < 4; k++) {
         uint16_t port = in_u16(&in);
         ctx.ports[port >> 3] |= (uint8_t)(1u << (port & 7));
+        if (k & 1)
+            ctx.wildcard[port >> 3] |= (uint8_t)(1u << (port & 7));
     }
     fuzz_classify(&in, &ctx);
     return 0;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install the system tools the suite and the demo drive (iproute2 for namespaces and veth,
-# ping/arping as real kernel peers, a C compiler for the cffi build). Does nothing when they
-# are already present; needs root (CI runs as root) to install anything.
+# ping/arping/dig as real kernel peers, a C compiler for the cffi build). Does nothing when
+# they are already present; needs root (CI runs as root) to install anything.
 #
 # With --fuzz it also installs what `make fuzz` needs (clang and its sanitizer/libFuzzer
 # runtime); nothing else asks for those, so they stay opt-in (`make fuzz-deps`).
@@ -16,6 +16,7 @@ fi
 command -v ip >/dev/null || need+=(iproute2)
 command -v ping >/dev/null || need+=(iputils-ping)
 command -v arping >/dev/null || need+=(arping)
+command -v dig >/dev/null || need+=(bind9-dnsutils)
 command -v gcc >/dev/null || need+=(gcc)
 command -v make >/dev/null || need+=(make)
 [ -e /usr/include/linux/if_packet.h ] || need+=(linux-libc-dev)

@@ -582,3 +582,32 @@ async def test_demo_process_cleans_up_on_sigint() -> None:
     assert "demo interrupted by SIGINT; everything was closed" in rest.decode()
     if IS_ROOT:
         assert not _netns_of(proc.pid)
+
+
+async def test_echo_on_a_vlan_talks_tagged() -> None:
+    name = _pipe_name()
+    err = io.StringIO()
+    server = asyncio.create_task(
+        commands.echo(f"pipe:{name}{{0", "10.7.0.1/24", 7, vlan=9, count=1, interval=None, err=err)
+    )
+    async with asyncio.timeout(10):
+        while "Ctrl-C to stop" not in err.getvalue():
+            await asyncio.sleep(0.01)
+        sock = await aionetmap.open_udp(
+            port=f"pipe:{name}}}0", local_addr=("10.7.0.2/24", 4000), vlan=9
+        )
+        await sock.sendto(b"tagged", ("10.7.0.1", 7))
+        assert await sock.recvfrom() == (b"tagged", ("10.7.0.1", 7))
+        assert await server == 0
+    await sock.aclose()
+    sock.transport.get_extra_info("netinterface").close()
+    assert f"echo: UDP 10.7.0.1:7 on pipe:{name}{{0 vlan 9 (pipe backend" in err.getvalue()
+    assert not _shm_leftovers(name)
+
+
+@pytest.mark.parametrize("vlan", ["0", "4095", "x"])
+def test_echo_vlan_must_be_a_vlan_id(vlan: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        cli.build_parser().parse_args(["echo", "pipe:x{0", "--ip", "10.0.0.1/24", "--vlan", vlan])
+    assert exit_info.value.code == 2
+    assert "--vlan" in capsys.readouterr().err

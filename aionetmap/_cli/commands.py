@@ -105,12 +105,14 @@ async def echo(
     *,
     gateway: str | None = None,
     mac: str | None = None,
+    vlan: int | None = None,
     count: int | None = None,
     duration: float | None = None,
     interval: float | None = 1.0,
     err: TextIO | None = None,
 ) -> int:
-    """UDP echo server on ``spec`` at ``address`` (``A.B.C.D/N``), port ``udp_port``.
+    """UDP echo server on ``spec`` at ``address`` (``A.B.C.D/N``), port ``udp_port``, on
+    802.1Q VLAN ``vlan`` if given.
 
     It answers ARP and ping too. Runs until Ctrl-C/SIGTERM, ``count`` datagrams or
     ``duration`` seconds; prints live counters every ``interval`` seconds (None: never).
@@ -119,14 +121,15 @@ async def echo(
     if "/" not in address:
         raise CliError(f"--ip {address}: give the prefix length too, e.g. {address}/24")
     with Stopper() as stopper:
-        iface = await open_interface(spec, address=address, gateway=gateway, mac=mac)
+        iface = await open_interface(spec, address=address, gateway=gateway, mac=mac, vlan=vlan)
         try:
             transport, server = await iface.create_datagram_endpoint(
                 lambda: EchoServer(count), local_port=udp_port
             )
             info = iface.port.info
             print(
-                f"echo: UDP {iface.interface.ip}:{transport.local_port} on {info.name} "
+                f"echo: UDP {iface.interface.ip}:{transport.local_port} on {info.name}"
+                f"{'' if vlan is None else f' vlan {vlan}'} "
                 f"({info.backend} backend, mac {format_mac(iface.host.mac)}); "
                 "answers ARP and ping; Ctrl-C to stop",
                 file=err,

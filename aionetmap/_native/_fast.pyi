@@ -18,6 +18,9 @@ class _Lib:
     FAST_ETH_MULTICAST: int
     FAST_ETH_BAD_SOURCE: int
     FAST_ETH_UNSUPPORTED_TYPE: int
+    FAST_ETH_VLAN_TAGGED: int
+    FAST_ETH_VLAN_MISMATCH: int
+    FAST_ETH_VLAN_UNTAGGED: int
     FAST_IP_TRUNCATED: int
     FAST_IP_BAD_VERSION: int
     FAST_IP_BAD_IHL: int
@@ -47,6 +50,7 @@ class _Lib:
     FAST_PORT_BITMAP_BYTES: int
     FAST_MAX_UDP_PAYLOAD: int
     FAST_UDP_OVERHEAD: int
+    FAST_VLAN_TAG_LEN: int
 
     def fast_inet_checksum(self, data: _CData, len: int, initial: int, /) -> int: ...
     # count, or -1 when count exceeds the result arrays' capacity
@@ -68,6 +72,7 @@ class _Lib:
         src: _CData,
         src_port: int,
         ident: int,
+        ident_step: int,
         payloads: bytes,
         payloads_size: int,
         plens: _CData,
@@ -88,6 +93,7 @@ class _Lib:
         src: _CData,
         src_port: int,
         ident: int,
+        ident_step: int,
         payloads: bytes,
         payloads_size: int,
         plens: _CData,

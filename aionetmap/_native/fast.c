@@ -153,9 +153,9 @@ static inline uint8_t slow(struct verdict *v, uint16_t kind, uint32_t l3)
     return v->kind = FAST_KIND_SLOW;
 }
 
-static inline int port_bound(const struct fast_ctx *ctx, uint16_t port)
+static inline int port_bound(const uint8_t *bitmap, uint16_t port)
 {
-    return ctx->ports[port >> 3] >> (port & 7) & 1;
+    return bitmap[port >> 3] >> (port & 7) & 1;
 }
 
 static inline int is_broadcast_mac(const uint8_t *m)
@@ -203,7 +203,8 @@ static uint8_t classify_udp(const struct fast_ctx *ctx, const uint8_t *f, uint32
             return drop(v, FAST_UDP_BAD_CHECKSUM);
     }
     uint16_t dport = rd16(u + 2);
-    if (port_bound(ctx, dport)) {
+    /* Broadcast goes only to ports bound to the wildcard address, as on Linux. */
+    if (port_bound(ip_broadcast ? ctx->wildcard : ctx->ports, dport)) {
         v->reason = how;
         v->off = start + 8;
         v->len = length - 8;
@@ -284,12 +285,18 @@ static uint8_t classify_frame(const struct fast_ctx *ctx, const uint8_t *f, uint
     if (f[6] & 1)
         return drop(v, FAST_ETH_BAD_SOURCE);
     uint32_t ethertype = rd16(f + 12);
-    uint32_t off = 14;
+    uint32_t off = 14, vid = 0;
     if (ethertype == ETH_VLAN) {
         if (size < 18)
             return drop(v, FAST_ETH_TRUNCATED);
+        vid = rd16(f + 14) & 0xFFFu; /* 0: a priority tag, which leaves the frame untagged */
         ethertype = rd16(f + 16);
         off = 18;
+    }
+    if (vid != ctx->vlan) {
+        if (!ctx->vlan)
+            return drop(v, FAST_ETH_VLAN_TAGGED);
+        return drop(v, vid ? FAST_ETH_VLAN_MISMATCH : FAST_ETH_VLAN_UNTAGGED);
     }
     if (ethertype == ETH_ARP)
         return slow(v, FAST_SLOW_ARP, off);
@@ -336,21 +343,37 @@ int fast_classify(const struct fast_ctx *ctx, struct fast_rx *rx, const uint8_t 
 
 /* ---- build --------------------------------------------------------------------------- */
 
+/* Bytes of Ethernet header (MACs, the tag if any, EtherType) every frame from src has. */
+static inline uint32_t eth_len(const struct fast_src *src)
+{
+    return src->vlan_tci ? 14 + FAST_VLAN_TAG_LEN : 14;
+}
+
+/* The Ethernet header of a frame from src to dst_mac; returns where the IPv4 header goes. */
+static uint8_t *put_eth(const struct fast_src *src, const char *dst_mac, uint8_t *f)
+{
+    memcpy(f, dst_mac, 6);
+    memcpy(f + 6, src->mac, 6);
+    if (src->vlan_tci) {
+        put16(f + 12, ETH_VLAN);
+        put16(f + 14, src->vlan_tci);
+        f += FAST_VLAN_TAG_LEN;
+    }
+    put16(f + 12, ETH_IPV4);
+    return f + 14;
+}
+
 /* One frame at f for a payload of n bytes (the caller checked the room). */
 static void build_frame(const struct fast_src *src, uint16_t src_port, uint16_t ident,
                         const uint8_t *payload, uint32_t n, const char *dst_mac,
                         uint32_t dst_ip, uint16_t dst_port, uint8_t *f)
 {
-    memcpy(f, dst_mac, 6);
-    memcpy(f + 6, src->mac, 6);
-    put16(f + 12, ETH_IPV4);
-
-    uint8_t *ip = f + 14;
+    uint8_t *ip = put_eth(src, dst_mac, f);
     ip[0] = 0x45; /* version 4, no options */
     ip[1] = 0;    /* TOS */
     put16(ip + 2, 28 + n);
     put16(ip + 4, ident);
-    put16(ip + 6, 0x4000); /* DF: the stack never fragments what it sends */
+    put16(ip + 6, 0x4000); /* DF: only datagrams that fit the MTU are built here */
     ip[8] = src->ttl;
     ip[9] = PROTO_UDP;
     put16(ip + 10, 0);
@@ -369,6 +392,7 @@ static void build_frame(const struct fast_src *src, uint16_t src_port, uint16_t 
 }
 
 uint32_t fast_udp_build(const struct fast_src *src, uint16_t src_port, uint16_t ident,
+                        uint16_t ident_step,
                         const char *payloads, size_t payloads_size, const uint32_t *plens,
                         const char *dst_macs, size_t dst_macs_size, const uint32_t *dst_ips,
                         const uint32_t *dst_ports, uint32_t count, uint8_t *arena,
@@ -379,13 +403,13 @@ uint32_t fast_udp_build(const struct fast_src *src, uint16_t src_port, uint16_t 
     uint32_t i;
     for (i = 0; i < count; i++) {
         uint32_t n = plens[i];
-        uint64_t flen = (uint64_t)FAST_UDP_OVERHEAD + n;
+        uint64_t flen = (uint64_t)FAST_UDP_OVERHEAD - 14 + eth_len(src) + n;
         if (n > FAST_MAX_UDP_PAYLOAD || taken + n > payloads_size || dst_ports[i] > 0xFFFF)
             break;
         if ((uint64_t)6 * i + 6 > dst_macs_size || pos + flen > arena_size)
             break;
-        build_frame(src, src_port, (uint16_t)(ident + i), pay + taken, n, dst_macs + 6 * (size_t)i,
-                    dst_ips[i], (uint16_t)dst_ports[i], arena + pos);
+        build_frame(src, src_port, (uint16_t)(ident + i * (uint32_t)ident_step), pay + taken, n,
+                    dst_macs + 6 * (size_t)i, dst_ips[i], (uint16_t)dst_ports[i], arena + pos);
         offs[i] = (uint32_t)pos;
         lens[i] = (uint32_t)flen;
         pos += flen;
@@ -395,6 +419,7 @@ uint32_t fast_udp_build(const struct fast_src *src, uint16_t src_port, uint16_t 
 }
 
 uint32_t fast_udp_build_to(const struct fast_src *src, uint16_t src_port, uint16_t ident,
+                           uint16_t ident_step,
                            const char *payloads, size_t payloads_size, const uint32_t *plens,
                            const struct fast_dst *dsts, uint32_t ndsts,
                            const uint32_t *dst_index, uint32_t count, uint8_t *arena,
@@ -405,13 +430,13 @@ uint32_t fast_udp_build_to(const struct fast_src *src, uint16_t src_port, uint16
     uint32_t i;
     for (i = 0; i < count; i++) {
         uint32_t n = plens[i], k = dst_index[i];
-        uint64_t flen = (uint64_t)FAST_UDP_OVERHEAD + n;
+        uint64_t flen = (uint64_t)FAST_UDP_OVERHEAD - 14 + eth_len(src) + n;
         if (n > FAST_MAX_UDP_PAYLOAD || taken + n > payloads_size || k >= ndsts)
             break;
         if (pos + flen > arena_size)
             break;
         const struct fast_dst *d = &dsts[k];
-        build_frame(src, src_port, (uint16_t)(ident + i), pay + taken, n,
+        build_frame(src, src_port, (uint16_t)(ident + i * (uint32_t)ident_step), pay + taken, n,
                     (const char *)d->mac, d->ip, d->port, arena + pos);
         offs[i] = (uint32_t)pos;
         lens[i] = (uint32_t)flen;

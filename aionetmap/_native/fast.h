@@ -27,6 +27,9 @@ enum {
     FAST_ETH_MULTICAST = 4,
     FAST_ETH_BAD_SOURCE = 5,
     FAST_ETH_UNSUPPORTED_TYPE = 6,
+    FAST_ETH_VLAN_TAGGED = 7,
+    FAST_ETH_VLAN_MISMATCH = 8,
+    FAST_ETH_VLAN_UNTAGGED = 9,
     FAST_IP_TRUNCATED = 20,
     FAST_IP_BAD_VERSION = 21,
     FAST_IP_BAD_IHL = 22,
@@ -71,6 +74,7 @@ enum {
 #define FAST_PORT_BITMAP_BYTES 8192 /* one bit per UDP port */
 #define FAST_MAX_UDP_PAYLOAD 65507  /* 65535 - 20 (IPv4) - 8 (UDP) */
 #define FAST_UDP_OVERHEAD 42        /* Ethernet 14 + IPv4 20 + UDP 8 */
+#define FAST_VLAN_TAG_LEN 4         /* an 802.1Q tag adds this much to every frame */
 
 /* What the classifier knows about the host (ClassifyContext). */
 struct fast_ctx {
@@ -78,7 +82,9 @@ struct fast_ctx {
     uint32_t ip;        /* host byte order, like every address in these structs */
     uint32_t broadcast; /* subnet broadcast, 255.255.255.255 for /31 and /32 */
     uint32_t mtu;
+    uint16_t vlan; /* 802.1Q VLAN id 1..4094 the host is on; 0: untagged */
     uint8_t ports[FAST_PORT_BITMAP_BYTES]; /* bit (port & 7) of byte (port >> 3): bound */
+    uint8_t wildcard[FAST_PORT_BITMAP_BYTES]; /* same layout: bound to 0.0.0.0 (broadcast) */
     uint8_t accept_partial; /* non-zero: the FAST_CSUM_PSEUDO rule is on (see classify.py) */
 };
 
@@ -105,6 +111,7 @@ struct fast_src {
     uint8_t mac[6];
     uint32_t ip;
     uint8_t ttl;
+    uint16_t vlan_tci; /* 802.1Q TCI to tag every frame with; 0: untagged */
 };
 
 /* The Internet checksum (RFC 1071) of len bytes at data, with `initial` added to the sum:
@@ -121,14 +128,18 @@ int fast_classify(const struct fast_ctx *ctx, struct fast_rx *rx, const uint8_t 
                   const uint8_t *csum, uint32_t count);
 
 /* Build up to `count` Ethernet/IPv4/UDP frames, packed from arena offset 0, exactly as
- * stack.udp.build_udp_frame does (DF set, TOS 0, no options, both checksums). Datagram i
+ * stack.udp.build_udp_frame does (DF set, TOS 0, no options, both checksums), each with an
+ * 802.1Q tag after the MAC addresses when src->vlan_tci is not 0 (4 bytes more per frame). Datagram i
  * carries plens[i] bytes taken in turn from `payloads` (payloads_size bytes in all), goes
- * to dst_macs[6i..6i+5], dst_ips[i], dst_ports[i], and has identification ident + i
- * (mod 65536). Stops before the first datagram that is invalid (payload over
+ * to dst_macs[6i..6i+5], dst_ips[i], dst_ports[i], and has identification
+ * ident + i * ident_step (mod 65536): step 0 gives every datagram the same value (0 for
+ * unconnected atomic datagrams, as Linux), step 1 continues a connected socket's counter.
+ * Stops before the first datagram that is invalid (payload over
  * FAST_MAX_UDP_PAYLOAD bytes, destination port over 65535, payload or MAC address past the
  * bytes given) or whose frame does not fit in the rest of the arena, so the caller can
  * tell why. Returns the number of frames written to offs/lens. */
 uint32_t fast_udp_build(const struct fast_src *src, uint16_t src_port, uint16_t ident,
+                        uint16_t ident_step,
                         const char *payloads, size_t payloads_size, const uint32_t *plens,
                         const char *dst_macs, size_t dst_macs_size, const uint32_t *dst_ips,
                         const uint32_t *dst_ports, uint32_t count, uint8_t *arena,
@@ -145,6 +156,7 @@ struct fast_dst {
  * one table index instead of a MAC, an address and a port. Also stops before an index that
  * is not below ndsts. */
 uint32_t fast_udp_build_to(const struct fast_src *src, uint16_t src_port, uint16_t ident,
+                           uint16_t ident_step,
                            const char *payloads, size_t payloads_size, const uint32_t *plens,
                            const struct fast_dst *dsts, uint32_t ndsts,
                            const uint32_t *dst_index, uint32_t count, uint8_t *arena,

@@ -14,14 +14,16 @@ from aionetmap._native.fast_common import MAX_UDP_PAYLOAD, cdata_view, check_mac
 class FastUdpBuilder:
     """Batch UDP sender: the C twin of :func:`~aionetmap.stack.udp.build_udp_frame`.
 
-    Every frame carries identification ``ident``, which then advances by one (mod 65536)
-    per datagram built, as a ``Host``'s counter does; set ``ident`` to continue another
-    counter's sequence.
+    Every frame carries identification ``ident``, which then advances by ``ident_step``
+    (mod 65536) per datagram built. The host's rules (``Host.reserve_idents``) give step 1
+    to continue a connected endpoint's counter, and ident 0 with step 0 for unconnected
+    datagrams (atomic: DF set, never fragmented, as Linux numbers them).
     """
 
     __slots__ = (
         "_arrays",
         "_ident",
+        "_ident_step",
         "_ips_view",
         "_lens_view",
         "_ports_view",
@@ -38,6 +40,7 @@ class FastUdpBuilder:
         """The frames of the last :meth:`build` (reused by the next one)."""
         self._src: Any = None
         self._ident = 0
+        self._ident_step = 1
         plens = ffi.new("uint32_t[]", capacity)
         ips = ffi.new("uint32_t[]", capacity)
         ports = ffi.new("uint32_t[]", capacity)
@@ -47,7 +50,9 @@ class FastUdpBuilder:
         self._ports_view = cdata_view(ports, "I")
 
     def __repr__(self) -> str:
-        return f"<FastUdpBuilder capacity={self.capacity} ident={self._ident}>"
+        return (
+            f"<FastUdpBuilder capacity={self.capacity} ident={self._ident} step={self._ident_step}>"
+        )
 
     @property
     def ident(self) -> int:
@@ -60,17 +65,32 @@ class FastUdpBuilder:
             raise ValueError(f"FastUdpBuilder: ident must be in 0..65535, not {value!r}")
         self._ident = value
 
-    def set_source(self, mac: bytes, ip: int, ttl: int = 64) -> None:
-        """Our MAC and IPv4 address (an int), and the TTL of every frame (0..255)."""
+    @property
+    def ident_step(self) -> int:
+        """How much the identification advances per datagram (0 keeps it fixed)."""
+        return self._ident_step
+
+    @ident_step.setter
+    def ident_step(self, value: int) -> None:
+        if not isinstance(value, int) or not 0 <= value <= 0xFFFF:
+            raise ValueError(f"FastUdpBuilder: ident_step must be in 0..65535, not {value!r}")
+        self._ident_step = value
+
+    def set_source(self, mac: bytes, ip: int, ttl: int = 64, vlan: int = 0) -> None:
+        """Our MAC and IPv4 address (an int), the TTL of every frame (0..255), and the
+        802.1Q VLAN id every frame is tagged with (1..4094, priority 0; 0: untagged)."""
         who = "FastUdpBuilder.set_source"
         mac = check_mac(mac, who)
         check_u32(ip, "the IPv4 address", who)
         if not isinstance(ttl, int) or not 0 <= ttl <= 255:
             raise ValueError(f"{who}: TTL must be in 0..255, not {ttl!r}")
+        if not isinstance(vlan, int) or not 0 <= vlan <= 4094:
+            raise ValueError(f"{who}: VLAN id must be in 0..4094, not {vlan!r}")
         src: Any = ffi.new("struct fast_src *")
         src.mac = list(mac)
         src.ip = ip
         src.ttl = ttl
+        src.vlan_tci = vlan
         self._src = src
 
     def build(
@@ -115,6 +135,7 @@ class FastUdpBuilder:
             self._src,
             src_port,
             self._ident,
+            self._ident_step,
             blob,
             len(blob),
             lens_c,
@@ -131,7 +152,7 @@ class FastUdpBuilder:
         if built < n:
             self._check_stop(built, lens[built], dst_ports[built], who)
         batch.count = built
-        self._ident = (self._ident + built) & 0xFFFF
+        self._ident = (self._ident + built * self._ident_step) & 0xFFFF
         return batch
 
     def build_to(
@@ -160,7 +181,7 @@ class FastUdpBuilder:
         self._lens_view[:n] = array("I", lens)
         self._ips_view[:n] = array("I", dst_index[:n])  # reused as the index array
         built = lib.fast_udp_build_to(
-            self._src, src_port, self._ident, blob, len(blob), self._arrays[0],
+            self._src, src_port, self._ident, self._ident_step, blob, len(blob), self._arrays[0],
             table.entries, table.count, self._arrays[1], n,
             batch.arena, batch.arena_size, batch.offs, batch.lens,
         )  # fmt: skip
@@ -169,7 +190,7 @@ class FastUdpBuilder:
                 raise ValueError(f"{who}: index {dst_index[built]} is not in the table")
             self._check_stop(built, lens[built], 0, who)
         batch.count = built
-        self._ident = (self._ident + built) & 0xFFFF
+        self._ident = (self._ident + built * self._ident_step) & 0xFFFF
         return batch
 
     def _fill(

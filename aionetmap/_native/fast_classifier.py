@@ -37,6 +37,7 @@ class FastClassifier:
         "_format",
         "_ready",
         "_rx",
+        "_wildcard",
         "capacity",
         "csum_offloaded",
         "csum_pseudo",
@@ -60,6 +61,7 @@ class FastClassifier:
         ctx: Any = ffi.new("struct fast_ctx *")
         self._ctx = ctx
         self._bitmap = memoryview(ffi.buffer(ctx.ports))
+        self._wildcard = memoryview(ffi.buffer(ctx.wildcard))
         self._ready = False
         rx: Any = ffi.new("struct fast_rx *")
         arrays = {
@@ -110,35 +112,48 @@ class FastClassifier:
         ip: int,
         broadcast: int,
         mtu: int,
+        vlan: int = 0,
         *,
         accept_partial_checksum: bool = False,
     ) -> None:
         """What ``ClassifyContext`` holds besides the ports: our MAC, our address, the
-        subnet broadcast (255.255.255.255 for /31 and /32), the MTU (addresses as ints)
-        and whether a checksum field equal to the pseudo-header sum is accepted."""
+        subnet broadcast (255.255.255.255 for /31 and /32), the MTU (addresses as ints),
+        the VLAN id (1..4094; 0 for an untagged host) and whether a checksum field equal
+        to the pseudo-header sum is accepted."""
         who = "FastClassifier.set_context"
         mac = check_mac(mac, who)
         check_u32(ip, "the IPv4 address", who)
         check_u32(broadcast, "the broadcast address", who)
         if not isinstance(mtu, int) or not 0 <= mtu <= 0xFFFF:
             raise ValueError(f"{who}: MTU must be in 0..65535, not {mtu!r}")
+        if not isinstance(vlan, int) or not 0 <= vlan <= 4094:
+            raise ValueError(f"{who}: VLAN id must be in 0..4094, not {vlan!r}")
         ctx = self._ctx
         ctx.mac = list(mac)
         ctx.ip = ip
         ctx.broadcast = broadcast
         ctx.mtu = mtu
+        ctx.vlan = vlan
         ctx.accept_partial = bool(accept_partial_checksum)
         self._ready = True
 
-    def bind(self, port: int) -> None:
-        """Deliver datagrams to ``port`` (0..65535); binding twice is harmless."""
+    def bind(self, port: int, *, wildcard: bool = False) -> None:
+        """Deliver datagrams to ``port`` (0..65535); binding twice is harmless. A port bound
+        with ``wildcard`` (to 0.0.0.0) also receives broadcast datagrams."""
         self._check_port(port)
-        self._bitmap[port >> 3] |= 1 << (port & 7)
+        bit = 1 << (port & 7)
+        self._bitmap[port >> 3] |= bit
+        if wildcard:
+            self._wildcard[port >> 3] |= bit
+        else:
+            self._wildcard[port >> 3] &= ~bit & 0xFF
 
     def unbind(self, port: int) -> None:
         """Stop delivering ``port`` (nothing happens if it is not bound)."""
         self._check_port(port)
-        self._bitmap[port >> 3] &= ~(1 << (port & 7)) & 0xFF
+        keep = ~(1 << (port & 7)) & 0xFF
+        self._bitmap[port >> 3] &= keep
+        self._wildcard[port >> 3] &= keep
 
     def is_bound(self, port: int) -> bool:
         """True if ``port`` is bound."""

@@ -71,6 +71,7 @@ int pkt_netns_socket(const char *nspath, int domain, int type, int protocol, int
 int pkt_ifinfo_get(int fd, const char *ifname, pkt_ifinfo *out);
 int pkt_ethtool_set(int fd, const char *ifname, uint32_t cmd, uint32_t value);
 int pkt_ethtool_get(int fd, const char *ifname, uint32_t cmd, uint32_t *value);
+int pkt_ethtool_driver(int fd, const char *ifname, char *out, size_t outlen);
 
 pkt_port *pkt_port_new(int fd, const pkt_ifinfo *ifi, const pkt_config *cfg, int *err, int *stage);
 void pkt_port_free(pkt_port *p);

@@ -1,5 +1,6 @@
 /* AF_PACKET backend, part 1: sockets in another network namespace, and the interface facts
- * (index, MTU, MAC) and ethtool settings the backend and the test fixtures need. */
+ * (index, MTU, MAC), driver name and ethtool settings the backend, the test fixtures and
+ * `aionetmap doctor` need. */
 #define _GNU_SOURCE
 #include "packet.h"
 
@@ -113,4 +114,29 @@ int pkt_ethtool_get(int fd, const char *ifname, uint32_t cmd, uint32_t *value)
         return -errno;
     *value = ev.data;
     return 0;
+}
+
+int pkt_ethtool_driver(int fd, const char *ifname, char *out, size_t outlen)
+{
+    struct ethtool_drvinfo info;
+    struct ifreq ifr;
+    size_t n;
+
+    if (out == NULL || outlen == 0)
+        return -EINVAL;
+    out[0] = '\0';
+    if (copy_ifname(&ifr, ifname) < 0)
+        return -EINVAL;
+    memset(&info, 0, sizeof(info));
+    info.cmd = ETHTOOL_GDRVINFO;
+    ifr.ifr_data = (char *)&info;
+    if (ioctl(fd, SIOCETHTOOL, &ifr) < 0)
+        return -errno;
+    /* The kernel NUL-terminates it, but do not rely on that: stop at the field's end. */
+    n = strnlen(info.driver, sizeof(info.driver));
+    if (n >= outlen)
+        n = outlen - 1;
+    memcpy(out, info.driver, n);
+    out[n] = '\0';
+    return (int)n;
 }

@@ -4,10 +4,13 @@
 #include "packet_int.h"
 
 #include <errno.h>
+#include <linux/if_ether.h>
 #include <string.h>
 #include <sys/socket.h>
 
 /* ---- TX --------------------------------------------------------------------------- */
+
+static inline uint32_t rd_be16(const uint8_t *p) { return (uint32_t)p[0] << 8 | p[1]; }
 
 uint32_t pkt_tx_space(const pkt_port *p) { return p->tx_slots - p->tx_count; }
 uint32_t pkt_tx_pending(const pkt_port *p) { return p->tx_count; }
@@ -23,6 +26,10 @@ int pkt_tx_queue(pkt_port *p, const uint8_t *arena, uint32_t arena_size, const u
             return -EMSGSIZE;
         if (offs[i] > arena_size || lens[i] > arena_size - offs[i])
             return -EFAULT;
+        /* tx_max leaves room for an 802.1Q tag over the MTU; like the kernel (which would
+         * fail the whole sendmmsg), take a frame that uses that room only if it is tagged. */
+        if (lens[i] > p->tx_max - VLAN_HLEN_ && rd_be16(arena + offs[i] + 12) != ETH_P_8021Q)
+            return -EMSGSIZE;
     }
     n = p->tx_slots - p->tx_count;
     if (n > count)

@@ -34,6 +34,8 @@ DEFAULT_TX_SLOTS: Final = 1024
 """TX staging slots: one ``sendmmsg`` call's worth."""
 
 _ETH_HLEN = 14
+_VLAN_HLEN = 4
+_TPID_8021Q = b"\x81\x00"
 _ARPHRD_ETHER = 1
 _ARPHRD_LOOPBACK = 772  # lo carries (zeroed) Ethernet headers too
 _STATS_FIELDS = (
@@ -214,7 +216,9 @@ class PacketPort(ClosingContext):
         cfg.rx_frames = rx_frames or DEFAULT_RX_FRAMES
         cfg.frame_size = frame_size or 0
         cfg.tx_slots = tx_slots or DEFAULT_TX_SLOTS
-        cfg.tx_max = ifi.mtu + _ETH_HLEN
+        # Room for an 802.1Q tag over the MTU, which Linux allows tagged frames (and only
+        # them: pkt_tx_queue and send() refuse an untagged frame that long).
+        cfg.tx_max = ifi.mtu + _ETH_HLEN + _VLAN_HLEN
         cfg.qdisc_bypass = int(qdisc_bypass)
         cfg.sndbuf = sndbuf or 0
         err: Any = ffi.new("int *")
@@ -277,8 +281,11 @@ class PacketPort(ClosingContext):
     def send(self, frames: Sequence[bytes | bytearray | memoryview]) -> int:
         handle = self._live()
         sizes = [f.nbytes if isinstance(f, memoryview) else len(f) for f in frames]
+        untagged_max = self._info.max_frame - _VLAN_HLEN
         for i, size in enumerate(sizes):  # all of them, before queuing anything
             if not _ETH_HLEN <= size <= self._info.max_frame:
+                raise self._size_error(i, size)
+            if size > untagged_max and not _vlan_tagged(frames[i]):
                 raise self._size_error(i, size)
         count = min(len(sizes), lib.pkt_tx_space(handle))
         if count == 0:
@@ -315,7 +322,8 @@ class PacketPort(ClosingContext):
         if n < 0:
             for i in range(start, batch.count):
                 size = batch.lengths[i]
-                if not _ETH_HLEN <= size <= self._info.max_frame:
+                untagged = not _vlan_tagged(batch.frame(i))
+                if not _ETH_HLEN <= size <= self._info.max_frame - _VLAN_HLEN * untagged:
                     raise self._size_error(i, size)
             raise ValueError(f"{self._info.name}: batch offsets point outside its arena")
         return n
@@ -400,5 +408,14 @@ class PacketPort(ClosingContext):
     def _size_error(self, index: int, size: int) -> ValueError:
         return ValueError(
             f"{self._info.name}: frame {index} is {size} bytes; "
-            f"frames must be {_ETH_HLEN}..{self._info.max_frame} bytes"
+            f"frames must be {_ETH_HLEN}..{self._info.max_frame - _VLAN_HLEN} bytes, "
+            f"{self._info.max_frame} with an 802.1Q tag"
         )
+
+
+def _vlan_tagged(frame: bytes | bytearray | memoryview) -> bool:
+    """Whether an Ethernet frame (at least 14 bytes) carries an 802.1Q tag."""
+    view = memoryview(frame)
+    if view.format != "B" or view.ndim != 1:
+        view = memoryview(view.tobytes())
+    return view[12:14] == _TPID_8021Q

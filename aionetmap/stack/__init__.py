@@ -30,6 +30,7 @@ from aionetmap.stack.drops import DropReason, StackStats
 from aionetmap.stack.errors import DatagramTooLarge, IntegrityError, ParseError, SanityError
 from aionetmap.stack.ethernet import EthernetHeader, EtherType, build_ethernet_frame
 from aionetmap.stack.events import (
+    AddressConflict,
     ArpResolved,
     DatagramReceived,
     EchoReplyReceived,
@@ -49,6 +50,7 @@ from aionetmap.stack.ipv4 import IpProtocol, IPv4Header, build_ipv4_packet
 from aionetmap.stack.udp import UdpHeader, build_udp_frame, build_udp_segment
 
 __all__ = [
+    "AddressConflict",
     "ArpOperation",
     "ArpPacket",
     "ArpResolved",

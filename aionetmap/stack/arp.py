@@ -138,8 +138,10 @@ class ArpPacket:
         )
 
 
-def build_arp_request(src_mac: MacLike, src_ip: IPv4Like, target_ip: IPv4Like) -> bytes:
-    """A broadcast frame asking who has ``target_ip``."""
+def build_arp_request(
+    src_mac: MacLike, src_ip: IPv4Like, target_ip: IPv4Like, *, vlan_tci: int | None = None
+) -> bytes:
+    """A broadcast frame asking who has ``target_ip`` (802.1Q-tagged with ``vlan_tci``)."""
     mac = parse_mac(src_mac)
     packet = ArpPacket(
         ArpOperation.REQUEST,
@@ -148,13 +150,19 @@ def build_arp_request(src_mac: MacLike, src_ip: IPv4Like, target_ip: IPv4Like) -
         ZERO_MAC,
         IPv4Address(ip_to_int(target_ip)),
     )
-    return build_ethernet_frame(BROADCAST_MAC, mac, EtherType.ARP, bytes(packet))
+    return build_ethernet_frame(BROADCAST_MAC, mac, EtherType.ARP, bytes(packet), vlan_tci=vlan_tci)
 
 
 def build_arp_reply(
-    src_mac: MacLike, src_ip: IPv4Like, dst_mac: MacLike, dst_ip: IPv4Like
+    src_mac: MacLike,
+    src_ip: IPv4Like,
+    dst_mac: MacLike,
+    dst_ip: IPv4Like,
+    *,
+    vlan_tci: int | None = None,
 ) -> bytes:
-    """A frame to ``dst_mac`` telling it that ``src_ip`` is at ``src_mac``."""
+    """A frame to ``dst_mac`` telling it that ``src_ip`` is at ``src_mac`` (802.1Q-tagged
+    with ``vlan_tci``)."""
     mac, peer = parse_mac(src_mac), parse_mac(dst_mac)
     packet = ArpPacket(
         ArpOperation.REPLY,
@@ -163,9 +171,9 @@ def build_arp_reply(
         peer,
         IPv4Address(ip_to_int(dst_ip)),
     )
-    return build_ethernet_frame(peer, mac, EtherType.ARP, bytes(packet))
+    return build_ethernet_frame(peer, mac, EtherType.ARP, bytes(packet), vlan_tci=vlan_tci)
 
 
-def build_gratuitous_arp(mac: MacLike, ip: IPv4Like) -> bytes:
+def build_gratuitous_arp(mac: MacLike, ip: IPv4Like, *, vlan_tci: int | None = None) -> bytes:
     """An RFC 5227 announcement: a broadcast request whose sender and target IP are ``ip``."""
-    return build_arp_request(mac, ip, ip)
+    return build_arp_request(mac, ip, ip, vlan_tci=vlan_tci)

@@ -9,8 +9,10 @@ Order of checks (the first failing check decides the reason; C must keep this or
                3. dst MAC: ours -> go on; ff:ff:ff:ff:ff:ff -> go on (L2 broadcast);
                   other group address -> ETH_MULTICAST; other unicast -> ETH_OTHER_HOST
                4. src MAC is a group address                -> ETH_BAD_SOURCE
-               5. EtherType 0x8100: frame < 18 -> ETH_TRUNCATED; else skip the 4-byte tag
-                  (one tag only; the VLAN id is not checked)
+               5. EtherType 0x8100: frame < 18 -> ETH_TRUNCATED; VLAN id (low 12 bits
+                  of the TCI) 0 counts as untagged (a priority tag). Then: host without
+                  a VLAN and a VLAN id -> ETH_VLAN_TAGGED; host with a VLAN and another
+                  id -> ETH_VLAN_MISMATCH, untagged -> ETH_VLAN_UNTAGGED. One tag only.
                6. EtherType ARP -> Slow(ARP); not IPv4 -> ETH_UNSUPPORTED_TYPE
     IPv4       7. < 20 bytes after the Ethernet header      -> IP_TRUNCATED
                8. version != 4                              -> IP_BAD_VERSION
@@ -37,7 +39,8 @@ Order of checks (the first failing check decides the reason; C must keep this or
                   verifies, or (c) ``ctx.accept_partial_checksum`` is on and the field
                   equals the folded pseudo-header sum (see below); else
                                                             -> UDP_BAD_CHECKSUM
-              23. destination port bound                    -> Deliver
+              23. unicast destination and port bound, or broadcast destination and
+                  port bound to the wildcard                -> Deliver
               24. IPv4 destination is a broadcast           -> UDP_NO_LISTENER
               25. otherwise                                 -> Slow(UDP_UNREACHABLE)
 
@@ -57,8 +60,11 @@ How each delivered datagram passed is ``Deliver.checksum`` (a ``UdpChecksum``).
 
 Subnet broadcast: for prefixes /31 and /32 there is none, and ``ctx.broadcast`` is
 255.255.255.255. Frames to other MACs are never looked at further; the stack joins no
-multicast groups, so multicast frames are dropped. Broadcast UDP to a bound port is
-delivered like unicast. The host sends untagged frames only, also in reply to tagged ones.
+multicast groups, so multicast frames are dropped. As on Linux, broadcast UDP reaches
+only ports bound to the wildcard address (``wildcard_ports``, a subset of ``ports``); an
+endpoint bound to the unicast address never sees it. A host with ``vlan`` (1..4094) takes
+only frames tagged with that id, and tags all it sends; a host without takes untagged and
+priority-tagged frames, as Linux without a VLAN sub-interface does.
 Frames carrying the host's own source MAC are not singled out: a port must not loop the
 host's transmitted frames back to it.
 """
@@ -136,9 +142,13 @@ class ClassifyContext:
     broadcast: int
     """Our subnet broadcast address (255.255.255.255 for /31 and /32)."""
     ports: AbstractSet[int]
-    """Bound UDP ports."""
+    """Bound UDP ports (all of them, wildcard ones included)."""
     mtu: int = 1500
     """Largest IPv4 packet; frames over 14 + 4 + mtu bytes are dropped."""
+    vlan: int = 0
+    """The host's 802.1Q VLAN id (1..4094), or 0 for an untagged host."""
+    wildcard_ports: AbstractSet[int] = frozenset()
+    """Ports bound to the wildcard address (0.0.0.0), which also receive broadcast."""
     accept_partial_checksum: bool = False
     """Accept a UDP checksum field equal to the pseudo-header sum (check 22 (c)): for ports
     that may carry a local kernel's partial checksums without saying so."""
@@ -210,11 +220,17 @@ def classify(frame: BytesLike, ctx: ClassifyContext, csum: int = RxChecksum.UNKN
         return _DROP[DropReason.ETH_BAD_SOURCE]
     ethertype = frame[12] << 8 | frame[13]
     offset = 14
+    vid = 0
     if ethertype == _ETH_VLAN:
         if size < 18:
             return _DROP[DropReason.ETH_TRUNCATED]
+        vid = (frame[14] << 8 | frame[15]) & 0xFFF
         ethertype = frame[16] << 8 | frame[17]
         offset = 18
+    if vid != ctx.vlan:
+        if not ctx.vlan:
+            return _DROP[DropReason.ETH_VLAN_TAGGED]
+        return _DROP[DropReason.ETH_VLAN_MISMATCH if vid else DropReason.ETH_VLAN_UNTAGGED]
     if ethertype == _ETH_ARP:
         return _SLOW[SlowKind.ARP, offset]
     if ethertype != _ETH_IPV4:
@@ -305,7 +321,7 @@ def _classify_udp(
             return _DROP[DropReason.UDP_BAD_CHECKSUM]
         how = accepted
     dst_port = buf[start + 2] << 8 | buf[start + 3]
-    if dst_port in ctx.ports:
+    if dst_port in (ctx.wildcard_ports if ip_broadcast else ctx.ports):
         src_port = buf[start] << 8 | buf[start + 1]
         return Deliver(start + 8, length - 8, src, src_port, dst_port, how)
     if ip_broadcast:

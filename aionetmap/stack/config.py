@@ -14,7 +14,10 @@ class HostConfig:
     default_ttl: int = 64
     """TTL of every packet the host sends."""
     ip_ident_seed: int = 0
-    """First IPv4 identification value (incremented per packet; there is no randomness)."""
+    """Where the IPv4 identification counters start: the per-destination ones, and
+    (spread by port number) those of connected endpoints. Unconnected datagrams that fit
+    the MTU carry 0, as Linux's do (see :class:`~aionetmap.stack.host.Host`). There is no
+    randomness, unlike Linux: runs are reproducible."""
     gratuitous_arp: bool = True
     """Announce the address with a gratuitous ARP in ``start``."""
     arp_ttl: float = 60.0
@@ -27,6 +30,11 @@ class HostConfig:
     """Datagrams that may wait per unresolved address (Linux parks about as many small
     datagrams: unres_qlen_bytes = 212992 of skb truesize). Beyond it, each is dropped
     with a ``SendFailed`` (ENOBUFS) rather than silently as the kernel does."""
+    arp_queue_bytes: int = 1024 * 1024
+    """Bytes of IPv4 packets that may wait for ARP, all next hops together. Beyond it a
+    datagram is refused with a ``SendFailed`` (ENOBUFS): with fragmentation one datagram
+    may be 64 KiB, so the count above no longer bounds the memory alone (Linux bounds its
+    queue in bytes too: ``unres_qlen_bytes``)."""
     arp_max_pending: int = 256
     """Addresses that may be resolved at once."""
     arp_max_entries: int = 1024
@@ -40,13 +48,21 @@ class HostConfig:
     reassembly: bool = True
     """Reassemble IPv4 fragments (else drop them as ``IP_FRAGMENT``)."""
     reassembly_timeout: float = 30.0
-    """Time allowed from a datagram's first fragment to its last."""
-    reassembly_max_bytes: int = 256 * 1024
-    """Fragment payload held in all."""
-    reassembly_max_per_source: int = 4
-    """Datagrams in reassembly per source address."""
+    """Time allowed from a datagram's first fragment to its last (Linux's
+    ``net.ipv4.ipfrag_time``); then its fragments are dropped as ``IP_FRAGMENT_TIMEOUT``."""
+    reassembly_max_bytes: int = 4 * 1024 * 1024
+    """Fragment payload held in all (Linux's ``net.ipv4.ipfrag_high_thresh``, 4 MiB);
+    beyond it the oldest datagrams are evicted (``IP_FRAGMENT_MEMORY``)."""
+    reassembly_max_datagrams: int = 1024
+    """Datagrams in reassembly at once, from all sources together; a fragment that would
+    start one more is dropped (``IP_FRAGMENT_TABLE_FULL``). Linux bounds this by memory
+    only; a count keeps the bookkeeping of a flood of tiny fragments bounded too."""
+    reassembly_max_per_source: int = 64
+    """Datagrams in reassembly per source address (``IP_FRAGMENT_SOURCE_LIMIT``), so that
+    one sender cannot take the whole table (Linux has no such cap; 64 leaves a busy peer
+    room for many datagrams in flight)."""
     reassembly_max_fragments: int = 64
-    """Fragments per datagram."""
+    """Fragments per datagram (``IP_FRAGMENT_LIMIT``): 45 carry 65535 bytes at MTU 1500."""
     accept_partial_checksum: bool | None = None
     """Accept a UDP datagram whose checksum field holds exactly the pseudo-header sum a
     Linux sender writes when it leaves the checksum to offload, though the checksum does
@@ -68,4 +84,15 @@ class HostConfig:
             raise TypeError(
                 "accept_partial_checksum must be True, False or None, "
                 f"not {self.accept_partial_checksum!r}"
+            )
+        limits = (
+            self.arp_queue_bytes,
+            self.reassembly_max_bytes,
+            self.reassembly_max_datagrams,
+            self.reassembly_max_per_source,
+            self.reassembly_max_fragments,
+        )
+        if self.reassembly_timeout <= 0 or min(limits) < 1:
+            raise ValueError(
+                "reassembly timeout, reassembly limits and arp_queue_bytes must be positive"
             )

@@ -31,7 +31,14 @@ class DropReason(IntEnum):
     ETH_BAD_SOURCE = 5
     """The source MAC address is a group (multicast/broadcast) address."""
     ETH_UNSUPPORTED_TYPE = 6
-    """EtherType other than IPv4 and ARP (after one skipped 802.1Q tag), or an 802.3 length."""
+    """EtherType other than IPv4 and ARP (after one 802.1Q tag), or an 802.3 length."""
+    ETH_VLAN_TAGGED = 7
+    """802.1Q-tagged with a VLAN id, to a host without ``vlan`` (Linux drops these too when
+    no VLAN sub-interface has the id; priority tags, VLAN id 0, are accepted)."""
+    ETH_VLAN_MISMATCH = 8
+    """802.1Q-tagged with a VLAN id other than the host's ``vlan``."""
+    ETH_VLAN_UNTAGGED = 9
+    """Untagged or priority-tagged (VLAN id 0), to a host with a ``vlan``."""
 
     # IPv4 (classify)
     IP_TRUNCATED = 20
@@ -63,7 +70,9 @@ class DropReason(IntEnum):
     checked or partial, and that is not a partial checksum the host accepts
     (``HostConfig.accept_partial_checksum``)."""
     UDP_NO_LISTENER = 43
-    """No bound port (answered with ICMP port unreachable unless broadcast or rate-limited)."""
+    """No bound port (answered with ICMP port unreachable unless broadcast or rate-limited).
+    Broadcast to a port bound only on the unicast address counts here too: as on Linux,
+    only wildcard-bound endpoints receive broadcast."""
 
     # ARP (Python only)
     ARP_TRUNCATED = 100
@@ -75,13 +84,21 @@ class DropReason(IntEnum):
     ARP_BAD_OPERATION = 103
     """Operation neither request (1) nor reply (2)."""
     ARP_BAD_SENDER = 104
-    """Sender MAC is zero or a group address, or sender IP is multicast/broadcast."""
+    """Sender MAC is zero or a group address, or sender IP is multicast or 255.255.255.255."""
     ARP_NOT_FOR_US = 105
     """Not about this host's address and the sender is not in the cache."""
     ARP_UNSOLICITED = 106
     """A reply to this host for an address it never asked about."""
     ARP_ADDRESS_CONFLICT = 107
-    """Another station claims this host's IPv4 address."""
+    """Another station claims this host's IPv4 address (an ``AddressConflict`` event)."""
+    ARP_SENDER_UNSPECIFIED = 108
+    """Sender IP 0.0.0.0 (an RFC 5227 probe) for an address that is not ours."""
+    ARP_SENDER_LOOPBACK = 109
+    """Sender IP in 127.0.0.0/8."""
+    ARP_SENDER_BROADCAST = 110
+    """Sender IP is the subnet's broadcast address."""
+    ARP_LOOPED_BACK = 111
+    """Sender IP and MAC are this host's own: one of its frames came back."""
 
     # ICMP (Python only)
     ICMP_TRUNCATED = 120
@@ -109,15 +126,26 @@ class DropReason(IntEnum):
     IP_FRAGMENT_TOO_BIG = 144
     """The datagram would exceed 65535 bytes (the whole datagram is dropped)."""
     IP_FRAGMENT_LIMIT = 145
-    """Per-source, per-datagram or memory limit reached (the fragment, or evicted ones)."""
+    """More than ``reassembly_max_fragments`` fragments for one datagram (the whole
+    datagram). Before 147-149 existed, this also counted their cases."""
     IP_FRAGMENT_BAD = 146
     """A non-final fragment whose length is zero or not a multiple of 8."""
+    IP_FRAGMENT_TABLE_FULL = 147
+    """A fragment that would start a datagram while ``reassembly_max_datagrams`` are
+    already in reassembly (from all sources together)."""
+    IP_FRAGMENT_MEMORY = 148
+    """Fragments over ``reassembly_max_bytes``: the oldest datagrams evicted to make room
+    (per fragment), or the new fragment if even that is not enough."""
+    IP_FRAGMENT_SOURCE_LIMIT = 149
+    """A fragment that would start one more datagram from a source that already has
+    ``reassembly_max_per_source`` in reassembly."""
 
     # Host-level (Python only)
     REPLY_UNROUTABLE = 160
     """An echo request or closed-port datagram whose reply has no route (off-link, no gateway)."""
     REPLY_TOO_LARGE = 161
-    """An echo request whose reply would exceed the MTU (the stack never fragments)."""
+    """Unused since echo replies are fragmented like any datagram (the value stays
+    reserved: a reassembled request's reply always fits the IPv4 limit)."""
     INTERNAL_ERROR = 255
     """A bug in the stack: an exception was caught at the receive boundary."""
 
@@ -157,6 +185,10 @@ class StackStats:
     """Frames queued for ``frames_to_send`` (all kinds)."""
     tx_udp: int = 0
     """UDP datagrams accepted by ``send_datagram`` (``send_failed`` counts those lost later)."""
+    tx_fragmented: int = 0
+    """Datagrams (UDP, ICMP) larger than the MTU, split into fragments."""
+    tx_fragments: int = 0
+    """Fragments queued for transmission (each one is also in ``tx_frames``)."""
     tx_arp_requests: int = 0
     """ARP requests sent, gratuitous announcements included."""
     tx_arp_replies: int = 0
@@ -175,6 +207,9 @@ class StackStats:
     """Datagrams dropped after ``send_datagram`` accepted them (SendFailed events)."""
     replies_failed: int = 0
     """Replies the host generated itself and dropped for want of an ARP answer."""
+    arp_conflicts: int = 0
+    """ARP packets by which another station claims or probes for this host's address
+    (each also reported as an ``AddressConflict`` event)."""
     drops: dict[DropReason, int] = field(default_factory=_zero_drops)
     """Dropped received frames by reason."""
 

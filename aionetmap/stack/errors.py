@@ -37,18 +37,21 @@ class SanityError(ParseError):
 
 
 class DatagramTooLarge(OSError):
-    """A payload does not fit in one IPv4 packet of the host's MTU (errno ``EMSGSIZE``).
+    """A payload does not fit in one IPv4 datagram (errno ``EMSGSIZE``, as from Linux).
 
-    The stack never fragments, so the limit for a UDP payload is ``mtu - 20 - 8`` bytes
-    (IPv4 header without options, UDP header) and the same for an ICMP echo payload
-    (``mtu - 20 - 8``, the ICMP echo header being 8 bytes too).
+    The limit is 65507 bytes for a UDP payload (65535 minus a 20-byte IPv4 header and the
+    8-byte UDP header) and the same for an ICMP echo payload (its header is 8 bytes too).
+    Anything up to it that does not fit the MTU is sent as IPv4 fragments. A port whose
+    TX ring cannot hold all the fragments of the largest datagram at once has a lower
+    limit (``NetInterface.max_payload``).
     """
 
     def __init__(self, what: str, size: int, limit: int, mtu: int) -> None:
         super().__init__(
             errno.EMSGSIZE,
-            f"{what} of {size} bytes does not fit the MTU of {mtu} "
-            f"(at most {limit} bytes = MTU - 20 IPv4 - 8 header; the stack never fragments)",
+            f"{what} of {size} bytes exceeds the limit of {limit} bytes (at most 65507 = "
+            f"65535 - 20 IPv4 - 8 header; below it, datagrams over the MTU of {mtu} are "
+            "fragmented)",
         )
         self.size = size
         """Bytes the caller tried to send."""

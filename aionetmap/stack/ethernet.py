@@ -16,8 +16,9 @@
 +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 ```
 
-Exactly one 802.1Q tag is skipped; a second tag (or an 802.1ad outer tag) is left as the
-EtherType, which the receive path does not support. No frame check sequence: ports hand
+One 802.1Q tag is parsed; a second tag (or an 802.1ad outer tag) is left as the
+EtherType, which the receive path does not support. Which tags a host accepts (its own
+VLAN id, or none and priority tags) is classify's check 5. No frame check sequence: ports hand
 frames over without it.
 """
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import TypeAlias
 
 __all__ = [
+    "AddressConflict",
     "ArpResolved",
     "DatagramReceived",
     "EchoReplyReceived",
@@ -84,7 +85,30 @@ class ArpResolved:
     """Its MAC address (6 bytes)."""
 
 
+@dataclass(frozen=True, slots=True)
+class AddressConflict:
+    """Another station uses, or probes for, this host's IPv4 address (RFC 5227).
+
+    An ARP packet whose sender IP is ours but whose sender MAC is not: the host drops it
+    (``ARP_ADDRESS_CONFLICT``) and neither learns nor answers it. An RFC 5227 probe for our
+    address (sender IP 0.0.0.0): the host answers it, as Linux does, which is what tells
+    the prober that the address is taken. Either way the host keeps its address.
+    """
+
+    ip: str
+    """The contested address (this host's)."""
+    mac: bytes
+    """The other station's MAC address (6 bytes)."""
+    probe: bool
+    """True for an RFC 5227 probe, False for a claim (a packet sent from our address)."""
+
+
 Event: TypeAlias = (
-    DatagramReceived | SendFailed | EchoReplyReceived | IcmpErrorReceived | ArpResolved
+    DatagramReceived
+    | SendFailed
+    | EchoReplyReceived
+    | IcmpErrorReceived
+    | ArpResolved
+    | AddressConflict
 )
 """Any event ``Host.next_event()`` returns."""

@@ -1,18 +1,23 @@
 """IPv4 fragment reassembly under strict bounds (RFC 791 section 3.2, RFC 815 style).
 
 The stack reassembles (``HostConfig.reassembly``; when off, every fragment is dropped as
-``IP_FRAGMENT``). It never fragments what it sends. Bounds, each with its drop reason:
+``IP_FRAGMENT``). Memory stays bounded under a flood of fragments that never complete:
+every bound has its own drop reason.
 
 - ``timeout`` seconds from a datagram's first fragment to its last, else every fragment
   held for it is dropped (``IP_FRAGMENT_TIMEOUT``, counted per fragment). No ICMP time
   exceeded is sent.
+- ``max_datagrams`` datagrams in progress from all sources together; a fragment that
+  would start one more is dropped (``IP_FRAGMENT_TABLE_FULL``). Those in progress keep
+  their chance to complete, as in Linux, which refuses new fragments when full.
 - ``max_per_source`` datagrams in progress per source address; a fragment that would start
-  one more is dropped (``IP_FRAGMENT_LIMIT``).
+  one more is dropped (``IP_FRAGMENT_SOURCE_LIMIT``).
 - ``max_fragments`` fragments per datagram, else the whole datagram goes
   (``IP_FRAGMENT_LIMIT``).
 - ``max_bytes`` of fragment payload held in all; to make room the oldest other datagrams
-  are evicted (``IP_FRAGMENT_LIMIT``, per fragment), and if that is not enough the new
-  fragment is dropped.
+  are evicted (``IP_FRAGMENT_MEMORY``, per fragment), and if that is not enough the new
+  fragment is dropped (``IP_FRAGMENT_MEMORY``). Each held fragment also costs a fixed
+  bookkeeping overhead, so the per-datagram and table caps bound the rest.
 - A reassembled datagram may not exceed 65535 bytes (``IP_FRAGMENT_TOO_BIG``, the whole
   datagram: the "ping of death").
 - A non-final fragment must carry a non-zero multiple of 8 bytes (``IP_FRAGMENT_BAD``).
@@ -57,15 +62,17 @@ class Reassembler:
         on_drop: Callable[[DropReason, int], None],
         *,
         timeout: float = 30.0,
-        max_bytes: int = 256 * 1024,
-        max_per_source: int = 4,
+        max_bytes: int = 4 * 1024 * 1024,
+        max_datagrams: int = 1024,
+        max_per_source: int = 64,
         max_fragments: int = 64,
     ) -> None:
-        if timeout <= 0 or min(max_bytes, max_per_source, max_fragments) < 1:
+        if timeout <= 0 or min(max_bytes, max_datagrams, max_per_source, max_fragments) < 1:
             raise ValueError("reassembly timeout and limits must be positive")
         self._on_drop = on_drop
         self.timeout = timeout
         self.max_bytes = max_bytes
+        self.max_datagrams = max_datagrams
         self.max_per_source = max_per_source
         self.max_fragments = max_fragments
         # Insertion order is deadline order: the timeout is constant and time monotonic.
@@ -107,11 +114,14 @@ class Reassembler:
             if verdict is not None:
                 self._discard(key, verdict, extra=1)
                 return None
+        elif len(self._datagrams) >= self.max_datagrams:
+            self._on_drop(DropReason.IP_FRAGMENT_TABLE_FULL, 1)
+            return None
         elif self._per_source.get(key[0], 0) >= self.max_per_source:
-            self._on_drop(DropReason.IP_FRAGMENT_LIMIT, 1)
+            self._on_drop(DropReason.IP_FRAGMENT_SOURCE_LIMIT, 1)
             return None
         if not self._make_room(key, len(payload)):
-            self._on_drop(DropReason.IP_FRAGMENT_LIMIT, 1)
+            self._on_drop(DropReason.IP_FRAGMENT_MEMORY, 1)
             return None
         if datagram is None:
             datagram = self._datagrams[key] = _Datagram(now + self.timeout)
@@ -155,7 +165,7 @@ class Reassembler:
             victim = next((k for k in self._datagrams if k != key), None)
             if victim is None:
                 return False
-            self._discard(victim, DropReason.IP_FRAGMENT_LIMIT)
+            self._discard(victim, DropReason.IP_FRAGMENT_MEMORY)
         return True
 
     def _complete(self, key: _Key, datagram: _Datagram) -> bytes | None:

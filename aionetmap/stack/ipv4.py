@@ -34,13 +34,18 @@ from aionetmap.stack.errors import IntegrityError, SanityError
 __all__ = [
     "IPV4_HEADER_LEN",
     "MAX_DATAGRAM",
+    "MAX_IPV4_PAYLOAD",
     "IPv4Header",
     "IpProtocol",
+    "build_ipv4_fragments",
     "build_ipv4_packet",
+    "fragment_payload_size",
 ]
 
 IPV4_HEADER_LEN = 20
 MAX_DATAGRAM = 0xFFFF
+MAX_IPV4_PAYLOAD = MAX_DATAGRAM - IPV4_HEADER_LEN
+"""The largest payload one IPv4 datagram without options carries (65515 bytes)."""
 _HEADER = struct.Struct("!BBHHHBBH4s4s")
 _RESERVED, _DF, _MF, _OFFSET_MASK = 0x8000, 0x4000, 0x2000, 0x1FFF
 
@@ -208,8 +213,10 @@ def build_ipv4_packet(
 ) -> bytes:
     """A complete IPv4 packet (header with checksum, then ``payload``), without options.
 
-    DF is set by default: the stack never fragments what it sends. This is the send path,
-    so it packs the header directly instead of going through :class:`IPv4Header`.
+    DF is set by default (what Linux sends for a datagram that fits the path MTU, with
+    ``IP_PMTUDISC_WANT``). This is the send path, so it packs the header directly instead
+    of going through :class:`IPv4Header`; :func:`build_ipv4_fragments` splits a payload that
+    does not fit the MTU.
     """
     total = IPV4_HEADER_LEN + (payload.nbytes if isinstance(payload, memoryview) else len(payload))
     if not (0 <= protocol <= 255 and 0 <= ttl <= 255 and 0 <= ident <= 0xFFFF and 0 <= tos <= 255):
@@ -232,3 +239,55 @@ def build_ipv4_packet(
     )
     header[10:12] = inet_checksum(header).to_bytes(2, "big")
     return bytes(header) + bytes(payload)
+
+
+def fragment_payload_size(mtu: int) -> int:
+    """Payload bytes in every fragment but the last: the MTU minus a 20-byte header,
+    rounded down to a multiple of 8 (fragment offsets count 8-byte units). 1480 at 1500."""
+    if not 68 <= mtu <= MAX_DATAGRAM:
+        raise ValueError(f"MTU must be in 68..65535, not {mtu}")
+    return (mtu - IPV4_HEADER_LEN) & ~7
+
+
+def build_ipv4_fragments(
+    src: IPv4Like,
+    dst: IPv4Like,
+    protocol: int,
+    payload: BytesLike,
+    *,
+    mtu: int,
+    ttl: int = 64,
+    ident: int = 0,
+    tos: int = 0,
+) -> list[bytes]:
+    """``payload`` as IPv4 fragments of at most ``mtu`` bytes each, in order (RFC 791).
+
+    The layout is Linux's: every fragment but the last carries
+    :func:`fragment_payload_size` bytes, MF is set on all but the last, DF on none, all
+    share ``ident``, and each header has its own checksum. A payload that fits one packet
+    comes back as a single unfragmented packet without DF (the caller decides about DF
+    for datagrams it does not fragment). ``ValueError`` past :data:`MAX_IPV4_PAYLOAD`.
+    """
+    size = payload.nbytes if isinstance(payload, memoryview) else len(payload)
+    if size > MAX_IPV4_PAYLOAD:
+        raise ValueError(f"IPv4 payload of {size} bytes exceeds {MAX_IPV4_PAYLOAD}")
+    if not (0 <= protocol <= 255 and 0 <= ttl <= 255 and 0 <= ident <= 0xFFFF and 0 <= tos <= 255):
+        raise ValueError("IPv4 protocol, TTL, identification or TOS out of range")
+    step = fragment_payload_size(mtu)
+    data = memoryview(payload).cast("B") if isinstance(payload, memoryview) else payload
+    src_b = ip_to_int(src).to_bytes(4, "big")
+    dst_b = ip_to_int(dst).to_bytes(4, "big")
+    packets = []
+    for start in range(0, max(size, 1), step):
+        piece = data[start : start + step]
+        last = start + step >= size
+        flags = (start >> 3) | (0 if last else _MF)
+        header = bytearray(
+            _HEADER.pack(
+                0x45, tos, IPV4_HEADER_LEN + len(piece), ident, flags, ttl, protocol, 0,
+                src_b, dst_b,
+            )
+        )  # fmt: skip
+        header[10:12] = inet_checksum(header).to_bytes(2, "big")
+        packets.append(bytes(header) + bytes(piece))
+    return packets

@@ -4,6 +4,12 @@ of :func:`~aionetmap.stack.classify.classify` (ARP, ICMP, fragments, closed port
 Every received frame ends in exactly one place: a delivered datagram, a handled ARP or
 ICMP message, a held fragment, or one counted drop reason (drops found after reassembly
 count the datagram once).
+
+ARP is answered and learned only from plausible senders, as Linux does: never from 0/8,
+127/8, multicast, 255.255.255.255, the subnet broadcast or our own address. A packet that
+claims our address from another MAC, or an RFC 5227 probe for it, is reported as an
+``AddressConflict`` event (counted in ``arp_conflicts``); the claim is dropped, the probe
+answered (the answer is what tells the prober the address is in use).
 """
 
 from __future__ import annotations
@@ -28,17 +34,22 @@ from aionetmap.stack.classify import (
 from aionetmap.stack.config import HostConfig
 from aionetmap.stack.drops import DropReason, StackStats
 from aionetmap.stack.errors import ParseError
-from aionetmap.stack.events import DatagramReceived, EchoReplyReceived, Event, IcmpErrorReceived
+from aionetmap.stack.events import (
+    AddressConflict,
+    DatagramReceived,
+    EchoReplyReceived,
+    Event,
+    IcmpErrorReceived,
+)
 from aionetmap.stack.fragments import Reassembler
 from aionetmap.stack.icmp import (
-    ICMP_HEADER_LEN,
     MAX_ERROR_QUOTE,
     IcmpMessage,
     IcmpType,
     error_kind,
     port_unreachable_message,
 )
-from aionetmap.stack.ipv4 import IPV4_HEADER_LEN, IpProtocol, IPv4Header
+from aionetmap.stack.ipv4 import IpProtocol, IPv4Header
 from aionetmap.stack.ratelimit import TokenBucket
 
 __all__ = ["ReceiveMixin"]
@@ -54,6 +65,8 @@ class ReceiveMixin:
     _ip: int
     _net: int
     _mask: int
+    _broadcast: int
+    _vlan_tci: int | None
     _ctx: ClassifyContext
     _arp: ArpCache[Any]
     _reassembler: Reassembler
@@ -103,23 +116,63 @@ class ReceiveMixin:
             return
         self.stats.rx_arp += 1
         sender, target = int(arp.sender_ip), int(arp.target_ip)
-        if sender == self._ip:
-            self.stats.drop(DropReason.ARP_ADDRESS_CONFLICT)
+        if sender == 0:
+            self._on_arp_probe(arp, target, now)
+            return
+        # Martian senders are neither answered nor learned (the parser has already
+        # refused multicast and 255.255.255.255); nor is someone else using our address.
+        reason = self._arp_sender_problem(sender, arp.sender_mac)
+        if reason is not None:
+            self.stats.drop(reason)
             return
         for_us = target == self._ip
         if for_us and arp.operation is ArpOperation.REQUEST:
-            # Learn the asker (it is about to talk to us) unless it is an RFC 5227 probe
-            # (sender 0.0.0.0) or off our subnet; answer in any case.
-            if sender and sender & self._mask == self._net:
+            # Learn the asker (it is about to talk to us) unless it is off our subnet;
+            # answer in any case.
+            if sender & self._mask == self._net:
                 self._learn(sender, arp.sender_mac, now)
-            self._emit(build_arp_reply(self.mac, self._ip, arp.sender_mac, sender))
-            self.stats.tx_arp_replies += 1
+            self._send_arp_reply(arp.sender_mac, sender)
             return
-        if sender and self._arp.knows(sender, now):
+        if self._arp.knows(sender, now):
             # Replies to our requests, and announcements by neighbours we already use.
             self._learn(sender, arp.sender_mac, now)
             return
         self.stats.drop(DropReason.ARP_UNSOLICITED if for_us else DropReason.ARP_NOT_FOR_US)
+
+    def _on_arp_probe(self, arp: ArpPacket, target: int, now: float) -> None:
+        """Sender IP 0.0.0.0: an RFC 5227 probe. One for our address is answered, as Linux
+        does (the answer is what tells the prober the address is taken), and reported."""
+        if arp.sender_mac == self.mac:
+            self.stats.drop(DropReason.ARP_LOOPED_BACK)
+        elif target != self._ip or arp.operation is not ArpOperation.REQUEST:
+            self.stats.drop(DropReason.ARP_SENDER_UNSPECIFIED)
+        else:
+            self._address_conflict(arp.sender_mac, probe=True)
+            self._send_arp_reply(arp.sender_mac, 0)
+
+    def _arp_sender_problem(self, sender: int, mac: bytes) -> DropReason | None:
+        """Why an ARP packet from ``sender`` (not 0.0.0.0) must be ignored, if it must."""
+        first = sender >> 24
+        if first == 0:
+            return DropReason.ARP_SENDER_UNSPECIFIED
+        if first == 127:
+            return DropReason.ARP_SENDER_LOOPBACK
+        if sender == self._broadcast:
+            return DropReason.ARP_SENDER_BROADCAST
+        if sender == self._ip:
+            if mac == self.mac:
+                return DropReason.ARP_LOOPED_BACK
+            self._address_conflict(mac, probe=False)
+            return DropReason.ARP_ADDRESS_CONFLICT
+        return None
+
+    def _address_conflict(self, mac: bytes, *, probe: bool) -> None:
+        self.stats.arp_conflicts += 1
+        self._events.append(AddressConflict(int_to_str(self._ip), mac, probe))
+
+    def _send_arp_reply(self, mac: bytes, ip: int) -> None:
+        self._emit(build_arp_reply(self.mac, self._ip, mac, ip, vlan_tci=self._vlan_tci))
+        self.stats.tx_arp_replies += 1
 
     def _ip_parts(self, buf: BytesLike, offset: int) -> tuple[IPv4Header, memoryview] | None:
         """Header and payload of a packet classify already validated (``None``, counted,
@@ -158,10 +211,10 @@ class ReceiveMixin:
             self.stats.drop(DropReason.ICMP_ECHO_IGNORED)
             return
         reply = IcmpMessage(IcmpType.ECHO_REPLY, 0, request.ident, request.seq, request.payload)
-        # Our reply carries no IPv4 options, whatever the request carried.
-        if IPV4_HEADER_LEN + ICMP_HEADER_LEN + len(request.payload) > self.mtu:
-            self.stats.drop(DropReason.REPLY_TOO_LARGE)
-        elif self._reply(int(header.src), IpProtocol.ICMP, bytes(reply), now):
+        # Our reply carries no IPv4 options, whatever the request carried, so it is never
+        # longer than the request: it fits IPv4 and is fragmented when over the MTU (the
+        # request of `ping -s 3000` arrives reassembled).
+        if self._reply(int(header.src), IpProtocol.ICMP, bytes(reply), now):
             self.stats.tx_echo_replies += 1
         else:
             self.stats.drop(DropReason.REPLY_UNROUTABLE)

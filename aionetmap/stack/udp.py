@@ -133,8 +133,11 @@ def build_udp_frame(
     payload: BytesLike,
     ttl: int = 64,
     ident: int = 0,
+    *,
+    vlan_tci: int | None = None,
 ) -> bytes:
-    """A complete Ethernet/IPv4/UDP frame with both checksums (DF set, no options)."""
+    """A complete Ethernet/IPv4/UDP frame with both checksums (DF set, no options), with an
+    802.1Q tag when ``vlan_tci`` is given."""
     segment = build_udp_segment(src_ip, dst_ip, src_port, dst_port, payload)
     packet = build_ipv4_packet(src_ip, dst_ip, IpProtocol.UDP, segment, ttl=ttl, ident=ident)
-    return build_ethernet_frame(dst_mac, src_mac, EtherType.IPV4, packet)
+    return build_ethernet_frame(dst_mac, src_mac, EtherType.IPV4, packet, vlan_tci=vlan_tci)

@@ -77,6 +77,8 @@ class KernelUdp(ClosingContext):
         echo: bool = False,
         watch: bool = True,
         rcvbuf: int = KERNEL_RCVBUF,
+        bind_ip: str | None = None,
+        broadcast: bool = False,
     ) -> None:
         self._loop = asyncio.get_running_loop()
         self.sock = link.peer_socket(track=False)
@@ -85,7 +87,9 @@ class KernelUdp(ClosingContext):
             self.sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, rcvbuf)
             # Fragment locally rather than fail with EMSGSIZE (large-datagram tests).
             self.sock.setsockopt(socket.IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_DONT)
-            self.sock.bind((link.peer_ip, port))
+            if broadcast:
+                self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+            self.sock.bind((bind_ip or link.peer_ip, port))
             if connect is not None:
                 self.sock.connect(connect)
             if watch:
@@ -217,9 +221,12 @@ async def serve(
     udp_port: int = 7,
     port_options: Mapping[str, Any] | None = None,
     fast_path: bool | None = None,
+    address: str | None = None,
+    wildcard: bool = False,
     **endpoint_options: Any,
 ) -> AsyncIterator[Served]:
-    """Serve ``protocol_factory`` on UDP ``udp_port`` of our end of ``link`` (our IP).
+    """Serve ``protocol_factory`` on UDP ``udp_port`` of our end of ``link`` (our IP, or
+    ``address`` with its prefix), bound to that address or, with ``wildcard``, to 0.0.0.0.
 
     ``port_options`` go to :meth:`PacketPort.open`, ``endpoint_options`` (``config``,
     ``mtu``...) to :func:`aionetmap.create_datagram_endpoint`. ``fast_path`` chooses the
@@ -228,19 +235,21 @@ async def serve(
     are closed, then the port.
     """
     port = link.open_port(**(port_options or {}))
-    address = f"{link.our_ip}/{link.prefixlen}"
+    address = address or f"{link.our_ip}/{link.prefixlen}"
     try:
         if fast_path is None:
+            local = ("0.0.0.0", udp_port) if wildcard else (address, udp_port)
             transport, protocol = await aionetmap.create_datagram_endpoint(
-                protocol_factory, port=port, local_addr=(address, udp_port), **endpoint_options
-            )
+                protocol_factory, port=port, local_addr=local, address=address,
+                **endpoint_options,
+            )  # fmt: skip
         else:
             opened = await aionetmap.open_interface(
                 port, address=address, fast_path=fast_path, **endpoint_options
             )
             try:
                 transport, protocol = await opened.create_datagram_endpoint(
-                    protocol_factory, local_port=udp_port
+                    protocol_factory, local_port=udp_port, local_ip="0.0.0.0" if wildcard else None
                 )
             except BaseException:
                 opened.close()

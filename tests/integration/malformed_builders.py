@@ -45,6 +45,7 @@ WATCHED = (
     "tx_port_unreachable",
     "icmp_rate_limited",
     "replies_failed",
+    "arp_conflicts",
 )
 """Besides every ``drop_*`` counter, the counters a case must move exactly as it says
 (zero unless it names them)."""

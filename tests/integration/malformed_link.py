@@ -10,6 +10,7 @@ from typing import Any
 from scapy.layers.inet import UDP
 from scapy.layers.inet6 import IPv6
 from scapy.layers.l2 import Dot1Q
+from scapy.packet import Raw
 
 from tests.integration.malformed_builders import (
     BROADCAST_MAC,
@@ -45,11 +46,19 @@ ETHERNET = [
     Case("eth_unknown_ethertype",
          lambda c, n, r: [c.eth(marker(n, r), type=0x88B5)],
          drop("eth_unsupported_type")),
-    Case("eth_vlan_tag_around_unknown_type",
-         lambda c, n, r: [c.eth(Dot1Q(vlan=7, type=0x88B5) / marker(n, r))],
+    Case("eth_priority_tag_around_unknown_type",
+         lambda c, n, r: [c.eth(Dot1Q(vlan=0, type=0x88B5) / marker(n, r))],
          drop("eth_unsupported_type")),
+    # The host is untagged: a frame of VLAN 7 is not for it, as Linux without a VLAN 7
+    # sub-interface decides; a priority tag (VLAN id 0) is no VLAN and is served.
     Case("eth_vlan_tagged_udp",
          lambda c, n, r: [c.eth(Dot1Q(vlan=7) / c.ip() / c.udp(marker(n, r)))],
+         drop("eth_vlan_tagged")),
+    Case("eth_vlan_tagged_arp_request_for_us",
+         lambda c, n, r: [c.eth(Dot1Q(vlan=7, type=0x0806) / Raw(arp(c)), dst=BROADCAST_MAC)],
+         drop("eth_vlan_tagged")),
+    Case("eth_priority_tagged_udp",
+         lambda c, n, r: [c.eth(Dot1Q(vlan=0, prio=5) / c.ip() / c.udp(marker(n, r)))],
          {"rx_udp_delivered": 1}, echo=echoed),
     Case("eth_padding_after_the_ip_packet",
          lambda c, n, r: [good(c, n, r) + bytes(30)], {"rx_udp_delivered": 1}, echo=echoed),
@@ -108,9 +117,29 @@ ARP_CASES = [
     Case("arp_unsolicited_reply",
          _arp_other(lambda c: {"op": 2, "spa": c.on_net(77), "sha": "02:00:00:00:00:77"}),
          drop("arp_unsolicited", rx_arp=1)),
+    # Martian senders: neither answered nor learned (tx_arp_replies stays 0).
+    Case("arp_request_for_us_from_loopback", _arp_frame(spa="127.0.0.1"),
+         drop("arp_sender_loopback", rx_arp=1)),
+    Case("arp_request_for_us_from_the_subnet_broadcast",
+         _arp_other(lambda c: {"spa": c.subnet_broadcast}),
+         drop("arp_sender_broadcast", rx_arp=1)),
+    Case("arp_request_for_us_from_this_network", _arp_frame(spa="0.1.2.3"),
+         drop("arp_sender_unspecified", rx_arp=1)),
+    Case("arp_probe_for_another_address",
+         _arp_other(lambda c: {"spa": "0.0.0.0", "tpa": c.on_net(3)}),
+         drop("arp_sender_unspecified", rx_arp=1)),
+    Case("arp_request_for_us_from_a_multicast_sender", _arp_frame(spa="224.0.0.1"),
+         drop("arp_bad_sender")),
     Case("arp_someone_claims_our_address",
          _arp_other(lambda c: {"spa": c.our_ip, "tpa": c.our_ip}),
-         drop("arp_address_conflict", rx_arp=1)),
+         drop("arp_address_conflict", rx_arp=1, arp_conflicts=1)),
+    Case("arp_someone_answers_for_our_address",
+         _arp_other(lambda c: {"op": 2, "spa": c.our_ip, "tpa": c.peer_ip}),
+         drop("arp_address_conflict", rx_arp=1, arp_conflicts=1)),
+    # RFC 5227: the owner answers a probe for its address (Linux does), and we report it.
+    Case("arp_probe_for_our_address",
+         _arp_other(lambda c: {"spa": "0.0.0.0"}),
+         {"rx_arp": 1, "tx_arp_replies": 1, "arp_conflicts": 1}),
     Case("arp_request_for_us_with_padding",
          lambda c, n, r: [c.eth(arp(c) + bytes(18), dst=BROADCAST_MAC, type=0x0806)],
          {"rx_arp": 1, "tx_arp_replies": 1}),

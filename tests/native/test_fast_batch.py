@@ -31,9 +31,9 @@ CTX = ClassifyContext(bytes.fromhex("020000000001"), 0x0A000001, 0x0A0000FF, fro
 
 def classifier(capacity: int = 256, ctx: ClassifyContext = CTX) -> FastClassifier:
     fc = FastClassifier(capacity)
-    fc.set_context(ctx.mac, ctx.ip, ctx.broadcast, ctx.mtu)
+    fc.set_context(ctx.mac, ctx.ip, ctx.broadcast, ctx.mtu, ctx.vlan)
     for port in ctx.ports:
-        fc.bind(port)
+        fc.bind(port, wildcard=port in ctx.wildcard_ports)
     return fc
 
 
@@ -56,10 +56,11 @@ def every_verdict() -> list[bytes]:
         bytes(good),
         bytes(
             Ether(dst=OUR_MAC, src=PEER_MAC)
-            / Dot1Q(vlan=3)
+            / Dot1Q(vlan=0)
             / IP(src=PEER_IP, dst=OUR_IP)
             / UDP(dport=53)
         ),
+        bytes(Ether(dst=OUR_MAC, src=PEER_MAC) / Dot1Q(vlan=3) / IP(src=PEER_IP, dst=OUR_IP)),
         bytes(good)[:10],
         bytes(udp_frame(payload=bytes(1472))) + bytes(5),
         patched(good, 0, b"\x02\x00\x00\x00\x00\x99"),
@@ -132,14 +133,15 @@ def test_one_batch_with_every_verdict() -> None:
     batch = place(frames, list(reversed(range(len(frames)))))
     verdicts = {classify(f, CTX) for f in frames}
     reasons = {v.reason for v in verdicts if isinstance(v, Drop)}
-    assert reasons == {r for r in DropReason if r < 100}
+    vlan_host_only = {DropReason.ETH_VLAN_MISMATCH, DropReason.ETH_VLAN_UNTAGGED}
+    assert reasons == {r for r in DropReason if r < 100} - vlan_host_only
     assert {v.kind for v in verdicts if isinstance(v, Slow)} == set(SlowKind)
     fc = classifier()
     assert fc.classify(batch) == len(frames)
     assert rows(fc, len(frames)) == expected(batch)
     delivered = [i for i in range(len(frames)) if fc.kinds[i] == KIND_DELIVER]
     assert fc.delivered == len(delivered) == 3
-    assert (fc.dropped, fc.slow) == (19, 4)
+    assert (fc.dropped, fc.slow) == (20, 4)
     payloads = [
         batch.data[fc.payload_offsets[i] : fc.payload_offsets[i] + fc.payload_lengths[i]]
         for i in delivered
@@ -259,3 +261,39 @@ def test_through_the_software_pipe() -> None:
     finally:
         a.close()
         b.close()
+
+
+def test_vlan_host_batch_agrees_and_counts_every_vlan_reason() -> None:
+    ctx = ClassifyContext(CTX.mac, CTX.ip, CTX.broadcast, frozenset({53}), vlan=3)
+    eth = Ether(dst=OUR_MAC, src=PEER_MAC)
+    body = IP(src=PEER_IP, dst=OUR_IP) / UDP(sport=4000, dport=53) / b"data"
+    frames = [bytes(eth / Dot1Q(vlan=v) / body) for v in (3, 4, 0, 4095)] + [bytes(eth / body)]
+    batch = place(frames, list(range(len(frames))))
+    fc = classifier(ctx=ctx)
+    assert fc.classify(batch) == len(frames)
+    assert rows(fc, len(frames)) == expected(batch, ctx)
+    assert [fc.reasons[i] for i in range(len(frames))] == [
+        0,
+        DropReason.ETH_VLAN_MISMATCH,
+        DropReason.ETH_VLAN_UNTAGGED,
+        DropReason.ETH_VLAN_MISMATCH,
+        DropReason.ETH_VLAN_UNTAGGED,
+    ]
+
+
+def test_broadcast_batch_reaches_only_wildcard_ports() -> None:
+    ctx = ClassifyContext(CTX.mac, CTX.ip, CTX.broadcast, frozenset({53, 54}), wildcard_ports={54})
+    bcast = Ether(dst="ff:ff:ff:ff:ff:ff", src=PEER_MAC)
+    frames = [
+        bytes(bcast / IP(src=PEER_IP, dst=dst) / UDP(sport=4000, dport=port) / b"b")
+        for dst in ("10.0.0.255", "255.255.255.255")
+        for port in (53, 54)
+    ]
+    batch = place(frames, list(range(len(frames))))
+    fc = classifier(ctx=ctx)
+    fc.classify(batch)
+    assert rows(fc, len(frames)) == expected(batch, ctx)
+    assert [fc.kinds[i] for i in range(len(frames))] == [KIND_DROP, KIND_DELIVER] * 2
+    fc.bind(54)  # bound again on the unicast address only: no more broadcast
+    fc.classify(batch)
+    assert [fc.kinds[i] for i in range(len(frames))] == [KIND_DROP] * 4

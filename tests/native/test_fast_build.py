@@ -72,6 +72,7 @@ u16 = st.integers(0, 0xFFFF)
     u16,
     st.integers(0, 255),
     u16,
+    st.sampled_from([0, 1, 100, 4094]),
 )
 def test_random_datagrams_equal_build_udp_frame(
     items: list[tuple[bytes, bytes, int, int]],
@@ -80,9 +81,10 @@ def test_random_datagrams_equal_build_udp_frame(
     src_port: int,
     ttl: int,
     ident: int,
+    vlan: int,
 ) -> None:
     b = FastUdpBuilder(16)
-    b.set_source(src_mac, src_ip, ttl)
+    b.set_source(src_mac, src_ip, ttl, vlan)
     b.ident = ident
     batch = b.build(
         [p for p, _, _, _ in items],
@@ -93,7 +95,16 @@ def test_random_datagrams_equal_build_udp_frame(
     )
     want = [
         build_udp_frame(
-            src_mac, mac, src_ip, ip, src_port, port, payload, ttl=ttl, ident=(ident + i) & 0xFFFF
+            src_mac,
+            mac,
+            src_ip,
+            ip,
+            src_port,
+            port,
+            payload,
+            ttl=ttl,
+            ident=(ident + i) & 0xFFFF,
+            vlan_tci=vlan or None,
         )
         for i, (payload, mac, ip, port) in enumerate(items)
     ]
@@ -104,19 +115,37 @@ def test_random_datagrams_equal_build_udp_frame(
     assert b.ident == (ident + len(items)) & 0xFFFF
 
 
-def test_same_frames_as_a_host_with_the_same_ident_counter() -> None:
-    """The Host numbers every packet it sends; a builder seeded alike writes its bytes."""
-    seed = 0xFFFE  # wraps during the run
-    host = Host(SRC_MAC, "10.0.0.1/24", config=HostConfig(ip_ident_seed=seed, default_ttl=33))
+@pytest.mark.parametrize("connected", [False, True], ids=["unconnected", "connected"])
+def test_same_frames_as_a_host_by_its_ident_rules(connected: bool) -> None:
+    """The Host numbers what it sends (0 for unconnected atomic datagrams, a per-port
+    counter for connected ones); a builder given ``reserve_idents`` writes the same bytes."""
+    seed = 0xFFFE  # a connected port's counter starts from it, spread by the port number
+    config = HostConfig(ip_ident_seed=seed, default_ttl=33)
+    host = Host(SRC_MAC, "10.0.0.1/24", config=config)
+    twin = Host(SRC_MAC, "10.0.0.1/24", config=config)
     payloads = [bytes([i]) * i for i in range(5)]
     for i, payload in enumerate(payloads):
-        host.send_datagram(payload, ("10.0.0.255", 7000 + i), 53, now=0.0)
+        host.send_datagram(payload, ("10.0.0.255", 7000 + i), 53, now=0.0, connected=connected)
     b = builder(ttl=33)
-    b.ident = seed
+    b.ident, b.ident_step = twin.reserve_idents(5, 53 if connected else None)
     ports = [7000 + i for i in range(5)]
     batch = b.build(payloads, b"\xff" * 30, [0x0A0000FF] * 5, ports, 53)
     assert batch.frames() == host.frames_to_send()
-    assert b.ident == 3  # 0xFFFE + 5 wrapped
+    ids = [int.from_bytes(f[18:20], "big") for f in batch.frames()]
+    assert (ids[0] == 0 and len(set(ids)) == 1) is not connected
+    assert twin.reserve_idents(1, 53 if connected else None) == host.reserve_idents(
+        1, 53 if connected else None
+    )
+
+
+def test_ident_step_wraps() -> None:
+    b = builder()
+    b.ident, b.ident_step = 0xFFFF, 3
+    batch = b.build([b"a", b"b"], DST_MAC * 2, [DST_IP] * 2, [53, 53], 4000)
+    assert [int.from_bytes(f[18:20], "big") for f in batch.frames()] == [0xFFFF, 2]
+    assert b.ident == 5
+    with pytest.raises(ValueError, match="ident_step"):
+        b.ident_step = 0x10000
 
 
 def test_a_computed_zero_udp_checksum_is_sent_as_ffff() -> None:
@@ -239,3 +268,21 @@ def test_source_and_ident_are_validated() -> None:
         b.ident = 65536
     with pytest.raises(ValueError, match="capacity must be a positive int"):
         FastUdpBuilder(0)
+
+
+def test_tagged_frames_fill_the_arena_by_their_tagged_size() -> None:
+    """A tag adds 4 bytes per frame: the arena check counts them (46 + payload)."""
+    b = FastUdpBuilder(8, arena_size=3 * 56 + 10)
+    b.set_source(SRC_MAC, SRC_IP, 64, 7)
+    batch = b.build([bytes(10)] * 8, DST_MAC * 8, [DST_IP] * 8, [53] * 8, 4000)
+    assert batch.count == 3
+    assert batch.lengths[:3].tolist() == [56] * 3
+    frame = Ether(batch.frames()[0])
+    assert (frame.type, frame.vlan, frame.prio) == (0x8100, 7, 0)
+    assert scapy_checks(batch.frames()[0])[:2] == (True, True)
+
+
+@pytest.mark.parametrize("vlan", [-1, 4095, 65536])
+def test_set_source_refuses_bad_vlan_ids(vlan: int) -> None:
+    with pytest.raises(ValueError, match="VLAN id"):
+        FastUdpBuilder(1).set_source(SRC_MAC, SRC_IP, 64, vlan)

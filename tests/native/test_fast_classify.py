@@ -96,10 +96,11 @@ def classifier_for(ctx: ClassifyContext, capacity: int = 256) -> FastClassifier:
         ctx.ip,
         ctx.broadcast,
         ctx.mtu,
+        ctx.vlan,
         accept_partial_checksum=ctx.accept_partial_checksum,
     )
     for port in ctx.ports:
-        fc.bind(port)
+        fc.bind(port, wildcard=port in ctx.wildcard_ports)
     return fc
 
 
@@ -268,8 +269,10 @@ def contexts(draw: st.DrawFn) -> ClassifyContext:
     broadcast = ip | host_mask if prefix < 31 else 0xFFFFFFFF
     ports = draw(st.sets(st.sampled_from([0, 53, 4000, 65535]) | u16, max_size=20))
     mtu = usually(draw, st.sampled_from([1500, 9000, 68]), st.integers(0, 0xFFFF))
+    vlan = draw(st.sampled_from([0, 0, 1, 7, 4094]))
+    wildcard = frozenset(p for p in ports if draw(st.booleans()))
     partial = draw(st.booleans())
-    return ClassifyContext(mac, ip, broadcast, frozenset(ports), mtu, partial)
+    return ClassifyContext(mac, ip, broadcast, frozenset(ports), mtu, vlan, wildcard, partial)
 
 
 @st.composite
@@ -278,7 +281,8 @@ def frames_for(draw: st.DrawFn, ctx: ClassifyContext) -> bytes:
     any_mac = st.binary(min_size=6, max_size=6)
     dst_mac = usually(draw, st.sampled_from([ctx.mac, ctx.mac, b"\xff" * 6]), any_mac)
     src_mac = usually(draw, st.just(PEER_MAC), any_mac)
-    tags = usually(draw, st.lists(u16, max_size=1), st.lists(u16, max_size=3))
+    tci = st.sampled_from([ctx.vlan, ctx.vlan, ctx.vlan | 0xE000, 0]) | u16
+    tags = usually(draw, st.lists(tci, max_size=1), st.lists(u16, max_size=3))
     ethertype = usually(draw, st.sampled_from([0x0800] * 6 + [0x0806]), u16)
     addrs = [ctx.ip, ctx.broadcast, 0xFFFFFFFF, PEER_IP, 0x7F000001, 0xE0000001, 0]
     src = usually(draw, st.just(PEER_IP), st.sampled_from(addrs) | u32)
@@ -384,6 +388,8 @@ def test_bad_ports_are_refused(port: object) -> None:
         ((OUR_MAC, -1, 2, 1500), "the IPv4 address must be a 32-bit integer"),
         ((OUR_MAC, 1, 2**32, 1500), "the broadcast address must be a 32-bit integer"),
         ((OUR_MAC, 1, 2, 65536), "MTU must be in 0..65535"),
+        ((OUR_MAC, 1, 2, 1500, 4095), "VLAN id must be in 0..4094"),
+        ((OUR_MAC, 1, 2, 1500, -1), "VLAN id must be in 0..4094"),
     ],
 )
 def test_bad_context_is_refused(args: tuple[bytes, int, int, int], match: str) -> None:
@@ -513,3 +519,15 @@ def test_flags_are_ignored_unless_the_batch_says_they_are_known() -> None:
     batch.csum_known = False  # a port that knows nothing filled it since
     assert c_rows(fc, batch)[0][:2] == (KIND_DROP, DropReason.UDP_BAD_CHECKSUM)
     assert (fc.csum_offloaded, fc.csum_pseudo) == (0, 0)
+
+
+def test_rebinding_a_port_sets_or_clears_its_wildcard_bit() -> None:
+    fc = classifier_for(ClassifyContext(OUR_MAC, OUR_IP, BCAST, frozenset(), 1500))
+    batch = place([make_frame(dst=BCAST, dst_mac=b"\xff" * 6, dport=7)])
+    fc.bind(7)
+    assert c_rows(fc, batch)[0][:2] == (KIND_DROP, DropReason.UDP_NO_LISTENER)
+    fc.bind(7, wildcard=True)
+    assert c_rows(fc, batch)[0][0] == KIND_DELIVER
+    fc.unbind(7)
+    fc.bind(7)  # unbind cleared the wildcard bit too
+    assert c_rows(fc, batch)[0][0] == KIND_DROP

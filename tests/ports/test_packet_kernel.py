@@ -68,7 +68,7 @@ def test_port_describes_our_end(veth: VethLink) -> None:
         info = port.info
         assert info.name == f"packet:{veth.our_ifname}"
         assert (info.backend, info.ifname, info.mac) == ("packet", veth.our_ifname, veth.our_mac)
-        assert (info.mtu, info.max_frame) == (1500, 1514)
+        assert (info.mtu, info.max_frame) == (1500, 1518)  # room for an 802.1Q tag
         assert info.rx_slots >= 100
         assert info.buf_size >= 1514
         assert port.tx_wakeup == "writable"

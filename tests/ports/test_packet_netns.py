@@ -60,7 +60,7 @@ def test_namespaces_are_deleted_even_when_the_body_fails(netns_guard: None) -> N
         with link:
             seen.append(namespaces())
             with link.open_port() as port:
-                assert (port.info.mtu, port.info.max_frame) == (9000, 9014)
+                assert (port.info.mtu, port.info.max_frame) == (9000, 9018)
             socks.append(link.peer_socket())
             raise ZeroDivisionError
 

@@ -180,3 +180,28 @@ def test_open_port_dispatches_packet_specs_with_conf(veth: VethLink) -> None:
         assert port.info.name == f"packet:{veth.our_ifname}"
         assert port.info.rx_slots >= 40  # rounded up to whole ring blocks
         assert port.info.tx_slots == port.tx_space() == 8
+
+
+def tagged(size: int) -> bytes:
+    return b"\xff" * 6 + b"\x02" + bytes(5) + b"\x81\x00\x00\x64\x88\xb5" + bytes(size - 18)
+
+
+def test_the_vlan_tag_may_exceed_the_mtu_and_only_it(veth: VethLink) -> None:
+    """Linux lets a frame carry an 802.1Q tag past the MTU: 1518 bytes tagged pass, an
+    untagged frame of that size is refused before it could fail the whole sendmmsg."""
+    with veth.open_port() as port:
+        assert port.info.max_frame == 1518
+        with pytest.raises(ValueError, match=r"frame 0 is 1515 bytes; .* 1518 with an 802.1Q"):
+            port.send([frame(1515)])
+        batch = FrameBatch(2)
+        batch.extend([tagged(1518), frame(1518)])
+        with pytest.raises(ValueError, match="frame 1 is 1518 bytes"):
+            port.send_batch(batch)
+        assert port.tx_pending() == 0
+        assert port.send([tagged(1518), memoryview(tagged(1518)).cast("H")]) == 2
+        single = FrameBatch(1)
+        single.extend([tagged(1518)])
+        assert port.send_batch(single) == 1
+        port.flush()
+        stats = port.stats()
+        assert (stats["tx_frames"], stats["tx_dropped_error"]) == (3, 0)

@@ -68,9 +68,9 @@ DELIVER_GOOD = Deliver(42, 10, PEER, 4000, 53)
             raw(eth() / ip() / udp(chksum=0) / PAYLOAD), DELIVER_GOOD, id="zero-udp-checksum"
         ),
         pytest.param(
-            raw(eth() / Dot1Q(vlan=7) / ip() / udp() / PAYLOAD),
+            raw(eth() / Dot1Q(vlan=0, prio=5) / ip() / udp() / PAYLOAD),
             Deliver(46, 10, PEER, 4000, 53),
-            id="vlan-tag-skipped",
+            id="priority-tag-skipped",
         ),
         pytest.param(
             raw(eth() / ip(options=[IPOption_Router_Alert()]) / udp() / PAYLOAD),
@@ -84,18 +84,13 @@ DELIVER_GOOD = Deliver(42, 10, PEER, 4000, 53)
         ),
         pytest.param(
             raw(eth(BCAST) / ip(dst="10.0.0.255") / udp() / PAYLOAD),
-            DELIVER_GOOD,
-            id="subnet-broadcast",
+            Drop(DropReason.UDP_NO_LISTENER),
+            id="subnet-broadcast-to-unicast-bound-port",
         ),
         pytest.param(
             raw(eth(BCAST) / ip(dst="255.255.255.255") / udp() / PAYLOAD),
-            DELIVER_GOOD,
-            id="limited-broadcast",
-        ),
-        pytest.param(
-            raw(eth() / ip(dst="10.0.0.255") / udp() / PAYLOAD),
-            DELIVER_GOOD,
-            id="ip-broadcast-in-unicast-frame",
+            Drop(DropReason.UDP_NO_LISTENER),
+            id="limited-broadcast-to-unicast-bound-port",
         ),
         pytest.param(
             raw(eth() / ip() / UDP(sport=0, dport=53)),
@@ -117,9 +112,9 @@ DELIVER_GOOD = Deliver(42, 10, PEER, 4000, 53)
         ),
         pytest.param(raw(eth(BCAST) / ARP(pdst=OUR_IP)), Slow(SlowKind.ARP, 14), id="arp"),
         pytest.param(
-            raw(eth(BCAST) / Dot1Q(vlan=3) / ARP(pdst=OUR_IP)),
+            raw(eth(BCAST) / Dot1Q(vlan=0) / ARP(pdst=OUR_IP)),
             Slow(SlowKind.ARP, 18),
-            id="arp-vlan",
+            id="arp-priority-tagged",
         ),
         pytest.param(raw(eth() / ip() / ICMP()), Slow(SlowKind.ICMP, 14), id="icmp"),
         pytest.param(
@@ -169,7 +164,10 @@ DROPS: list[tuple[str, bytes, DropReason]] = [
     ("ipv6-multicast-mac", raw(eth("33:33:00:00:00:01") / ip() / udp()), R.ETH_MULTICAST),
     ("group-source", raw(eth(src="01:00:00:00:00:01") / ip() / udp()), R.ETH_BAD_SOURCE),
     ("vlan-cut", raw(eth() / Dot1Q())[:16], R.ETH_TRUNCATED),
-    ("double-tag", raw(eth() / Dot1Q() / Dot1Q() / ip() / udp()), R.ETH_UNSUPPORTED_TYPE),
+    ("double-tag", raw(eth() / Dot1Q(vlan=0) / Dot1Q() / ip() / udp()), R.ETH_UNSUPPORTED_TYPE),
+    ("vlan-tagged", raw(eth() / Dot1Q(vlan=7) / ip() / udp()), R.ETH_VLAN_TAGGED),
+    ("vlan-4095", raw(eth() / Dot1Q(vlan=4095) / ip() / udp()), R.ETH_VLAN_TAGGED),
+    ("arp-vlan-tagged", raw(eth(BCAST) / Dot1Q(vlan=3) / ARP(pdst=OUR_IP)), R.ETH_VLAN_TAGGED),
     (
         "802.3-length",
         bytes.fromhex("020000000001 020000000002 002e") + bytes(46),
@@ -214,7 +212,7 @@ def test_oversize_limit_follows_mtu() -> None:
     frame = raw(eth() / ip() / udp() / bytes(1472))
     assert len(frame) == 1514
     assert isinstance(classify(frame, CTX), Deliver)
-    tagged = raw(eth() / Dot1Q() / ip() / udp() / bytes(1472))
+    tagged = raw(eth() / Dot1Q(vlan=0) / ip() / udp() / bytes(1472))
     assert isinstance(classify(tagged, CTX), Deliver)
     small = ClassifyContext(CTX.mac, CTX.ip, CTX.broadcast, CTX.ports, mtu=1000)
     assert classify(frame, small) == Drop(DropReason.ETH_OVERSIZE)
@@ -306,3 +304,74 @@ def test_drop_and_slow_verdicts_are_shared() -> None:
     assert classify(b"", CTX) is classify(b"x", CTX)
     icmp = raw(eth() / ip() / ICMP())
     assert classify(icmp, CTX) is classify(icmp, CTX)
+
+
+WILD = ClassifyContext(CTX.mac, CTX.ip, CTX.broadcast, frozenset({53}), wildcard_ports={53})
+
+
+@pytest.mark.parametrize("dst", ["10.0.0.255", "255.255.255.255"])
+def test_broadcast_reaches_only_wildcard_bound_ports(dst: str) -> None:
+    frame = raw(eth(BCAST) / ip(dst=dst) / udp() / PAYLOAD)
+    assert classify(frame, CTX) == Drop(R.UDP_NO_LISTENER)
+    assert classify(frame, WILD) == DELIVER_GOOD
+    # The IPv4 destination decides, not the frame's: broadcast in a unicast frame too.
+    unicast_frame = raw(eth() / ip(dst=dst) / udp() / PAYLOAD)
+    assert classify(unicast_frame, CTX) == Drop(R.UDP_NO_LISTENER)
+    assert classify(unicast_frame, WILD) == DELIVER_GOOD
+
+
+def test_wildcard_bound_port_gets_unicast_too() -> None:
+    assert classify(GOOD, WILD) == DELIVER_GOOD
+
+
+@pytest.mark.parametrize("dst", ["224.0.0.1", "239.1.2.3"])
+def test_multicast_never_delivered(dst: str) -> None:
+    frame = raw(eth("01:00:5e:00:00:01") / ip(dst=dst) / udp() / PAYLOAD)
+    assert classify(frame, WILD) == Drop(R.ETH_MULTICAST)
+    # Even in a frame to our MAC the IPv4 destination is not ours.
+    assert classify(raw(eth() / ip(dst=dst) / udp() / PAYLOAD), WILD) == Drop(R.IP_NOT_FOR_US)
+
+
+VLAN7 = ClassifyContext(CTX.mac, CTX.ip, CTX.broadcast, frozenset({53}), vlan=7)
+
+
+@pytest.mark.parametrize(
+    ("frame", "verdict"),
+    [
+        pytest.param(
+            raw(eth() / Dot1Q(vlan=7) / ip() / udp() / PAYLOAD),
+            Deliver(46, 10, PEER, 4000, 53),
+            id="our-vid",
+        ),
+        pytest.param(
+            raw(eth() / Dot1Q(vlan=7, prio=3, dei=1) / ip() / udp() / PAYLOAD),
+            Deliver(46, 10, PEER, 4000, 53),
+            id="our-vid-with-priority-and-dei",
+        ),
+        pytest.param(
+            raw(eth(BCAST) / Dot1Q(vlan=7) / ARP(pdst=OUR_IP)), Slow(SlowKind.ARP, 18), id="arp"
+        ),
+        pytest.param(GOOD, Drop(R.ETH_VLAN_UNTAGGED), id="untagged"),
+        pytest.param(
+            raw(eth() / Dot1Q(vlan=0) / ip() / udp() / PAYLOAD),
+            Drop(R.ETH_VLAN_UNTAGGED),
+            id="priority-tagged",
+        ),
+        pytest.param(
+            raw(eth() / Dot1Q(vlan=8) / ip() / udp() / PAYLOAD),
+            Drop(R.ETH_VLAN_MISMATCH),
+            id="other-vid",
+        ),
+        pytest.param(
+            raw(eth(BCAST) / ARP(pdst=OUR_IP)), Drop(R.ETH_VLAN_UNTAGGED), id="untagged-arp"
+        ),
+        pytest.param(
+            raw(eth("02:00:00:00:00:09") / Dot1Q(vlan=7) / ip() / udp()),
+            Drop(R.ETH_OTHER_HOST),
+            id="mac-before-vlan",
+        ),
+        pytest.param(raw(eth() / Dot1Q(vlan=7))[:16], Drop(R.ETH_TRUNCATED), id="cut-tag"),
+    ],
+)
+def test_vlan_host(frame: bytes, verdict: Verdict) -> None:
+    assert classify(frame, VLAN7) == verdict

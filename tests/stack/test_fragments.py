@@ -149,9 +149,21 @@ def test_per_source_limit() -> None:
     reassembler, counter = make(max_per_source=2)
     for ident in (1, 2, 3):
         reassembler.add(*split(frag(0, bytes(8), True, ident)), now=0.0)
-    assert counter.drops == {R.IP_FRAGMENT_LIMIT: 1}
+    assert counter.drops == {R.IP_FRAGMENT_SOURCE_LIMIT: 1}
     reassembler.add(*split(frag(0, bytes(8), True, 3, src="10.0.0.3")), now=0.0)
     assert len(reassembler) == 3
+
+
+def test_table_limit_counts_all_sources_and_spares_those_in_progress() -> None:
+    reassembler, counter = make(max_datagrams=2)
+    for host in (1, 2, 3):
+        reassembler.add(*split(frag(0, bytes(8), True, src=f"10.0.0.{host}")), now=0.0)
+    assert counter.drops == {R.IP_FRAGMENT_TABLE_FULL: 1}
+    assert len(reassembler) == 2
+    # A datagram already in reassembly may still complete while the table is full.
+    done = reassembler.add(*split(frag(8, bytes(8), False, src="10.0.0.1")), now=0.0)
+    assert done is not None
+    assert len(reassembler) == 1
 
 
 def test_fragments_per_datagram_limit() -> None:
@@ -166,7 +178,7 @@ def test_memory_cap_evicts_oldest_other_datagram() -> None:
     reassembler, counter = make(max_bytes=100)
     reassembler.add(*split(frag(0, bytes(64), True, ident=1)), now=0.0)
     reassembler.add(*split(frag(0, bytes(64), True, ident=2)), now=1.0)
-    assert counter.drops == {R.IP_FRAGMENT_LIMIT: 1}
+    assert counter.drops == {R.IP_FRAGMENT_MEMORY: 1}
     assert reassembler.held_bytes == 64
     assert reassembler.next_deadline() == 31.0  # only datagram 2 is left
 
@@ -175,7 +187,7 @@ def test_memory_cap_never_evicts_the_datagram_being_built() -> None:
     reassembler, counter = make(max_bytes=100)
     reassembler.add(*split(frag(0, bytes(64), True)), now=0.0)
     reassembler.add(*split(frag(64, bytes(64), True)), now=0.0)
-    assert counter.drops == {R.IP_FRAGMENT_LIMIT: 1}
+    assert counter.drops == {R.IP_FRAGMENT_MEMORY: 1}
     assert reassembler.held_bytes == 64
 
 

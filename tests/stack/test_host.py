@@ -221,29 +221,37 @@ def test_broadcast_needs_no_arp(dst: str) -> None:
     assert (parsed[IP].dst, parsed[UDP].dport, bytes(parsed[UDP].payload)) == (dst, 67, b"all")
 
 
-def test_largest_datagram_fills_the_mtu_exactly() -> None:
+def test_largest_unfragmented_datagram_fills_the_mtu_exactly() -> None:
     a, b = pair()
     b.bind_udp(9)
-    assert a.max_payload == 1472
+    assert a.max_unfragmented == 1472
     a.send_datagram(bytes(1472), (B_IP, 9), 1, 0.0)
+    assert a.stats.tx_fragmented == 0
     pump(a, b, 0.0)
     (event,) = [e for e in events(b) if isinstance(e, DatagramReceived)]
     assert len(event.payload) == 1472
+
+
+def test_only_payloads_over_the_ipv4_limit_are_too_large() -> None:
+    a, _ = pair()
+    assert a.max_payload == 65507
     with pytest.raises(DatagramTooLarge) as info:
-        a.send_datagram(bytes(1473), (B_IP, 9), 1, 0.0)
+        a.send_datagram(bytes(65508), (B_IP, 9), 1, 0.0)
     assert info.value.errno == errno.EMSGSIZE
     assert isinstance(info.value, OSError)
-    assert "1473" in str(info.value)
-    assert "1472" in str(info.value)
-
-
-def test_small_mtu_limits_payload() -> None:
-    a = Host(A_MAC, f"{A_IP}/24", mtu=576)
-    with pytest.raises(DatagramTooLarge):
-        a.send_datagram(bytes(549), (B_IP, 9), 1, 0.0)
+    assert "65508" in str(info.value)
+    assert "65507" in str(info.value)
     with pytest.raises(DatagramTooLarge, match="ICMP echo"):
-        a.send_echo_request(B_IP, 1, 1, bytes(549), 0.0)
-    a.send_datagram(memoryview(bytes(548)), (B_IP, 9), 1, 0.0)
+        a.send_echo_request(B_IP, 1, 1, bytes(65508), 0.0)
+    assert a.frames_to_send() == []
+
+
+def test_small_mtu_fragments_what_does_not_fit() -> None:
+    a = Host(A_MAC, f"{A_IP}/24", mtu=576)
+    a.send_datagram(memoryview(bytes(548)), ("10.0.0.255", 9), 1, 0.0)
+    a.send_datagram(bytes(549), ("10.0.0.255", 9), 1, 0.0)
+    a.send_echo_request("10.0.0.255", 1, 1, bytes(549), 0.0)
+    assert [len(item) for item in a.take_frames()] == [14 + 576, 2, 2]
 
 
 @pytest.mark.parametrize(
@@ -275,13 +283,43 @@ def test_send_echo_rejects_bad_ident() -> None:
         a.send_echo_request(B_IP, 65536, 0, b"", 0.0)
 
 
-def test_ip_ident_increments_and_ttl_comes_from_config() -> None:
-    a = Host(A_MAC, f"{A_IP}/24", config=HostConfig(ip_ident_seed=0xFFFF, default_ttl=5))
+def test_unconnected_atomic_datagrams_carry_ident_zero_and_ttl_from_config() -> None:
+    a = Host(A_MAC, f"{A_IP}/24", config=HostConfig(ip_ident_seed=0x1234, default_ttl=5))
     for _ in range(2):
         a.send_datagram(b"", ("10.0.0.255", 1), 1, 0.0)
     first, second = (Ether(f)[IP] for f in a.frames_to_send())
-    assert (first.id, second.id) == (0xFFFF, 0)
+    assert (first.id, second.id) == (0, 0)
+    assert first.flags == second.flags == "DF"
     assert first.ttl == 5
+
+
+def test_connected_datagrams_number_from_their_ports_own_counter() -> None:
+    a = Host(A_MAC, f"{A_IP}/24", config=HostConfig(ip_ident_seed=0xFFFF))
+    for port in (1, 1, 2, 1):
+        a.send_datagram(b"", ("10.0.0.255", 1), port, 0.0, connected=True)
+    a.send_datagram(bytes(3000), ("10.0.0.255", 1), 1, 0.0, connected=True)
+    items = a.take_frames()
+    ids = [Ether(item if isinstance(item, bytes) else item[0])[IP].id for item in items]
+    one = ids[0]
+    assert ids[1] == (one + 1) & 0xFFFF
+    assert ids[3] == (one + 2) & 0xFFFF
+    assert ids[4] == (one + 3) & 0xFFFF  # fragmented too: connected is what counts
+    assert ids[2] != ids[0]  # port 2's counter starts elsewhere
+    assert a.reserve_idents(5, 1) == ((one + 4) & 0xFFFF, 1)
+    assert a.reserve_idents(5, None) == (0, 0)
+    a.unbind_udp(1)  # a closed socket's counter goes with it
+    assert a.reserve_idents(1, 1) == (one, 1)
+
+
+def test_fragmented_datagrams_use_per_destination_counters() -> None:
+    a = Host(A_MAC, f"{A_IP}/24", config=HostConfig(ip_ident_seed=7))
+    for dst in ("10.0.0.255", "10.0.0.255", "255.255.255.255"):
+        a.send_datagram(bytes(2000), (dst, 1), 1, 0.0)
+    groups = [item for item in a.take_frames() if isinstance(item, tuple)]
+    assert len(groups) == 3
+    ids = [{Ether(f)[IP].id for f in group} for group in groups]
+    assert ids == [{7}, {8}, {7}]
+    assert all(not Ether(f)[IP].flags.DF for group in groups for f in group)
 
 
 def test_bind_rules() -> None:

@@ -153,6 +153,8 @@ def _templates() -> list[bytes]:
         build_udp_frame(PEER_MAC, b"\xff" * 6, PEER_IP, 0x0A0000FF, 1, 53, b"bcast"),
         build_udp_frame(PEER_MAC, b"\xff" * 6, PEER_IP, 0xFFFFFFFF, 1, 99, b"bcast"),
         udp[:12] + b"\x81\x00\x00\x07" + udp[12:],
+        udp[:12] + b"\x81\x00\xa0\x01" + udp[12:],
+        udp[:12] + b"\x81\x00\x20\x00" + udp[12:],
         build_arp_request(PEER_MAC, PEER_IP, OUR_IP),
         build_echo_request(PEER_MAC, OUR_MAC, PEER_IP, OUR_IP, 1, 2, b"ping"),
         build_ethernet_frame(
@@ -203,6 +205,11 @@ def reference_classify(frame: bytes, ctx: ClassifyContext) -> Verdict:
     try:
         eth = EthernetHeader.from_bytes(frame)
         off = eth.header_length
+        vid = 0 if eth.vlan_tci is None else eth.vlan_tci & 0xFFF
+        if vid != ctx.vlan:
+            if not ctx.vlan:
+                return Drop(DropReason.ETH_VLAN_TAGGED)
+            return Drop(DropReason.ETH_VLAN_MISMATCH if vid else DropReason.ETH_VLAN_UNTAGGED)
         if eth.ethertype == 0x0806:
             return Slow(SlowKind.ARP, off)
         if eth.ethertype != 0x0800:
@@ -226,7 +233,7 @@ def reference_classify(frame: bytes, ctx: ClassifyContext) -> Verdict:
         udp, payload = parse_udp_segment(frame[start : off + ip.total_length], src, dst)
     except ParseError as exc:
         return Drop(exc.reason)
-    if udp.dst_port in ctx.ports:
+    if udp.dst_port in (ctx.wildcard_ports if dst != ctx.ip else ctx.ports):
         return Deliver(start + 8, len(payload), src, udp.src_port, udp.dst_port)
     if ip_broadcast:
         return Drop(DropReason.UDP_NO_LISTENER)
@@ -234,9 +241,11 @@ def reference_classify(frame: bytes, ctx: ClassifyContext) -> Verdict:
 
 
 @settings(max_examples=500, suppress_health_check=[HealthCheck.too_slow])
-@given(mutated_frames())
-def test_classify_agrees_with_parser_reference(frame: bytes) -> None:
-    assert classify(frame, CTX) == reference_classify(frame, CTX)
+@given(mutated_frames(), st.sampled_from([0, 1, 7]), st.booleans())
+def test_classify_agrees_with_parser_reference(frame: bytes, vlan: int, wildcard: bool) -> None:
+    ports = CTX.ports if wildcard else frozenset()
+    ctx = ClassifyContext(CTX.mac, CTX.ip, CTX.broadcast, CTX.ports, CTX.mtu, vlan, ports)
+    assert classify(frame, ctx) == reference_classify(frame, ctx)
 
 
 # --- the host never raises ---

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import aionetmap
 from aionetmap.ports.base import FrameBatch
 from aionetmap.ports.pipe import PipePort
-from aionetmap.stack import DatagramReceived, Host
+from aionetmap.stack import DatagramReceived, EchoReplyReceived, Host
 
 __all__ = [
     "OUR_IP",
@@ -30,7 +30,7 @@ _P = TypeVar("_P")
 class ManualPeer:
     """A sans-I/O Host on the raw far end of a pipe that moves frames only when pumped, so
     "the peer stops reading" is exactly that. ``received[port]`` lists the payloads that
-    arrived for each bound UDP port, in order."""
+    arrived for each bound UDP port, in order; ``echo_replies`` the answers to its pings."""
 
     def __init__(self, port: PipePort, ports: tuple[int, ...] = (9,)) -> None:
         self.port = port
@@ -39,6 +39,7 @@ class ManualPeer:
         for number in ports:
             self.host.bind_udp(number)
             self.received[number] = []
+        self.echo_replies: list[EchoReplyReceived] = []
         self.batch = FrameBatch(64)
 
     def pump(self, now: float, max_frames: int | None = None) -> int:
@@ -49,6 +50,8 @@ class ManualPeer:
         while (event := self.host.next_event()) is not None:
             if isinstance(event, DatagramReceived):
                 self.received[event.dst_port].append(event.payload)
+            elif isinstance(event, EchoReplyReceived):
+                self.echo_replies.append(event)
         frames = self.host.frames_to_send()
         if frames:
             assert self.port.send(frames) == len(frames)

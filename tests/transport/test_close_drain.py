@@ -17,7 +17,7 @@ from collections.abc import Iterator
 import pytest
 
 import aionetmap
-from aionetmap.ports.base import FrameBatch
+from aionetmap.ports.base import FrameBatch, PortClosedError
 from aionetmap.ports.pipe import PipePort
 from aionetmap.testing import pipe_pair
 from aionetmap.testing.protocols import RecordingProtocol
@@ -143,3 +143,36 @@ async def test_udp_close_gives_up_on_a_peer_that_never_reads(
     assert f"{dropped} queued datagrams of UDP port 7" in record.getMessage()
     assert a.info.name in record.getMessage()
     iface.close()
+
+
+@pytest.mark.parametrize("queued", [0, 50], ids=["nothing-queued", "datagrams-queued"])
+async def test_port_closed_under_a_closing_endpoint_ends_the_close(
+    queued: int, loop_errors: list[dict[str, object]]
+) -> None:
+    """The program closes the port it passed in right after closing its endpoint, while the
+    endpoint or its implicit interface still drains: the close ends at once, with no error
+    in the loop's handler. Datagrams that could not leave make it an error, as a socket
+    closed under an asyncio transport with a full buffer does."""
+    a, b = pipe_pair(slots=32)
+    try:
+        transport, proto = await aionetmap.create_datagram_endpoint(
+            RecordingProtocol,
+            port=a,
+            address="10.0.0.1/24",
+            local_addr=("10.0.0.1", 7),
+            allow_broadcast=True,
+        )
+        iface = transport.get_extra_info("netinterface")
+        for _ in range(queued):
+            transport.sendto(b"x" * 100, ("10.0.0.255", 9))
+        transport.close()
+        a.close()
+        lost = await asyncio.wait_for(proto.lost, 5)
+        if queued:
+            assert isinstance(lost, PortClosedError)
+        else:
+            assert lost is None
+        await asyncio.wait_for(iface.wait_closed(), 5)
+    finally:
+        a.close()
+        b.close()

@@ -1,0 +1,222 @@
+"""``aionetmap doctor [PORTSPEC] [--json]``: what is wrong with this machine for that port.
+
+Each check is a small function (in :mod:`.doctor_system` and :mod:`.doctor_link`) that
+returns :class:`Check` records: a verdict (``ok``, ``warning``, ``problem``), what it found
+and, unless all is well, the command or setting that fixes it. Which checks run depends on
+the portspec's backend:
+
+* none given: the netmap module and device, ``CAP_NET_RAW`` and ``/dev/shm``, all at most
+  warnings (each backend that needs them is optional);
+* ``netmap:IF``: the module, its API version, ``/dev/netmap`` permissions, then the
+  interface (exists, up, MTU against netmap's buffer size), native or emulated adapter,
+  IPv6 on the interface and, for a veth, its peer's TX checksum offload and IPv6;
+* ``vale…:``, netmap pipes (``netmap:x{1``): the module, API version and permissions;
+* ``packet:IF``: ``CAP_NET_RAW``, then the same interface checks (a veth peer's offload
+  is fine here: AF_PACKET flags partial checksums);
+* ``pipe:``: ``/dev/shm`` space and permissions for the pipe's region.
+
+Everything the checks read comes through :class:`Env`, so tests can point them at a fake
+``/sys`` or ``/dev/netmap`` where the real one is missing (no netmap module on CI).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol, TextIO
+
+from aionetmap.portspec import PortSpec, parse_portspec
+
+__all__ = [
+    "Check",
+    "Env",
+    "Verdict",
+    "doctor",
+    "format_checks",
+    "read_int",
+    "read_text",
+    "run_checks",
+    "worst",
+]
+
+Verdict = Literal["ok", "warning", "problem"]
+_RANK: dict[Verdict, int] = {"ok": 0, "warning": 1, "problem": 2}
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """The result of one check."""
+
+    name: str
+    verdict: Verdict
+    detail: str
+    """What was found, in one or two sentences."""
+    fix: str | None = None
+    """What to do about it (``None`` when the verdict is ``ok``)."""
+
+
+class Links(Protocol):
+    """The ethtool probes the interface checks use (:class:`~aionetmap.ports.probe.LinkProbe`)."""
+
+    def driver(self, ifname: str) -> str | None: ...
+
+    def tx_csum(self, ifname: str, netns: str | None = None) -> bool | None: ...
+
+
+def _ip_json(args: Sequence[str]) -> Any:
+    """``ip -j ARGS`` parsed, or ``None`` when ``ip`` is missing or fails."""
+    try:
+        proc = subprocess.run(
+            ["ip", "-j", *args], capture_output=True, text=True, timeout=10, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if proc.returncode != 0 or not proc.stdout.strip():
+        return None
+    try:
+        return json.loads(proc.stdout)
+    except ValueError:
+        return None
+
+
+def _read_in(netns: str, path: str) -> str | None:
+    """``path`` read in network namespace ``netns`` (through ``ip netns exec``, which needs
+    root), stripped; ``None`` when it cannot be read."""
+    try:
+        proc = subprocess.run(["ip", "netns", "exec", netns, "cat", path],
+                              capture_output=True, text=True, timeout=10, check=False)  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return proc.stdout.strip() if proc.returncode == 0 else None
+
+
+def _effective_access(path: str | Path, mode: int) -> bool:
+    return os.access(path, mode, effective_ids=os.access in os.supports_effective_ids)
+
+
+def _default_links() -> Links:
+    from aionetmap.ports.probe import LinkProbe
+
+    return LinkProbe()
+
+
+@dataclass
+class Env:
+    """Where the checks look: the real system by default."""
+
+    sys: Path = Path("/sys")
+    proc: Path = Path("/proc")
+    device: Path = Path("/dev/netmap")
+    shm: Path = Path("/dev/shm")
+    netmap_syscalls: Any = None
+    """A :class:`~aionetmap.ports._netmap_sys.NetmapSyscalls` (``None``: the kernel's)."""
+    links: Links = field(default_factory=_default_links)
+    access: Callable[[str | Path, int], bool] = field(default=_effective_access)
+    """``access(2)`` as the effective user (what ``open`` will be checked against)."""
+    ip: Callable[[Sequence[str]], Any] = _ip_json
+    """Runs ``ip -j ARGS`` and returns the parsed JSON (``None`` on failure)."""
+    read_in: Callable[[str, str], str | None] = _read_in
+    """Reads a (procfs) file as seen from another, named network namespace."""
+
+
+def read_text(path: Path) -> str | None:
+    """The stripped contents of a small (sysfs, procfs) file, or ``None``."""
+    try:
+        return path.read_text().strip()
+    except (OSError, ValueError):
+        return None
+
+
+def read_int(path: Path, base: int = 10) -> int | None:
+    text = read_text(path)
+    try:
+        return int(text, base) if text is not None else None
+    except ValueError:
+        return None
+
+
+def worst(checks: Sequence[Check]) -> Verdict:
+    """The most serious verdict among ``checks`` (``ok`` for none)."""
+    verdicts: list[Verdict] = [c.verdict for c in checks] or ["ok"]
+    return max(verdicts, key=_RANK.__getitem__)
+
+
+def _optional(check: Check) -> Check:
+    return dataclasses.replace(check, verdict="warning") if check.verdict == "problem" else check
+
+
+def run_checks(spec: PortSpec | None, env: Env | None = None) -> list[Check]:
+    """Every check that applies to ``spec`` (``None``: the machine in general)."""
+    from aionetmap._cli import doctor_link, doctor_system
+
+    env = env or Env()
+    if spec is None:  # every backend is optional: a problem with one is only a warning
+        checks = [
+            *doctor_system.netmap_checks(env, required=False),
+            doctor_system.cap_net_raw(env, required=False),
+            doctor_system.shm_space(env, None),
+        ]
+        return [_optional(c) for c in checks]
+    if spec.subsystem in ("netmap", "vale"):
+        checks = doctor_system.netmap_checks(env, required=True)
+        if spec.subsystem == "netmap" and not spec.is_pipe:
+            checks += doctor_link.interface_checks(env, spec)
+        return checks
+    if spec.subsystem == "packet":
+        cap = doctor_system.cap_net_raw(env, required=True)
+        return [cap, *doctor_link.interface_checks(env, spec)]
+    return [doctor_system.shm_space(env, spec)]
+
+
+_MARK: dict[Verdict, str] = {"ok": "ok", "warning": "WARNING", "problem": "PROBLEM"}
+
+
+def format_checks(checks: Sequence[Check], target: str) -> str:
+    """The human-readable report: one line per check, its fix indented below it."""
+    lines = [f"aionetmap doctor: {target}"]
+    width = max((len(c.name) for c in checks), default=0)
+    for check in checks:
+        lines.append(f"  {_MARK[check.verdict]:<8} {check.name:<{width}}  {check.detail}")
+        if check.fix:
+            lines.append(f"  {'':<8} {'':<{width}}  fix: {check.fix}")
+    verdict = worst(checks)
+    problems = sum(c.verdict == "problem" for c in checks)
+    warnings = sum(c.verdict == "warning" for c in checks)
+    summary = {"ok": "all checks passed", "warning": f"{warnings} warning(s)"}.get(
+        verdict, f"{problems} problem(s), {warnings} warning(s)"
+    )
+    lines.append(f"result: {summary}")
+    return "\n".join(lines)
+
+
+def doctor(
+    portspec: str | None,
+    *,
+    as_json: bool = False,
+    out: TextIO | None = None,
+    env: Env | None = None,
+) -> int:
+    """Run the checks for ``portspec`` and print them; 1 if any found a problem, else 0.
+
+    A malformed portspec raises :class:`~aionetmap.portspec.PortSpecError` (the CLI prints
+    it as one line)."""
+    out = out or sys.stdout
+    spec = parse_portspec(portspec) if portspec is not None else None
+    checks = run_checks(spec, env)
+    verdict = worst(checks)
+    if as_json:
+        doc = {
+            "portspec": portspec,
+            "verdict": verdict,
+            "checks": [dataclasses.asdict(c) for c in checks],
+        }
+        out.write(json.dumps(doc, indent=2) + "\n")
+    else:
+        out.write(format_checks(checks, portspec or "this machine (no portspec given)") + "\n")
+    return 1 if verdict == "problem" else 0
