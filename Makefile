@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest wheel-smoke dist native bench clean system-deps fuzz fuzz-deps
+.PHONY: demo test lint typecheck pytest wheel-smoke dist docs native bench clean system-deps fuzz fuzz-deps
 
 demo: $(STAMP)
 	$(BIN)/python -m aionetmap demo
@@ -46,6 +46,18 @@ wheel-smoke: $(STAMP)
 dist: $(STAMP)
 	$(BIN)/python -m build --no-isolation --outdir dist .
 
+# The documentation site (docs/*.md + the docstrings) into docs/_build/html; any Sphinx
+# warning fails the build. The docs extra is installed into .venv on first use.
+DOCS_STAMP := $(VENV)/.docs-installed
+
+$(DOCS_STAMP): $(STAMP)
+	$(BIN)/python -m pip install -q -e '.[test,docs]'
+	touch $@
+
+docs: $(DOCS_STAMP)
+	$(BIN)/sphinx-build -b html -W --keep-going -q docs docs/_build/html
+	@echo "docs/_build/html/index.html"
+
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
@@ -58,4 +70,4 @@ fuzz-deps:
 	./scripts/system-deps.sh --fuzz
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info aionetmap/_native/*.so aionetmap/_native/_*.c
+	rm -rf $(VENV) build dist *.egg-info docs/_build aionetmap/_native/*.so aionetmap/_native/_*.c
