@@ -18,7 +18,9 @@ import argparse
 import time
 from collections.abc import Callable
 
-from aionetmap._native.udpfast import KIND_DELIVER, FastClassifier, FastUdpBuilder
+from aionetmap._native.fast_builder import FastUdpBuilder
+from aionetmap._native.fast_classifier import FastClassifier
+from aionetmap._native.fast_common import KIND_DELIVER
 from aionetmap.stack.addresses import int_to_str
 from aionetmap.stack.arp import build_arp_request
 from aionetmap.stack.classify import classify

@@ -13,13 +13,9 @@ from scapy.layers.l2 import ARP, Dot1Q, Ether
 from scapy.packet import Packet
 
 from aionetmap._native.batch import FrameBatch
-from aionetmap._native.udpfast import (
-    KIND_DELIVER,
-    KIND_DROP,
-    KIND_SLOW,
-    FastClassifier,
-    FastUdpBuilder,
-)
+from aionetmap._native.fast_builder import FastUdpBuilder
+from aionetmap._native.fast_classifier import FastClassifier
+from aionetmap._native.fast_common import KIND_DELIVER, KIND_DROP, KIND_SLOW
 from aionetmap.ports.pipe import pipe_pair
 from aionetmap.stack.classify import ClassifyContext, Deliver, Drop, Slow, SlowKind, classify
 from aionetmap.stack.drops import DropReason

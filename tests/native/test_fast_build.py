@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
 
-from aionetmap._native.udpfast import MAX_UDP_PAYLOAD, FastUdpBuilder
+from aionetmap._native.fast_builder import FastUdpBuilder
+from aionetmap._native.fast_common import MAX_UDP_PAYLOAD
 from aionetmap.stack.checksum import inet_checksum, pseudo_header_sum
 from aionetmap.stack.config import HostConfig
 from aionetmap.stack.host import Host

@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from aionetmap._native.udpfast import DestinationTable, FastUdpBuilder
+from aionetmap._native.fast_builder import DestinationTable, FastUdpBuilder
 
 SRC_MAC = bytes.fromhex("020000000001")
 SRC_IP = 0x0A000001
