@@ -37,7 +37,6 @@ def test_stub_functions_take_the_c_arity() -> None:
     assert arity == {
         "fast_inet_checksum": 3,
         "fast_classify": 8,
-        "fast_udp_build": 16,
         "fast_udp_build_to": 15,
         "fast_payload_format": 4,
     }
