@@ -1,5 +1,5 @@
 /*
- * libFuzzer harness for the UDP fast path (fast.c, batchfmt.c): fast_classify on arbitrary
+ * libFuzzer harness for the UDP fast path (fast.c, with batchfmt.h): fast_classify on arbitrary
  * frames at arbitrary arena offsets, fast_payload_format on its verdicts, the checksum
  * against a byte-by-byte RFC 1071 reference, and fast_udp_build_to whose
  * frames must classify back as the datagrams that were built.

@@ -9,8 +9,9 @@ except ImportError:  # run as a script: python aionetmap/_native/build_fast.py
 
 __all__ = ["ffibuilder"]
 
+# batchfmt.c belongs to _ring: fast.c needs only the inline field writer of batchfmt.h.
 ffibuilder = make_ffibuilder(
-    "_fast", "fast.cdef", ["fast.c", "batchfmt.c"], '#include "fast.h"\n#include "batchfmt.h"'
+    "_fast", "fast.cdef", ["fast.c"], '#include "fast.h"\n#include "batchfmt.h"'
 )
 
 if __name__ == "__main__":
