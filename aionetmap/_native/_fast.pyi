@@ -1,4 +1,6 @@
-# Type stub for the compiled cffi module aionetmap._native._fast (declarations: fast.cdef).
+# Type stub for the compiled cffi module aionetmap._native._fast.
+# Declarations: fast.h, between its cffi markers.
+# Checked against the module by tests/native/test_native_stubs.py.
 
 import _cffi_backend
 

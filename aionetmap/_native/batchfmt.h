@@ -7,8 +7,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* What Python sees, between the markers: the cffi builder reads it (header_cdef). */
+/* cffi: begin */
 /* Longest text one frame adds: two 10-digit numbers, 'x' and 's'. */
 #define ANM_FORMAT_PER_FRAME 22
+/* cffi: end */
 
 /* Decimal digits of v at p (no NUL); returns how many. */
 static inline size_t anm_put_decimal(char *p, uint32_t v)
@@ -37,11 +40,13 @@ static inline size_t anm_format_field(char *out, uint32_t skip, uint32_t size)
     return used;
 }
 
+/* cffi: begin */
 /* Write "<gap>x<len>s" for frames 0..n-1 (frame i at offs[i], lens[i]) into out: the
  * format that picks each frame out of the arena in order. Returns its length, or -1 if a
  * frame does not start at or after the end of the one before it, reaches past
  * arena_size, or out is too small (the caller slices instead). */
 int anm_batch_format(const uint32_t *offs, const uint32_t *lens, unsigned n,
                      uint64_t arena_size, char *out, size_t outlen);
+/* cffi: end */
 
 #endif

@@ -12,6 +12,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* What Python sees, between the markers: the cffi builder reads it (header_cdef). */
+/* cffi: begin */
+
 /* Per-frame verdict kinds. Zero is never written, so an unfilled slot stands out. */
 enum {
     FAST_KIND_DELIVER = 1, /* valid UDP to a bound port: payload/src/dst fields are set */
@@ -158,5 +161,7 @@ uint32_t fast_udp_build_to(const struct fast_src *src, uint16_t src_port, uint16
  * call. Returns the format's length, or -1 if the payloads do not ascend in the arena or
  * out is too small (the caller slices instead). */
 int fast_payload_format(const struct fast_rx *rx, uint32_t count, char *out, size_t outlen);
+
+/* cffi: end */
 
 #endif
