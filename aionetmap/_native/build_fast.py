@@ -11,11 +11,14 @@ except ImportError:  # run as a script: python aionetmap/_native/build_fast.py
         make_ffibuilder,
     )
 
-__all__ = ["ffibuilder"]
+__all__ = ["BATCHFMT_BORROWED", "CDEF", "ffibuilder"]
 
 # batchfmt.c belongs to _ring: fast.c needs only the inline field writer of batchfmt.h,
 # and Python only its buffer size.
-CDEF = header_cdef("fast.h") + "\n#define ANM_FORMAT_PER_FRAME ...\n"
+BATCHFMT_BORROWED = """
+#define ANM_FORMAT_PER_FRAME ...
+"""
+CDEF = header_cdef("fast.h") + BATCHFMT_BORROWED
 
 ffibuilder = make_ffibuilder("_fast", CDEF, ["fast.c"], '#include "fast.h"\n#include "batchfmt.h"')
 

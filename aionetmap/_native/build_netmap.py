@@ -11,7 +11,7 @@ except ImportError:  # run as a script: python aionetmap/_native/build_netmap.py
         make_ffibuilder,
     )
 
-__all__ = ["ffibuilder"]
+__all__ = ["CDEF", "ffibuilder"]
 
 # Hand-written on purpose (see _buildutil): every size and value left to the compiler.
 CDEF = (HERE / "netmap.cdef").read_text()

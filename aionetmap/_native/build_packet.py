@@ -11,7 +11,7 @@ except ImportError:  # run as a script: python aionetmap/_native/build_packet.py
         make_ffibuilder,
     )
 
-__all__ = ["PACKET_SOURCES", "ffibuilder"]
+__all__ = ["CDEF", "ETHTOOL_BORROWED", "PACKET_SOURCES", "ffibuilder"]
 
 # Namespaces and ethtool, opening, the RX ring reader, TX (see packet_int.h).
 PACKET_SOURCES = ("packet_sys.c", "packet_open.c", "packet_rx.c", "packet_tx.c")

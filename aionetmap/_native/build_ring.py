@@ -11,7 +11,7 @@ except ImportError:  # run as a script: python aionetmap/_native/build_ring.py
         make_ffibuilder,
     )
 
-__all__ = ["PIPE_SOURCES", "RING_SOURCES", "ffibuilder"]
+__all__ = ["CDEF", "NETMAP_BORROWED", "PIPE_SOURCES", "RING_SOURCES", "ffibuilder"]
 
 # The ring walker and the pipe kernel, one file per concern (see ring_int.h, pipe_int.h).
 RING_SOURCES = ("ring_init.c", "ring_rx.c", "ring_tx.c", "ring_fwd.c")
