@@ -21,13 +21,9 @@ import ipaddress
 from collections.abc import Callable
 from typing import TYPE_CHECKING, cast
 
-from aionetmap._native.udpfast import (
-    KIND_DELIVER,
-    KIND_SLOW,
-    DestinationTable,
-    FastClassifier,
-    FastUdpBuilder,
-)
+from aionetmap._native.fast_builder import DestinationTable, FastUdpBuilder
+from aionetmap._native.fast_classifier import FastClassifier
+from aionetmap._native.fast_common import KIND_DELIVER, KIND_SLOW
 from aionetmap.ports.base import FrameBatch
 from aionetmap.stack import DropReason, Host
 from aionetmap.stack.addresses import int_to_str

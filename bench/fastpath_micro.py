@@ -8,7 +8,8 @@ handled; one process, one core, no I/O.
 Receive rows: ``FastClassifier.classify`` alone; the same plus the copy-out every consumer
 does (payload ``bytes`` and the source address per delivered frame); ``classify()`` of the
 Python stack per frame; ``Host.receive_frame`` (classify, event, copy). Send rows:
-``FastUdpBuilder.build`` of a whole batch; ``build_udp_frame`` per datagram; and
+``FastUdpBuilder.build_to`` of a whole batch (one destination-table entry, as the
+transport sends to a resolved peer); ``build_udp_frame`` per datagram; and
 ``Host.send_datagram`` to a resolved neighbour.
 """
 
@@ -18,7 +19,9 @@ import argparse
 import time
 from collections.abc import Callable
 
-from aionetmap._native.udpfast import KIND_DELIVER, FastClassifier, FastUdpBuilder
+from aionetmap._native.fast_builder import DestinationTable, FastUdpBuilder
+from aionetmap._native.fast_classifier import FastClassifier
+from aionetmap._native.fast_common import KIND_DELIVER
 from aionetmap.stack.addresses import int_to_str
 from aionetmap.stack.arp import build_arp_request
 from aionetmap.stack.classify import classify
@@ -56,11 +59,20 @@ def make_host() -> Host:
     return host
 
 
+def one_destination(mac: bytes, ip: int, port: int) -> DestinationTable:
+    """A table whose entry 0 is the one peer every datagram goes to."""
+    table = DestinationTable(1)
+    table.add("peer", mac, ip, port)
+    return table
+
+
 def receive_rows(size: int, batches: int) -> list[tuple[str, float]]:
     payload = bytes(size - 42)
     sender = FastUdpBuilder(BATCH)
     sender.set_source(PEER_MAC, PEER_IP)
-    batch = sender.build([payload] * BATCH, OUR_MAC * BATCH, [OUR_IP] * BATCH, [PORT] * BATCH, 4000)
+    batch = sender.build_to(
+        [payload] * BATCH, [0] * BATCH, one_destination(OUR_MAC, OUR_IP, PORT), 4000
+    )
     fc = FastClassifier(BATCH)
     fc.set_context(OUR_MAC, OUR_IP, 0x0A0000FF, 1500)
     fc.bind(PORT)
@@ -104,14 +116,14 @@ def receive_rows(size: int, batches: int) -> list[tuple[str, float]]:
 
 def send_rows(size: int, batches: int) -> list[tuple[str, float]]:
     payloads = [bytes(size - 42)] * BATCH
-    macs, ips, ports = PEER_MAC * BATCH, [PEER_IP] * BATCH, [PEER_PORT] * BATCH
+    index, table = [0] * BATCH, one_destination(PEER_MAC, PEER_IP, PEER_PORT)
     builder = FastUdpBuilder(BATCH)
     builder.set_source(OUR_MAC, OUR_IP)
     host = make_host()
     peer = (int_to_str(PEER_IP), PEER_PORT)
 
     def c_build() -> int:
-        return builder.build(payloads, macs, ips, ports, PORT).count
+        return builder.build_to(payloads, index, table, PORT).count
 
     def py_build() -> int:
         for i, p in enumerate(payloads):
@@ -126,7 +138,7 @@ def send_rows(size: int, batches: int) -> list[tuple[str, float]]:
 
     slow = max(1, batches // 20)
     return [
-        ("C FastUdpBuilder.build", best_ns_per_frame(c_build, batches)),
+        ("C FastUdpBuilder.build_to", best_ns_per_frame(c_build, batches)),
         ("Python build_udp_frame per datagram", best_ns_per_frame(py_build, slow)),
         ("Python Host.send_datagram", best_ns_per_frame(py_host, slow)),
     ]

@@ -1,7 +1,7 @@
 /*
- * libFuzzer harness for the UDP fast path (fast.c, batchfmt.c): fast_classify on arbitrary
+ * libFuzzer harness for the UDP fast path (fast.c, with batchfmt.h): fast_classify on arbitrary
  * frames at arbitrary arena offsets, fast_payload_format on its verdicts, the checksum
- * against a byte-by-byte RFC 1071 reference, and fast_udp_build / fast_udp_build_to whose
+ * against a byte-by-byte RFC 1071 reference, and fast_udp_build_to whose
  * frames must classify back as the datagrams that were built.
  *
  * Input: a host context (MAC, IP, broadcast, MTU, VLAN, bound and wildcard ports, whether
@@ -133,7 +133,7 @@ static void fuzz_classify(struct input *in, const struct fast_ctx *ctx)
 
 /* Build one datagram from fuzzed fields and classify it on a host that owns the destination:
  * it must come back as DELIVER with the payload, source address and port it was built with. */
-static void fuzz_roundtrip(struct input *in, int use_table)
+static void fuzz_roundtrip(struct input *in)
 {
     struct fast_src src;
     in_bytes(in, src.mac, 6);
@@ -153,16 +153,9 @@ static void fuzz_roundtrip(struct input *in, int use_table)
     uint32_t hdr = FAST_UDP_OVERHEAD + (src.vlan_tci ? FAST_VLAN_TAG_LEN : 0);
     uint32_t arena_size = hdr + plen, off = 0, len = 0, built;
     uint8_t *arena = malloc(arena_size);
-    if (use_table) {
-        uint32_t index = 0;
-        built = fast_udp_build_to(&src, sport, ident, 1, (const char *)payload, plen, &plen,
-                                  &dst, 1, &index, 1, arena, arena_size, &off, &len);
-    } else {
-        uint32_t ip = dst.ip, port = dst.port;
-        built = fast_udp_build(&src, sport, ident, 1, (const char *)payload, plen, &plen,
-                               (const char *)dst.mac, 6, &ip, &port, 1, arena, arena_size, &off,
-                               &len);
-    }
+    uint32_t index = 0;
+    built = fast_udp_build_to(&src, sport, ident, 1, (const char *)payload, plen, &plen, &dst, 1,
+                              &index, 1, arena, arena_size, &off, &len);
     CHECK(built == 1 && off == 0 && len == arena_size);
     uint32_t first = src.ip >> 24;
     int martian = first == 0 || first == 127 || src.ip >> 28 == 0xE || src.ip == 0xFFFFFFFFu ||
@@ -196,7 +189,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct input in = {data, size};
     uint8_t what = in_u8(&in);
     if (what % 4 == 3) {
-        fuzz_roundtrip(&in, what & 4);
+        fuzz_roundtrip(&in);
         return 0;
     }
     static struct fast_ctx ctx;

@@ -1,4 +1,6 @@
-# Type stub for the compiled cffi module aionetmap._native._netmap (declarations: netmap.cdef).
+# Type stub for the compiled cffi module aionetmap._native._netmap.
+# Declarations: netmap.cdef.
+# Checked against the module by tests/native/test_native_stubs.py.
 
 import _cffi_backend
 

@@ -1,4 +1,6 @@
-# Type stub for the compiled cffi module aionetmap._native._packet (declarations: packet.cdef).
+# Type stub for the compiled cffi module aionetmap._native._packet.
+# Declarations: packet.h, between its cffi markers.
+# Checked against the module by tests/native/test_native_stubs.py.
 
 import _cffi_backend
 

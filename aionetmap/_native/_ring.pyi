@@ -1,4 +1,6 @@
-# Type stub for the compiled cffi module aionetmap._native._ring (declarations: ring.cdef).
+# Type stub for the compiled cffi module aionetmap._native._ring.
+# Declarations: ring.h, pipe.h, batchfmt.h, between their cffi markers.
+# Checked against the module by tests/native/test_native_stubs.py.
 
 import _cffi_backend
 

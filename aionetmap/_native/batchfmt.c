@@ -3,29 +3,6 @@
  * would rather say -1 than build one. */
 #include "batchfmt.h"
 
-/* Decimal digits of v at p (no NUL); returns how many. */
-static size_t put_decimal(char *p, uint32_t v)
-{
-    char tmp[10];
-    size_t n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
-    for (size_t i = 0; i < n; i++)
-        p[i] = tmp[n - 1 - i];
-    return n;
-}
-
-size_t anm_format_field(char *out, uint32_t skip, uint32_t size)
-{
-    size_t used = put_decimal(out, skip);
-    out[used++] = 'x';
-    used += put_decimal(out + used, size);
-    out[used++] = 's';
-    return used;
-}
-
 int anm_batch_format(const uint32_t *offs, const uint32_t *lens, unsigned n,
                      uint64_t arena_size, char *out, size_t outlen)
 {

@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 try:  # setup.py runs from the project root, where the package is importable
-    from aionetmap._native._buildutil import compile_in_place, make_ffibuilder
+    from aionetmap._native._buildutil import compile_in_place, header_cdef, make_ffibuilder
 except ImportError:  # run as a script: python aionetmap/_native/build_fast.py
-    from _buildutil import compile_in_place, make_ffibuilder  # type: ignore[import-not-found,no-redef]
+    from _buildutil import (  # type: ignore[import-not-found,no-redef]
+        compile_in_place,
+        header_cdef,
+        make_ffibuilder,
+    )
 
-__all__ = ["ffibuilder"]
+__all__ = ["BATCHFMT_BORROWED", "CDEF", "ffibuilder"]
 
-ffibuilder = make_ffibuilder(
-    "_fast", "fast.cdef", ["fast.c", "batchfmt.c"], '#include "fast.h"\n#include "batchfmt.h"'
-)
+# batchfmt.c belongs to _ring: fast.c needs only the inline field writer of batchfmt.h,
+# and Python only its buffer size.
+BATCHFMT_BORROWED = """
+#define ANM_FORMAT_PER_FRAME ...
+"""
+CDEF = header_cdef("fast.h") + BATCHFMT_BORROWED
+
+ffibuilder = make_ffibuilder("_fast", CDEF, ["fast.c"], '#include "fast.h"\n#include "batchfmt.h"')
 
 if __name__ == "__main__":
     compile_in_place(ffibuilder)

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 try:  # setup.py runs from the project root, where the package is importable
-    from aionetmap._native._buildutil import compile_in_place, make_ffibuilder
+    from aionetmap._native._buildutil import HERE, compile_in_place, make_ffibuilder
 except ImportError:  # run as a script: python aionetmap/_native/build_netmap.py
-    from _buildutil import compile_in_place, make_ffibuilder  # type: ignore[import-not-found,no-redef]
+    from _buildutil import (  # type: ignore[import-not-found,no-redef]
+        HERE,
+        compile_in_place,
+        make_ffibuilder,
+    )
 
-__all__ = ["ffibuilder"]
+__all__ = ["CDEF", "ffibuilder"]
 
-ffibuilder = make_ffibuilder("_netmap", "netmap.cdef", ["netmapsys.c"], '#include "netmapsys.h"')
+# Hand-written on purpose (see _buildutil): every size and value left to the compiler.
+CDEF = (HERE / "netmap.cdef").read_text()
+
+ffibuilder = make_ffibuilder("_netmap", CDEF, ["netmapsys.c"], '#include "netmapsys.h"')
 
 if __name__ == "__main__":
     compile_in_place(ffibuilder)

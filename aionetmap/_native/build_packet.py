@@ -3,18 +3,35 @@
 from __future__ import annotations
 
 try:  # setup.py runs from the project root, where the package is importable
-    from aionetmap._native._buildutil import compile_in_place, make_ffibuilder
+    from aionetmap._native._buildutil import compile_in_place, header_cdef, make_ffibuilder
 except ImportError:  # run as a script: python aionetmap/_native/build_packet.py
-    from _buildutil import compile_in_place, make_ffibuilder  # type: ignore[import-not-found,no-redef]
+    from _buildutil import (  # type: ignore[import-not-found,no-redef]
+        compile_in_place,
+        header_cdef,
+        make_ffibuilder,
+    )
 
-__all__ = ["PACKET_SOURCES", "ffibuilder"]
+__all__ = ["CDEF", "ETHTOOL_BORROWED", "PACKET_SOURCES", "ffibuilder"]
 
 # Namespaces and ethtool, opening, the RX ring reader, TX (see packet_int.h).
 PACKET_SOURCES = ("packet_sys.c", "packet_open.c", "packet_rx.c", "packet_tx.c")
 
+# The ethtool commands pkt_ethtool_get/set take come from <linux/ethtool.h>.
+ETHTOOL_BORROWED = """
+#define ETHTOOL_GTXCSUM ...
+#define ETHTOOL_STXCSUM ...
+#define ETHTOOL_GRXCSUM ...
+#define ETHTOOL_SRXCSUM ...
+#define ETHTOOL_GSG ...
+#define ETHTOOL_SSG ...
+#define ETHTOOL_GGRO ...
+#define ETHTOOL_SGRO ...
+"""
+CDEF = header_cdef("packet.h") + ETHTOOL_BORROWED
+
 ffibuilder = make_ffibuilder(
     "_packet",
-    "packet.cdef",
+    CDEF,
     list(PACKET_SOURCES),
     '#include "packet.h"\n#include <linux/ethtool.h>',
 )

@@ -3,19 +3,31 @@
 from __future__ import annotations
 
 try:  # setup.py runs from the project root, where the package is importable
-    from aionetmap._native._buildutil import compile_in_place, make_ffibuilder
+    from aionetmap._native._buildutil import compile_in_place, header_cdef, make_ffibuilder
 except ImportError:  # run as a script: python aionetmap/_native/build_ring.py
-    from _buildutil import compile_in_place, make_ffibuilder  # type: ignore[import-not-found,no-redef]
+    from _buildutil import (  # type: ignore[import-not-found,no-redef]
+        compile_in_place,
+        header_cdef,
+        make_ffibuilder,
+    )
 
-__all__ = ["PIPE_SOURCES", "RING_SOURCES", "ffibuilder"]
+__all__ = ["CDEF", "NETMAP_BORROWED", "PIPE_SOURCES", "RING_SOURCES", "ffibuilder"]
 
 # The ring walker and the pipe kernel, one file per concern (see ring_int.h, pipe_int.h).
 RING_SOURCES = ("ring_init.c", "ring_rx.c", "ring_tx.c", "ring_fwd.c")
 PIPE_SOURCES = ("pipe_layout.c", "pipe_sync.c", "pipe_notify.c")
 
+# The slot flags and the chain limit come from the netmap ABI header (module _netmap's).
+NETMAP_BORROWED = """
+#define NETMAP_MAX_FRAGS ...
+#define NS_BUF_CHANGED ...
+#define NS_MOREFRAG ...
+"""
+CDEF = NETMAP_BORROWED + "".join(map(header_cdef, ("ring.h", "pipe.h", "batchfmt.h")))
+
 ffibuilder = make_ffibuilder(
     "_ring",
-    "ring.cdef",
+    CDEF,
     [*RING_SOURCES, *PIPE_SOURCES, "batchfmt.c"],
     '#include "ring.h"\n#include "pipe.h"\n#include "batchfmt.h"',
 )

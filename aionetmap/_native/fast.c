@@ -350,7 +350,7 @@ static inline uint32_t eth_len(const struct fast_src *src)
 }
 
 /* The Ethernet header of a frame from src to dst_mac; returns where the IPv4 header goes. */
-static uint8_t *put_eth(const struct fast_src *src, const char *dst_mac, uint8_t *f)
+static uint8_t *put_eth(const struct fast_src *src, const uint8_t *dst_mac, uint8_t *f)
 {
     memcpy(f, dst_mac, 6);
     memcpy(f + 6, src->mac, 6);
@@ -365,10 +365,10 @@ static uint8_t *put_eth(const struct fast_src *src, const char *dst_mac, uint8_t
 
 /* One frame at f for a payload of n bytes (the caller checked the room). */
 static void build_frame(const struct fast_src *src, uint16_t src_port, uint16_t ident,
-                        const uint8_t *payload, uint32_t n, const char *dst_mac,
-                        uint32_t dst_ip, uint16_t dst_port, uint8_t *f)
+                        const uint8_t *payload, uint32_t n, const struct fast_dst *dst,
+                        uint8_t *f)
 {
-    uint8_t *ip = put_eth(src, dst_mac, f);
+    uint8_t *ip = put_eth(src, dst->mac, f);
     ip[0] = 0x45; /* version 4, no options */
     ip[1] = 0;    /* TOS */
     put16(ip + 2, 28 + n);
@@ -378,44 +378,17 @@ static void build_frame(const struct fast_src *src, uint16_t src_port, uint16_t 
     ip[9] = PROTO_UDP;
     put16(ip + 10, 0);
     put32(ip + 12, src->ip);
-    put32(ip + 16, dst_ip);
+    put32(ip + 16, dst->ip);
     put16(ip + 10, checksum(ip, 20, 0));
 
     uint8_t *udp = ip + 20;
     put16(udp, src_port);
-    put16(udp + 2, dst_port);
+    put16(udp + 2, dst->port);
     put16(udp + 4, 8 + n);
     put16(udp + 6, 0);
     memcpy(udp + 8, payload, n);
-    uint16_t csum = checksum(udp, 8 + n, pseudo_sum(src->ip, dst_ip, 8 + n));
+    uint16_t csum = checksum(udp, 8 + n, pseudo_sum(src->ip, dst->ip, 8 + n));
     put16(udp + 6, csum ? csum : 0xFFFF); /* 0 on the wire would mean "not computed" */
-}
-
-uint32_t fast_udp_build(const struct fast_src *src, uint16_t src_port, uint16_t ident,
-                        uint16_t ident_step,
-                        const char *payloads, size_t payloads_size, const uint32_t *plens,
-                        const char *dst_macs, size_t dst_macs_size, const uint32_t *dst_ips,
-                        const uint32_t *dst_ports, uint32_t count, uint8_t *arena,
-                        uint32_t arena_size, uint32_t *offs, uint32_t *lens)
-{
-    const uint8_t *pay = (const uint8_t *)payloads;
-    uint64_t pos = 0, taken = 0;
-    uint32_t i;
-    for (i = 0; i < count; i++) {
-        uint32_t n = plens[i];
-        uint64_t flen = (uint64_t)FAST_UDP_OVERHEAD - 14 + eth_len(src) + n;
-        if (n > FAST_MAX_UDP_PAYLOAD || taken + n > payloads_size || dst_ports[i] > 0xFFFF)
-            break;
-        if ((uint64_t)6 * i + 6 > dst_macs_size || pos + flen > arena_size)
-            break;
-        build_frame(src, src_port, (uint16_t)(ident + i * (uint32_t)ident_step), pay + taken, n,
-                    dst_macs + 6 * (size_t)i, dst_ips[i], (uint16_t)dst_ports[i], arena + pos);
-        offs[i] = (uint32_t)pos;
-        lens[i] = (uint32_t)flen;
-        pos += flen;
-        taken += n;
-    }
-    return i;
 }
 
 uint32_t fast_udp_build_to(const struct fast_src *src, uint16_t src_port, uint16_t ident,
@@ -435,9 +408,8 @@ uint32_t fast_udp_build_to(const struct fast_src *src, uint16_t src_port, uint16
             break;
         if (pos + flen > arena_size)
             break;
-        const struct fast_dst *d = &dsts[k];
         build_frame(src, src_port, (uint16_t)(ident + i * (uint32_t)ident_step), pay + taken, n,
-                    (const char *)d->mac, d->ip, d->port, arena + pos);
+                    &dsts[k], arena + pos);
         offs[i] = (uint32_t)pos;
         lens[i] = (uint32_t)flen;
         pos += flen;

@@ -12,6 +12,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* What Python sees, between the markers: the cffi builder reads it (header_cdef). */
+/* cffi: begin */
+
 /* Per-frame verdict kinds. Zero is never written, so an unfilled slot stands out. */
 enum {
     FAST_KIND_DELIVER = 1, /* valid UDP to a bound port: payload/src/dst fields are set */
@@ -106,7 +109,7 @@ struct fast_rx {
     uint32_t csum_pseudo;    /* ... and by FAST_CSUM_PSEUDO */
 };
 
-/* What fast_udp_build writes as the source of every frame. */
+/* What fast_udp_build_to writes as the source of every frame. */
 struct fast_src {
     uint8_t mac[6];
     uint32_t ip;
@@ -127,34 +130,24 @@ int fast_classify(const struct fast_ctx *ctx, struct fast_rx *rx, const uint8_t 
                   uint32_t arena_size, const uint32_t *offs, const uint32_t *lens,
                   const uint8_t *csum, uint32_t count);
 
-/* Build up to `count` Ethernet/IPv4/UDP frames, packed from arena offset 0, exactly as
- * stack.udp.build_udp_frame does (DF set, TOS 0, no options, both checksums), each with an
- * 802.1Q tag after the MAC addresses when src->vlan_tci is not 0 (4 bytes more per frame). Datagram i
- * carries plens[i] bytes taken in turn from `payloads` (payloads_size bytes in all), goes
- * to dst_macs[6i..6i+5], dst_ips[i], dst_ports[i], and has identification
- * ident + i * ident_step (mod 65536): step 0 gives every datagram the same value (0 for
- * unconnected atomic datagrams, as Linux), step 1 continues a connected socket's counter.
- * Stops before the first datagram that is invalid (payload over
- * FAST_MAX_UDP_PAYLOAD bytes, destination port over 65535, payload or MAC address past the
- * bytes given) or whose frame does not fit in the rest of the arena, so the caller can
- * tell why. Returns the number of frames written to offs/lens. */
-uint32_t fast_udp_build(const struct fast_src *src, uint16_t src_port, uint16_t ident,
-                        uint16_t ident_step,
-                        const char *payloads, size_t payloads_size, const uint32_t *plens,
-                        const char *dst_macs, size_t dst_macs_size, const uint32_t *dst_ips,
-                        const uint32_t *dst_ports, uint32_t count, uint8_t *arena,
-                        uint32_t arena_size, uint32_t *offs, uint32_t *lens);
-
-/* One destination for fast_udp_build_to (host byte order). */
+/* One destination of fast_udp_build_to (host byte order). */
 struct fast_dst {
     uint8_t mac[6];
     uint16_t port;
     uint32_t ip;
 };
 
-/* As fast_udp_build, but datagram i goes to dsts[dst_index[i]]: a datagram costs its caller
- * one table index instead of a MAC, an address and a port. Also stops before an index that
- * is not below ndsts. */
+/* Build up to `count` Ethernet/IPv4/UDP frames, packed from arena offset 0, exactly as
+ * stack.udp.build_udp_frame does (DF set, TOS 0, no options, both checksums), each with an
+ * 802.1Q tag after the MAC addresses when src->vlan_tci is not 0 (4 bytes more per frame).
+ * Datagram i carries plens[i] bytes taken in turn from `payloads` (payloads_size bytes in
+ * all), goes to dsts[dst_index[i]] (a datagram costs its caller one table index instead of
+ * a MAC, an address and a port), and has identification ident + i * ident_step
+ * (mod 65536): step 0 gives every datagram the same value (0 for unconnected atomic
+ * datagrams, as Linux), step 1 continues a connected socket's counter. Stops before the
+ * first datagram that is invalid (payload over FAST_MAX_UDP_PAYLOAD bytes or past the bytes
+ * given, an index not below ndsts) or whose frame does not fit in the rest of the arena,
+ * so the caller can tell why. Returns the number of frames written to offs/lens. */
 uint32_t fast_udp_build_to(const struct fast_src *src, uint16_t src_port, uint16_t ident,
                            uint16_t ident_step,
                            const char *payloads, size_t payloads_size, const uint32_t *plens,
@@ -168,5 +161,7 @@ uint32_t fast_udp_build_to(const struct fast_src *src, uint16_t src_port, uint16
  * call. Returns the format's length, or -1 if the payloads do not ascend in the arena or
  * out is too small (the caller slices instead). */
 int fast_payload_format(const struct fast_rx *rx, uint32_t count, char *out, size_t outlen);
+
+/* cffi: end */
 
 #endif

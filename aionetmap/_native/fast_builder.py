@@ -21,12 +21,12 @@ class FastUdpBuilder:
     """
 
     __slots__ = (
-        "_arrays",
         "_ident",
         "_ident_step",
-        "_ips_view",
+        "_index",
+        "_index_view",
+        "_lens",
         "_lens_view",
-        "_ports_view",
         "_src",
         "batch",
         "capacity",
@@ -37,17 +37,14 @@ class FastUdpBuilder:
             raise ValueError(f"FastUdpBuilder: capacity must be a positive int, not {capacity!r}")
         self.capacity = capacity
         self.batch = FrameBatch(capacity, arena_size)
-        """The frames of the last :meth:`build` (reused by the next one)."""
+        """The frames of the last :meth:`build_to` (reused by the next one)."""
         self._src: Any = None
         self._ident = 0
         self._ident_step = 1
-        plens = ffi.new("uint32_t[]", capacity)
-        ips = ffi.new("uint32_t[]", capacity)
-        ports = ffi.new("uint32_t[]", capacity)
-        self._arrays: tuple[Any, Any, Any] = (plens, ips, ports)
-        self._lens_view = cdata_view(plens, "I")
-        self._ips_view = cdata_view(ips, "I")
-        self._ports_view = cdata_view(ports, "I")
+        self._lens: Any = ffi.new("uint32_t[]", capacity)
+        self._index: Any = ffi.new("uint32_t[]", capacity)
+        self._lens_view = cdata_view(self._lens, "I")
+        self._index_view = cdata_view(self._index, "I")
 
     def __repr__(self) -> str:
         return (
@@ -93,78 +90,23 @@ class FastUdpBuilder:
         src.vlan_tci = vlan
         self._src = src
 
-    def build(
-        self,
-        payloads: Sequence[bytes | bytearray | memoryview],
-        dst_macs: bytes,
-        dst_ips: Sequence[int],
-        dst_ports: Sequence[int],
-        src_port: int,
-    ) -> FrameBatch:
-        """Build one Ethernet/IPv4/UDP frame per payload, in one C call.
-
-        ``dst_macs`` holds 6 bytes per datagram, back to back; ``dst_ips`` are ints.
-        Builds ``min(len(payloads), capacity)`` frames, fewer if the arena fills:
-        ``batch.count`` says how many, and the caller keeps the rest. Raises
-        ``ValueError`` for mismatched lengths, a port or address out of range, a payload
-        over 65507 bytes, or a first frame larger than the whole arena.
-        """
-        who = "FastUdpBuilder.build"
-        if self._src is None:
-            raise RuntimeError(f"{who}: set_source() must be called first")
-        total = len(payloads)
-        if len(dst_ips) != total or len(dst_ports) != total or len(dst_macs) != 6 * total:
-            raise ValueError(
-                f"{who}: {total} payloads need as many addresses, ports and 6-byte MACs; got "
-                f"{len(dst_ips)} addresses, {len(dst_ports)} ports, {len(dst_macs)} MAC bytes"
-            )
-        if not 0 <= src_port <= 0xFFFF:
-            raise ValueError(f"{who}: source port must be in 0..65535, not {src_port!r}")
-        n = min(total, self.capacity)
-        batch = self.batch
-        batch.count = 0
-        if n == 0:
-            return batch
-        if n < total:
-            payloads, dst_ips, dst_ports = payloads[:n], dst_ips[:n], dst_ports[:n]
-        blob, lens = _join_payloads(payloads, who)
-        self._fill(lens, dst_ips, dst_ports, n, who)
-        macs = dst_macs if isinstance(dst_macs, bytes) else bytes(dst_macs)
-        lens_c, ips_c, ports_c = self._arrays
-        built = lib.fast_udp_build(
-            self._src,
-            src_port,
-            self._ident,
-            self._ident_step,
-            blob,
-            len(blob),
-            lens_c,
-            macs,
-            len(macs),
-            ips_c,
-            ports_c,
-            n,
-            batch.arena,
-            batch.arena_size,
-            batch.offs,
-            batch.lens,
-        )
-        if built < n:
-            self._check_stop(built, lens[built], dst_ports[built], who)
-        batch.count = built
-        self._ident = (self._ident + built * self._ident_step) & 0xFFFF
-        return batch
-
     def build_to(
         self,
-        payloads: Sequence[bytes],
+        payloads: Sequence[bytes | bytearray | memoryview],
         dst_index: Sequence[int],
         table: DestinationTable,
         src_port: int,
     ) -> FrameBatch:
-        """As :meth:`build`, but datagram ``i`` goes to ``table`` entry ``dst_index[i]``:
-        the sender's per-datagram work is one table lookup. Raises ``ValueError`` for an
-        index outside the table or the payload errors of :meth:`build`."""
+        """Build one Ethernet/IPv4/UDP frame per payload, in one C call; datagram ``i``
+        goes to ``table`` entry ``dst_index[i]``, so the sender's per-datagram work is one
+        table lookup.
+
+        Builds ``min(len(payloads), capacity)`` frames, fewer if the arena fills:
+        ``batch.count`` says how many, and the caller keeps the rest. Raises
+        ``ValueError`` for an index outside the table, a source port out of range, a
+        payload over 65507 bytes, or a first frame larger than the whole arena (nothing is
+        built then), and ``TypeError`` for a payload that is not bytes-like.
+        """
         who = "FastUdpBuilder.build_to"
         if self._src is None:
             raise RuntimeError(f"{who}: set_source() must be called first")
@@ -179,44 +121,29 @@ class FastUdpBuilder:
             return batch
         blob, lens = _join_payloads(payloads[:n], who)
         self._lens_view[:n] = array("I", lens)
-        self._ips_view[:n] = array("I", dst_index[:n])  # reused as the index array
+        try:
+            self._index_view[:n] = array("I", dst_index[:n])
+        except OverflowError:
+            bad = next(i for i in dst_index[:n] if not 0 <= i <= 0xFFFFFFFF)
+            raise ValueError(f"{who}: index {bad} is not in the table") from None
         built = lib.fast_udp_build_to(
-            self._src, src_port, self._ident, self._ident_step, blob, len(blob), self._arrays[0],
-            table.entries, table.count, self._arrays[1], n,
+            self._src, src_port, self._ident, self._ident_step, blob, len(blob), self._lens,
+            table.entries, table.count, self._index, n,
             batch.arena, batch.arena_size, batch.offs, batch.lens,
         )  # fmt: skip
         if built < n:
             if not 0 <= dst_index[built] < table.count:
                 raise ValueError(f"{who}: index {dst_index[built]} is not in the table")
-            self._check_stop(built, lens[built], 0, who)
+            self._check_stop(built, lens[built], who)
         batch.count = built
         self._ident = (self._ident + built * self._ident_step) & 0xFFFF
         return batch
 
-    def _fill(
-        self, lens: list[int], dst_ips: Sequence[int], dst_ports: Sequence[int], n: int, who: str
-    ) -> None:
-        """Copy lengths, addresses and ports into the C arrays: one ``array`` pass each
-        (C-level, range-checked), no per-item Python code."""
-        try:
-            ips = array("I", dst_ips)
-        except OverflowError as exc:
-            raise ValueError(f"{who}: destination addresses must be 32-bit ({exc})") from None
-        try:
-            ports = array("I", dst_ports)  # 65536 and up are caught by the C loop
-        except OverflowError as exc:
-            raise ValueError(f"{who}: destination ports must be in 0..65535 ({exc})") from None
-        self._lens_view[:n] = array("I", lens)
-        self._ips_view[:n] = ips
-        self._ports_view[:n] = ports
-
-    def _check_stop(self, built: int, length: int, port: int, who: str) -> None:
+    def _check_stop(self, built: int, length: int, who: str) -> None:
         """C stopped before datagram ``built``: raise if that datagram is invalid (nothing
         is kept then) or if not even the first frame fits; else the arena is full."""
         if length > MAX_UDP_PAYLOAD:
             raise ValueError(f"{who}: a {length}-byte payload exceeds {MAX_UDP_PAYLOAD} bytes")
-        if port > 0xFFFF:
-            raise ValueError(f"{who}: destination ports must be in 0..65535, not {port}")
         if built == 0:
             raise ValueError(
                 f"{who}: a {length}-byte payload does not fit in the "

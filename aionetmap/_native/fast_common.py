@@ -1,4 +1,14 @@
-"""What the C fast path's two halves share: its constants, the C checksum, argument checks."""
+"""The UDP fast path in C, and what its two halves share: constants, the C checksum,
+argument checks.
+
+The fast path classifies a received batch and builds a batch of UDP frames, one C call
+per batch. :class:`~aionetmap._native.fast_classifier.FastClassifier` gives, for every
+frame, exactly the verdict of :func:`aionetmap.stack.classify.classify`;
+:class:`~aionetmap._native.fast_builder.FastUdpBuilder` writes exactly the bytes of
+:func:`aionetmap.stack.udp.build_udp_frame`. The Python stack stays the reference and
+handles whatever the classifier marks ``KIND_SLOW`` (ARP, ICMP, fragments, closed ports).
+Import each from its own module: there is no gathering façade.
+"""
 
 from __future__ import annotations
 

@@ -10,6 +10,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* What Python sees, between the markers: the cffi builder reads it (header_cdef). */
+/* cffi: begin */
+
 /* Which step of pkt_netns_socket / pkt_port_new failed, so errors can name the cause. */
 enum {
     PKT_STAGE_NONE = 0,
@@ -92,5 +95,7 @@ uint32_t pkt_tx_space(const pkt_port *p);
 uint32_t pkt_tx_pending(const pkt_port *p);
 int pkt_tx_flush(pkt_port *p);
 int pkt_kernel_stats(pkt_port *p);
+
+/* cffi: end */
 
 #endif

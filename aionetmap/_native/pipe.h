@@ -25,6 +25,9 @@
 #include "netmap_abi.h"
 #include "ring.h"
 
+/* What Python sees, between the markers: the cffi builder reads it (header_cdef). */
+/* cffi: begin */
+
 #define ANM_PIPE_MIN_SLOTS 4
 #define ANM_PIPE_MAX_SLOTS 65536
 #define ANM_PIPE_MIN_BUF 64
@@ -116,5 +119,7 @@ int anm_pipe_ready(struct anm_pipe *p);
 
 /* Counters of end `end`, in the control area. */
 const struct anm_pipe_counters *anm_pipe_counters(const struct anm_pipe *p, unsigned end);
+
+/* cffi: end */
 
 #endif /* AIONETMAP_PIPE_H */

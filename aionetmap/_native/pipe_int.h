@@ -25,6 +25,7 @@
 
 #include "anm_common.h"
 #include "pipe.h"
+#include "slot_chain.h"
 
 _Static_assert(ATOMIC_INT_LOCK_FREE == 2, "cross-process flags need lock-free atomics");
 

@@ -54,37 +54,10 @@ static void reinit(struct anm_pipe *p, struct netmap_ring *ring, const uint32_t 
     me_of(p)->counters.ring_resets++;
 }
 
-/* A packet in our TX ring, with the slot values copied out once. */
-struct txpkt {
-    uint32_t end, nfrag;
-    int complete, bad;
-    uint32_t idx[NETMAP_MAX_FRAGS];
-    uint16_t len[NETMAP_MAX_FRAGS];
-};
-
-static void tx_scan(struct anm_pipe *p, uint32_t i, uint32_t head, struct txpkt *t)
+/* Our TX ring's slots and the limits they are checked against. */
+static inline struct slot_ring tx_slots(const struct anm_pipe *p)
 {
-    t->nfrag = 0;
-    t->complete = 0;
-    t->bad = 0;
-    do {
-        const struct netmap_slot *s = &p->tx->slot[i];
-        uint32_t idx = LOAD(s->buf_idx);
-        uint16_t len = LOAD(s->len), fl = LOAD(s->flags);
-        if (idx < 2 || idx >= p->nbufs || len > p->buf_size)
-            t->bad = 1;
-        if (t->nfrag < NETMAP_MAX_FRAGS) {
-            t->idx[t->nfrag] = idx;
-            t->len[t->nfrag] = len;
-        }
-        t->nfrag++;
-        i = nxt(i, p->num_slots);
-        if (!(fl & NS_MOREFRAG)) {
-            t->complete = 1;
-            break;
-        }
-    } while (i != head);
-    t->end = i;
+    return (struct slot_ring){p->tx->slot, p->num_slots, p->nbufs, p->buf_size};
 }
 
 static void tx_repair(struct anm_pipe *p, uint32_t from, uint32_t to)
@@ -106,28 +79,25 @@ static int tx_move(struct anm_pipe *p, uint32_t *hwcur, uint32_t head, int peer_
         return -1;
     uint32_t room = anm_dist(j, prv(pc, n), n);
     int waiting = 0;
-    struct txpkt t;
-    if (LOAD(me->tx.skip_chain)) {
-        while (i != head) {
-            uint16_t fl = LOAD(p->tx->slot[i].flags);
-            i = nxt(i, n);
-            if (!(fl & NS_MOREFRAG)) {
-                STORE(me->tx.skip_chain, 0);
-                break;
-            }
-        }
+    struct slot_ring sr = tx_slots(p);
+    struct chain t;
+    if (LOAD(me->tx.skip_chain)) { /* still dropping the rest of a hopeless chain */
+        int ended;
+        i = chain_skip(&sr, i, head, &ended);
+        if (ended)
+            STORE(me->tx.skip_chain, 0);
     }
     while (i != head) {
-        tx_scan(p, i, head, &t);
+        chain_scan(&sr, i, head, &t);
         if (!t.complete) { /* never publish half a chain; wait unless it can never fit */
-            if (t.nfrag > NETMAP_MAX_FRAGS || t.nfrag >= n - 1) {
+            if (chain_hopeless(&t, n)) {
                 me->counters.tx_dropped_too_many_frags++;
                 STORE(me->tx.skip_chain, 1);
                 i = t.end;
             }
             break;
         }
-        if (t.bad) {
+        if (t.bad != CH_OK) {
             me->counters.tx_dropped_bad_slot++;
             tx_repair(p, i, t.end);
             i = t.end;
@@ -164,11 +134,11 @@ static int tx_move(struct anm_pipe *p, uint32_t *hwcur, uint32_t head, int peer_
                 return -1;
             struct netmap_slot *rs = &p->peer_rx->slot[j], *ts = &p->tx->slot[i];
             uint16_t more = f + 1 < t.nfrag ? NS_MOREFRAG : 0;
-            STORE(rs->buf_idx, t.idx[f]);
-            STORE(rs->len, t.len[f]);
+            STORE(rs->buf_idx, t.frag[f].idx);
+            STORE(rs->len, (uint16_t)t.frag[f].len);
             STORE(rs->flags, (uint16_t)(NS_BUF_CHANGED | more));
             STORE(rs->ptr, 0);
-            STORE(p->peer_rx_shadow[j], t.idx[f]);
+            STORE(p->peer_rx_shadow[j], t.frag[f].idx);
             STORE(ts->buf_idx, spare);
             STORE(ts->flags, (uint16_t)NS_BUF_CHANGED);
             STORE(p->tx_shadow[i], spare);

@@ -19,6 +19,9 @@
 
 #include "netmap_abi.h"
 
+/* What Python sees, between the markers: the cffi builder reads it (header_cdef). */
+/* cffi: begin */
+
 /* Bound rings tracked per direction; a multi-queue NIC rarely exceeds 64. */
 #define ANM_MAX_RINGS 128
 
@@ -114,5 +117,7 @@ int anm_rings_same_pool(const struct anm_rings *src, const struct anm_rings *dst
 /* Move up to max frames from src's RX rings to dst's TX rings: by swapping buffer indices
  * when both use the same pool, by copying otherwise. Returns frames forwarded. */
 unsigned anm_forward(struct anm_rings *src, struct anm_rings *dst, unsigned max);
+
+/* cffi: end */
 
 #endif /* AIONETMAP_RING_H */

@@ -7,24 +7,9 @@
 
 #include "anm_common.h"
 #include "ring.h"
+#include "slot_chain.h"
 
-enum { CH_OK = 0, CH_BAD_BUF, CH_BAD_LEN };
 enum { TAKE_OK, TAKE_DROP, TAKE_STOP };
-
-struct frag {
-    uint32_t idx;
-    uint32_t len;
-};
-
-/* One NS_MOREFRAG chain as scanned from an RX ring (values copied out once). */
-struct chain {
-    uint32_t end;   /* slot after the last one scanned */
-    uint32_t nfrag; /* slots scanned (may exceed NETMAP_MAX_FRAGS; only that many are kept) */
-    uint64_t total;
-    int complete; /* the last slot scanned has no NS_MOREFRAG */
-    int bad;      /* CH_* of the first bad slot */
-    struct frag frag[NETMAP_MAX_FRAGS];
-};
 
 struct iov {
     const uint8_t *p;

@@ -9,49 +9,10 @@
 
 /* ---- RX -------------------------------------------------------------------------------- */
 
-/* Scan the chain starting at slot i (i != tail), stopping at its last slot or at tail. */
-static void scan_chain(const struct anm_ring *kr, uint32_t i, uint32_t tail, struct chain *c)
+/* The slots of kr and the limits they are checked against. */
+static inline struct slot_ring rx_slots(const struct anm_ring *kr)
 {
-    c->nfrag = 0;
-    c->total = 0;
-    c->complete = 0;
-    c->bad = CH_OK;
-    do {
-        const struct netmap_slot *s = &kr->ring->slot[i];
-        uint32_t idx = LOAD(s->buf_idx);
-        uint32_t len = LOAD(s->len);
-        uint16_t fl = LOAD(s->flags);
-        if (c->bad == CH_OK) {
-            if (idx < 2 || idx >= kr->nbufs)
-                c->bad = CH_BAD_BUF;
-            else if (len > kr->buf_size)
-                c->bad = CH_BAD_LEN;
-        }
-        if (c->nfrag < NETMAP_MAX_FRAGS)
-            c->frag[c->nfrag] = (struct frag){idx, len};
-        c->nfrag++;
-        c->total += len;
-        i = nxt(i, kr->num_slots);
-        if (!(fl & NS_MOREFRAG)) {
-            c->complete = 1;
-            break;
-        }
-    } while (i != tail);
-    c->end = i;
-}
-
-/* Drop the rest of a chain whose beginning was already dropped as over-long. */
-static uint32_t skip_rest(struct anm_ring *kr, uint32_t i, uint32_t tail)
-{
-    while (i != tail) {
-        uint16_t fl = LOAD(kr->ring->slot[i].flags);
-        i = nxt(i, kr->num_slots);
-        if (!(fl & NS_MOREFRAG)) {
-            kr->skip_chain = 0;
-            break;
-        }
-    }
-    return i;
+    return (struct slot_ring){kr->ring->slot, kr->num_slots, kr->nbufs, kr->buf_size};
 }
 
 /* Hand every complete, valid frame of one RX ring to take() (at most *budget of them), then
@@ -67,15 +28,22 @@ static int rx_walk(struct anm_rings *r, struct anm_ring *kr, unsigned *budget, t
         r->stats.rx_bad_ring++;
         return 0;
     }
-    uint32_t i = kr->skip_chain ? skip_rest(kr, head, tail) : head;
+    struct slot_ring sr = rx_slots(kr);
+    uint32_t i = head;
+    if (kr->skip_chain) { /* still dropping the rest of a hopeless chain */
+        int ended;
+        i = chain_skip(&sr, head, tail, &ended);
+        if (ended)
+            kr->skip_chain = 0;
+    }
     int stop = 0;
     struct chain c;
     while (i != tail && *budget > 0) {
-        scan_chain(kr, i, tail, &c);
+        chain_scan(&sr, i, tail, &c);
         if (!c.complete) {
             /* Wait for the rest, unless it can never fit: then drop what is here and the
              * rest of the chain as it arrives, so the ring cannot jam. */
-            if (c.nfrag > NETMAP_MAX_FRAGS || c.nfrag >= n - 1) {
+            if (chain_hopeless(&c, n)) {
                 r->stats.rx_dropped_too_many_frags++;
                 kr->skip_chain = 1;
                 i = c.end;

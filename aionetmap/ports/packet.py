@@ -26,6 +26,7 @@ __all__ = [
     "PacketPort",
     "netns_path",
     "netns_socket",
+    "set_checksum_offload",
 ]
 
 DEFAULT_RX_FRAMES: Final = 4096
@@ -114,6 +115,20 @@ def netns_socket(
     if fd < 0:
         raise _socket_error(what, netns, stage[0], -fd)
     return socket.socket(fileno=fd)
+
+
+def set_checksum_offload(sock: socket.socket, ifname: str, enabled: bool) -> None:
+    """Turn TX and RX checksum offload of ``ifname`` on or off (``ethtool -K tx/rx``).
+
+    ``sock`` is any socket of the namespace the interface lives in: the ethtool ioctl acts
+    on the namespace of the socket it is issued on. Raises ``OSError`` naming the step.
+    """
+    name = ifname.encode()
+    for cmd, what in ((lib.ETHTOOL_STXCSUM, "TX"), (lib.ETHTOOL_SRXCSUM, "RX")):
+        rc = lib.pkt_ethtool_set(sock.fileno(), name, cmd, int(enabled))
+        if rc < 0:
+            state = "on" if enabled else "off"
+            raise OSError(-rc, f"turning {what} checksum offload of {ifname} {state} failed")
 
 
 def _open_error(name: str, ifname: str, netns: str | None, stage: int, err: int) -> OSError:

@@ -200,13 +200,10 @@ class VethLink:
         self.close()
 
     def _offloads_off(self) -> None:
-        from aionetmap._native._packet import lib
+        from aionetmap.ports.packet import set_checksum_offload
 
         with self.peer_socket(socket.AF_INET, socket.SOCK_DGRAM, track=False) as sock:
-            for cmd in (lib.ETHTOOL_STXCSUM, lib.ETHTOOL_SRXCSUM):
-                rc = lib.pkt_ethtool_set(sock.fileno(), self.peer_ifname.encode(), cmd, 0)
-                if rc < 0:
-                    raise OSError(-rc, f"{self}: turning off checksum offload failed")
+            set_checksum_offload(sock, self.peer_ifname, False)
 
     # --- helpers for tests ----------------------------------------------------------------
 

@@ -1,6 +1,7 @@
 /* Shared parts of the benchmark's C programs: see benchlib.h. */
 #define _GNU_SOURCE
 #include "benchlib.h"
+#include "packet.h" /* PKT_RXCSUM_* */
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -417,4 +418,112 @@ int udp_reflect(uint8_t *frame, size_t len, uint32_t ip, int complete_csum)
         put16(udp + 6, c ? c : 0xffff);
     }
     return 1;
+}
+
+/* ---- the generators' echo loop --------------------------------------------------------- */
+
+static int stopped(const volatile sig_atomic_t *stop) { return stop != NULL && *stop; }
+
+static void echo_prime(struct tracker *t, uint32_t window, const struct echo_ops *ops, void *ctx,
+                       const volatile sig_atomic_t *stop)
+{
+    uint64_t give_up = now_ns() + 10 * 1000000000ull;
+    t->window = 1;
+    while (t->c.echoed == 0 && !stopped(stop)) {
+        uint64_t now = now_ns();
+        if (now > give_up)
+            die("no echo from the server within 10 s");
+        tracker_expire(t, now);
+        ops->send(ctx, now);
+        ops->wait(ctx, 10);
+        ops->recv(ctx, now_ns());
+    }
+    t->window = window;
+}
+
+void echo_run(struct tracker *t, uint32_t window, double warmup_s, double duration_s,
+              const struct echo_ops *ops, void *ctx, const volatile sig_atomic_t *stop,
+              const char *mode)
+{
+    struct phases ph;
+    struct counts a = {0}, b = {0};
+    double cpu_a = 0, cpu_b = 0;
+    uint64_t wall_a = 0, wall_b = 0;
+    echo_prime(t, window, ops, ctx, stop);
+    phases_init(&ph, warmup_s, duration_s);
+    while (!stopped(stop)) {
+        uint64_t now = now_ns();
+        int step = phases_step(&ph, now);
+        if (step == 1) {
+            a = t->c, cpu_a = cpu_seconds(), wall_a = now;
+            mark("start");
+        } else if (step == 2) {
+            b = t->c, cpu_b = cpu_seconds(), wall_b = now;
+            mark("end");
+            break;
+        }
+        tracker_expire(t, now);
+        int sent = ops->send(ctx, now);
+        int got = ops->recv(ctx, now_ns());
+        if (sent == 0 && got == 0)
+            ops->wait(ctx, 1);
+    }
+    print_echo_result(mode, &a, &b, cpu_a, cpu_b, wall_a, wall_b, t, "");
+}
+
+void echo_frames(const struct tracker *t, const struct flow *f, size_t size, uint16_t *ip_id,
+                 uint8_t *buf, const uint32_t *offs, uint32_t *lens, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        uint8_t *frame = buf + offs[i];
+        payload_fill(frame + UDP_FRAME_HDR, size, t->next + i, t->magic);
+        size_t len = udp_frame_finish(frame, f, size, (*ip_id)++);
+        if (len < 60) { /* Ethernet minimum: zero padding after the IP packet */
+            memset(frame + len, 0, 60 - len);
+            len = 60;
+        }
+        lens[i] = (uint32_t)len;
+    }
+}
+
+int echo_frame_seen(struct tracker *t, const struct flow *f, size_t size, const uint8_t *frame,
+                    size_t len, int csum_done, uint8_t *arp, uint64_t now)
+{
+    const uint8_t *payload = NULL;
+    if (arp != NULL && arp_answer(frame, len, f->src_mac, f->src_ip, arp))
+        return 1;
+    int plen = udp_frame_reply(frame, len, f, &payload, csum_done);
+    if (plen >= 0)
+        tracker_echo(t, payload, (size_t)plen, size, now);
+    else if (plen == -2)
+        t->c.corrupt++;
+    else
+        t->c.other++;
+    return 0;
+}
+
+/* ---- the reflectors' batch ------------------------------------------------------------- */
+
+uint32_t reflect_batch(uint8_t *arena, size_t arena_len, const uint32_t *offs,
+                       const uint32_t *lens, const uint8_t *csum, uint32_t n,
+                       const uint8_t mac[6], uint32_t ip, uint32_t *toffs, uint32_t *tlens,
+                       uint64_t *other)
+{
+    if (n == 0)
+        return 0;
+    uint32_t k = 0;
+    size_t tail = (size_t)offs[n - 1] + lens[n - 1]; /* free arena after the frames */
+    for (uint32_t i = 0; i < n; i++) {
+        uint8_t *frame = arena + offs[i];
+        int partial = csum != NULL && csum[i] == PKT_RXCSUM_PARTIAL;
+        if (udp_reflect(frame, lens[i], ip, partial)) {
+            toffs[k] = offs[i], tlens[k++] = lens[i];
+        } else if (tail + 60 <= arena_len && arp_answer(frame, lens[i], mac, ip, arena + tail)) {
+            toffs[k] = (uint32_t)tail, tlens[k++] = 60;
+            tail += 60;
+        } else {
+            (*other)++;
+        }
+    }
+    return k;
 }

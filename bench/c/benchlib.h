@@ -1,8 +1,9 @@
 /*
  * Shared parts of the benchmark's C programs (load generators, readers, reflectors):
  * clocks and CPU time, the run phases and the markers the Python harness samples at,
- * the windowed sequence tracker that counts byte-exact echoes, and Ethernet/IPv4/UDP
- * frame building and checking.
+ * the windowed sequence tracker that counts byte-exact echoes, the generators' echo loop
+ * and the reflectors' batch, and Ethernet/IPv4/UDP frame building and checking (an
+ * independent oracle: see "frames" below).
  *
  * Protocol with the harness (bench/_measure.py), one line each on stdout:
  *   MARK start        the measured window begins (after the warm-up)
@@ -13,6 +14,7 @@
 #ifndef BENCH_BENCHLIB_H
 #define BENCH_BENCHLIB_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -96,7 +98,58 @@ void print_echo_result(const char *mode, const struct counts *a, const struct co
                        double cpu_a, double cpu_b, uint64_t wall_a, uint64_t wall_b,
                        const struct tracker *t, const char *extra);
 
+/* ---- the generators' echo loop (udpgen, pipepeer echo) --------------------------------- */
+
+/* What a generator does on its transport; ctx is its own state. */
+struct echo_ops {
+    /* Send what the tracker's window allows (at most a batch); returns datagrams sent. */
+    int (*send)(void *ctx, uint64_t now);
+    /* Receive a batch and count its echoes; returns frames received. */
+    int (*recv)(void *ctx, uint64_t now);
+    /* Wait until there is something to receive (or to flush), at most timeout_ms. */
+    void (*wait)(void *ctx, int timeout_ms);
+};
+
+/* The loop every generator runs: prime (one datagram at a time until the first echo, as the
+ * server may still be resolving our address and would park only a few; fatal after 10 s),
+ * then send/receive with `window` outstanding through the warm-up and the measured window,
+ * and print RESULT under `mode`. Ends early when *stop (if given) becomes non-zero. */
+void echo_run(struct tracker *t, uint32_t window, double warmup_s, double duration_s,
+              const struct echo_ops *ops, void *ctx, const volatile sig_atomic_t *stop,
+              const char *mode);
+
+struct flow;
+
+/* Write the frames of datagrams t->next .. t->next+n-1 (payload_fill's payloads, `size`
+ * bytes each) from f at buf + offs[i], padded to the Ethernet minimum; set lens[i]. Each
+ * takes the next *ip_id. */
+void echo_frames(const struct tracker *t, const struct flow *f, size_t size, uint16_t *ip_id,
+                 uint8_t *buf, const uint32_t *offs, uint32_t *lens, uint32_t n);
+
+/* Count one received frame: an echo of ours is checked and counted (`csum_done` as for
+ * udp_frame_reply), anything else counts as corrupt or other; except an ARP request for
+ * f->src_ip when `arp` is not NULL: its reply is written to arp (60 bytes) and 1 returned,
+ * for the caller to send. Returns 0 otherwise. */
+int echo_frame_seen(struct tracker *t, const struct flow *f, size_t size, const uint8_t *frame,
+                    size_t len, int csum_done, uint8_t *arp, uint64_t now);
+
+/* ---- the reflectors' batch (pktreflect, pipepeer reflect) ------------------------------- */
+
+/* Turn a received batch around in the arena: UDP frames for ip are reflected in place
+ * (their partial checksums completed where csum, if given, says PKT_RXCSUM_PARTIAL), ARP
+ * requests for ip answered from mac into the arena after the last frame (while it has room
+ * up to arena_len). The frames to send go to toffs/tlens (room for n + what the arena can
+ * take); returns their count and adds the frames that were neither to *other. */
+uint32_t reflect_batch(uint8_t *arena, size_t arena_len, const uint32_t *offs,
+                       const uint32_t *lens, const uint8_t *csum, uint32_t n,
+                       const uint8_t mac[6], uint32_t ip, uint32_t *toffs, uint32_t *tlens,
+                       uint64_t *other);
+
 /* ---- frames ---------------------------------------------------------------------------- */
+/* An independent oracle: this checksum, builder and parser are written apart from the
+ * library's (aionetmap/_native/fast.c, stack/) on purpose and share no code with them, so
+ * that a mistake in the library's frames shows up as corrupt echoes here instead of being
+ * repeated on both sides. Keep them separate. */
 
 #define ETH_HDR 14
 #define IP_HDR 20

@@ -193,8 +193,9 @@ static void send_arp(struct echo *e)
     e->arp_n -= q;
 }
 
-static int echo_send(struct echo *e, uint64_t now)
+static int echo_send(void *ctx, uint64_t now)
 {
+    struct echo *e = ctx;
     if (e->arp_n)
         send_arp(e);
     uint32_t n = tracker_room(&e->t);
@@ -205,16 +206,7 @@ static int echo_send(struct echo *e, uint64_t now)
     n = n < space ? n : space;
     if (n == 0)
         return 0;
-    for (uint32_t i = 0; i < n; i++) {
-        uint8_t *frame = e->tx.data + e->tx.offs[i];
-        payload_fill(frame + UDP_FRAME_HDR, e->size, e->t.next + i, e->t.magic);
-        size_t len = udp_frame_finish(frame, &e->f, e->size, e->ip_id++);
-        if (len < 60) { /* Ethernet minimum: zero padding after the IP packet */
-            memset(frame + len, 0, 60 - len);
-            len = 60;
-        }
-        e->tx.lens[i] = (uint32_t)len;
-    }
+    echo_frames(&e->t, &e->f, e->size, &e->ip_id, e->tx.data, e->tx.offs, e->tx.lens, n);
     unsigned q = anm_tx_burst(&e->np.r, (const char *)e->tx.data, (size_t)MAX_BATCH * SLOT_BYTES,
                               e->tx.offs, e->tx.lens, n);
     if (anm_pipe_txsync(&e->np.p, &e->np.r) < 0)
@@ -223,53 +215,30 @@ static int echo_send(struct echo *e, uint64_t now)
     return (int)q;
 }
 
-static int echo_recv(struct echo *e, uint64_t now)
+static int echo_recv(void *ctx, uint64_t now)
 {
+    struct echo *e = ctx;
     int n = anm_pipe_recv(&e->np.p, &e->np.r, e->rx.data, (size_t)MAX_BATCH * SLOT_BYTES,
                           e->rx.offs, e->rx.lens, e->batch);
     if (n < 0)
         die("pipe control area damaged");
     for (int i = 0; i < n; i++) {
-        const uint8_t *frame = e->rx.data + e->rx.offs[i], *payload = NULL;
-        size_t len = e->rx.lens[i];
-        if (e->arp_n < 4 && arp_answer(frame, len, e->f.src_mac, e->f.src_ip, e->arp[e->arp_n])) {
-            e->arp_n++;
-            continue;
-        }
-        int plen = udp_frame_reply(frame, len, &e->f, &payload, 0);
-        if (plen >= 0)
-            tracker_echo(&e->t, payload, (size_t)plen, e->size, now);
-        else if (plen == -2)
-            e->t.c.corrupt++;
-        else
-            e->t.c.other++;
+        uint8_t *arp = e->arp_n < 4 ? e->arp[e->arp_n] : NULL;
+        e->arp_n += echo_frame_seen(&e->t, &e->f, e->size, e->rx.data + e->rx.offs[i],
+                                    e->rx.lens[i], 0, arp, now);
     }
     return n;
 }
 
-static void echo_prime(struct echo *e, uint32_t window)
+static void echo_wait(void *ctx, int timeout_ms)
 {
-    uint64_t give_up = now_ns() + 10 * 1000000000ull;
-    e->t.window = 1;
-    while (e->t.c.echoed == 0 && !stop) {
-        uint64_t now = now_ns();
-        if (now > give_up)
-            die("no echo from the server within 10 s");
-        tracker_expire(&e->t, now);
-        echo_send(e, now);
-        named_pipe_wait(&e->np, 10);
-        echo_recv(e, now_ns());
-    }
-    e->t.window = window;
+    struct echo *e = ctx;
+    named_pipe_wait(&e->np, timeout_ms);
 }
 
 static int echo(void)
 {
     static struct echo e;
-    struct phases ph;
-    struct counts a = {0}, b = {0};
-    double cpu_a = 0, cpu_b = 0;
-    uint64_t wall_a = 0, wall_b = 0;
     parse_mac(opt_str(opts, NOPT, "mac"), e.f.src_mac);
     parse_mac(opt_str(opts, NOPT, "server-mac"), e.f.dst_mac);
     e.f.src_ip = parse_ipv4(opt_str(opts, NOPT, "ip"));
@@ -284,26 +253,9 @@ static int echo(void)
     arena_init(&e.rx);
     open_end(&e.np, "b");
     tracker_init(&e.t, window, timeout, now_ns() ^ ((uint64_t)getpid() << 32));
-    echo_prime(&e, window);
-    phases_init(&ph, opt_seconds(opts, NOPT, "warmup"), opt_seconds(opts, NOPT, "duration"));
-    while (!stop) {
-        uint64_t now = now_ns();
-        int step = phases_step(&ph, now);
-        if (step == 1) {
-            a = e.t.c, cpu_a = cpu_seconds(), wall_a = now;
-            mark("start");
-        } else if (step == 2) {
-            b = e.t.c, cpu_b = cpu_seconds(), wall_b = now;
-            mark("end");
-            break;
-        }
-        tracker_expire(&e.t, now);
-        int sent = echo_send(&e, now);
-        int got = echo_recv(&e, now_ns());
-        if (sent == 0 && got == 0)
-            named_pipe_wait(&e.np, 1);
-    }
-    print_echo_result("pipe-udp", &a, &b, cpu_a, cpu_b, wall_a, wall_b, &e.t, "");
+    static const struct echo_ops ops = {echo_send, echo_recv, echo_wait};
+    echo_run(&e.t, window, opt_seconds(opts, NOPT, "warmup"), opt_seconds(opts, NOPT, "duration"),
+             &ops, &e, &stop, "pipe-udp");
     named_pipe_close(&e.np);
     return 0;
 }
@@ -315,7 +267,6 @@ static int reflect(void)
     static struct named_pipe np;
     static struct arena rx;
     static uint32_t offs[MAX_BATCH + 1], lens[MAX_BATCH + 1];
-    static uint8_t arp[60];
     uint8_t mac[6];
     uint32_t ip = parse_ipv4(opt_str(opts, NOPT, "ip"));
     uint32_t batch = (uint32_t)opt_u64(opts, NOPT, "batch", 1, MAX_BATCH);
@@ -334,20 +285,8 @@ static int reflect(void)
             named_pipe_wait(&np, 10);
             continue;
         }
-        uint32_t k = 0;
-        size_t tail = rx.offs[n - 1] + rx.lens[n - 1]; /* free arena after the frames */
-        for (int i = 0; i < n; i++) {
-            uint8_t *frame = rx.data + rx.offs[i];
-            if (udp_reflect(frame, rx.lens[i], ip, 0)) {
-                offs[k] = rx.offs[i], lens[k++] = rx.lens[i];
-            } else if (tail + 60 <= arena_len && arp_answer(frame, rx.lens[i], mac, ip, arp)) {
-                memcpy(rx.data + tail, arp, 60);
-                offs[k] = (uint32_t)tail, lens[k++] = 60;
-                tail += 60;
-            } else {
-                other++;
-            }
-        }
+        uint32_t k = reflect_batch(rx.data, arena_len, rx.offs, rx.lens, NULL, (uint32_t)n, mac,
+                                   ip, offs, lens, &other);
         for (uint32_t sent = 0; sent < k && !stop;) {
             sent += anm_tx_burst(&np.r, (const char *)rx.data, arena_len, offs + sent,
                                  lens + sent, k - sent);

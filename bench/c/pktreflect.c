@@ -62,18 +62,8 @@ int main(int argc, char **argv)
             waits++;
             continue;
         }
-        uint32_t k = 0, tail = offs[n - 1] + lens[n - 1];
-        for (int i = 0; i < n; i++) {
-            uint8_t *frame = arena + offs[i];
-            if (udp_reflect(frame, lens[i], ip, csum[i] == PKT_RXCSUM_PARTIAL)) {
-                toffs[k] = offs[i], tlens[k++] = lens[i];
-            } else if (tail + 60 <= ARENA && arp_answer(frame, lens[i], mac, ip, arena + tail)) {
-                toffs[k] = tail, tlens[k++] = 60;
-                tail += 60;
-            } else {
-                other++;
-            }
-        }
+        uint32_t k = reflect_batch(arena, ARENA, offs, lens, csum, (uint32_t)n, mac, ip, toffs,
+                                   tlens, &other);
         /* Frames the staging area has no room for are dropped, as a full ring would. */
         int q = pkt_tx_queue(p, arena, ARENA, toffs, tlens, k);
         if (q > 0)

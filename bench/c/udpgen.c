@@ -158,16 +158,7 @@ static int packet_send(struct gen *g, uint64_t now)
     uint32_t n = tracker_room(&g->t), space = pkt_tx_space(g->port);
     n = n < g->batch ? n : g->batch;
     n = n < space ? n : space;
-    for (uint32_t i = 0; i < n; i++) {
-        uint8_t *frame = g->tx + g->offs[i];
-        payload_fill(frame + UDP_FRAME_HDR, g->size, g->t.next + i, g->t.magic);
-        size_t len = udp_frame_finish(frame, &g->f, g->size, g->ip_id++);
-        if (len < 60) { /* Ethernet minimum: zero padding after the IP packet */
-            memset(frame + len, 0, 60 - len);
-            len = 60;
-        }
-        g->lens[i] = (uint32_t)len;
-    }
+    echo_frames(&g->t, &g->f, g->size, &g->ip_id, g->tx, g->offs, g->lens, n);
     int q = n ? pkt_tx_queue(g->port, g->tx, MAX_BATCH * 2048, g->offs, g->lens, n) : 0;
     if (q < 0)
         die("queueing frames: %s", strerror(-q));
@@ -183,60 +174,35 @@ static int packet_recv(struct gen *g, uint64_t now)
     int n = pkt_rx_burst(g->port, g->rx, MAX_BATCH * 2048, g->roffs, g->rlens, g->rcsum,
                          g->batch);
     for (int i = 0; i < n; i++) {
-        const uint8_t *frame = g->rx + g->roffs[i], *payload = NULL;
-        size_t len = g->rlens[i];
-        if (!g->arp_pending && arp_answer(frame, len, g->f.src_mac, g->f.src_ip, g->arp)) {
-            g->arp_pending = 1;
-            continue;
-        }
         /* Kernel servers at default offloads send partial checksums (flagged). */
         int done = g->rcsum[i] != PKT_RXCSUM_UNKNOWN;
-        int plen = udp_frame_reply(frame, len, &g->f, &payload, done);
-        if (plen >= 0)
-            tracker_echo(&g->t, payload, (size_t)plen, g->size, now);
-        else if (plen == -2)
-            g->t.c.corrupt++;
-        else
-            g->t.c.other++;
+        if (echo_frame_seen(&g->t, &g->f, g->size, g->rx + g->roffs[i], g->rlens[i], done,
+                            g->arp_pending ? NULL : g->arp, now))
+            g->arp_pending = 1;
     }
     return n > 0 ? n : 0;
 }
 
-static int send_some(struct gen *g, uint64_t now)
+static int send_some(void *ctx, uint64_t now)
 {
+    struct gen *g = ctx;
     return g->port ? packet_send(g, now) : socket_send(g, now);
 }
 
-static int recv_some(struct gen *g, uint64_t now)
+static int recv_some(void *ctx, uint64_t now)
 {
+    struct gen *g = ctx;
     return g->port ? packet_recv(g, now) : socket_recv(g, now);
 }
 
-static void wait_ready(struct gen *g, int timeout_ms)
+static void wait_ready(void *ctx, int timeout_ms)
 {
+    struct gen *g = ctx;
     short events = POLLIN;
     if (g->port && pkt_tx_pending(g->port))
         events |= POLLOUT;
     struct pollfd pfd = {.fd = g->fd, .events = events};
     poll(&pfd, 1, timeout_ms);
-}
-
-/* One datagram at a time until the first echo: the server may still be resolving our
- * address (ARP) and would park only a few datagrams meanwhile. */
-static void prime(struct gen *g, uint32_t window)
-{
-    uint64_t give_up = now_ns() + 10 * 1000000000ull;
-    g->t.window = 1;
-    while (g->t.c.echoed == 0) {
-        uint64_t now = now_ns();
-        if (now > give_up)
-            die("no echo from the server within 10 s");
-        tracker_expire(&g->t, now);
-        send_some(g, now);
-        wait_ready(g, 10);
-        recv_some(g, now_ns());
-    }
-    g->t.window = window;
 }
 
 int main(int argc, char **argv)
@@ -269,32 +235,9 @@ int main(int argc, char **argv)
         die("--mode %s: want socket or packet", mode);
     }
     tracker_init(&g.t, window, timeout, now_ns() ^ ((uint64_t)getpid() << 32));
-    prime(&g, window);
-
-    struct phases ph;
-    struct counts a = {0}, b = {0};
-    double cpu_a = 0, cpu_b = 0;
-    uint64_t wall_a = 0, wall_b = 0;
-    phases_init(&ph, warmup, duration);
-    for (;;) {
-        uint64_t now = now_ns();
-        int step = phases_step(&ph, now);
-        if (step == 1) {
-            a = g.t.c, cpu_a = cpu_seconds(), wall_a = now;
-            mark("start");
-        } else if (step == 2) {
-            b = g.t.c, cpu_b = cpu_seconds(), wall_b = now;
-            mark("end");
-            break;
-        }
-        tracker_expire(&g.t, now);
-        int sent = send_some(&g, now);
-        int got = recv_some(&g, now_ns());
-        if (sent == 0 && got == 0)
-            wait_ready(&g, 1);
-    }
-    print_echo_result(g.port ? "udp-packet" : "udp-socket", &a, &b, cpu_a, cpu_b, wall_a,
-                      wall_b, &g.t, "");
+    static const struct echo_ops ops = {send_some, recv_some, wait_ready};
+    echo_run(&g.t, window, warmup, duration, &ops, &g, NULL,
+             g.port ? "udp-packet" : "udp-socket");
     if (g.port)
         pkt_port_free(g.port);
     else

@@ -13,16 +13,13 @@ from scapy.layers.l2 import ARP, Dot1Q, Ether
 from scapy.packet import Packet
 
 from aionetmap._native.batch import FrameBatch
-from aionetmap._native.udpfast import (
-    KIND_DELIVER,
-    KIND_DROP,
-    KIND_SLOW,
-    FastClassifier,
-    FastUdpBuilder,
-)
+from aionetmap._native.fast_builder import FastUdpBuilder
+from aionetmap._native.fast_classifier import FastClassifier
+from aionetmap._native.fast_common import KIND_DELIVER, KIND_DROP, KIND_SLOW
 from aionetmap.ports.pipe import pipe_pair
 from aionetmap.stack.classify import ClassifyContext, Deliver, Drop, Slow, SlowKind, classify
 from aionetmap.stack.drops import DropReason
+from tests.native.udp_build import build_each
 
 OUR_MAC, PEER_MAC = "02:00:00:00:00:01", "02:00:00:00:00:02"
 OUR_IP, PEER_IP = "10.0.0.1", "10.0.0.2"
@@ -153,7 +150,7 @@ def test_full_batch_of_256_builder_frames() -> None:
     builder = FastUdpBuilder(256)
     builder.set_source(bytes.fromhex("020000000002"), 0x0A000002)
     payloads = [i.to_bytes(2, "big") * 11 for i in range(256)]  # 64-byte frames
-    batch = builder.build(payloads, CTX.mac * 256, [CTX.ip] * 256, [53] * 256, 4000)
+    batch = build_each(builder, payloads, CTX.mac * 256, [CTX.ip] * 256, [53] * 256, 4000)
     assert batch.count == 256
     assert set(batch.lengths.tolist()) == {64}
     fc = classifier()
@@ -222,7 +219,9 @@ def test_builder_to_classifier_round_trip(payloads: list[bytes], ports: set[int]
     dports = [sorted(ports)[i % len(ports)] for i in range(len(payloads))]
     builder = FastUdpBuilder(cap)
     builder.set_source(bytes.fromhex("020000000002"), 0x0A000002)
-    batch = builder.build(payloads, CTX.mac * len(payloads), [CTX.ip] * len(payloads), dports, 7)
+    batch = build_each(
+        builder, payloads, CTX.mac * len(payloads), [CTX.ip] * len(payloads), dports, 7
+    )
     n = min(cap, len(payloads))
     assert batch.count == n
     fc = classifier(cap, ClassifyContext(CTX.mac, CTX.ip, CTX.broadcast, frozenset(ports)))
@@ -245,7 +244,7 @@ def test_through_the_software_pipe() -> None:
         builder = FastUdpBuilder(64)
         builder.set_source(bytes.fromhex("020000000002"), 0x0A000002)
         payloads = [bytes([i]) * i for i in range(64)]
-        sent = builder.build(payloads, CTX.mac * 64, [CTX.ip] * 64, [53, 54] * 32, 4000)
+        sent = build_each(builder, payloads, CTX.mac * 64, [CTX.ip] * 64, [53, 54] * 32, 4000)
         assert a.send_batch(sent) == 64
         a.flush()
         received = FrameBatch(64, 64 * 2048)

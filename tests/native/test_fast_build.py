@@ -1,4 +1,4 @@
-"""FastUdpBuilder (C) against aionetmap.stack.udp.build_udp_frame and the Host's send path
+"""FastUdpBuilder.build_to (C) against aionetmap.stack.udp.build_udp_frame and the Host's send path
 (the references), with scapy as an independent parser of every frame it writes."""
 
 from __future__ import annotations
@@ -12,11 +12,13 @@ from hypothesis import strategies as st
 from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
 
-from aionetmap._native.udpfast import MAX_UDP_PAYLOAD, FastUdpBuilder
+from aionetmap._native.fast_builder import DestinationTable, FastUdpBuilder
+from aionetmap._native.fast_common import MAX_UDP_PAYLOAD
 from aionetmap.stack.checksum import inet_checksum, pseudo_header_sum
 from aionetmap.stack.config import HostConfig
 from aionetmap.stack.host import Host
 from aionetmap.stack.udp import build_udp_frame
+from tests.native.udp_build import build_each
 
 SRC_MAC, DST_MAC = bytes.fromhex("020000000001"), bytes.fromhex("020000000002")
 SRC_IP, DST_IP = 0x0A000001, 0x0A000002
@@ -47,7 +49,7 @@ def test_every_payload_length_up_to_the_mtu() -> None:
     while len(frames) < len(sizes):
         chunk = sizes[len(frames) : len(frames) + 256]
         payloads = [bytes((n + i) & 0xFF for i in range(n)) for n in chunk]
-        batch = b.build(payloads, DST_MAC * len(chunk), [DST_IP] * len(chunk), chunk, 4000)
+        batch = build_each(b, payloads, DST_MAC * len(chunk), [DST_IP] * len(chunk), chunk, 4000)
         assert batch.count == len(chunk)
         frames += batch.frames()
     for n, frame in enumerate(frames):
@@ -86,7 +88,8 @@ def test_random_datagrams_equal_build_udp_frame(
     b = FastUdpBuilder(16)
     b.set_source(src_mac, src_ip, ttl, vlan)
     b.ident = ident
-    batch = b.build(
+    batch = build_each(
+        b,
         [p for p, _, _, _ in items],
         b"".join(m for _, m, _, _ in items),
         [ip for _, _, ip, _ in items],
@@ -129,7 +132,7 @@ def test_same_frames_as_a_host_by_its_ident_rules(connected: bool) -> None:
     b = builder(ttl=33)
     b.ident, b.ident_step = twin.reserve_idents(5, 53 if connected else None)
     ports = [7000 + i for i in range(5)]
-    batch = b.build(payloads, b"\xff" * 30, [0x0A0000FF] * 5, ports, 53)
+    batch = build_each(b, payloads, b"\xff" * 30, [0x0A0000FF] * 5, ports, 53)
     assert batch.frames() == host.frames_to_send()
     ids = [int.from_bytes(f[18:20], "big") for f in batch.frames()]
     assert (ids[0] == 0 and len(set(ids)) == 1) is not connected
@@ -141,7 +144,7 @@ def test_same_frames_as_a_host_by_its_ident_rules(connected: bool) -> None:
 def test_ident_step_wraps() -> None:
     b = builder()
     b.ident, b.ident_step = 0xFFFF, 3
-    batch = b.build([b"a", b"b"], DST_MAC * 2, [DST_IP] * 2, [53, 53], 4000)
+    batch = build_each(b, [b"a", b"b"], DST_MAC * 2, [DST_IP] * 2, [53, 53], 4000)
     assert [int.from_bytes(f[18:20], "big") for f in batch.frames()] == [0xFFFF, 2]
     assert b.ident == 5
     with pytest.raises(ValueError, match="ident_step"):
@@ -157,7 +160,7 @@ def test_a_computed_zero_udp_checksum_is_sent_as_ffff() -> None:
     fixer = inet_checksum(segment + b"\0\0" + head + b"\0\0", pseudo)
     payload = head + fixer.to_bytes(2, "big")
     assert inet_checksum(segment + b"\0\0" + payload, pseudo) == 0
-    batch = builder().build([payload], DST_MAC, [DST_IP], [53], 4000)
+    batch = build_each(builder(), [payload], DST_MAC, [DST_IP], [53], 4000)
     frame = batch.frames()[0]
     assert frame[40:42] == b"\xff\xff"
     assert frame == build_udp_frame(SRC_MAC, DST_MAC, SRC_IP, DST_IP, 4000, 53, payload)
@@ -166,20 +169,20 @@ def test_a_computed_zero_udp_checksum_is_sent_as_ffff() -> None:
 def test_capacity_and_arena_limit_the_batch() -> None:
     b = builder(capacity=4, arena_size=3 * (42 + 100) + 41)
     payloads = [bytes(100)] * 6
-    batch = b.build(payloads, DST_MAC * 6, [DST_IP] * 6, [1] * 6, 2)
+    batch = build_each(b, payloads, DST_MAC * 6, [DST_IP] * 6, [1] * 6, 2)
     assert batch.count == 3  # the fourth frame misses the arena by one byte
     assert batch.used == 3 * 142
     assert b.ident == 3
     b2 = builder(capacity=4)
-    assert b2.build(payloads, DST_MAC * 6, [DST_IP] * 6, [1] * 6, 2).count == 4
-    assert b2.build([], b"", [], [], 2).count == 0
+    assert build_each(b2, payloads, DST_MAC * 6, [DST_IP] * 6, [1] * 6, 2).count == 4
+    assert build_each(b2, [], b"", [], [], 2).count == 0
     assert b2.ident == 4
 
 
 def test_batch_is_reused_and_rewritten() -> None:
     b = builder(capacity=4)
-    first = b.build([b"aaaa"] * 3, DST_MAC * 3, [DST_IP] * 3, [9] * 3, 8)
-    second = b.build([b"b"], DST_MAC, [DST_IP], [9], 8)
+    first = build_each(b, [b"aaaa"] * 3, DST_MAC * 3, [DST_IP] * 3, [9] * 3, 8)
+    second = build_each(b, [b"b"], DST_MAC, [DST_IP], [9], 8)
     assert first is second is b.batch
     assert second.count == 1
     ref = build_udp_frame(SRC_MAC, DST_MAC, SRC_IP, DST_IP, 8, 9, b"b", ident=3)
@@ -194,7 +197,7 @@ def test_bytes_like_payloads() -> None:
         memoryview(data)[3:9],
         memoryview(data).cast("I"),  # len() counts 10 items; the datagram carries 40 bytes
     ]
-    batch = b.build(payloads, DST_MAC * 3, [DST_IP] * 3, [5] * 3, 6)
+    batch = build_each(b, payloads, DST_MAC * 3, [DST_IP] * 3, [5] * 3, 6)
     want = [bytes(p) for p in payloads]
     got = [frame[42:] for frame in batch.frames()]
     assert got == want
@@ -203,61 +206,90 @@ def test_bytes_like_payloads() -> None:
 
 def test_max_udp_payload_is_accepted_and_one_more_byte_refused() -> None:
     b = builder(capacity=2, arena_size=65600)
-    batch = b.build([bytes(MAX_UDP_PAYLOAD)], DST_MAC, [DST_IP], [5], 6)
+    batch = build_each(b, [bytes(MAX_UDP_PAYLOAD)], DST_MAC, [DST_IP], [5], 6)
     assert batch.count == 1
     assert batch.frames()[0] == build_udp_frame(
         SRC_MAC, DST_MAC, SRC_IP, DST_IP, 6, 5, bytes(MAX_UDP_PAYLOAD)
     )
     with pytest.raises(ValueError, match="65508-byte payload exceeds 65507 bytes"):
-        b.build([bytes(MAX_UDP_PAYLOAD + 1)], DST_MAC, [DST_IP], [5], 6)
+        build_each(b, [bytes(MAX_UDP_PAYLOAD + 1)], DST_MAC, [DST_IP], [5], 6)
+
+
+def one_table() -> DestinationTable:
+    table = DestinationTable(1)
+    table.add("dst", DST_MAC, DST_IP, 1)
+    return table
 
 
 @pytest.mark.parametrize(
     ("args", "error", "match"),
     [
-        (([b"x"], DST_MAC, [DST_IP, DST_IP], [1], 2), ValueError, "1 payloads need as many"),
-        (([b"x"], DST_MAC * 2, [DST_IP], [1], 2), ValueError, "12 MAC bytes"),
-        (([b"x"], DST_MAC, [2**32], [1], 2), ValueError, "destination addresses must be 32-bit"),
-        (([b"x"], DST_MAC, [-1], [1], 2), ValueError, "destination addresses must be 32-bit"),
-        (([b"x"], DST_MAC, [DST_IP], [65536], 2), ValueError, "ports must be in 0..65535"),
-        (([b"x"], DST_MAC, [DST_IP], [1], 65536), ValueError, "source port must be in 0..65535"),
-        ((["x"], DST_MAC, [DST_IP], [1], 2), TypeError, "payloads must be bytes-like"),
-        (([bytes(3000)], DST_MAC, [DST_IP], [1], 2), ValueError, "does not fit in the 2048-byte"),
+        (([b"x"], [0, 0], 2), ValueError, "1 payloads, 2 indexes"),
+        (([b"x"], [1], 2), ValueError, "index 1 is not in the table"),
+        (([b"x"], [-1], 2), ValueError, "index -1 is not in the table"),
+        (([b"x"], [0], 65536), ValueError, "source port must be in 0..65535"),
+        ((["x"], [0], 2), TypeError, "payloads must be bytes-like"),
+        (([bytes(3000)], [0], 2), ValueError, "does not fit in the 2048-byte"),
     ],
 )
 def test_bad_input_is_refused_with_the_cause(
-    args: tuple[list[bytes], bytes, list[int], list[int], int], error: type[Exception], match: str
+    args: tuple[list[bytes], list[int], int], error: type[Exception], match: str
 ) -> None:
     b = builder(capacity=1)
-    with pytest.raises(error, match=re.escape("FastUdpBuilder.build: ") + ".*" + re.escape(match)):
-        b.build(*args)
+    payloads, index, src_port = args
+    with pytest.raises(
+        error, match=re.escape("FastUdpBuilder.build_to: ") + ".*" + re.escape(match)
+    ):
+        b.build_to(payloads, index, one_table(), src_port)
     assert b.ident == 0
     assert b.batch.count == 0
 
 
 @pytest.mark.parametrize(
-    ("payloads", "ports", "match"),
+    ("payloads", "index", "match"),
     [
-        ([b"a", b"b", bytes(MAX_UDP_PAYLOAD + 1)], [1, 2, 3], "65508-byte payload exceeds"),
-        ([b"a", b"b", b"c"], [1, 65536, 3], "ports must be in 0..65535, not 65536"),
-        ([b"a", b"b", b"c"], [1, 2, -1], "ports must be in 0..65535"),
+        ([b"a", b"b", bytes(MAX_UDP_PAYLOAD + 1)], [0, 0, 0], "65508-byte payload exceeds"),
+        ([b"a", b"b", b"c"], [0, 1, 0], "index 1 is not in the table"),
+        ([b"a", b"b", b"c"], [0, 0, -1], "index -1 is not in the table"),
     ],
 )
 def test_an_invalid_datagram_mid_batch_keeps_nothing(
-    payloads: list[bytes], ports: list[int], match: str
+    payloads: list[bytes], index: list[int], match: str
 ) -> None:
     b = builder(capacity=8, arena_size=70000)
     b.ident = 10
-    b.build([b"old"], DST_MAC, [DST_IP], [9], 8)
+    build_each(b, [b"old"], DST_MAC, [DST_IP], [9], 8)
     with pytest.raises(ValueError, match=re.escape(match)):
-        b.build(payloads, DST_MAC * 3, [DST_IP] * 3, ports, 8)
+        b.build_to(payloads, index, one_table(), 8)
     assert (b.batch.count, b.ident) == (0, 11)
+
+
+@pytest.mark.parametrize(
+    ("mac", "ip", "port", "match"),
+    [
+        (DST_MAC * 2, DST_IP, 1, "MAC address must be 6 bytes"),
+        (DST_MAC, 2**32, 1, "IPv4 address must be a 32-bit integer"),
+        (DST_MAC, -1, 1, "IPv4 address must be a 32-bit integer"),
+        (DST_MAC, DST_IP, 65536, "UDP port must be in 0..65535"),
+        (DST_MAC, DST_IP, -1, "UDP port must be in 0..65535"),
+    ],
+)
+def test_a_bad_destination_is_refused_by_the_table(
+    mac: bytes, ip: int, port: int, match: str
+) -> None:
+    """Destinations reach the C loop only through the table, which checks each one."""
+    table = DestinationTable(1)
+    with pytest.raises(
+        ValueError, match=re.escape("DestinationTable.add: ") + ".*" + re.escape(match)
+    ):
+        table.add("dst", mac, ip, port)
+    assert (table.count, table.index) == (0, {})
 
 
 def test_source_and_ident_are_validated() -> None:
     b = FastUdpBuilder(2)
     with pytest.raises(RuntimeError, match="set_source"):
-        b.build([b""], DST_MAC, [DST_IP], [1], 2)
+        b.build_to([b""], [0], one_table(), 2)
     with pytest.raises(ValueError, match=r"TTL must be in 0\.\.255"):
         b.set_source(SRC_MAC, SRC_IP, 256)
     with pytest.raises(ValueError, match="MAC address must be 6 bytes"):
@@ -274,7 +306,7 @@ def test_tagged_frames_fill_the_arena_by_their_tagged_size() -> None:
     """A tag adds 4 bytes per frame: the arena check counts them (46 + payload)."""
     b = FastUdpBuilder(8, arena_size=3 * 56 + 10)
     b.set_source(SRC_MAC, SRC_IP, 64, 7)
-    batch = b.build([bytes(10)] * 8, DST_MAC * 8, [DST_IP] * 8, [53] * 8, 4000)
+    batch = build_each(b, [bytes(10)] * 8, DST_MAC * 8, [DST_IP] * 8, [53] * 8, 4000)
     assert batch.count == 3
     assert batch.lengths[:3].tolist() == [56] * 3
     frame = Ether(batch.frames()[0])

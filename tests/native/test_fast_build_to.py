@@ -1,5 +1,5 @@
 """FastUdpBuilder.build_to + DestinationTable: the indexed build the transport uses must
-write exactly what build() (and so the Python stack) writes."""
+write exactly what the Python stack (build_udp_frame) writes."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import random
 
 import pytest
 
-from aionetmap._native.udpfast import DestinationTable, FastUdpBuilder
+from aionetmap._native.fast_builder import DestinationTable, FastUdpBuilder
+from aionetmap.stack.udp import build_udp_frame
 
 SRC_MAC = bytes.fromhex("020000000001")
 SRC_IP = 0x0A000001
@@ -31,22 +32,23 @@ def table() -> DestinationTable:
     return t
 
 
-def test_build_to_writes_what_build_writes() -> None:
+def test_build_to_writes_what_the_python_stack_writes() -> None:
     rng = random.Random(7)
     payloads = [rng.randbytes(rng.randrange(0, 300)) for _ in range(50)]
     picks = [rng.randrange(len(DESTS)) for _ in payloads]
-    plain, indexed = builder(), builder()
-    plain.ident = indexed.ident = 65530  # wraps inside the batch
-    expect = plain.build(
-        payloads,
-        b"".join(DESTS[k][0] for k in picks),
-        [DESTS[k][1] for k in picks],
-        [DESTS[k][2] for k in picks],
-        4242,
-    ).frames()
+    indexed = builder()
+    indexed.ident = 65530  # wraps inside the batch
+    expect = [
+        build_udp_frame(
+            SRC_MAC, mac, SRC_IP, ip, 4242, port, payload, ttl=61, ident=(65530 + i) & 0xFFFF
+        )
+        for i, (payload, (mac, ip, port)) in enumerate(
+            zip(payloads, [DESTS[k] for k in picks], strict=True)
+        )
+    ]
     got = indexed.build_to(payloads, picks, table(), 4242).frames()
     assert got == expect
-    assert indexed.ident == plain.ident == (65530 + 50) & 0xFFFF
+    assert indexed.ident == (65530 + 50) & 0xFFFF
 
 
 def test_index_outside_the_table_is_refused() -> None:

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aionetmap._native._fast import ffi, lib
-from aionetmap._native.udpfast import inet_checksum as c_checksum
+from aionetmap._native.fast_common import inet_checksum as c_checksum
 from aionetmap.stack.checksum import inet_checksum, pseudo_header_sum
 
 MAX_LEN = 2000

@@ -21,7 +21,8 @@ from hypothesis import strategies as st
 
 from aionetmap._native._fast import lib
 from aionetmap._native.batch import FrameBatch
-from aionetmap._native.udpfast import KIND_DELIVER, KIND_DROP, KIND_SLOW, FastClassifier
+from aionetmap._native.fast_classifier import FastClassifier
+from aionetmap._native.fast_common import KIND_DELIVER, KIND_DROP, KIND_SLOW
 from aionetmap.stack.classify import (
     ClassifyContext,
     Deliver,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 
 from aionetmap._native.batch import FrameBatch
-from aionetmap._native.udpfast import FastClassifier
+from aionetmap._native.fast_classifier import FastClassifier
 from aionetmap.stack import build_udp_frame
 
 MAC = bytes.fromhex("020000000001")

@@ -19,7 +19,8 @@ from scapy.layers.l2 import Ether
 import aionetmap
 from aionetmap._native._netmap import ffi, lib
 from aionetmap._native.batch import FrameBatch
-from aionetmap._native.udpfast import KIND_DELIVER, KIND_DROP, FastClassifier
+from aionetmap._native.fast_classifier import FastClassifier
+from aionetmap._native.fast_common import KIND_DELIVER, KIND_DROP
 from aionetmap.endpoints import _config_for
 from aionetmap.ports import Port, PortClosedError, forward_path, open_port
 from aionetmap.ports import netmap as netmap_module

@@ -8,6 +8,7 @@ import subprocess
 import pytest
 
 from aionetmap._native._packet import ffi, lib
+from aionetmap.ports.packet import set_checksum_offload
 from aionetmap.testing import netns as netns_mod
 from aionetmap.testing.netns import NETNS_PREFIX, VethLink, cleanup_leftovers, ip
 from aionetmap.testing.pytest_plugin import require_root
@@ -49,6 +50,17 @@ def peer_checksum_offloads(link: VethLink) -> list[int]:
             assert lib.pkt_ethtool_get(sock.fileno(), link.peer_ifname.encode(), cmd, value) == 0
             found.append(int(value[0]))
     return found
+
+
+def test_set_checksum_offload_turns_both_directions_on_and_off(veth: VethLink) -> None:
+    """The ports helper VethLink uses (testing reaches ethtool through ports, not _native)."""
+    with veth.peer_socket(track=False) as sock:
+        set_checksum_offload(sock, veth.peer_ifname, False)
+        assert peer_checksum_offloads(veth) == [0, 0]
+        set_checksum_offload(sock, veth.peer_ifname, True)
+        assert peer_checksum_offloads(veth) == [1, 1]
+        with pytest.raises(OSError, match="TX checksum offload of nosuchif0 off failed"):
+            set_checksum_offload(sock, "nosuchif0", False)
 
 
 def test_namespaces_are_deleted_even_when_the_body_fails(netns_guard: None) -> None:
