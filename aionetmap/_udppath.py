@@ -57,6 +57,7 @@ class UdpFastPath:
             ctx.vlan,
             accept_partial_checksum=ctx.accept_partial_checksum,
         )
+        self._multicast_version = -1  # the host's group MACs are copied before a batch
         self._builder = FastUdpBuilder(capacity)
         self._builder.set_source(host.mac, int(host.address), host.config.default_ttl, ctx.vlan)
         # Received source addresses as the (str, port) tuples protocols get, by ip<<16|port:
@@ -92,8 +93,11 @@ class UdpFastPath:
         datagram it reassembled), so those reach their endpoints in arrival order too, as
         a kernel socket delivers a reassembled datagram when its last fragment arrives."""
         cls = self._classifier
-        count = cls.classify(batch)
         host = self.host
+        if host.multicast_version != self._multicast_version:
+            cls.set_multicast_macs(host.multicast_macs)
+            self._multicast_version = host.multicast_version
+        count = cls.classify(batch)
         stats = host.stats
         stats.rx_frames += count - cls.slow  # receive_frame counts the slow ones itself
         stats.rx_udp_delivered += cls.delivered

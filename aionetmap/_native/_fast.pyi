@@ -50,6 +50,7 @@ class _Lib:
     FAST_CSUM_PSEUDO: int
     # sizes
     FAST_PORT_BITMAP_BYTES: int
+    FAST_MAX_MCAST_MACS: int
     FAST_MAX_UDP_PAYLOAD: int
     FAST_UDP_OVERHEAD: int
     FAST_VLAN_TAG_LEN: int

@@ -163,6 +163,16 @@ static inline int is_broadcast_mac(const uint8_t *m)
     return (m[0] & m[1] & m[2] & m[3] & m[4] & m[5]) == 0xFF;
 }
 
+/* A group address the host listens on (a short list, scanned only for group frames). */
+static int listened_mac(const struct fast_ctx *ctx, const uint8_t *m)
+{
+    uint32_t n = ctx->n_mcast < FAST_MAX_MCAST_MACS ? ctx->n_mcast : FAST_MAX_MCAST_MACS;
+    for (uint32_t i = 0; i < n; i++)
+        if (memcmp(ctx->mcast[i], m, 6) == 0)
+            return 1;
+    return 0;
+}
+
 /* Check 22 on a UDP segment of `length` bytes at u whose checksum field is not 0: how it
  * is accepted (a FAST_CSUM_* value), or FAST_CSUM_PSEUDO + 1 for a bad checksum. */
 static inline uint16_t udp_checksum_ok(const struct fast_ctx *ctx, uint8_t rxcsum,
@@ -275,8 +285,8 @@ static uint8_t classify_frame(const struct fast_ctx *ctx, const uint8_t *f, uint
         return drop(v, FAST_ETH_OVERSIZE);
     int l2_broadcast = 0;
     if (memcmp(f, ctx->mac, 6) != 0) {
-        if (is_broadcast_mac(f))
-            l2_broadcast = 1;
+        if (is_broadcast_mac(f) || (f[0] & 1 && listened_mac(ctx, f)))
+            l2_broadcast = 1; /* a group address: never for unicast IPv4 (check 16) */
         else if (f[0] & 1)
             return drop(v, FAST_ETH_MULTICAST);
         else

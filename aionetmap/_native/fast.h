@@ -75,6 +75,7 @@ enum {
 };
 
 #define FAST_PORT_BITMAP_BYTES 8192 /* one bit per UDP port */
+#define FAST_MAX_MCAST_MACS 256     /* group MAC addresses a host may listen on */
 #define FAST_MAX_UDP_PAYLOAD 65507  /* 65535 - 20 (IPv4) - 8 (UDP) */
 #define FAST_UDP_OVERHEAD 42        /* Ethernet 14 + IPv4 20 + UDP 8 */
 #define FAST_VLAN_TAG_LEN 4         /* an 802.1Q tag adds this much to every frame */
@@ -89,6 +90,8 @@ struct fast_ctx {
     uint8_t ports[FAST_PORT_BITMAP_BYTES]; /* bit (port & 7) of byte (port >> 3): bound */
     uint8_t wildcard[FAST_PORT_BITMAP_BYTES]; /* same layout: bound to 0.0.0.0 (broadcast) */
     uint8_t accept_partial; /* non-zero: the FAST_CSUM_PSEUDO rule is on (see classify.py) */
+    uint32_t n_mcast;       /* entries of mcast in use (at most FAST_MAX_MCAST_MACS) */
+    uint8_t mcast[FAST_MAX_MCAST_MACS][6]; /* group MACs listened on besides broadcast */
 };
 
 /* Caller-owned per-frame result arrays, each of `capacity` entries, plus batch totals. */

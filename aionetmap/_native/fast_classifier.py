@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterable
 from typing import Any
 
 from aionetmap._native._fast import ffi, lib
@@ -159,6 +160,24 @@ class FastClassifier:
         """True if ``port`` is bound."""
         self._check_port(port)
         return bool(self._bitmap[port >> 3] >> (port & 7) & 1)
+
+    def set_multicast_macs(self, macs: Iterable[bytes]) -> None:
+        """The group MAC addresses the host listens on besides broadcast (check 3), at
+        most ``FAST_MAX_MCAST_MACS``; ``ValueError`` for more, or for one that is not a
+        group address."""
+        who = "FastClassifier.set_multicast_macs"
+        table = [check_mac(mac, who) for mac in macs]
+        if len(table) > lib.FAST_MAX_MCAST_MACS:
+            raise ValueError(
+                f"{who}: {len(table)} group addresses, at most {lib.FAST_MAX_MCAST_MACS}"
+            )
+        for mac in table:
+            if not mac[0] & 1:
+                raise ValueError(f"{who}: {mac.hex(':')} is not a group address")
+        ctx = self._ctx
+        for i, mac in enumerate(table):
+            ctx.mcast[i] = list(mac)
+        ctx.n_mcast = len(table)
 
     def classify(self, batch: FrameBatch) -> int:
         """Classify the ``batch.count`` frames of ``batch`` in one C call; returns the count.

@@ -6,7 +6,8 @@ Order of checks (the first failing check decides the reason; C must keep this or
 
     Ethernet   1. frame < 14 bytes                          -> ETH_TRUNCATED
                2. frame > 14 + 4 + mtu bytes                -> ETH_OVERSIZE
-               3. dst MAC: ours -> go on; ff:ff:ff:ff:ff:ff -> go on (L2 broadcast);
+               3. dst MAC: ours -> go on; ff:ff:ff:ff:ff:ff or a group address in
+                  ctx.multicast_macs -> go on (an L2 group frame, "L2 broadcast" below);
                   other group address -> ETH_MULTICAST; other unicast -> ETH_OTHER_HOST
                4. src MAC is a group address                -> ETH_BAD_SOURCE
                5. EtherType 0x8100: frame < 18 -> ETH_TRUNCATED; VLAN id (low 12 bits
@@ -26,7 +27,7 @@ Order of checks (the first failing check decides the reason; C must keep this or
                   or our own address                        -> IP_BAD_SOURCE
               15. destination is neither our address, our subnet broadcast nor
                   255.255.255.255                           -> IP_NOT_FOR_US
-              16. L2 broadcast carrying a unicast destination -> IP_L2_BROADCAST
+              16. L2 group frame carrying a unicast destination -> IP_L2_BROADCAST
               17. MF set or fragment offset != 0            -> Slow(FRAGMENT)
               18. protocol ICMP -> Slow(ICMP); not UDP      -> IP_UNSUPPORTED_PROTOCOL
                   (options, the reserved flag and TTL are not looked at)
@@ -152,6 +153,9 @@ class ClassifyContext:
     accept_partial_checksum: bool = False
     """Accept a UDP checksum field equal to the pseudo-header sum (check 22 (c)): for ports
     that may carry a local kernel's partial checksums without saying so."""
+    multicast_macs: AbstractSet[bytes] = frozenset()
+    """Group MAC addresses the host listens on besides broadcast (check 3), read live: a
+    frame to one goes on like a broadcast one."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,8 +214,8 @@ def classify(frame: BytesLike, ctx: ClassifyContext, csum: int = RxChecksum.UNKN
     l2_broadcast = False
     dst = frame[0:6]
     if dst != ctx.mac:
-        if dst == BROADCAST_MAC:
-            l2_broadcast = True
+        if dst == BROADCAST_MAC or (frame[0] & 1 and bytes(dst) in ctx.multicast_macs):
+            l2_broadcast = True  # a group address: never for unicast IPv4 (check 16)
         elif frame[0] & 1:
             return _DROP[DropReason.ETH_MULTICAST]
         else:

@@ -35,7 +35,7 @@ import logging
 from collections import deque
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 
-from aionetmap.stack.addresses import BytesLike, int_to_str
+from aionetmap.stack.addresses import BROADCAST_MAC, BytesLike, int_to_str, parse_mac
 from aionetmap.stack.arp import build_gratuitous_arp
 from aionetmap.stack.arp_cache import ArpCache
 from aionetmap.stack.classify import ClassifyContext, RxChecksum, classify
@@ -96,6 +96,10 @@ class Host:
         cfg = self.config
         self._ports: set[int] = set()
         self._wildcard: set[int] = set()
+        # Group MAC addresses listened on (by how many users: groups may share one),
+        # and a version the native classifier's copy is checked against.
+        self._mcast: dict[bytes, int] = {}
+        self.multicast_version = 0
         self._ctx = ClassifyContext(
             link.mac,
             link.ip,
@@ -105,6 +109,7 @@ class Host:
             vlan or 0,
             self._wildcard,
             accept_partial_checksum=bool(cfg.accept_partial_checksum),
+            multicast_macs=self._mcast.keys(),
         )
         self._events: deque[Event] = deque()
         self._arp: ArpCache[Parked] = ArpCache(
@@ -195,6 +200,32 @@ class Host:
     def is_bound(self, port: int) -> bool:
         """True if ``port`` is bound."""
         return port in self._ports
+
+    def listen_multicast_mac(self, mac: bytes) -> None:
+        """Receive frames sent to the group MAC address ``mac`` (counted: each call needs
+        its :meth:`unlisten_multicast_mac`); ``ValueError`` if it is not a group address."""
+        mac = parse_mac(mac)
+        if not mac[0] & 1 or mac == BROADCAST_MAC:
+            raise ValueError(f"{mac.hex(':')} is not a multicast MAC address")
+        count = self._mcast.get(mac, 0)
+        self._mcast[mac] = count + 1
+        if not count:
+            self.multicast_version += 1
+
+    def unlisten_multicast_mac(self, mac: bytes) -> None:
+        """Undo one :meth:`listen_multicast_mac` (nothing happens for one not listened on)."""
+        mac = parse_mac(mac)
+        count = self._mcast.get(mac, 0)
+        if count > 1:
+            self._mcast[mac] = count - 1
+        elif count:
+            del self._mcast[mac]
+            self.multicast_version += 1
+
+    @property
+    def multicast_macs(self) -> frozenset[bytes]:
+        """The group MAC addresses listened on besides broadcast."""
+        return frozenset(self._mcast)
 
     def receive_frame(self, frame: BytesLike, now: float, csum: int = RxChecksum.UNKNOWN) -> None:
         """Process one received Ethernet frame. Never raises; drops are counted in ``stats``.

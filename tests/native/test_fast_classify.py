@@ -102,6 +102,7 @@ def classifier_for(ctx: ClassifyContext, capacity: int = 256) -> FastClassifier:
     )
     for port in ctx.ports:
         fc.bind(port, wildcard=port in ctx.wildcard_ports)
+    fc.set_multicast_macs(ctx.multicast_macs)
     return fc
 
 
@@ -253,6 +254,8 @@ def test_mtu_boundary_and_empty_frames() -> None:
 
 u16 = st.integers(0, 0xFFFF)
 u32 = st.integers(0, 0xFFFFFFFF)
+GROUP_MACS = (bytes.fromhex("01005e010203"), bytes.fromhex("3333ff000002"))
+"""Group addresses a host may listen on (IPv4 multicast, IPv6 solicited-node)."""
 
 
 def usually(draw: st.DrawFn, good: st.SearchStrategy[T], anything: st.SearchStrategy[T]) -> T:
@@ -273,14 +276,23 @@ def contexts(draw: st.DrawFn) -> ClassifyContext:
     vlan = draw(st.sampled_from([0, 0, 1, 7, 4094]))
     wildcard = frozenset(p for p in ports if draw(st.booleans()))
     partial = draw(st.booleans())
-    return ClassifyContext(mac, ip, broadcast, frozenset(ports), mtu, vlan, wildcard, partial)
+    groups = st.binary(min_size=5, max_size=5).map(lambda rest: b"\x01" + rest)
+    listened = frozenset(draw(st.sets(st.sampled_from(GROUP_MACS) | groups, max_size=4)))
+    return ClassifyContext(
+        mac, ip, broadcast, frozenset(ports), mtu, vlan, wildcard, partial, listened
+    )
 
 
 @st.composite
 def frames_for(draw: st.DrawFn, ctx: ClassifyContext) -> bytes:
     """A frame aimed at ``ctx`` with each field usually sensible and sometimes anything."""
     any_mac = st.binary(min_size=6, max_size=6)
-    dst_mac = usually(draw, st.sampled_from([ctx.mac, ctx.mac, b"\xff" * 6]), any_mac)
+    group_macs = sorted(ctx.multicast_macs) + list(GROUP_MACS)
+    dst_mac = usually(
+        draw,
+        st.sampled_from([ctx.mac, ctx.mac, b"\xff" * 6]),
+        any_mac | st.sampled_from(group_macs),
+    )
     src_mac = usually(draw, st.just(PEER_MAC), any_mac)
     tci = st.sampled_from([ctx.vlan, ctx.vlan, ctx.vlan | 0xE000, 0]) | u16
     tags = usually(draw, st.lists(tci, max_size=1), st.lists(u16, max_size=3))
@@ -532,3 +544,30 @@ def test_rebinding_a_port_sets_or_clears_its_wildcard_bit() -> None:
     fc.unbind(7)
     fc.bind(7)  # unbind cleared the wildcard bit too
     assert c_rows(fc, batch)[0][0] == KIND_DROP
+
+
+def test_listened_group_macs_pass_check_3() -> None:
+    """A frame to a listened group address goes on like a broadcast one (so unicast IPv4
+    inside it is refused at check 16, ARP is handed over); others stay ETH_MULTICAST."""
+    group = GROUP_MACS[0]
+    ctx = ClassifyContext(OUR_MAC, OUR_IP, BCAST, frozenset({7}), 1500, wildcard_ports={7})
+    listening = dataclasses.replace(ctx, multicast_macs=frozenset({group}))
+    udp_unicast = make_frame(dst_mac=group, dport=7)
+    udp_bcast = make_frame(dst_mac=group, dst=BCAST, dport=7)
+    arp = make_frame(dst_mac=group, ethertype=0x0806)
+    for frame in (udp_unicast, udp_bcast, arp):
+        assert classify(frame, ctx) == Drop(DropReason.ETH_MULTICAST)
+    assert classify(udp_unicast, listening) == Drop(DropReason.IP_L2_BROADCAST)
+    assert isinstance(classify(udp_bcast, listening), Deliver)
+    assert isinstance(classify(arp, listening), Slow)
+    assert_agree([udp_unicast, udp_bcast, arp], ctx)
+    assert_agree([udp_unicast, udp_bcast, arp], listening)
+
+
+def test_multicast_mac_table_is_checked() -> None:
+    fc = FastClassifier(4)
+    with pytest.raises(ValueError, match="not a group address"):
+        fc.set_multicast_macs([OUR_MAC])
+    with pytest.raises(ValueError, match="at most 256"):
+        fc.set_multicast_macs(b"\x01" + i.to_bytes(5, "big") for i in range(257))
+    fc.set_multicast_macs([GROUP_MACS[0]] * 256)  # a full table is fine

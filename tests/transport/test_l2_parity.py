@@ -267,3 +267,37 @@ async def test_address_conflict_is_logged_and_endpoints_keep_working(
         await peer.pump_until(lambda: len(peer.datagrams) == 1)
     finally:
         iface.close()
+
+
+async def test_group_macs_the_host_listens_on_reach_it_on_both_paths(
+    pipe: tuple[PipePort, PipePort], fast_path: bool
+) -> None:
+    """A broadcast datagram framed to a group MAC address is delivered only while the host
+    listens on that address: the native classifier follows the host's list."""
+    ours, theirs = pipe
+    iface = await aionetmap.open_interface(ours, address=f"{OUR_IP}/24", fast_path=fast_path)
+    try:
+        await iface.create_datagram_endpoint(
+            EchoProtocol, local_port=SERVER_PORT, local_ip="0.0.0.0"
+        )
+        peer = Peer(theirs)
+        group = bytes.fromhex("01005e7f0001")
+        peer.host.send_datagram(b"feed", ("10.0.0.255", SERVER_PORT), CLIENT_PORT, 0.0)
+        (frame,) = peer.host.frames_to_send()
+        framed = group + frame[6:]
+
+        async def send_and_wait(counter: str, value: int) -> None:
+            peer.inject(framed)
+            await peer.pump_until(lambda: iface.stats()[counter] == value)
+
+        await send_and_wait("drop_eth_multicast", 1)
+        iface.host.listen_multicast_mac(group)
+        iface.host.listen_multicast_mac(group)  # counted: one unlisten leaves it listened
+        await send_and_wait("rx_udp_delivered", 1)
+        iface.host.unlisten_multicast_mac(group)
+        await send_and_wait("rx_udp_delivered", 2)
+        iface.host.unlisten_multicast_mac(group)
+        await send_and_wait("drop_eth_multicast", 2)
+        await peer.pump_until(lambda: len(peer.datagrams) == 2)
+    finally:
+        iface.close()
