@@ -23,13 +23,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from aionetmap import _constants
-from aionetmap._address import parse_destination, unreachable
-from aionetmap._constants import EPHEMERAL_PORTS
-from aionetmap._driver import PortDriver
-from aionetmap._log import logger
-from aionetmap._txqueue import TxQueue, slots_per_frame, tx_capacity
-from aionetmap._udppath import UdpFastPath
+from aionetmap._aio import constants
+from aionetmap._aio.address import parse_destination, unreachable
+from aionetmap._aio.constants import EPHEMERAL_PORTS
+from aionetmap._aio.driver import PortDriver
+from aionetmap._aio.fastpath import UdpFastPath
+from aionetmap._aio.log import logger
+from aionetmap._aio.txqueue import TxQueue, slots_per_frame, tx_capacity
 from aionetmap.ports.base import FrameBatch, Port
 from aionetmap.stack import (
     AddressConflict,
@@ -42,7 +42,7 @@ from aionetmap.stack import (
 from aionetmap.stack.addresses import LIMITED_BROADCAST
 from aionetmap.stack.ipv4 import fragment_payload_size
 from aionetmap.stack.udp import UDP_HEADER_LEN
-from aionetmap.udp_transport import UdpTransport
+from aionetmap.transport import UdpTransport
 
 __all__ = ["NetInterface"]
 
@@ -280,7 +280,7 @@ class NetInterface:
         """Validate a destination and return it as ``(dotted-quad str, int port)``.
 
         Raises what a kernel AF_INET socket's ``sendto`` would raise (see
-        :mod:`aionetmap._address`): ``TypeError``/``OverflowError`` for an argument of the
+        :mod:`aionetmap._aio.address`): ``TypeError``/``OverflowError`` for an argument of the
         wrong shape, an ``OSError`` for a destination refused or out of this host's reach,
         ``PermissionError`` (``EACCES``) for a broadcast address unless ``allow_broadcast``.
         Unicast results are cached, since servers answer the same few peers again and
@@ -323,7 +323,7 @@ class NetInterface:
         if self._close_when_unused and not self._endpoints and not self._retiring:
             # Let what the endpoints queued (and ARP/ICMP replies) reach the peer first.
             self._retiring = True
-            self.driver.drain(self._retire, _constants.CLOSE_STALL_TIMEOUT)
+            self.driver.drain(self._retire, constants.CLOSE_STALL_TIMEOUT)
 
     @property
     def retiring(self) -> bool:
@@ -339,7 +339,7 @@ class NetInterface:
                 "%s: closing with %d frames unsent: the port took none for %.1f s",
                 self.port.info.name,
                 left,
-                _constants.CLOSE_STALL_TIMEOUT,
+                constants.CLOSE_STALL_TIMEOUT,
             )
         self.close()
 

@@ -20,8 +20,8 @@ from scapy.layers.l2 import Ether
 from scapy.utils import PcapReader as ScapyReader
 from scapy.utils import rdpcap, wrpcap
 
-from aionetmap._cli import commands
-from aionetmap.pcap import (
+from aionetmap.cli import commands
+from aionetmap.cli.pcap import (
     LINKTYPE_ETHERNET,
     PcapError,
     PcapReader,

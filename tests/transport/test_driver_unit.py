@@ -10,7 +10,7 @@ from unittest import mock
 
 import pytest
 
-from aionetmap._driver import PortDriver
+from aionetmap._aio.driver import PortDriver
 from aionetmap.ports.base import FrameBatch, Port, PortInfo
 
 INFO = PortInfo(

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 import aionetmap
-from aionetmap import _udppath
+from aionetmap._aio import fastpath as _udppath
 from aionetmap.ports.base import FrameBatch
 from aionetmap.ports.pipe import PipePort
 from aionetmap.testing import pipe_pair

@@ -31,7 +31,7 @@ import asyncio
 import errno
 from collections.abc import Callable
 
-from aionetmap._constants import (
+from aionetmap._aio.constants import (
     DRAIN_POLL_INTERVAL,
     LINK_WATCH_INTERVAL,
     MAX_TX_ROUNDS,

@@ -33,7 +33,7 @@ from aionetmap.stack import DropReason, Host
 from aionetmap.stack.addresses import int_to_str
 
 if TYPE_CHECKING:
-    from aionetmap.udp_transport import UdpTransport
+    from aionetmap.transport import UdpTransport
 
 __all__ = ["UdpFastPath"]
 
