@@ -58,20 +58,18 @@ from __future__ import annotations
 import asyncio
 import errno
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aionetmap._aio import constants
 from aionetmap._aio.driver import PortDriver
 from aionetmap._aio.log import logger
+from aionetmap._aio.netif import InterfaceCore
 from aionetmap._aio.transport_base import PortTransportBase
 from aionetmap.ports.base import FrameBatch, Port
-from aionetmap.protocol import FrameProtocol
+from aionetmap.protocol import Address, FrameProtocol
 from aionetmap.stack.errors import DatagramTooLarge
 from aionetmap.stack.ethernet import ETH_HEADER_LEN
 from aionetmap.stack.udp import UDP_HEADER_LEN
-
-if TYPE_CHECKING:
-    from aionetmap.interface import NetInterface
 
 __all__ = ["ETHERNET_HEADER_SIZE", "FrameTransport", "UdpTransport"]
 
@@ -79,11 +77,10 @@ ETHERNET_HEADER_SIZE = ETH_HEADER_LEN
 """The shortest frame :meth:`FrameTransport.sendto` accepts."""
 
 Frame = bytes | bytearray | memoryview
-Address = tuple[str, int]
 
 
 class UdpTransport(PortTransportBase, asyncio.DatagramTransport):
-    """One bound UDP port on a :class:`~aionetmap.interface.NetInterface`.
+    """One bound UDP port on a :class:`~aionetmap.NetInterface`.
 
     Bound to the interface's address (``sockname`` ``(ip, port)``) it receives only
     datagrams sent to that address; bound to the wildcard (``("0.0.0.0", port)``) it also
@@ -93,7 +90,7 @@ class UdpTransport(PortTransportBase, asyncio.DatagramTransport):
 
     def __init__(
         self,
-        iface: NetInterface,
+        iface: InterfaceCore,
         protocol: Any,
         local_port: int,
         remote: Address | None,
@@ -117,10 +114,14 @@ class UdpTransport(PortTransportBase, asyncio.DatagramTransport):
         self._iface = iface
         self.local_port = local_port
         self._remote = remote
-        # Queued datagrams: payloads and their destinations side by side (no pair tuple
-        # per datagram; the builder wants them apart anyway).
-        self._payloads: list[bytes] = []
-        self._dsts: list[Address] = []
+        # Queued datagrams go straight into this endpoint's queue in the interface's TX
+        # scheduler; its two lists are kept at hand for sendto, which appends to them.
+        scheduler = iface.scheduler
+        self._queue = scheduler.queue_for(self, connected=remote is not None)
+        self._payloads = self._queue.payloads
+        self._dsts = self._queue.dsts
+        self._want_tx = scheduler.want
+        self._flush_now = iface.driver.flush_now
         self._careful = remote is not None
         self._allow_broadcast = allow_broadcast
         self._addresses = iface.address_cache
@@ -187,13 +188,13 @@ class UdpTransport(PortTransportBase, asyncio.DatagramTransport):
             return
         payloads = self._payloads
         if not payloads:  # it was empty: ask for a TX pass this iteration
-            self._iface.want_tx(self)
+            self._want_tx(self._queue)
         payloads.append(data)
         self._dsts.append(dst)
         self._buffer_size += size + UDP_HEADER_LEN  # as CPython >= 3.12 counts a datagram
         if self._buffer_size > self._high_water:
             # The ring may well have room: push now before deciding to pause the protocol.
-            self._iface.flush_now()
+            self._flush_now()
             self._maybe_pause_protocol()
 
     def check_destination(self, addr: Any) -> Address:
@@ -242,24 +243,17 @@ class UdpTransport(PortTransportBase, asyncio.DatagramTransport):
         ``rx_held`` is how many received datagrams are held for a paused protocol now."""
         return {"rx_datagrams": self._rx_datagrams, "rx_held": len(self._held), **self.counters}
 
-    # === Called by the NetInterface ===
+    # === DatagramEndpoint: called by the interface (see aionetmap.protocol) ===
 
-    def pending(self) -> tuple[list[bytes], list[Address]]:
-        """Queued payloads and their destinations, oldest first (the live lists: read only)."""
-        return self._payloads, self._dsts
-
-    def consumed(self, count: int) -> None:
-        """The interface took the first ``count`` pending datagrams (sent or failed)."""
-        payloads = self._payloads
-        if count >= len(payloads):
-            payloads.clear()
-            self._dsts.clear()
+    def datagrams_sent(self, payloads: list[bytes]) -> None:
+        """The scheduler took these oldest queued datagrams (sent or failed)."""
+        count = len(payloads)
+        self.counters["tx_datagrams"] += count
+        if not self._payloads:
             self._buffer_size = 0
             self._buffer_drained()
             return
-        self._buffer_size -= sum(map(len, payloads[:count])) + count * UDP_HEADER_LEN
-        del payloads[:count]
-        del self._dsts[:count]
+        self._buffer_size -= sum(map(len, payloads)) + count * UDP_HEADER_LEN
         if not self._conn_lost:  # asyncio resumes at the low-water mark, not only when empty
             self._maybe_resume_protocol()
 
@@ -397,13 +391,13 @@ class UdpTransport(PortTransportBase, asyncio.DatagramTransport):
         self._force_close(None)
 
     def _drop_buffer(self) -> None:
-        self._payloads.clear()
-        self._dsts.clear()
+        self._queue.clear()
 
     def _detach(self) -> None:
         if self._close_timer is not None:
             self._close_timer.cancel()
             self._close_timer = None
+        self._iface.scheduler.forget(self._queue)
         self._iface.detach(self)
 
 
@@ -451,15 +445,7 @@ class FrameTransport(PortTransportBase, asyncio.DatagramTransport):
         }
         # The driver first: it fails on a closed port, and a transport that failed before
         # the base __init__ has no loop, so it does not warn that it was left open.
-        self._driver = PortDriver(
-            loop,
-            port,
-            on_batch=self._on_batch,
-            fill_tx=self._fill_tx,
-            backlog=self._backlog,
-            on_error=self._fatal_error,
-            on_link_down=self._report,
-        )
+        self._driver = PortDriver(loop, port, self)
         super().__init__(loop, protocol, extra)
         self._port = port
         self._owns_port = owns_port
@@ -555,7 +541,10 @@ class FrameTransport(PortTransportBase, asyncio.DatagramTransport):
         if not self._held:
             self._driver.resume_reading()
 
-    def _on_batch(self, batch: FrameBatch) -> None:
+    # === PortOwner: called by the driver (see aionetmap.protocol.PortOwner) ===
+
+    def batch_received(self, batch: FrameBatch) -> None:
+        """Frames read from the port: deliver them, or hold them while paused."""
         count = batch.count
         if self._closing:
             return
@@ -612,7 +601,8 @@ class FrameTransport(PortTransportBase, asyncio.DatagramTransport):
             return
         self._deliver(rest)
 
-    def _fill_tx(self) -> bool:
+    def fill_tx(self) -> bool:
+        """Move queued frames into the ring; True if some are left (the ring is full)."""
         buffer = self._buffer
         while self._head < len(buffer):
             chunk = buffer[self._head : self._head + self._driver.batch.capacity]
@@ -634,8 +624,19 @@ class FrameTransport(PortTransportBase, asyncio.DatagramTransport):
         self._buffer_drained()
         return False
 
-    def _backlog(self) -> int:
+    def tx_backlog(self) -> int:
+        """Frames queued and not yet in the ring."""
         return len(self._buffer) - self._head
+
+    def port_failed(self, exc: BaseException, message: str) -> None:
+        """The port failed: close with the error."""
+        self._fatal_error(exc, message)
+
+    def link_down(self, exc: OSError) -> None:
+        """The link went down: the protocol hears it through ``error_received``."""
+        self._report(exc)
+
+    # === Internals, continued ===
 
     def _close_when_flushed(self) -> None:
         # Wait for the port too: frames still queued in its TX ring die with it.

@@ -39,6 +39,7 @@ from aionetmap._aio.constants import (
     RX_BATCH,
 )
 from aionetmap.ports.base import FrameBatch, Port
+from aionetmap.protocol import PortOwner
 
 __all__ = ["PortDriver"]
 
@@ -46,24 +47,16 @@ __all__ = ["PortDriver"]
 class PortDriver:
     """Reads batches from a port and pushes its owner's backlog into it.
 
-    ``on_batch(batch)`` receives each filled :class:`FrameBatch` (valid only during the
-    call). ``fill_tx()`` moves as much backlog as fits into the port and returns True when
-    some is left because the TX ring is full; ``backlog()`` says how many frames (or
-    datagrams) are left in all. ``on_error(exc, message)`` is told of a failing port; the
-    driver stops itself first.
-    ``on_link_down(exc)`` is told that the link went down (the driver carries on).
+    Everything it reads, and every TX pass, goes through its ``owner``, a
+    :class:`~aionetmap.protocol.PortOwner` (the contract and its call order are there).
     """
 
     def __init__(
         self,
         loop: asyncio.AbstractEventLoop,
         port: Port,
+        owner: PortOwner,
         *,
-        on_batch: Callable[[FrameBatch], None],
-        fill_tx: Callable[[], bool],
-        backlog: Callable[[], int],
-        on_error: Callable[[BaseException, str], None],
-        on_link_down: Callable[[OSError], None],
         batch_size: int = RX_BATCH,
     ) -> None:
         info = port.info
@@ -72,11 +65,12 @@ class PortDriver:
         self._fd = port.fileno()
         # Room for a full batch of single-slot frames plus one maximal multi-slot frame.
         self.batch = FrameBatch(batch_size, batch_size * info.buf_size + info.max_frame)
-        self._on_batch = on_batch
-        self._fill_tx = fill_tx
-        self._backlog = backlog
-        self._on_error = on_error
-        self._on_link_down = on_link_down
+        # The owner's callbacks, bound once: the read and TX paths call them per pass.
+        self._on_batch = owner.batch_received
+        self._fill_tx = owner.fill_tx
+        self._backlog = owner.tx_backlog
+        self._on_error = owner.port_failed
+        self._on_link_down = owner.link_down
         self._watchdog: asyncio.TimerHandle | None = None
         self._tx_via_writer = port.tx_wakeup == "writable"
         self._started = False

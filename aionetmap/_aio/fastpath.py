@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
 from aionetmap._native.udpfast import (
     KIND_DELIVER,
@@ -29,15 +29,11 @@ from aionetmap._native.udpfast import (
     FastUdpBuilder,
 )
 from aionetmap.ports.base import FrameBatch
+from aionetmap.protocol import Address, DatagramEndpoint
 from aionetmap.stack import DropReason, Host
 from aionetmap.stack.addresses import int_to_str
 
-if TYPE_CHECKING:
-    from aionetmap.transport import UdpTransport
-
 __all__ = ["UdpFastPath"]
-
-Address = tuple[str, int]
 
 NEIGHBOUR_RECHECK = 1.0
 """Seconds a resolved destination is used before asking the host again, so ARP expiry in
@@ -86,7 +82,7 @@ class UdpFastPath:
         self,
         batch: FrameBatch,
         now: float,
-        endpoints: dict[int, UdpTransport],
+        endpoints: dict[int, DatagramEndpoint],
         host_events: Callable[[], None] | None = None,
     ) -> bool:
         """Classify ``batch`` in C and act on every frame, in order; True if some went to
@@ -132,7 +128,7 @@ class UdpFastPath:
         return cls.slow > 0
 
     def _deliver_all(
-        self, batch: FrameBatch, count: int, endpoints: dict[int, UdpTransport]
+        self, batch: FrameBatch, count: int, endpoints: dict[int, DatagramEndpoint]
     ) -> None:
         cls = self._classifier
         payloads = cls.payloads(batch)

@@ -26,7 +26,8 @@ INFO = PortInfo(
 
 
 class Owner:
-    """Records what the driver asks of its owner; `backlog` frames wait to be sent."""
+    """A PortOwner that records what the driver asks of it; `backlog` frames wait to be
+    sent."""
 
     def __init__(self, port: Any) -> None:
         self.port = port
@@ -35,7 +36,7 @@ class Owner:
         self.errors: list[tuple[BaseException, str]] = []
         self.link_downs: list[OSError] = []
 
-    def on_batch(self, batch: FrameBatch) -> None:
+    def batch_received(self, batch: FrameBatch) -> None:
         self.batches.append(batch.count)
 
     def fill_tx(self) -> bool:
@@ -43,13 +44,13 @@ class Owner:
         self.backlog -= taken
         return self.backlog > 0
 
-    def left(self) -> int:
+    def tx_backlog(self) -> int:
         return self.backlog
 
-    def on_error(self, exc: BaseException, message: str) -> None:
+    def port_failed(self, exc: BaseException, message: str) -> None:
         self.errors.append((exc, message))
 
-    def on_link_down(self, exc: OSError) -> None:
+    def link_down(self, exc: OSError) -> None:
         self.link_downs.append(exc)
 
 
@@ -66,16 +67,7 @@ def make(tx_wakeup: str) -> tuple[PortDriver, Any, Any, Owner]:
     port.tx_in_flight.return_value = 0
     port.poll_error.return_value = None
     owner = Owner(port)
-    driver = PortDriver(
-        loop,
-        port,
-        on_batch=owner.on_batch,
-        fill_tx=owner.fill_tx,
-        backlog=owner.left,
-        on_error=owner.on_error,
-        on_link_down=owner.on_link_down,
-        batch_size=4,
-    )
+    driver = PortDriver(loop, port, owner, batch_size=4)
     return driver, loop, port, owner
 
 
