@@ -1,9 +1,11 @@
 """The UDP fast path of a NetInterface: C classify on receive, C build on send.
 
 One native call decides a whole received batch (``FastClassifier``): valid datagrams for
-bound ports go straight to their endpoints; drops are counted in the host's stats under
-the same reasons the Python stack uses; only what needs the Python host (ARP, ICMP,
-fragments, closed ports) reaches ``Host.receive_frame``. On send, datagrams to resolved
+bound ports go straight to their endpoints; what it decides is counted in its own
+:class:`~aionetmap.stack.StackStats` (``UdpFastPath.stats``), under the same names and drop
+reasons the Python stack uses, and the interface adds the two in its ``stats()``; only
+what needs the Python host (ARP, ICMP, fragments, closed ports) reaches
+``Host.receive_frame``. On send, datagrams to resolved
 neighbours are built by one native call (``FastUdpBuilder``), numbered by the host's IPv4
 identification rules (``Host.reserve_idents``); the rest go through
 ``Host.send_datagram`` (which ARPs and parks). The builder makes single frames only:
@@ -30,7 +32,7 @@ from aionetmap._native.udpfast import (
 )
 from aionetmap.ports.base import FrameBatch
 from aionetmap.protocol import Address, DatagramEndpoint
-from aionetmap.stack import DropReason, Host
+from aionetmap.stack import DropReason, Host, StackStats
 from aionetmap.stack.addresses import int_to_str
 
 __all__ = ["UdpFastPath"]
@@ -57,6 +59,9 @@ class UdpFastPath:
             ctx.vlan,
             accept_partial_checksum=ctx.accept_partial_checksum,
         )
+        self.stats = StackStats()
+        """What the fast path decided and built itself (the host counts the rest): frames
+        classified, datagrams delivered, drops by reason, datagrams built."""
         self._builder = FastUdpBuilder(capacity)
         self._builder.set_source(host.mac, int(host.address), host.config.default_ttl, ctx.vlan)
         # Received source addresses as the (str, port) tuples protocols get, by ip<<16|port:
@@ -94,8 +99,8 @@ class UdpFastPath:
         cls = self._classifier
         count = cls.classify(batch)
         host = self.host
-        stats = host.stats
-        stats.rx_frames += count - cls.slow  # receive_frame counts the slow ones itself
+        stats = self.stats
+        stats.rx_frames += count - cls.slow  # receive_frame counts the slow ones
         stats.rx_udp_delivered += cls.delivered
         if cls.csum_offloaded or cls.csum_pseudo:
             stats.rx_udp_csum_offloaded += cls.csum_offloaded
@@ -206,7 +211,7 @@ class UdpFastPath:
             len(payloads), src_port if connected else None
         )
         batch = builder.build_to(payloads, indexes, table, src_port)
-        host.stats.tx_udp += batch.count
+        self.stats.tx_udp += batch.count
         return batch
 
     def _resolve_misses(

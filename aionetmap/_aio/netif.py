@@ -141,7 +141,8 @@ class InterfaceCore:
         return replied_at - sent_at
 
     def stats(self) -> dict[str, int]:
-        """Port counters, stack counters (drops by reason) and TX queue state, in one dict.
+        """Port counters, stack counters (drops by reason; the host's and the C fast path's
+        added together) and TX queue state, in one dict.
 
         The port and the stack both count ``rx_frames``/``tx_frames``; the stack's appear as
         ``stack_rx_frames``/``stack_tx_frames`` (frames the host handled or built).
@@ -153,7 +154,11 @@ class InterfaceCore:
         ``reassembly_datagrams``/``reassembly_bytes`` what fragment reassembly holds now.
         """
         merged: dict[str, int] = dict(self.port.stats())
-        for name, value in self.host.stats.as_dict().items():
+        stack = self.host.stats.as_dict()
+        if self._fast is not None:  # the fast path counts what it decided on its own
+            for name, value in self._fast.stats.as_dict().items():
+                stack[name] += value
+        for name, value in stack.items():
             merged[f"stack_{name}" if name in ("rx_frames", "tx_frames") else name] = value
         merged.update(self.scheduler.stats())
         merged["tx_dropped_close"] = self._tx_dropped_close
