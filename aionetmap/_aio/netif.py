@@ -19,7 +19,7 @@ import itertools
 import os
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Self
 
 from aionetmap._aio import constants
 from aionetmap._aio.address import parse_destination, unreachable
@@ -86,7 +86,7 @@ class InterfaceCore:
         self._conflicting_macs: set[bytes] = set()
         self.closed = False
         self._closed_future: asyncio.Future[None] = loop.create_future()
-        self._close_callbacks: list[Callable[[InterfaceCore], None]] = []
+        self._close_callbacks: list[Callable[[Any], None]] = []
         self._retiring = False
         self._tx_dropped_close = 0
         self.driver = PortDriver(loop, port, self)
@@ -188,7 +188,7 @@ class InterfaceCore:
         for callback in callbacks:
             callback(self)
 
-    def add_close_callback(self, callback: Callable[[InterfaceCore], None]) -> None:
+    def add_close_callback(self, callback: Callable[[Self], None]) -> None:
         """Call ``callback(interface)`` once, when the interface closes (at once if it
         already has)."""
         if self.closed:
