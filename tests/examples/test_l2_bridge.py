@@ -19,7 +19,7 @@ from aionetmap.ports import FrameBatch, Port
 from aionetmap.ports.netmap import NetmapPort
 from aionetmap.testing import pipe_pair
 from tests.examples.conftest import StartExample, shm_leftovers
-from tests.native.test_netmap_port import FakeKernel
+from tests.ports.fake_kernel import FakeKernel
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "l2_bridge.py"
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from aionetmap._native._ring import ffi, lib
-from tests.native.test_ring_region import FakeRegion
+from tests.native.fake_region import FakeRegion
 
 RING_BUF_SIZE = 12  # offset of nr_buf_size in struct netmap_ring
 

@@ -32,7 +32,7 @@ from aionetmap.cli.pcap import (
 from aionetmap.ports import open_port
 from aionetmap.testing.netns import VethLink
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 _names = itertools.count()
 
 

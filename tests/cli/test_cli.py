@@ -41,7 +41,7 @@ from aionetmap.stack.addresses import format_mac, parse_mac
 from aionetmap.testing.netns import VethLink
 from tests.frame_checksums import partial_checksum
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONDONTWRITEBYTECODE": "1"}
 IS_ROOT = os.geteuid() == 0
 _names = itertools.count()
