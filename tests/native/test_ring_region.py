@@ -12,6 +12,7 @@ from array import array
 
 import pytest
 
+from aionetmap._native._ring import ffi, lib
 from aionetmap._native.batch import FrameBatch
 from aionetmap._native.rings import RingSet
 from tests.native.fake_region import MAX_FRAGS, NIFP_HDR, NS_BUF_CHANGED, NS_MOREFRAG, FakeRegion
@@ -463,3 +464,78 @@ def test_tx_oversize_beyond_the_free_room_still_raises_first() -> None:
     assert region.hdr(region.tx[0][0])[0] == 0
     assert rs.send(frames[:69]) == 7
     rs.release()
+
+
+# ---- rings with different buffer sizes (bugs found by review and fuzzing, fuzz/README.md) --
+
+RING_BUF_SIZE = 12  # offset of nr_buf_size in struct netmap_ring
+
+
+def _ring_frames(reg: FakeRegion, ring: int, buf_size: int, upto: int) -> list[bytes]:
+    """The frames in slots [0, upto) of a TX ring whose buffers are buf_size bytes."""
+    frames, cur = [], b""
+    for s in range(upto):
+        idx, length, flags = reg.slot(ring, s)
+        start = reg.pool + idx * buf_size
+        cur += bytes(reg.mem[start : start + length])
+        if not flags & 0x20:  # NS_MOREFRAG
+            frames.append(cur)
+            cur = b""
+    return frames
+
+
+def test_a_frame_that_moves_to_a_ring_with_smaller_buffers_is_not_truncated() -> None:
+    # Two TX rings over one pool, the second with 128-byte buffers. The first is filled,
+    # so a 200-byte frame lands on the second: it needs a 2-slot chain there, not the
+    # single slot it would have needed on the first ring.
+    reg = FakeRegion(tx=2, rx=1, slots=8, buf_size=256)
+    small = reg.tx[0][1]
+    struct.pack_into("<I", reg.mem, small + RING_BUF_SIZE, 128)
+    rings = reg.rings(allow_fragments=True)
+    try:
+        assert rings.send([bytes(60)] * 7) == 7  # ring 0 full (7 free slots of 8)
+        frame = bytes(range(200))
+        assert rings.send([frame]) == 1
+        head = reg.hdr(small)[0]
+        assert _ring_frames(reg, small, 128, head) == [frame]
+        assert rings.stats()["tx_bytes"] == 7 * 60 + 200
+    finally:
+        rings.release()
+
+
+def test_a_ring_that_cannot_carry_a_frame_refuses_it_after_the_move() -> None:
+    # Without fragments the second ring (64-byte buffers) can never carry 100 bytes: the
+    # frame is refused (counted), not cut to 64 bytes.
+    reg = FakeRegion(tx=2, rx=1, slots=8, buf_size=256)
+    small = reg.tx[0][1]
+    struct.pack_into("<I", reg.mem, small + RING_BUF_SIZE, 64)
+    rings = reg.rings(allow_fragments=False)
+    try:
+        assert rings.send([bytes(60)] * 7) == 7
+        data = bytes(100)
+        lens = ffi.new("uint32_t[]", [100])
+        assert lib.anm_tx_burst(rings.native, data, len(data), ffi.NULL, lens, 1) == 0
+        assert reg.hdr(small)[0] == 0  # nothing published on the small ring
+        assert rings.stats()["tx_refused"] == 1
+    finally:
+        rings.release()
+
+
+def test_a_forwarded_copy_that_moves_to_a_ring_with_smaller_buffers_is_whole() -> None:
+    # Copy path (two regions, so no buffer swap): the destination's first TX ring is full,
+    # the frame goes to its second, whose 128-byte buffers need a 2-slot chain for it.
+    src_reg = FakeRegion(tx=1, rx=1, slots=8, buf_size=256)
+    dst_reg = FakeRegion(tx=2, rx=1, slots=8, buf_size=256)
+    small = dst_reg.tx[0][1]
+    struct.pack_into("<I", dst_reg.mem, small + RING_BUF_SIZE, 128)
+    src, dst = src_reg.rings(), dst_reg.rings()
+    try:
+        assert dst.send([bytes(60)] * 7) == 7
+        frame = bytes(range(200))
+        src_reg.deliver(src_reg.rx[0][0], [frame])
+        assert src.forward_to(dst, 8) == 1
+        assert _ring_frames(dst_reg, small, 128, dst_reg.hdr(small)[0]) == [frame]
+        assert src.stats()["fwd_copied"] == 1
+    finally:
+        src.release()
+        dst.release()
