@@ -55,11 +55,13 @@ class PortOwner(Protocol):
 
     Call order: after ``driver.start()``, any number of ``batch_received`` (one per
     readable callback), and TX passes: ``fill_tx`` one or more times (each followed by a
-    port flush) whenever the owner asked for a flush or the ring got room, with ``backlog``
-    asked in between while draining. ``link_down`` may come at any time, any number of
-    times (the driver carries on); ``port_failed`` comes at most once and last: the
-    driver has stopped itself before it. No callback runs after ``driver.close()``.
-    Callbacks may call the driver again (``request_flush``, ``flush_now``, ``close``).
+    port flush) whenever the owner asked for a flush or the ring got room, with
+    ``tx_backlog`` asked in between while draining, and ``tx_drained`` once a drain ends.
+    ``link_down`` may come at any time, any number of times (the driver carries on);
+    ``port_failed`` comes at most once and last: the driver has stopped itself before it.
+    After ``driver.close()`` only ``tx_drained(0)`` still comes, for a drain asked of a
+    closed driver. Callbacks may call the driver again (``request_flush``, ``flush_now``,
+    ``close``).
     """
 
     def batch_received(self, batch: FrameBatch) -> None:
@@ -79,6 +81,11 @@ class PortOwner(Protocol):
 
     def link_down(self, exc: OSError) -> None:
         """The port's link went down (``ENETDOWN``); traffic resumes when it is back."""
+
+    def tx_drained(self, left: int) -> None:
+        """Once per ``driver.drain(stall)`` not cancelled: everything the owner and the
+        port held has been taken by the other side (``left == 0``), or nothing moved for a
+        stall period and ``left`` frames are still waiting."""
 
 
 class DatagramEndpoint(Protocol):

@@ -643,9 +643,10 @@ class FrameTransport(PortTransportBase, asyncio.DatagramTransport):
         if self._drain_pending:
             return
         self._drain_pending = True
-        self._driver.drain(self._flushed_for_close, constants.CLOSE_STALL_TIMEOUT)
+        self._driver.drain(constants.CLOSE_STALL_TIMEOUT)  # then tx_drained
 
-    def _flushed_for_close(self, left: int) -> None:
+    def tx_drained(self, left: int) -> None:
+        """Closing: the queued frames have left (or stalled, ``left`` of them)."""
         if self._conn_lost:
             return
         if left:

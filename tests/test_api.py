@@ -67,6 +67,7 @@ SIGNATURES = {
     "NetInterface.start": "(self) -> 'None'",
     "NetInterface.stats": "(self) -> 'dict[str, int]'",
     "NetInterface.tx_backlog": "(self) -> 'int'",
+    "NetInterface.tx_drained": "(self, left: 'int') -> 'None'",
     "NetInterface.wait_closed": "(self) -> 'None'",
     "UdpTransport.abort": "(self) -> 'None'",
     "UdpTransport.check_destination": "(self, addr: 'Any') -> 'Address'",
@@ -117,6 +118,7 @@ SIGNATURES = {
     "FrameTransport.set_write_buffer_limits": "(self, high: 'int | None' = None, low: 'int | None' = None) -> 'None'",
     "FrameTransport.stats": "(self) -> 'dict[str, int]'",
     "FrameTransport.tx_backlog": "(self) -> 'int'",
+    "FrameTransport.tx_drained": "(self, left: 'int') -> 'None'",
     "UdpSocket.aclose": "(self) -> 'None'",
     "UdpSocket.close": "(self) -> 'None'",
     "UdpSocket.dropped": "<property>",
@@ -151,7 +153,14 @@ SIGNATURES = {
 }
 
 CONTRACT_METHODS: dict[Any, tuple[str, ...]] = {
-    protocol.PortOwner: ("batch_received", "fill_tx", "tx_backlog", "port_failed", "link_down"),
+    protocol.PortOwner: (
+        "batch_received",
+        "fill_tx",
+        "tx_backlog",
+        "tx_drained",
+        "port_failed",
+        "link_down",
+    ),
     protocol.DatagramEndpoint: (
         "deliver",
         "deliver_many",

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import asyncio
 import errno
-from collections.abc import Callable
 
 from aionetmap._aio.constants import (
     DRAIN_POLL_INTERVAL,
@@ -71,6 +70,7 @@ class PortDriver:
         self._backlog = owner.tx_backlog
         self._on_error = owner.port_failed
         self._on_link_down = owner.link_down
+        self._on_drained = owner.tx_drained
         self._watchdog: asyncio.TimerHandle | None = None
         self._tx_via_writer = port.tx_wakeup == "writable"
         self._started = False
@@ -83,7 +83,7 @@ class PortDriver:
         self.tx_waiting = False
         """True while backlog (or, for read-woken ports, frames queued in the port) waits
         for TX room."""
-        self._on_drained: Callable[[int], None] | None = None
+        self._draining = False
         self._drain_stall = 0.0
         self._drain_left = 0  # frames left at the last look
         self._drain_moved = False  # some left since the last stall check
@@ -144,18 +144,18 @@ class PortDriver:
         elif not self.closed:
             self._run_tx()
 
-    def drain(self, on_drained: Callable[[int], None], stall: float) -> None:
-        """Call ``on_drained(0)`` once the owner's backlog and every frame queued in or
+    def drain(self, stall: float) -> None:
+        """Call the owner's ``tx_drained(0)`` once the owner's backlog and every frame queued in or
         handed to the port has been taken by the other side, however long that takes.
 
         Progress is checked every ``stall`` seconds: if not one frame left since the last
         check (a peer that stopped reading, a link that stopped sending), the drain gives
-        up and calls ``on_drained(left)`` with the number of frames still waiting. So a
+        up and calls ``tx_drained(left)`` with the number of frames still waiting. So a
         close ends after one to two ``stall`` periods without progress, never at a fixed
         time after it began.
         """
         self.cancel_drain()
-        self._on_drained = on_drained
+        self._draining = True
         self._drain_stall = stall
         self._drain_left = self._left()
         self._drain_moved = False
@@ -164,7 +164,7 @@ class PortDriver:
         self._check_drained()
 
     def cancel_drain(self) -> None:
-        self._on_drained = None
+        self._draining = False
         if self._drain_timer is not None:
             self._drain_timer.cancel()
             self._drain_timer = None
@@ -259,7 +259,7 @@ class PortDriver:
         if self.closed:
             return
         self._set_tx_waiting(more)
-        if self._on_drained is not None:
+        if self._draining:
             self._check_drained()
 
     def _left(self) -> int:
@@ -268,7 +268,7 @@ class PortDriver:
         return self._backlog() + max(port.tx_pending(), port.tx_in_flight())
 
     def _check_drained(self) -> None:
-        if self._on_drained is None:
+        if not self._draining:
             return
         if self.closed:  # the port failed (reported already) or the owner closed us
             self._finish_drain(0)
@@ -289,10 +289,10 @@ class PortDriver:
             self._drain_timer = self._loop.call_later(self._drain_poll, self._drain_tick)
 
     def _finish_drain(self, left: int) -> None:
-        callback = self._on_drained
+        was_draining = self._draining
         self.cancel_drain()
-        if callback is not None:
-            callback(left)
+        if was_draining:
+            self._on_drained(left)
 
     def _drain_tick(self) -> None:
         self._drain_timer = None
@@ -302,11 +302,11 @@ class PortDriver:
 
     def _stall_check(self) -> None:
         self._stall_timer = None
-        if self._on_drained is None:
+        if not self._draining:
             return
         if not self.closed:
             self._run_tx()  # the freshest count (this may finish the drain)
-        if self._on_drained is None:
+        if not self._draining:
             return
         if self._drain_moved and not self.closed:
             self._drain_moved = False

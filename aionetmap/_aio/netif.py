@@ -250,14 +250,16 @@ class InterfaceCore:
         if self._close_when_unused and not self._endpoints and not self._retiring:
             # Let what the endpoints queued (and ARP/ICMP replies) reach the peer first.
             self._retiring = True
-            self.driver.drain(self._retire, constants.CLOSE_STALL_TIMEOUT)
+            self.driver.drain(constants.CLOSE_STALL_TIMEOUT)  # then tx_drained
 
     @property
     def retiring(self) -> bool:
         """Closing by itself (no endpoints left) once its queued frames are out."""
         return self._retiring
 
-    def _retire(self, left: int) -> None:
+    def tx_drained(self, left: int) -> None:
+        """The drain begun when the last endpoint left has ended: close, unless an
+        endpoint came back meanwhile (which cancels the drain)."""
         if not (self._retiring and not self._endpoints):
             return
         if left:
