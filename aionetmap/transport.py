@@ -305,6 +305,10 @@ class UdpTransport(PortTransportBase, asyncio.DatagramTransport):
             if not self._hold(payload, src, force=self._reading):
                 self.counters["rx_dropped_paused"] += 1
             return
+        self._deliver_now(payload, src)
+
+    def _deliver_now(self, payload: bytes, src: Address) -> None:
+        """One datagram to the protocol, off the fast path (checks done by the caller)."""
         self._rx_datagrams += 1
         try:
             self._protocol.datagram_received(payload, src)
@@ -351,13 +355,7 @@ class UdpTransport(PortTransportBase, asyncio.DatagramTransport):
             payload, src = self._take_held()
             if not self._held:
                 self._state_changed()  # back on the fast path for what arrives next
-            self._rx_datagrams += 1
-            try:
-                self._protocol.datagram_received(payload, src)
-            except (SystemExit, KeyboardInterrupt):
-                raise
-            except BaseException as exc:
-                self._protocol_callback_failed(exc, "protocol.datagram_received()")
+            self._deliver_now(payload, src)
 
     def _close_when_flushed(self) -> None:
         if not self._payloads:

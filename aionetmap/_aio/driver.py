@@ -165,6 +165,9 @@ class PortDriver:
 
     def cancel_drain(self) -> None:
         self._draining = False
+        self._cancel_drain_timers()
+
+    def _cancel_drain_timers(self) -> None:
         if self._drain_timer is not None:
             self._drain_timer.cancel()
             self._drain_timer = None
@@ -178,12 +181,7 @@ class PortDriver:
             return
         self.closed = True
         self._cancel_tx_poll()
-        if self._drain_timer is not None:
-            self._drain_timer.cancel()
-            self._drain_timer = None
-        if self._stall_timer is not None:
-            self._stall_timer.cancel()
-            self._stall_timer = None
+        self._cancel_drain_timers()
         if self._watchdog is not None:
             self._watchdog.cancel()
             self._watchdog = None
