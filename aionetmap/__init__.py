@@ -8,12 +8,11 @@ asyncio transports, and a small user-space stack (ARP, IPv4, ICMP echo, UDP) let
 from __future__ import annotations
 
 from aionetmap.endpoints import create_datagram_endpoint, create_frame_endpoint, open_interface
-from aionetmap.frame_transport import FrameTransport
 from aionetmap.interface import NetInterface
 from aionetmap.ports import FrameBatch, Port, PortClosedError, PortInfo, open_port
 from aionetmap.protocol import FrameProtocol
 from aionetmap.sockets import UdpSocket, open_udp
-from aionetmap.udp_transport import UdpTransport
+from aionetmap.transport import FrameTransport, UdpTransport
 
 __version__ = "0.1.0"
 

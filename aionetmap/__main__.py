@@ -1,5 +1,5 @@
 """``python -m aionetmap``: see :mod:`aionetmap.cli`."""
 
-from aionetmap.cli import main
+from aionetmap.cli.main import main
 
 raise SystemExit(main())

@@ -16,12 +16,11 @@ import weakref
 from collections.abc import Callable
 from typing import TypeVar
 
-from aionetmap.frame_transport import FrameTransport
 from aionetmap.interface import NetInterface
 from aionetmap.ports.base import Port, PortInfo
 from aionetmap.stack import Host, HostConfig
 from aionetmap.stack.ethernet import ETH_HEADER_LEN, VLAN_TAG_LEN
-from aionetmap.udp_transport import UdpTransport
+from aionetmap.transport import FrameTransport, UdpTransport
 
 __all__ = ["create_datagram_endpoint", "create_frame_endpoint", "open_interface"]
 

@@ -15,7 +15,7 @@ from typing import Any, Self
 
 from aionetmap.endpoints import create_datagram_endpoint
 from aionetmap.ports.base import Port
-from aionetmap.udp_transport import UdpTransport
+from aionetmap.transport import UdpTransport
 
 __all__ = ["DEFAULT_RECV_QUEUE", "UdpSocket", "open_udp"]
 

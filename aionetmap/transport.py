@@ -1,8 +1,674 @@
-"""The asyncio transports, in one place: raw frames and UDP datagrams."""
+"""The transports users touch: :class:`UdpTransport` (UDP datagrams on one port of a
+:class:`~aionetmap.NetInterface`) and :class:`FrameTransport` (raw Ethernet frames on one
+port, no IP stack). Their shared lifecycle and flow control live in
+:mod:`aionetmap._aio.transport_base`; what they call below them (the driver, the TX
+scheduler) and what calls them (the interface) is written down in :mod:`aionetmap.protocol`.
+
+The UDP transport follows ``_SelectorDatagramTransport``'s contract point by point (see
+``aionetmap._aio.transport_base``), with these documented differences:
+
+* Nothing is sent from inside ``sendto``: datagrams queue, and all those queued during one
+  loop iteration are built into frames and put in the TX ring together (one native call,
+  one flush). The queue is pushed early once it passes the high-water mark, so
+  ``pause_writing`` still means "the ring is full", as it means "the kernel buffer is full"
+  for a socket.
+* A zero-length datagram is sent (it is valid UDP); stock asyncio on Python 3.11 silently
+  discards it.
+* ``pause_reading()`` works (uvloop's UDP transport lacks it) the way a kernel socket's
+  receive buffer does: datagrams for a paused endpoint are held, up to the read-buffer
+  limit (``read_buffer_limit=`` on the endpoint, :meth:`set_read_buffer_limit`; default 212,992
+  bytes like ``net.core.rmem_default``, each datagram counting its payload plus 256
+  bytes), and delivered in order after ``resume_reading()``; beyond the limit they are
+  dropped and counted as ``rx_dropped_paused``. ARP and ping keep working meanwhile.
+  ``stats()["rx_held"]`` says how many are held.
+* A datagram that cannot be sent (too large, no ARP answer, unreachable network) reaches
+  ``error_received`` and is dropped, as a kernel error on ``sendto`` would.
+* ``close()`` waits for queued datagrams to find room in the ring for as long as the ring
+  keeps taking them. Only if none is taken for ``CLOSE_STALL_TIMEOUT`` seconds (a peer
+  that stopped reading) does it drop the rest, count them (``tx_dropped_close``), log a
+  warning, and call ``connection_lost(None)``. ``abort()`` drops at once.
+
+``sendto`` follows asyncio's error contract (``_SelectorDatagramTransport``) for every bad
+destination: it raises only ``TypeError`` for data that is not bytes-like and
+``ValueError`` for a connected endpoint given another address. An ``OSError`` goes to
+``error_received`` and the endpoint stays open: a name that does not resolve
+(``socket.gaierror``), port 0 (``EINVAL``), a broadcast address on an endpoint created
+without ``allow_broadcast=True`` (``PermissionError``, ``EACCES``). What the socket module
+refuses before any system call is fatal, ``connection_lost(exc)`` after the loop's
+exception handler: not a 2-tuple (a 4-tuple, a 1-tuple, a string, ``None`` on an endpoint
+that is not connected), a host that is not ``str``/``bytes``, a port that is not an
+integer (``TypeError``) or outside 0..65535 (``OverflowError``). Deliberate differences
+from a kernel socket, each an ``OSError`` to ``error_received``:
+
+* Names are not resolved (a lookup would block the loop): ``"localhost"`` or any other
+  name gives ``socket.gaierror`` (``EAI_NONAME``), as an unknown name does. IPv4 literals
+  in every form ``inet_aton`` reads (``10.1``, ``0x0a.0.0.1``) are accepted.
+* There is no loopback device: the own address, ``0.0.0.0`` (and ``""``) and 127.0.0.0/8
+  give ``ENETUNREACH``, where the kernel would deliver them locally.
+* Multicast destinations give ``EOPNOTSUPP`` (not supported yet).
+
+uvloop's own UDP transport departs from asyncio here (it raises ``ValueError`` for names
+and tuples of the wrong length, accepts ports past 65535); aionetmap follows asyncio's
+rules on every loop. A validated unicast destination is cached per interface, so a port
+given as a ``float`` equal to a cached ``int`` one is taken from the cache, not refused.
+"""
 
 from __future__ import annotations
 
-from aionetmap.frame_transport import FrameTransport
-from aionetmap.udp_transport import UdpTransport
+import asyncio
+import errno
+from collections.abc import Iterable, Sequence
+from typing import Any
 
-__all__ = ["FrameTransport", "UdpTransport"]
+from aionetmap._aio import constants
+from aionetmap._aio.driver import PortDriver
+from aionetmap._aio.log import logger
+from aionetmap._aio.netif import InterfaceCore
+from aionetmap._aio.transport_base import PortTransportBase
+from aionetmap.ports.base import FrameBatch, Port
+from aionetmap.protocol import Address, FrameProtocol
+from aionetmap.stack.errors import DatagramTooLarge
+from aionetmap.stack.ethernet import ETH_HEADER_LEN
+from aionetmap.stack.udp import UDP_HEADER_LEN
+
+__all__ = ["ETHERNET_HEADER_SIZE", "FrameTransport", "UdpTransport"]
+
+ETHERNET_HEADER_SIZE = ETH_HEADER_LEN
+"""The shortest frame :meth:`FrameTransport.sendto` accepts."""
+
+Frame = bytes | bytearray | memoryview
+
+
+class UdpTransport(PortTransportBase, asyncio.DatagramTransport):
+    """One bound UDP port on a :class:`~aionetmap.NetInterface`.
+
+    Bound to the interface's address (``sockname`` ``(ip, port)``) it receives only
+    datagrams sent to that address; bound to the wildcard (``("0.0.0.0", port)``) it also
+    receives those sent to the subnet broadcast and to 255.255.255.255, as kernel sockets
+    do. Either way it sends from the interface's address, and never receives multicast.
+    """
+
+    def __init__(
+        self,
+        iface: InterfaceCore,
+        protocol: Any,
+        local_port: int,
+        remote: Address | None,
+        *,
+        waiter: asyncio.Future[None] | None = None,
+        allow_broadcast: bool = False,
+        wildcard: bool = False,
+    ) -> None:
+        loop = iface.loop
+        extra = {
+            # A wildcard endpoint names itself as a kernel socket bound to 0.0.0.0 does.
+            "sockname": ("0.0.0.0" if wildcard else str(iface.host.address), local_port),
+            "peername": remote,
+            "mac": iface.host.mac,
+            "interface": iface.interface,
+            "netinterface": iface,
+            "port_info": iface.port.info,
+            "portspec": iface.port.info.name,
+        }
+        super().__init__(loop, protocol, extra)
+        self._iface = iface
+        self.local_port = local_port
+        self._remote = remote
+        # Queued datagrams go straight into this endpoint's queue in the interface's TX
+        # scheduler; its two lists are kept at hand for sendto, which appends to them.
+        scheduler = iface.scheduler
+        self._queue = scheduler.queue_for(self, connected=remote is not None)
+        self._payloads = self._queue.payloads
+        self._dsts = self._queue.dsts
+        self._want_tx = scheduler.want
+        self._flush_now = iface.driver.flush_now
+        self._careful = remote is not None
+        self._allow_broadcast = allow_broadcast
+        self._addresses = iface.address_cache
+        self._max_payload = iface.max_payload
+        self._rx_datagrams = 0
+        # The protocol's datagram_received while delivery needs no checks (connected,
+        # reading, open, not filtering by peer), else None. A fresh bound method on every
+        # state change, so a batch loop sees any change (even a swapped protocol) by
+        # identity alone.
+        self._receive: Any = None
+        self._close_timer: asyncio.TimerHandle | None = None
+        self._close_mark = 0  # datagrams still queued at the last close-stall check
+        self.counters = {
+            "tx_datagrams": 0,
+            "rx_dropped_paused": 0,
+            "rx_dropped_not_peer": 0,
+            "tx_failed": 0,
+            "tx_dropped_close": 0,
+        }
+        self._schedule_connection_made(waiter)
+
+    def __repr__(self) -> str:
+        state = "closed" if self._conn_lost else ("closing" if self._closing else "open")
+        local = self._extra["sockname"]
+        peer = f" peer={self._remote[0]}:{self._remote[1]}" if self._remote else ""
+        return (
+            f"<UdpTransport {local[0]}:{local[1]}{peer} on {self._extra['portspec']} {state} "
+            f"bufsize={self._buffer_size}>"
+        )
+
+    # === Public API ===
+
+    def sendto(self, data: bytes | bytearray | memoryview, addr: Any = None) -> None:
+        """Queue one datagram to ``addr`` (an ``(ipv4, port)`` tuple), or to the peer of a
+        connected endpoint when ``addr`` is None. Never blocks.
+
+        Raises only what asyncio's ``sendto`` raises: ``TypeError`` for data that is not
+        bytes-like, ``ValueError`` for a connected endpoint given another address. A
+        destination it cannot send to goes to ``error_received`` (an ``OSError``) or, for
+        an argument a socket would refuse outright, closes the endpoint (see the module
+        docstring).
+        """
+        # This runs once per datagram: the common case (bytes, a known address, a buffer
+        # below the high-water mark) takes no more than a few dict and list operations.
+        if type(data) is not bytes:
+            if not isinstance(data, (bytearray, memoryview)):
+                kind = type(data).__name__
+                raise TypeError(f"data argument must be a bytes-like object, not {kind!r}")
+            data = bytes(data)  # an immutable snapshot, as asyncio buffers
+        if addr is None or self._careful:  # connected, or lost: the rules take longer
+            if not self._sendto_rules(addr):
+                return
+            addr = self._remote
+        try:
+            dst = self._addresses[addr]
+        except (KeyError, TypeError):  # new, broadcast, or not even hashable: validate it
+            checked = self._check_destination(addr)
+            if checked is None:
+                return
+            dst = checked
+        size = len(data)
+        if size > self._max_payload:
+            self._too_large(size)
+            return
+        payloads = self._payloads
+        if not payloads:  # it was empty: ask for a TX pass this iteration
+            self._want_tx(self._queue)
+        payloads.append(data)
+        self._dsts.append(dst)
+        self._buffer_size += size + UDP_HEADER_LEN  # as CPython >= 3.12 counts a datagram
+        if self._buffer_size > self._high_water:
+            # The ring may well have room: push now before deciding to pause the protocol.
+            self._flush_now()
+            self._maybe_pause_protocol()
+
+    def check_destination(self, addr: Any) -> Address:
+        """``addr`` as this endpoint would send to it (``(dotted quad, int port)``), or the
+        exception that ``sendto`` would hand to ``error_received`` (an ``OSError``) or to
+        ``connection_lost`` (anything else). Raises instead of reporting: for callers
+        that want the error themselves, such as :class:`~aionetmap.UdpSocket`."""
+        return self._iface.check_address(addr, allow_broadcast=self._allow_broadcast)
+
+    def _check_destination(self, addr: Any) -> Address | None:
+        """A destination not in the cache, or None once its error went where asyncio's
+        transport sends it: ``OSError`` to ``error_received``, anything else (what
+        ``socket.sendto`` refuses before any system call) to ``connection_lost``."""
+        try:
+            return self.check_destination(addr)
+        except OSError as exc:
+            self.counters["tx_failed"] += 1
+            self._report(exc)
+        except Exception as exc:
+            self._fatal_error(exc, "Fatal write error on datagram transport")
+        return None
+
+    def _sendto_rules(self, addr: Any) -> bool:
+        """asyncio's sendto rules for connected and lost endpoints; False: drop it."""
+        if self._remote is None:
+            if addr is None:
+                if self._check_open():
+                    # asyncio hands None on to socket.sendto, which refuses it: fatal.
+                    err = TypeError(
+                        "sendto(): AF_INET address must be tuple, not NoneType "
+                        "(this endpoint is not connected: sendto() needs an address)"
+                    )
+                    self._fatal_error(err, "Fatal write error on datagram transport")
+                return False
+        elif addr is not None and addr != self._remote:
+            raise ValueError(f"Invalid address: must be None or {self._remote}")
+        return self._check_open()
+
+    def _too_large(self, size: int) -> None:
+        self.counters["tx_failed"] += 1
+        host = self._iface.host
+        self._report(DatagramTooLarge("UDP payload", size, self._max_payload, host.mtu))
+
+    def stats(self) -> dict[str, int]:
+        """Counters of this endpoint (the interface has its own, see ``NetInterface.stats``);
+        ``rx_held`` is how many received datagrams are held for a paused protocol now."""
+        return {"rx_datagrams": self._rx_datagrams, "rx_held": len(self._held), **self.counters}
+
+    # === DatagramEndpoint: called by the interface (see aionetmap.protocol) ===
+
+    def datagrams_sent(self, payloads: list[bytes]) -> None:
+        """The scheduler took these oldest queued datagrams (sent or failed)."""
+        count = len(payloads)
+        self.counters["tx_datagrams"] += count
+        if not self._payloads:
+            self._buffer_size = 0
+            self._buffer_drained()
+            return
+        self._buffer_size -= sum(map(len, payloads)) + count * UDP_HEADER_LEN
+        if not self._conn_lost:  # asyncio resumes at the low-water mark, not only when empty
+            self._maybe_resume_protocol()
+
+    def deliver_many(self, payloads: Sequence[bytes], sources: Sequence[Address]) -> None:
+        """Hand a batch of received datagrams to the protocol (the interface's hot path)."""
+        total = len(payloads)
+        start = 0
+        while start < total:
+            receive = self._receive
+            if receive is None:  # paused, closing, connected: datagram by datagram
+                for i in range(start, total):
+                    self.deliver(payloads[i], sources[i])
+                return
+            taken = 0
+            try:
+                for payload, src in zip(payloads[start:], sources[start:], strict=True):
+                    taken += 1  # counted before the call: a raising callback had it too
+                    receive(payload, src)
+                    if self._receive is not receive:  # paused, closed, swapped protocols
+                        break
+            except (SystemExit, KeyboardInterrupt):
+                raise
+            except BaseException as exc:
+                self._protocol_callback_failed(exc, "protocol.datagram_received()")
+            self._rx_datagrams += taken
+            start += taken
+
+    def deliver(self, payload: bytes, src: Address) -> None:
+        """Hand one received datagram to the protocol."""
+        receive = self._receive
+        if receive is not None:
+            self._rx_datagrams += 1
+            try:
+                receive(payload, src)
+            except (SystemExit, KeyboardInterrupt):
+                raise
+            except BaseException as exc:
+                self._protocol_callback_failed(exc, "protocol.datagram_received()")
+            return
+        if not self._connected or self._closing:
+            return
+        if self._remote is not None and src != self._remote:
+            # A connected UDP socket only hears from its peer.
+            self.counters["rx_dropped_not_peer"] += 1
+            return
+        if not self._reading or self._held:
+            # Paused: keep it within the limit. Resumed with a replay still due: behind
+            # what is held, whatever the limit (the replay delivers it this iteration).
+            if not self._hold(payload, src, force=self._reading):
+                self.counters["rx_dropped_paused"] += 1
+            return
+        self._deliver_now(payload, src)
+
+    def _deliver_now(self, payload: bytes, src: Address) -> None:
+        """One datagram to the protocol, off the fast path (checks done by the caller)."""
+        self._rx_datagrams += 1
+        try:
+            self._protocol.datagram_received(payload, src)
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._protocol_callback_failed(exc, "protocol.datagram_received()")
+
+    def _state_changed(self) -> None:
+        # Recompute the flags the hot paths test: deliver() (open, reading, not filtering
+        # by peer) and sendto() (connected or lost: the careful path).
+        plain = (
+            self._connected
+            and self._reading
+            and not self._closing
+            and self._remote is None
+            and not self._held
+        )
+        protocol = self._protocol
+        self._receive = protocol.datagram_received if plain and protocol is not None else None
+        self._careful = self._remote is not None or bool(self._conn_lost)
+
+    def send_failed(self, exc: OSError) -> None:
+        """A datagram of ours was dropped on the way (ARP failure, ICMP error...)."""
+        self.counters["tx_failed"] += 1
+        if not self._closing or self._payloads:
+            self._report(exc)
+
+    def link_down(self, exc: OSError) -> None:
+        """The port's link went down (reported once per event, not counted per datagram)."""
+        self._report(exc)
+
+    def is_connected_to(self, addr: Address) -> bool:
+        return self._remote is not None and self._remote == addr
+
+    def interface_failed(self, exc: BaseException, message: str) -> None:
+        self._fatal_error(exc, message)
+
+    # === PortTransportBase hooks ===
+
+    def _replay_held(self) -> None:
+        # One datagram at a time: the protocol may pause, close or swap itself in between.
+        while self._held and self._reading and not self._closing:
+            payload, src = self._take_held()
+            if not self._held:
+                self._state_changed()  # back on the fast path for what arrives next
+            self._deliver_now(payload, src)
+
+    def _close_when_flushed(self) -> None:
+        if not self._payloads:
+            self._schedule_connection_lost(None)
+        elif self._close_timer is None and self._loop is not None:
+            self._close_mark = len(self._payloads)
+            self._close_timer = self._loop.call_later(
+                constants.CLOSE_STALL_TIMEOUT, self._close_stall_check
+            )
+
+    def _close_stall_check(self) -> None:
+        """Closing: give up only if not one queued datagram left since the last check."""
+        self._close_timer = None
+        if self._conn_lost or self._loop is None:
+            return
+        left = len(self._payloads)
+        if left < self._close_mark:  # progress: check again one period later
+            self._close_mark = left
+            self._close_timer = self._loop.call_later(
+                constants.CLOSE_STALL_TIMEOUT, self._close_stall_check
+            )
+            return
+        self.counters["tx_dropped_close"] += left
+        logger.warning(
+            "%s: close dropped %d queued datagrams of UDP port %d: the port took none for %.1f s",
+            self._extra["portspec"],
+            left,
+            self.local_port,
+            constants.CLOSE_STALL_TIMEOUT,
+        )
+        self._force_close(None)
+
+    def _drop_buffer(self) -> None:
+        self._queue.clear()
+
+    def _detach(self) -> None:
+        if self._close_timer is not None:
+            self._close_timer.cancel()
+            self._close_timer = None
+        self._iface.scheduler.forget(self._queue)
+        self._iface.detach(self)
+
+
+class FrameTransport(PortTransportBase, asyncio.DatagramTransport):
+    """A datagram-style transport whose datagrams are whole Ethernet frames.
+
+    Received frames reach ``protocol.frames_received(list_of_bytes)`` once per batch when
+    the protocol implements that method (see :class:`aionetmap.FrameProtocol`); a
+    FrameProtocol that only implements ``frame_received`` gets one call per frame, and a
+    plain :class:`asyncio.DatagramProtocol` one ``datagram_received(frame, None)`` per
+    frame. Per-frame delivery stops at once when the protocol closes, aborts or pauses
+    reading; a whole-batch call gets the whole batch. Frames are copies and stay valid.
+
+    ``pause_reading()`` stops draining the port: the transport is its port's only reader,
+    so frames wait in the RX ring, where a software-pipe (or netmap pipe/VALE) peer is
+    held back once it is full and a NIC or AF_PACKET socket drops and counts as it does
+    for any slow reader. Frames of a batch already taken when the protocol paused are
+    held (up to the read-buffer limit, see :meth:`set_read_buffer_limit`; beyond it
+    dropped and counted as ``rx_dropped_paused``). ``resume_reading()`` delivers the held
+    frames first, then drains the ring again, in order.
+
+    ``send()`` never blocks: frames queue in the transport, and everything queued during
+    one loop iteration goes into the TX ring with one native call and one flush.
+    ``close()`` waits until the port's peer has taken every queued frame (a NIC's TX ring
+    included) for as long as frames keep leaving; only a stall of ``CLOSE_STALL_TIMEOUT``
+    seconds drops the rest, counted as ``tx_dropped_close`` and logged as a warning.
+    """
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        port: Port,
+        protocol: Any,
+        *,
+        owns_port: bool = True,
+        waiter: asyncio.Future[None] | None = None,
+    ) -> None:
+        info = port.info
+        extra = {
+            "port_info": info,
+            "portspec": info.name,
+            "mac": info.mac,
+            "sockname": None,
+            "peername": None,
+        }
+        # The driver first: it fails on a closed port, and a transport that failed before
+        # the base __init__ has no loop, so it does not warn that it was left open.
+        self._driver = PortDriver(loop, port, self)
+        super().__init__(loop, protocol, extra)
+        self._port = port
+        self._owns_port = owns_port
+        self._max_frame = info.max_frame
+        self._buffer: list[bytes] = []
+        self._head = 0  # first unsent frame in _buffer
+        self._drain_pending = False
+        self._counters = {
+            "rx_frames": 0,
+            "tx_frames": 0,
+            "rx_dropped_paused": 0,
+            "tx_dropped_close": 0,
+        }
+        self._schedule_connection_made(waiter)
+
+    def __repr__(self) -> str:
+        state = "closed" if self._conn_lost else ("closing" if self._closing else "open")
+        return (
+            f"<FrameTransport {self._port.info.name} {state} "
+            f"bufsize={self._buffer_size} reading={self.is_reading()}>"
+        )
+
+    # === Public API ===
+
+    def send(self, frame: Frame) -> None:
+        """Queue one Ethernet frame (header included) for transmission."""
+        if not isinstance(frame, (bytes, bytearray, memoryview)):
+            raise TypeError(
+                f"data argument must be a bytes-like object, not {type(frame).__name__!r}"
+            )
+        data = bytes(frame)
+        if len(data) < ETHERNET_HEADER_SIZE:
+            raise ValueError(
+                f"a frame needs at least a {ETHERNET_HEADER_SIZE}-byte Ethernet header, "
+                f"got {len(data)} bytes"
+            )
+        if not self._check_open():
+            return
+        if len(data) > self._max_frame:
+            self._report(
+                OSError(
+                    errno.EMSGSIZE,
+                    f"frame of {len(data)} bytes exceeds the {self._max_frame}-byte maximum "
+                    f"of port {self._port.info.name}",
+                )
+            )
+            return
+        self._buffer.append(data)
+        self._buffer_size += len(data)
+        self._after_queue()
+
+    def send_many(self, frames: Iterable[Frame]) -> None:
+        """Queue several frames; same rules as :meth:`send` for each."""
+        for frame in frames:
+            self.send(frame)
+
+    def sendto(self, data: Frame, addr: Any = None) -> None:
+        """:class:`asyncio.DatagramTransport` spelling of :meth:`send`; ``addr`` must be None
+        (a frame carries its own destination MAC)."""
+        if addr is not None:
+            raise ValueError(f"Invalid address: must be None for a frame transport, got {addr!r}")
+        self.send(data)
+
+    def stats(self) -> dict[str, int]:
+        """This transport's counters merged with its port's; ``rx_held`` is how many
+        received frames are held for a paused protocol now."""
+        merged = dict(self._port.stats())
+        merged.update(self._counters)
+        merged["rx_held"] = len(self._held)
+        return merged
+
+    # === Internals ===
+
+    def _set_connected(self) -> None:
+        super()._set_connected()
+        if not self._closing:  # reading starts only now, after connection_made
+            self._driver.start()
+
+    def _after_queue(self) -> None:
+        self._driver.request_flush()
+        if self._buffer_size > self._high_water:
+            # Push to the ring now rather than pause a protocol whose ring still has room.
+            self._driver.flush_now()
+        self._maybe_pause_protocol()
+
+    def _reading_paused(self) -> None:
+        self._driver.pause_reading()
+
+    def _reading_resumed(self) -> None:
+        # With frames held, the reader comes back only once the replay has delivered
+        # them, so nothing taken from the ring can overtake them, whatever order the loop
+        # runs I/O and soon-callbacks in.
+        if not self._held:
+            self._driver.resume_reading()
+
+    # === PortOwner: called by the driver (see aionetmap.protocol.PortOwner) ===
+
+    def batch_received(self, batch: FrameBatch) -> None:
+        """Frames read from the port: deliver them, or hold them while paused."""
+        count = batch.count
+        if self._closing:
+            return
+        self._counters["rx_frames"] += count
+        if not self._connected or not self._reading:
+            self._hold_all(batch.frames())
+            return
+        self._deliver(batch.frames())
+
+    def _hold_all(self, frames: list[bytes]) -> None:
+        for frame in frames:
+            if not self._hold(frame, None):
+                self._counters["rx_dropped_paused"] += 1
+
+    def _replay_held(self) -> None:
+        frames = [self._take_held()[0] for _ in range(len(self._held))]
+        self._deliver(frames)  # a pause in the middle holds the rest again, in order
+        if self._reading and not self._closing and not self._held:
+            self._driver.resume_reading()
+
+    def _deliver(self, frames: list[bytes]) -> None:
+        protocol = self._protocol
+        if _wants_batches(protocol):
+            try:
+                protocol.frames_received(frames)
+            except (SystemExit, KeyboardInterrupt):
+                raise
+            except BaseException as exc:
+                self._protocol_callback_failed(exc, "protocol.frames_received()")
+            return
+        per_frame = isinstance(protocol, FrameProtocol)  # else a plain DatagramProtocol
+        for i, frame in enumerate(frames):
+            if self._protocol is not protocol or not self._reading or self._closing:
+                self._stopped_at(frames[i:])
+                return
+            try:
+                if per_frame:
+                    protocol.frame_received(frame)
+                else:
+                    protocol.datagram_received(frame, None)
+            except (SystemExit, KeyboardInterrupt):
+                raise
+            except BaseException as exc:  # one bad frame must not cost the others
+                self._protocol_callback_failed(exc, "frame delivery to the protocol")
+
+    def _stopped_at(self, rest: list[bytes]) -> None:
+        """A callback changed things in the middle of a batch: what is left goes nowhere
+        after close(), is held for later after pause_reading(), and goes to the new
+        protocol after set_protocol()."""
+        if self._closing:
+            return
+        if not self._reading:
+            self._hold_all(rest)
+            return
+        self._deliver(rest)
+
+    def fill_tx(self) -> bool:
+        """Move queued frames into the ring; True if some are left (the ring is full)."""
+        buffer = self._buffer
+        while self._head < len(buffer):
+            chunk = buffer[self._head : self._head + self._driver.batch.capacity]
+            sent = self._port.send(chunk)
+            self._head += sent
+            self._counters["tx_frames"] += sent
+            self._buffer_size -= sum(map(len, chunk if sent == len(chunk) else chunk[:sent]))
+            if sent < len(chunk):
+                if self._head * 2 >= len(buffer):
+                    # A sender that never lets the queue empty would otherwise keep every
+                    # frame it ever sent; cutting once half is sent keeps this O(1) a frame.
+                    del buffer[: self._head]
+                    self._head = 0
+                if not self._conn_lost:  # at the low-water mark, as asyncio does
+                    self._maybe_resume_protocol()
+                return True
+        buffer.clear()
+        self._head = 0
+        self._buffer_drained()
+        return False
+
+    def tx_backlog(self) -> int:
+        """Frames queued and not yet in the ring."""
+        return len(self._buffer) - self._head
+
+    def port_failed(self, exc: BaseException, message: str) -> None:
+        """The port failed: close with the error."""
+        self._fatal_error(exc, message)
+
+    def link_down(self, exc: OSError) -> None:
+        """The link went down: the protocol hears it through ``error_received``."""
+        self._report(exc)
+
+    # === Internals, continued ===
+
+    def _close_when_flushed(self) -> None:
+        # Wait for the port too: frames still queued in its TX ring die with it.
+        if self._drain_pending:
+            return
+        self._drain_pending = True
+        self._driver.drain(constants.CLOSE_STALL_TIMEOUT)  # then tx_drained
+
+    def tx_drained(self, left: int) -> None:
+        """Closing: the queued frames have left (or stalled, ``left`` of them)."""
+        if self._conn_lost:
+            return
+        if left:
+            self._counters["tx_dropped_close"] += left
+            logger.warning(
+                "%s: close dropped %d queued frames: the port took none for %.1f s",
+                self._port.info.name,
+                left,
+                constants.CLOSE_STALL_TIMEOUT,
+            )
+        self._schedule_connection_lost(None)
+
+    def _drop_buffer(self) -> None:
+        self._buffer.clear()
+        self._head = 0
+
+    def _detach(self) -> None:
+        self._driver.close()
+        if self._owns_port:
+            self._port.close()
+
+
+def _wants_batches(protocol: Any) -> bool:
+    """Whether the protocol takes a batch per call: it implements ``frames_received``
+    itself (FrameProtocol's default only loops over ``frame_received``)."""
+    method = getattr(type(protocol), "frames_received", None)
+    return method is not None and method is not FrameProtocol.frames_received

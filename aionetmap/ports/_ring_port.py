@@ -7,9 +7,9 @@ from __future__ import annotations
 import warnings
 from typing import Literal
 
-from aionetmap._closing import ClosingContext
 from aionetmap._native.rings import RingSet
 from aionetmap.ports.base import PortInfo
+from aionetmap.ports.closing import ClosingContext
 
 __all__ = ["RingPort", "ring_port_info"]
 

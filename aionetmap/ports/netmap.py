@@ -25,7 +25,6 @@ from typing import Any
 from aionetmap._native._netmap import ffi, lib
 from aionetmap._native.batch import FrameBatch
 from aionetmap._native.rings import RingSet
-from aionetmap.errors import Operation, netmap_error
 from aionetmap.ports._netmap_sys import (
     KERNEL,
     KernelSyscalls,
@@ -35,6 +34,7 @@ from aionetmap.ports._netmap_sys import (
 )
 from aionetmap.ports._ring_port import RingPort, ring_port_info
 from aionetmap.ports.base import Port, PortClosedError, PortInfo, TxWakeup
+from aionetmap.ports.errors import Operation, netmap_error
 from aionetmap.ports.forward import destination_rings
 from aionetmap.portspec import PortSpec, parse_portspec
 

@@ -16,9 +16,9 @@ from array import array
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-from aionetmap._closing import ClosingContext
 from aionetmap._native._packet import ffi, lib
 from aionetmap.ports.base import FrameBatch, PortClosedError, PortInfo, TxWakeup
+from aionetmap.ports.closing import ClosingContext
 
 __all__ = [
     "InterfaceNotFoundError",

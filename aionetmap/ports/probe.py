@@ -3,7 +3,7 @@
 Each answers one question without opening a port: does the netmap module accept our API
 version, which driver runs an interface, is TX checksum offload on, how much memory does a
 software pipe need. They are the only part of the doctor that touches the compiled
-modules; everything else reads files (see :mod:`aionetmap._cli.doctor`).
+modules; everything else reads files (see :mod:`aionetmap.cli.doctor`).
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 import aionetmap
-from aionetmap.cli import build_parser
+from aionetmap.cli.main import build_parser
 from tests.docs.pages import Example, examples, on_pipes, shell_lines
 
 # Runs an example's code (a file) on the loop named by argv[2] and reports the loops that

@@ -16,8 +16,8 @@ import sys
 from collections.abc import Callable
 
 import aionetmap
-from aionetmap.errors import netmap_error
 from aionetmap.ports import open_port
+from aionetmap.ports.errors import netmap_error
 from aionetmap.stack import HostConfig
 from tests.docs.pages import DOCS
 

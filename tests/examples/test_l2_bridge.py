@@ -10,7 +10,6 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
-from typing import Any
 
 import pytest
 
@@ -19,7 +18,7 @@ from aionetmap.ports import FrameBatch, Port
 from aionetmap.ports.netmap import NetmapPort
 from aionetmap.testing import pipe_pair
 from tests.examples.conftest import StartExample, shm_leftovers
-from tests.native.test_netmap_port import FakeKernel
+from tests.ports.fake_kernel import FakeKernel, NoRings
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "l2_bridge.py"
 
@@ -67,18 +66,6 @@ async def test_hosts_on_two_pipes_talk_through_the_bridge(
     assert not shm_leftovers(b)
 
 
-class _NoRings:
-    """A port without netmap rings (as AF_PACKET), to take the bridge's copy path."""
-
-    def __init__(self, port: Port) -> None:
-        self._port = port
-
-    def __getattr__(self, name: str) -> Any:
-        if name in ("_ring_set", "forward_to"):
-            raise AttributeError(name)
-        return getattr(self._port, name)
-
-
 @contextlib.contextmanager
 def _two_pipes() -> Iterator[tuple[Port, Port, Port, Port]]:
     (a1, a2), (b1, b2) = pipe_pair(slots=64), pipe_pair(slots=64)
@@ -102,7 +89,7 @@ def _received(port: Port) -> list[bytes]:
 @pytest.mark.parametrize("wrap", [False, True], ids=["ring-to-ring", "recv-send_batch"])
 async def test_direction_forwards_a_burst_unchanged(bridge: ModuleType, wrap: bool) -> None:
     with _two_pipes() as (a1, a2, b1, b2):
-        src, dst = (_NoRings(a2), b1) if wrap else (a2, b1)
+        src, dst = (NoRings(a2), b1) if wrap else (a2, b1)
         direction = bridge.Direction(asyncio.get_running_loop(), src, dst)
         direction.close()  # driven by hand below
         assert direction.mode == (

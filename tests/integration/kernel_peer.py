@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 import aionetmap
-from aionetmap._closing import ClosingContext
 from aionetmap.interface import NetInterface
+from aionetmap.ports.closing import ClosingContext
 from aionetmap.ports.packet import PacketPort
 from aionetmap.testing.netns import VethLink
 from aionetmap.testing.protocols import EchoProtocol

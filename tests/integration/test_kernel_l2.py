@@ -18,7 +18,7 @@ import pytest
 from scapy.layers.inet import ICMP, IP, UDP
 from scapy.layers.l2 import ARP, Dot1Q, Ether
 
-from aionetmap._closing import ClosingContext
+from aionetmap.ports.closing import ClosingContext
 from aionetmap.stack import Host
 from aionetmap.testing.netns import VethLink
 from tests.integration.kernel_peer import (

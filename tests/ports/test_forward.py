@@ -19,7 +19,7 @@ from aionetmap.ports import FrameBatch, Port, PortClosedError, forward, forward_
 from aionetmap.ports.netmap import NetmapPort
 from aionetmap.ports.pipe import PipePort, pipe_pair
 from aionetmap.testing.netns import VethLink
-from tests.native.test_netmap_port import FakeKernel, NoRings
+from tests.ports.fake_kernel import FakeKernel, NoRings
 
 ETHERTYPE = b"\x88\xb5"  # IEEE local experimental: nothing else on a test link uses it
 

@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import errno
 import mmap
+import os
 import struct
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -360,3 +364,40 @@ def test_zero_copy_forward_through_the_pipe_keeps_the_pool_intact(
     assert b.stats()["slots_repaired"] == 0
     indices = [s.slot(ring, i)[0] for s in (sa, sb) for ring in (s.tx, s.rx) for i in range(16)]
     assert sorted(indices) == list(range(2, 66))  # every buffer exactly once
+
+
+# ---- a peer that never stops notifying (found by review, fuzz/README.md) -------------------
+
+_DRAIN_FOREVER = """
+import mmap, os
+from aionetmap._native._ring import ffi, lib
+size = lib.anm_pipe_region_size(8, 256)
+mem = mmap.mmap(-1, size)
+base = ffi.from_buffer("uint8_t[]", mem)
+err = ffi.new("char[]", 128)
+assert lib.anm_pipe_format(base, size, 8, 256, err, 128) == 0
+p = ffi.new("struct anm_pipe *")
+zero = os.open("/dev/zero", os.O_RDONLY)  # a notification fd that never runs dry
+assert lib.anm_pipe_attach(p, base, size, 0, zero, -1, err, 128) == 0
+lib.anm_pipe_clear(p)
+print("returned")
+"""
+
+
+def test_draining_a_notification_fd_that_never_runs_dry_returns() -> None:
+    # A peer that writes to our FIFO as fast as we read it kept disarm() reading forever;
+    # /dev/zero plays that peer deterministically. Run apart: the bug is a hang.
+    root = Path(__file__).resolve().parents[2]
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-c", _DRAIN_FOREVER],
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=False,
+            env={**os.environ, "PYTHONPATH": str(root)},
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("anm_pipe_clear kept reading a notification fd that never runs dry")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "returned"

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from aionetmap import _constants
+from aionetmap._aio import constants
 from aionetmap.ports.pipe import PipePort
 from aionetmap.testing import pipe_pair
 
@@ -25,7 +25,7 @@ async def _no_loop_errors(loop_errors: list[dict[str, Any]]) -> None:
 
 @pytest.fixture(autouse=True)
 def _short_close_stall(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_constants, "CLOSE_STALL_TIMEOUT", CLOSE_STALL)
+    monkeypatch.setattr(constants, "CLOSE_STALL_TIMEOUT", CLOSE_STALL)
 
 
 @pytest.fixture(params=[True, False], ids=["fast", "python"])

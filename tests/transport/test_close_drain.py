@@ -5,7 +5,7 @@ The stall period is CLOSE_STALL (tests/transport/conftest.py). The slow peers he
 few frames every 25 ms: never a whole stall period without progress, on any machine
 (their timer is always due before the next stall check), yet they take far longer than
 the fixed 1-second deadline a close used to have. The netmap side (waiting until the NIC
-has reclaimed every TX slot) is in tests/native/test_netmap_port.py.
+has reclaimed every TX slot) is in tests/ports/test_netmap_port.py.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 import aionetmap
-from aionetmap import _udppath
+from aionetmap._aio import fastpath as _udppath
 from aionetmap.ports.base import FrameBatch
 from aionetmap.ports.pipe import PipePort
 from aionetmap.testing import pipe_pair
@@ -129,7 +129,8 @@ def make_machine(loop_name: str, fast_path: bool) -> type[RuleBasedStateMachine]
 
         @invariant()
         def buffer_is_what_is_queued(self) -> None:
-            payloads, dsts = self.transport.pending()
+            queue = self.transport._queue  # its queue in the interface's TX scheduler
+            payloads, dsts = queue.payloads, queue.dsts
             assert len(payloads) == len(dsts)
             size = self.transport.get_write_buffer_size()
             assert size == sum(len(p) + 8 for p in payloads) >= 0

@@ -139,7 +139,7 @@ async def test_fragments_wait_until_all_fit(
         # Flow control still counts the whole datagram: it is in the endpoint's buffer.
         assert transport.get_write_buffer_size() == len(payload) + 8
         port.room = 3
-        iface.flush_now()
+        iface.driver.flush_now()
         await peer.pump_until(lambda: len(peer.received[9]) == 2)
         assert peer.received[9][1] == payload
         assert port.sent[-1] == 3  # all three in one send
@@ -167,7 +167,7 @@ async def test_host_replies_in_fragments_wait_until_all_fit(
         peer.pump(0.0)
         assert peer.host.stats.rx_fragments == 0
         port.room = None
-        iface.flush_now()
+        iface.driver.flush_now()
         await peer.pump_until(lambda: len(peer.echo_replies) == 2)
         reply = peer.echo_replies[1]
         assert (reply.seq, reply.payload) == (2, data)

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import pytest
 
 import aionetmap
-from aionetmap import _driver
+from aionetmap._aio import driver as _driver
 from aionetmap.ports.pipe import PipePort
 from aionetmap.stack import HostConfig, build_ethernet_frame
 from aionetmap.testing.protocols import RecordingProtocol

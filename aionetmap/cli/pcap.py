@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO, Final
 
-from aionetmap._closing import ClosingContext
+from aionetmap.ports.closing import ClosingContext
 
 __all__ = [
     "DEFAULT_SNAPLEN",

@@ -29,9 +29,8 @@ from __future__ import annotations
 
 import asyncio
 import errno
-from collections.abc import Callable
 
-from aionetmap._constants import (
+from aionetmap._aio.constants import (
     DRAIN_POLL_INTERVAL,
     LINK_WATCH_INTERVAL,
     MAX_TX_ROUNDS,
@@ -39,6 +38,7 @@ from aionetmap._constants import (
     RX_BATCH,
 )
 from aionetmap.ports.base import FrameBatch, Port
+from aionetmap.protocol import PortOwner
 
 __all__ = ["PortDriver"]
 
@@ -46,24 +46,16 @@ __all__ = ["PortDriver"]
 class PortDriver:
     """Reads batches from a port and pushes its owner's backlog into it.
 
-    ``on_batch(batch)`` receives each filled :class:`FrameBatch` (valid only during the
-    call). ``fill_tx()`` moves as much backlog as fits into the port and returns True when
-    some is left because the TX ring is full; ``backlog()`` says how many frames (or
-    datagrams) are left in all. ``on_error(exc, message)`` is told of a failing port; the
-    driver stops itself first.
-    ``on_link_down(exc)`` is told that the link went down (the driver carries on).
+    Everything it reads, and every TX pass, goes through its ``owner``, a
+    :class:`~aionetmap.protocol.PortOwner` (the contract and its call order are there).
     """
 
     def __init__(
         self,
         loop: asyncio.AbstractEventLoop,
         port: Port,
+        owner: PortOwner,
         *,
-        on_batch: Callable[[FrameBatch], None],
-        fill_tx: Callable[[], bool],
-        backlog: Callable[[], int],
-        on_error: Callable[[BaseException, str], None],
-        on_link_down: Callable[[OSError], None],
         batch_size: int = RX_BATCH,
     ) -> None:
         info = port.info
@@ -72,11 +64,13 @@ class PortDriver:
         self._fd = port.fileno()
         # Room for a full batch of single-slot frames plus one maximal multi-slot frame.
         self.batch = FrameBatch(batch_size, batch_size * info.buf_size + info.max_frame)
-        self._on_batch = on_batch
-        self._fill_tx = fill_tx
-        self._backlog = backlog
-        self._on_error = on_error
-        self._on_link_down = on_link_down
+        # The owner's callbacks, bound once: the read and TX paths call them per pass.
+        self._on_batch = owner.batch_received
+        self._fill_tx = owner.fill_tx
+        self._backlog = owner.tx_backlog
+        self._on_error = owner.port_failed
+        self._on_link_down = owner.link_down
+        self._on_drained = owner.tx_drained
         self._watchdog: asyncio.TimerHandle | None = None
         self._tx_via_writer = port.tx_wakeup == "writable"
         self._started = False
@@ -89,7 +83,7 @@ class PortDriver:
         self.tx_waiting = False
         """True while backlog (or, for read-woken ports, frames queued in the port) waits
         for TX room."""
-        self._on_drained: Callable[[int], None] | None = None
+        self._draining = False
         self._drain_stall = 0.0
         self._drain_left = 0  # frames left at the last look
         self._drain_moved = False  # some left since the last stall check
@@ -150,18 +144,18 @@ class PortDriver:
         elif not self.closed:
             self._run_tx()
 
-    def drain(self, on_drained: Callable[[int], None], stall: float) -> None:
-        """Call ``on_drained(0)`` once the owner's backlog and every frame queued in or
+    def drain(self, stall: float) -> None:
+        """Call the owner's ``tx_drained(0)`` once the owner's backlog and every frame queued in or
         handed to the port has been taken by the other side, however long that takes.
 
         Progress is checked every ``stall`` seconds: if not one frame left since the last
         check (a peer that stopped reading, a link that stopped sending), the drain gives
-        up and calls ``on_drained(left)`` with the number of frames still waiting. So a
+        up and calls ``tx_drained(left)`` with the number of frames still waiting. So a
         close ends after one to two ``stall`` periods without progress, never at a fixed
         time after it began.
         """
         self.cancel_drain()
-        self._on_drained = on_drained
+        self._draining = True
         self._drain_stall = stall
         self._drain_left = self._left()
         self._drain_moved = False
@@ -170,7 +164,10 @@ class PortDriver:
         self._check_drained()
 
     def cancel_drain(self) -> None:
-        self._on_drained = None
+        self._draining = False
+        self._cancel_drain_timers()
+
+    def _cancel_drain_timers(self) -> None:
         if self._drain_timer is not None:
             self._drain_timer.cancel()
             self._drain_timer = None
@@ -184,12 +181,7 @@ class PortDriver:
             return
         self.closed = True
         self._cancel_tx_poll()
-        if self._drain_timer is not None:
-            self._drain_timer.cancel()
-            self._drain_timer = None
-        if self._stall_timer is not None:
-            self._stall_timer.cancel()
-            self._stall_timer = None
+        self._cancel_drain_timers()
         if self._watchdog is not None:
             self._watchdog.cancel()
             self._watchdog = None
@@ -265,7 +257,7 @@ class PortDriver:
         if self.closed:
             return
         self._set_tx_waiting(more)
-        if self._on_drained is not None:
+        if self._draining:
             self._check_drained()
 
     def _left(self) -> int:
@@ -276,7 +268,7 @@ class PortDriver:
         return self._backlog() + max(port.tx_pending(), port.tx_in_flight())
 
     def _check_drained(self) -> None:
-        if self._on_drained is None:
+        if not self._draining:
             return
         if self.closed:  # the port failed (reported already) or the owner closed us
             self._finish_drain(0)
@@ -300,10 +292,10 @@ class PortDriver:
             self._drain_timer = self._loop.call_later(self._drain_poll, self._drain_tick)
 
     def _finish_drain(self, left: int) -> None:
-        callback = self._on_drained
+        was_draining = self._draining
         self.cancel_drain()
-        if callback is not None:
-            callback(left)
+        if was_draining:
+            self._on_drained(left)
 
     def _drain_tick(self) -> None:
         self._drain_timer = None
@@ -313,11 +305,11 @@ class PortDriver:
 
     def _stall_check(self) -> None:
         self._stall_timer = None
-        if self._on_drained is None:
+        if not self._draining:
             return
         if not self.closed:
             self._run_tx()  # the freshest count (this may finish the drain)
-        if self._on_drained is None:
+        if not self._draining:
             return
         if self._drain_moved and not self.closed:
             self._drain_moved = False

@@ -7,7 +7,7 @@ import errno
 import os
 import stat
 
-from aionetmap._cli.doctor import Check, Env
+from aionetmap.cli.doctor_env import Check, Env
 from aionetmap.portspec import PortSpec
 
 __all__ = ["api_version", "cap_net_raw", "device_permissions", "netmap_checks", "shm_space"]

@@ -17,8 +17,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import BinaryIO, TextIO, cast
 
-from aionetmap._cli.errors import EXIT_FAILURE, CliError
-from aionetmap._cli.runtime import (
+from aionetmap.cli.errors import EXIT_FAILURE, CliError
+from aionetmap.cli.pcap import PcapWriter
+from aionetmap.cli.runtime import (
     CHECKSUM_HINT,
     CHECKSUM_HINT_PACKET,
     PARTIAL_CAPTURE_HINT,
@@ -31,13 +32,11 @@ from aionetmap._cli.runtime import (
     metering,
 )
 from aionetmap.endpoints import create_frame_endpoint, open_interface
-from aionetmap.frame_transport import FrameTransport
 from aionetmap.interface import NetInterface
-from aionetmap.pcap import PcapWriter
 from aionetmap.ports import open_port
 from aionetmap.ports.base import PortInfo
 from aionetmap.protocol import FrameProtocol
-from aionetmap.udp_transport import UdpTransport
+from aionetmap.transport import FrameTransport, UdpTransport
 
 __all__ = ["EchoServer", "bench", "capture", "echo", "find_bench", "info", "port_info_lines"]
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import os
 
-from aionetmap._cli.doctor import Check, Env, read_int, read_text
-from aionetmap._cli.doctor_veth import veth_checks
+from aionetmap.cli.doctor_env import Check, Env, read_int, read_text
+from aionetmap.cli.doctor_veth import veth_checks
 from aionetmap.portspec import NR_REG_SW, PortSpec
 
 __all__ = [

@@ -1,9 +1,11 @@
 """The UDP fast path of a NetInterface: C classify on receive, C build on send.
 
 One native call decides a whole received batch (``FastClassifier``): valid datagrams for
-bound ports go straight to their endpoints; drops are counted in the host's stats under
-the same reasons the Python stack uses; only what needs the Python host (ARP, ICMP,
-fragments, closed ports) reaches ``Host.receive_frame``. On send, datagrams to resolved
+bound ports go straight to their endpoints; what it decides is counted in its own
+:class:`~aionetmap.stack.StackStats` (``UdpFastPath.stats``), under the same names and drop
+reasons the Python stack uses, and the interface adds the two in its ``stats()``; only
+what needs the Python host (ARP, ICMP, fragments, closed ports) reaches
+``Host.receive_frame``. On send, datagrams to resolved
 neighbours are built by one native call (``FastUdpBuilder``), numbered by the host's IPv4
 identification rules (``Host.reserve_idents``); the rest go through
 ``Host.send_datagram`` (which ARPs and parks). The builder makes single frames only:
@@ -19,21 +21,17 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
 from aionetmap._native.fast_builder import DestinationTable, FastUdpBuilder
 from aionetmap._native.fast_classifier import FastClassifier
 from aionetmap._native.fast_common import KIND_DELIVER, KIND_SLOW
 from aionetmap.ports.base import FrameBatch
-from aionetmap.stack import DropReason, Host
+from aionetmap.protocol import Address, DatagramEndpoint
+from aionetmap.stack import DropReason, Host, StackStats
 from aionetmap.stack.addresses import int_to_str
 
-if TYPE_CHECKING:
-    from aionetmap.udp_transport import UdpTransport
-
 __all__ = ["UdpFastPath"]
-
-Address = tuple[str, int]
 
 NEIGHBOUR_RECHECK = 1.0
 """Seconds a resolved destination is used before asking the host again, so ARP expiry in
@@ -58,6 +56,9 @@ class UdpFastPath:
             accept_partial_checksum=ctx.accept_partial_checksum,
         )
         self._multicast_version = -1  # the host's group MACs are copied before a batch
+        self.stats = StackStats()
+        """What the fast path decided and built itself (the host counts the rest): frames
+        classified, datagrams delivered, drops by reason, datagrams built."""
         self._builder = FastUdpBuilder(capacity)
         self._builder.set_source(host.mac, int(host.address), host.config.default_ttl, ctx.vlan)
         # Received source addresses as the (str, port) tuples protocols get, by ip<<16|port:
@@ -83,7 +84,7 @@ class UdpFastPath:
         self,
         batch: FrameBatch,
         now: float,
-        endpoints: dict[int, UdpTransport],
+        endpoints: dict[int, DatagramEndpoint],
         host_events: Callable[[], None] | None = None,
     ) -> bool:
         """Classify ``batch`` in C and act on every frame, in order; True if some went to
@@ -98,8 +99,8 @@ class UdpFastPath:
             cls.set_multicast_macs(host.multicast_macs)
             self._multicast_version = host.multicast_version
         count = cls.classify(batch)
-        stats = host.stats
-        stats.rx_frames += count - cls.slow  # receive_frame counts the slow ones itself
+        stats = self.stats
+        stats.rx_frames += count - cls.slow  # receive_frame counts the slow ones
         stats.rx_udp_delivered += cls.delivered
         if cls.csum_offloaded or cls.csum_pseudo:
             stats.rx_udp_csum_offloaded += cls.csum_offloaded
@@ -132,7 +133,7 @@ class UdpFastPath:
         return cls.slow > 0
 
     def _deliver_all(
-        self, batch: FrameBatch, count: int, endpoints: dict[int, UdpTransport]
+        self, batch: FrameBatch, count: int, endpoints: dict[int, DatagramEndpoint]
     ) -> None:
         cls = self._classifier
         payloads = cls.payloads(batch)
@@ -210,7 +211,7 @@ class UdpFastPath:
             len(payloads), src_port if connected else None
         )
         batch = builder.build_to(payloads, indexes, table, src_port)
-        host.stats.tx_udp += batch.count
+        self.stats.tx_udp += batch.count
         return batch
 
     def _resolve_misses(

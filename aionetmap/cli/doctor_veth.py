@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aionetmap._cli.doctor import Check, Env, read_int, read_text
+from aionetmap.cli.doctor_env import Check, Env, read_int, read_text
 from aionetmap.portspec import PortSpec
 
 __all__ = ["veth_checks", "veth_peer_ipv6", "veth_peer_offload"]

@@ -21,17 +21,17 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Literal, TextIO
 
-from aionetmap._cli.commands import EchoServer
-from aionetmap._cli.errors import EXIT_FAILURE, CliError
-from aionetmap._cli.roundtrip import RoundTripClient
-from aionetmap._cli.runtime import (
+from aionetmap._aio.constants import RX_BATCH
+from aionetmap.cli.commands import EchoServer
+from aionetmap.cli.errors import EXIT_FAILURE, CliError
+from aionetmap.cli.roundtrip import RoundTripClient
+from aionetmap.cli.runtime import (
     Stopper,
     close_and_wait,
     drop_counters,
     format_mac,
     format_rate,
 )
-from aionetmap._constants import RX_BATCH
 from aionetmap.endpoints import create_datagram_endpoint
 from aionetmap.interface import NetInterface
 from aionetmap.ports.base import Port

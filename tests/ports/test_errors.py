@@ -6,7 +6,7 @@ import errno
 
 import pytest
 
-from aionetmap.errors import Operation, netmap_error
+from aionetmap.ports.errors import Operation, netmap_error
 
 # (errno, operation, exact exception class, words the message must contain)
 CASES: list[tuple[int, Operation, type[OSError], tuple[str, ...]]] = [

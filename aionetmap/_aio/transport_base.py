@@ -24,13 +24,13 @@ import collections
 import warnings
 from typing import Any
 
-from aionetmap._constants import (
+from aionetmap._aio.constants import (
     DEFAULT_HIGH_WATER,
     DEFAULT_READ_BUFFER,
     LOG_THRESHOLD_FOR_CONNLOST_WRITES,
     READ_ITEM_OVERHEAD,
 )
-from aionetmap._log import logger
+from aionetmap._aio.log import logger
 
 __all__ = ["PortTransportBase"]
 

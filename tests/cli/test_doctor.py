@@ -25,21 +25,21 @@ from typing import Any
 
 import pytest
 
-from aionetmap import cli
-from aionetmap._cli.doctor import Check, Env, doctor, run_checks, worst
-from aionetmap._cli.doctor_link import adapter_mode
-from aionetmap._cli.doctor_system import api_version, cap_net_raw, device_permissions, shm_space
 from aionetmap._native._netmap import ffi as nmffi
 from aionetmap._native._netmap import lib as nm
 from aionetmap._native._packet import ffi as pkt_ffi
 from aionetmap._native._packet import lib as pkt
+from aionetmap.cli import main as cli
+from aionetmap.cli.doctor import Check, Env, doctor, run_checks, worst
+from aionetmap.cli.doctor_link import adapter_mode
+from aionetmap.cli.doctor_system import api_version, cap_net_raw, device_permissions, shm_space
 from aionetmap.ports.packet import netns_socket
 from aionetmap.ports.probe import LinkProbe
 from aionetmap.portspec import parse_portspec
 from aionetmap.testing.netns import VethLink, ip, netns_exec
 from aionetmap.testing.pytest_plugin import require_root
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONDONTWRITEBYTECODE": "1"}
 NOBODY = 65534
 

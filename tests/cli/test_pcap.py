@@ -20,8 +20,8 @@ from scapy.layers.l2 import Ether
 from scapy.utils import PcapReader as ScapyReader
 from scapy.utils import rdpcap, wrpcap
 
-from aionetmap._cli import commands
-from aionetmap.pcap import (
+from aionetmap.cli import commands
+from aionetmap.cli.pcap import (
     LINKTYPE_ETHERNET,
     PcapError,
     PcapReader,
@@ -32,7 +32,7 @@ from aionetmap.pcap import (
 from aionetmap.ports import open_port
 from aionetmap.testing.netns import VethLink
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 _names = itertools.count()
 
 

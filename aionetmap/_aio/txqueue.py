@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from aionetmap._log import logger
+from aionetmap._aio.log import logger
 from aionetmap.ports.base import Port
 from aionetmap.stack.host import Host, TxItem
 

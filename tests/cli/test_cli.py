@@ -21,11 +21,12 @@ from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
 
 import aionetmap
-from aionetmap import cli
-from aionetmap import demo as demo_module
-from aionetmap._cli import commands
-from aionetmap._cli.errors import CliError, user_message
-from aionetmap._cli.runtime import (
+from aionetmap.cli import commands
+from aionetmap.cli import demo as demo_module
+from aionetmap.cli import main as cli
+from aionetmap.cli.demo import run_demo
+from aionetmap.cli.errors import CliError, user_message
+from aionetmap.cli.runtime import (
     LoopName,
     Meter,
     Sample,
@@ -34,14 +35,13 @@ from aionetmap._cli.runtime import (
     format_rate,
     run,
 )
-from aionetmap.demo import run_demo
 from aionetmap.ports import open_port
 from aionetmap.portspec import parse_portspec
 from aionetmap.stack.addresses import format_mac, parse_mac
 from aionetmap.testing.netns import VethLink
 from tests.frame_checksums import partial_checksum
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONDONTWRITEBYTECODE": "1"}
 IS_ROOT = os.geteuid() == 0
 _names = itertools.count()

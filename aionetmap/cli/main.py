@@ -1,7 +1,7 @@
 """Command-line entry point (``python -m aionetmap``, or the ``aionetmap`` script).
 
-Argument parsing only: the commands live in :mod:`aionetmap.demo` and
-:mod:`aionetmap._cli.commands`. Errors a user can fix (a bad portspec, no ``/dev/netmap``,
+Argument parsing only: the commands live in :mod:`aionetmap.cli.demo` and
+:mod:`aionetmap.cli.commands`. Errors a user can fix (a bad portspec, no ``/dev/netmap``,
 no such interface, not root) print one line and exit with status 1; argparse exits with 2
 for a bad command line.
 """
@@ -14,8 +14,8 @@ import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from aionetmap._cli.errors import EXIT_FAILURE, user_message
-from aionetmap._cli.runtime import LoopName, run
+from aionetmap.cli.errors import EXIT_FAILURE, user_message
+from aionetmap.cli.runtime import LoopName, run
 
 __all__ = ["build_parser", "main"]
 
@@ -184,17 +184,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    from aionetmap._cli import commands
+    from aionetmap.cli import commands
 
     if args.command == "info":
         return commands.info(args.portspec, as_json=args.json)
     if args.command == "doctor":
-        from aionetmap._cli.doctor import doctor
+        from aionetmap.cli.doctor import doctor
 
         return doctor(args.portspec, as_json=args.json)
     main: Coroutine[Any, Any, int]
     if args.command == "demo":
-        from aionetmap.demo import run_demo
+        from aionetmap.cli.demo import run_demo
 
         main = run_demo(link=args.link or "auto", burst=args.burst)
     elif args.command == "echo":
@@ -217,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     """Parse ``argv`` (default: ``sys.argv[1:]``), run the command, return the exit status."""
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["bench"]:
-        from aionetmap._cli.commands import bench
+        from aionetmap.cli.commands import bench
 
         return guarded(lambda: bench(argv[1:]), "bench")
     args = build_parser().parse_args(argv)

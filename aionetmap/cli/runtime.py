@@ -55,7 +55,7 @@ def _loop_factory(name: LoopName) -> Callable[[], asyncio.AbstractEventLoop]:
         import uvloop
     except ImportError:
         if name == "uvloop":
-            from aionetmap._cli.errors import CliError
+            from aionetmap.cli.errors import CliError
 
             raise CliError("uvloop is not installed (pip install uvloop)") from None
         return asyncio.new_event_loop

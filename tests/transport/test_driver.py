@@ -10,7 +10,7 @@ from unittest import mock
 
 import pytest
 
-from aionetmap._driver import PortDriver
+from aionetmap._aio.driver import PortDriver
 from aionetmap.ports.base import FrameBatch, Port, PortInfo
 
 INFO = PortInfo(
@@ -26,7 +26,8 @@ INFO = PortInfo(
 
 
 class Owner:
-    """Records what the driver asks of its owner; `backlog` frames wait to be sent."""
+    """A PortOwner that records what the driver asks of it; `backlog` frames wait to be
+    sent."""
 
     def __init__(self, port: Any) -> None:
         self.port = port
@@ -34,8 +35,9 @@ class Owner:
         self.batches: list[int] = []
         self.errors: list[tuple[BaseException, str]] = []
         self.link_downs: list[OSError] = []
+        self.drained: list[int] = []
 
-    def on_batch(self, batch: FrameBatch) -> None:
+    def batch_received(self, batch: FrameBatch) -> None:
         self.batches.append(batch.count)
 
     def fill_tx(self) -> bool:
@@ -43,14 +45,17 @@ class Owner:
         self.backlog -= taken
         return self.backlog > 0
 
-    def left(self) -> int:
+    def tx_backlog(self) -> int:
         return self.backlog
 
-    def on_error(self, exc: BaseException, message: str) -> None:
+    def port_failed(self, exc: BaseException, message: str) -> None:
         self.errors.append((exc, message))
 
-    def on_link_down(self, exc: OSError) -> None:
+    def link_down(self, exc: OSError) -> None:
         self.link_downs.append(exc)
+
+    def tx_drained(self, left: int) -> None:
+        self.drained.append(left)
 
 
 def make(tx_wakeup: str) -> tuple[PortDriver, Any, Any, Owner]:
@@ -67,16 +72,7 @@ def make(tx_wakeup: str) -> tuple[PortDriver, Any, Any, Owner]:
     port.tx_in_flight.return_value = 0
     port.poll_error.return_value = None
     owner = Owner(port)
-    driver = PortDriver(
-        loop,
-        port,
-        on_batch=owner.on_batch,
-        fill_tx=owner.fill_tx,
-        backlog=owner.left,
-        on_error=owner.on_error,
-        on_link_down=owner.on_link_down,
-        batch_size=4,
-    )
+    driver = PortDriver(loop, port, owner, batch_size=4)
     return driver, loop, port, owner
 
 
@@ -193,10 +189,10 @@ def test_port_errors_stop_the_driver_and_reach_the_owner(
 
 
 def test_drain_waits_for_backlog_and_port(writable: tuple[PortDriver, Any, Any, Owner]) -> None:
-    driver, loop, port, _owner = writable
-    done: list[int] = []
+    driver, loop, port, owner = writable
+    done = owner.drained
     port.tx_pending.return_value = 2
-    driver.drain(done.append, 5.0)
+    driver.drain(5.0)
     assert not done
     assert loop.call_later.call_count == 2  # the stall check, and a poll while in flight
     port.tx_pending.return_value = 0
@@ -236,10 +232,10 @@ def test_drain_keeps_going_while_frames_leave(
     """No deadline: a peer that keeps taking frames, however slowly, gets all of them."""
     driver, loop, port, owner = writable
     timers = Timers(loop)
-    done: list[int] = []
+    done = owner.drained
     port.tx_space.return_value = 0  # the peer takes one slot per stall period
     owner.backlog = 30
-    driver.drain(done.append, 5.0)
+    driver.drain(5.0)
     for _ in range(29):  # 29 periods of 5 s: far past any fixed deadline
         owner.backlog -= 1
         timers.fire(5.0)
@@ -252,11 +248,11 @@ def test_drain_keeps_going_while_frames_leave(
 def test_drain_counts_in_flight_frames_until_the_nic_takes_them(
     writable: tuple[PortDriver, Any, Any, Owner],
 ) -> None:
-    driver, loop, port, _ = writable
+    driver, loop, port, owner = writable
     timers = Timers(loop)
-    done: list[int] = []
+    done = owner.drained
     port.tx_in_flight.return_value = 3  # handed to a NIC that has not sent them yet
-    driver.drain(done.append, 5.0)
+    driver.drain(5.0)
     port.tx_in_flight.return_value = 1
     timers.fire(5.0)
     assert not done
@@ -270,11 +266,11 @@ def test_drain_gives_up_after_a_stall_and_says_how_many_are_left(
 ) -> None:
     driver, loop, port, owner = writable
     timers = Timers(loop)
-    done: list[int] = []
+    done = owner.drained
     port.tx_space.return_value = 0
     port.tx_pending.return_value = 2
     owner.backlog = 7
-    driver.drain(done.append, 5.0)
+    driver.drain(5.0)
     owner.backlog = 6  # one left during the first period...
     timers.fire(5.0)
     assert not done
@@ -289,7 +285,7 @@ def test_drain_poll_backs_off_while_nothing_moves(
     driver, loop, port, _ = writable
     timers = Timers(loop)
     port.tx_in_flight.return_value = 4
-    driver.drain(lambda left: None, 8.0)
+    driver.drain(8.0)
     delays = []
     for _ in range(12):
         delay = min(e[0] for e in timers.pending)

@@ -1,0 +1,223 @@
+"""TxScheduler: the one TX queue of a NetInterface, drained into its port by the driver.
+
+Two kinds of senders push into it, and it never polls anybody:
+
+* the host: frames it built (ARP and ICMP answers, datagrams released by ARP, fragments),
+  taken with :meth:`TxScheduler.take_host_frames` after every host call. They go first.
+* UDP endpoints: each gets an :class:`EndpointQueue` from :meth:`TxScheduler.queue_for`,
+  appends datagrams to it (``sendto`` does, a list append each) and calls
+  :meth:`TxScheduler.want` when the queue was empty. Queues with datagrams are served
+  round robin; the endpoint hears through its
+  :class:`~aionetmap.protocol.DatagramEndpoint` contract which datagrams the ring took
+  (``datagrams_sent``) and which failed (``send_failed``).
+
+A datagram larger than the MTU leaves as IPv4 fragments, built by the host (the C fast
+path builds single frames only). Its fragments are one group: they go into the TX ring in
+one pass or not at all, so a full ring never leaves a peer half a datagram. An endpoint's
+datagrams are taken from its queue only when the ring has room for all their frames, so
+its flow control (``pause_writing``) sees every fragment of a queued datagram.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from aionetmap._aio.fastpath import UdpFastPath
+from aionetmap._aio.txqueue import TxQueue, slots_per_frame, tx_capacity
+from aionetmap.ports.base import FrameBatch, Port
+from aionetmap.protocol import Address, DatagramEndpoint
+from aionetmap.stack import Host
+from aionetmap.stack.ipv4 import fragment_payload_size
+from aionetmap.stack.udp import UDP_HEADER_LEN
+
+__all__ = ["EndpointQueue", "TxScheduler"]
+
+
+class EndpointQueue:
+    """One endpoint's datagrams waiting for the ring: payloads and their destinations side
+    by side (no pair tuple per datagram; the builder wants them apart anyway). The
+    endpoint appends; the scheduler removes from the front."""
+
+    __slots__ = ("connected", "dsts", "endpoint", "payloads")
+
+    def __init__(self, endpoint: DatagramEndpoint, connected: bool) -> None:
+        self.endpoint = endpoint
+        self.connected = connected
+        """Sent by a connected endpoint (the host's IPv4 identification rules differ)."""
+        self.payloads: list[bytes] = []
+        self.dsts: list[Address] = []
+
+    def clear(self) -> None:
+        self.payloads.clear()
+        self.dsts.clear()
+
+
+class TxScheduler:
+    """Host frames first, then endpoint queues round robin, into one port.
+
+    ``request_flush()`` asks the driver for a TX pass this loop iteration;
+    ``host_used()`` says the host was handed datagrams and may have events to look at
+    (both are the owning interface's, the same layer).
+    """
+
+    def __init__(
+        self,
+        port: Port,
+        host: Host,
+        fast: UdpFastPath | None,
+        batch_capacity: int,
+        *,
+        request_flush: Callable[[], None],
+        host_used: Callable[[], None],
+    ) -> None:
+        info = port.info
+        self._port = port
+        self._host = host
+        self._fast = fast
+        self._batch_capacity = batch_capacity
+        self._request_flush = request_flush
+        self._host_used = host_used
+        self._frame_slots = slots_per_frame(info.backend, info.buf_size, host.mtu)
+        self._tx_capacity = tx_capacity(info.tx_slots, info.tx_rings)
+        self._fragment_size = fragment_payload_size(host.mtu)
+        self._control = TxQueue(port, self._frame_slots, self._tx_capacity)
+        self._ready: dict[EndpointQueue, None] = {}  # insertion-ordered set: round robin
+        self.max_payload = self._largest_payload(host.max_payload)
+        """Largest UDP payload one datagram may carry: 65507 (the IPv4 limit), or less on
+        a port whose TX ring cannot hold that many fragments at once."""
+        self.closed = False
+        """Set by the owner when it closes (a callback during a pass may close it)."""
+
+    # === Pushed in ===
+
+    def queue_for(self, endpoint: DatagramEndpoint, *, connected: bool) -> EndpointQueue:
+        """A new, empty queue for ``endpoint``."""
+        return EndpointQueue(endpoint, connected)
+
+    def want(self, queue: EndpointQueue) -> None:
+        """``queue`` has datagrams (it was empty): serve it in the next pass."""
+        self._ready[queue] = None
+        self._request_flush()
+
+    def forget(self, queue: EndpointQueue) -> None:
+        """The endpoint left: its queue is no longer served."""
+        self._ready.pop(queue, None)
+
+    def take_host_frames(self) -> bool:
+        """Queue what the host wants sent; True if there was any."""
+        return self._control.take_from(self._host)
+
+    # === Drained by the driver ===
+
+    def backlog(self) -> int:
+        """Frames and datagrams waiting for the ring."""
+        return len(self._control) + sum(len(queue.payloads) for queue in self._ready)
+
+    def stats(self) -> dict[str, int]:
+        """``control_queue`` (host entries waiting, a fragmented datagram once) and
+        ``tx_groups_dropped`` (host groups too large for the whole ring)."""
+        return {
+            "control_queue": len(self._control),
+            "tx_groups_dropped": self._control.groups_dropped,
+        }
+
+    def fill(self, now: float) -> bool:
+        """Move host frames, then queued datagrams, into the ring; True if the ring filled."""
+        if self._control and self._control.send():
+            return True
+        ready = self._ready
+        for queue in list(ready):
+            full = self._send_datagrams(queue, now)
+            if self.closed:  # a protocol callback closed the interface
+                return False
+            # Protocol callbacks during the pass (error_received, resume_writing) may
+            # have queued more: only a queue with nothing left leaves the round.
+            if not queue.payloads:
+                ready.pop(queue, None)
+            elif full:  # round robin: the next pass serves the others first
+                ready.pop(queue, None)
+                ready[queue] = None
+            if full:
+                return True
+        if ready:  # queued from a callback after its turn in this pass
+            self._request_flush()
+        return False
+
+    def _send_datagrams(self, queue: EndpointQueue, now: float) -> bool:
+        """Turn one queue's datagrams into frames in the ring; True when the ring filled
+        first."""
+        host = self._host
+        endpoint = queue.endpoint
+        payloads, dsts = queue.payloads, queue.dsts
+        take = min(self._port.tx_space(), self._batch_capacity, len(payloads))
+        fragmented = bool(take) and max(map(len, payloads[:take])) > host.max_unfragmented
+        if fragmented:
+            take = self._fitting(payloads, take)
+        left_behind = take < len(payloads)
+        chunk, chunk_dsts = payloads[:take], dsts[:take]
+        built: FrameBatch | None = None
+        src_port, connected = endpoint.local_port, queue.connected
+        # send_failed may run from here on: the protocol may send, close, or close us.
+        if self._fast is not None and not fragmented:
+            built = self._fast.send(
+                chunk, chunk_dsts, src_port, now, endpoint.send_failed, connected
+            )
+        else:  # the host fragments; a mixed chunk goes there whole, to keep its order
+            for payload, dst in zip(chunk, chunk_dsts, strict=True):
+                try:
+                    host.send_datagram(payload, dst, src_port, now, connected=connected)
+                except OSError as exc:
+                    endpoint.send_failed(exc)
+        full = False
+        if not self.closed:
+            full = self._queue_built(built)
+            if self._fast is None or fragmented or self._fast.used_host:
+                # Events (ARP queue overflow, resolution requests) are handled outside
+                # the pass. Datagrams the fast path built itself cannot cause any.
+                self._host_used()
+        # Only now that this chunk's frames are in the ring may the protocol hear that its
+        # buffer drained (resume_writing, or connection_lost after close()). Until then
+        # they stay queued: an endpoint closing still reports failures of queued ones.
+        del payloads[:take]
+        del dsts[:take]
+        endpoint.datagrams_sent(chunk)
+        return full or left_behind
+
+    def _fitting(self, payloads: list[bytes], take: int) -> int:
+        """How many of the first ``take`` datagrams the ring has room for now, counting
+        every fragment. A datagram is left in its queue (and its endpoint's flow control)
+        until all of its frames fit; ``sendto`` refused any that could never fit."""
+        space = self._port.tx_space()
+        for i in range(take):
+            space -= self._datagram_slots(len(payloads[i]))
+            if space < 0:
+                return i
+        return take
+
+    def _datagram_slots(self, size: int) -> int:
+        """TX slots a UDP datagram with ``size`` bytes of payload takes."""
+        if size <= self._host.max_unfragmented:
+            return 1  # as the unfragmented path has always counted (one frame)
+        fragments = -(-(size + UDP_HEADER_LEN) // self._fragment_size)
+        return fragments * self._frame_slots
+
+    def _largest_payload(self, limit: int) -> int:
+        """``limit``, or the largest payload whose fragments fit the whole TX ring."""
+        if self._datagram_slots(limit) <= self._tx_capacity:
+            return limit
+        fragments = self._tx_capacity // self._frame_slots
+        return max(self._host.max_unfragmented, fragments * self._fragment_size - UDP_HEADER_LEN)
+
+    def _queue_built(self, built: FrameBatch | None) -> bool:
+        """Put the fast path's frames, then the host's, into the ring; True if it filled."""
+        full = False
+        control = self._control
+        if built is not None and built.count:
+            sent = self._port.send_batch(built)
+            if sent < built.count:  # frames spanning slots: keep the rest, in order
+                control.extend(built.frame_bytes(i) for i in range(sent, built.count))
+                full = True
+        control.take_from(self._host)
+        if control and not full:
+            full = control.send()
+        return full or bool(control)
