@@ -51,7 +51,7 @@ from aionetmap.stack.events import DatagramReceived, Event
 from aionetmap.stack.fragments import Reassembler
 from aionetmap.stack.icmp import IcmpMessage, IcmpType
 from aionetmap.stack.ident import Identification
-from aionetmap.stack.igmp import group_mac, is_multicast
+from aionetmap.stack.igmp import ALL_HOSTS, group_mac, is_multicast
 from aionetmap.stack.ipv4 import MAX_IPV4_PAYLOAD, IpProtocol
 from aionetmap.stack.link import Link, check_port
 from aionetmap.stack.multicast import Memberships, MulticastOptions
@@ -212,7 +212,7 @@ class Host:
         self._idents.forget(port)
         multicast = self._multicast
         for group in multicast.drop_port(port, multicast.now if now is None else now):
-            self.unlisten_multicast_mac(group_mac(group))
+            self._unlisten_group(group)
 
     def is_bound(self, port: int) -> bool:
         """True if ``port`` is bound."""
@@ -417,13 +417,17 @@ class Host:
     def join_group(self, group: str | IPv4Address, port: int, now: float) -> None:
         """Bound ``port`` joins ``group`` (``IP_ADD_MEMBERSHIP`` on its socket, any source).
 
-        The first join of a group by any port listens on its MAC address and sends an
+        The first join of a group by any port listens on its MAC address (and, while any
+        group is joined, on 224.0.0.1's, where general queries arrive) and sends an
         IGMP state-change report (repeated by :meth:`handle_timer`). ``ValueError`` for a
         port not bound or an address that is not a group; ``OSError``: ``EADDRINUSE`` if
         the port joined it already, ``ENOBUFS`` past the limits in ``HostConfig``.
         """
         value = self._group(group, port)
         if self._multicast.join(value, port, now):
+            if len(self._multicast.groups) == 1:
+                # General queries go to 224.0.0.1: hear them while there is a group.
+                self.listen_multicast_mac(group_mac(ALL_HOSTS))
             self.listen_multicast_mac(group_mac(value))
 
     def leave_group(self, group: str | IPv4Address, port: int, now: float) -> None:
@@ -432,7 +436,7 @@ class Host:
         (``EADDRNOTAVAIL``) if the port had not joined it, ``ValueError`` as for join."""
         value = self._group(group, port)
         if self._multicast.leave(value, port, now):
-            self.unlisten_multicast_mac(group_mac(value))
+            self._unlisten_group(value)
 
     @property
     def groups(self) -> frozenset[IPv4Address]:
@@ -464,6 +468,13 @@ class Host:
         """Whether wildcard ``port`` receives every group the host joined (``True``, the
         default, like Linux's ``IP_MULTICAST_ALL``) or only those it joined itself."""
         self._multicast.set_options(self._bound(port), all=bool(receive_all))
+
+    def _unlisten_group(self, group: int) -> None:
+        """The interface left ``group``: stop listening on its MAC (and on 224.0.0.1's
+        when it was the last group)."""
+        self.unlisten_multicast_mac(group_mac(group))
+        if not self._multicast.groups:
+            self.unlisten_multicast_mac(group_mac(ALL_HOSTS))
 
     def _bound(self, port: int) -> int:
         check_port(port, "UDP port")
