@@ -75,7 +75,8 @@ class HostConfig:
     1, 2 or 3: always that version (Linux's ``force_igmp_version``)."""
     igmp_robustness: int = 2
     """How many times a state-change report (join, leave) is sent (RFC 3376's Robustness
-    Variable: the first at once, the others at random within the interval below)."""
+    Variable: the first at once, the others at random within the interval below), until a
+    v3 query brings the querier's own value (QRV)."""
     igmp_unsolicited_interval: float = 1.0
     """Upper bound of the random delay between state-change reports in v3 (RFC 3376 8.11);
     10 seconds in v1/v2 mode (RFC 2236), as on Linux."""

@@ -161,6 +161,8 @@ class DropReason(IntEnum):
     IGMP_NOT_MULTICAST = 207
     """An IGMP message to a broadcast address (Linux takes IGMP only to its own unicast
     address or a group)."""
+    IGMP_BAD_QUERY = 208
+    """An IGMPv3 general query that lists sources (RFC 3376 4.1.8; Linux ignores it)."""
 
     # Host-level (Python only)
     REPLY_UNROUTABLE = 160

@@ -123,6 +123,8 @@ class IgmpQuery:
     """Seconds within which to answer."""
     sources: tuple[int, ...] = ()
     """A v3 group-and-source-specific query's sources."""
+    robustness: int = 0
+    """A v3 query's QRV (the querier's Robustness Variable), 0 if unset or not v3."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +143,8 @@ def parse_igmp(data: BytesLike) -> IgmpQuery | IgmpReport:
     Check order: under 8 bytes (``IGMP_TRUNCATED``), checksum (``IGMP_BAD_CHECKSUM``),
     type (``IGMP_UNSUPPORTED_TYPE``), a query of 9-11 bytes or whose source list runs past
     the message (``IGMP_BAD_LENGTH``), a group field that is neither 0 (general query) nor
-    a multicast address (``IGMP_BAD_GROUP``).
+    a multicast address (``IGMP_BAD_GROUP``), a v3 general query that lists sources
+    (``IGMP_BAD_QUERY``, ignored by Linux too). A v1 query is general whatever its group.
     """
     size = len(data)
     if size < 8:
@@ -158,8 +161,9 @@ def parse_igmp(data: BytesLike) -> IgmpQuery | IgmpReport:
     if group and not is_multicast(group):
         raise SanityError(DropReason.IGMP_BAD_GROUP, f"IGMP query for {IPv4Address(group)}")
     if size == 8:
-        version = 2 if code else 1
-        return IgmpQuery(version, group, max_resp_seconds(code, version))
+        if not code:  # v1: always a general query (RFC 2236 4), as Linux takes it
+            return IgmpQuery(1, 0, max_resp_seconds(code, 1))
+        return IgmpQuery(2, group, max_resp_seconds(code, 2))
     if size < 12:
         raise IntegrityError(DropReason.IGMP_BAD_LENGTH, f"IGMP query of {size} bytes")
     count = data[10] << 8 | data[11]
@@ -167,8 +171,10 @@ def parse_igmp(data: BytesLike) -> IgmpQuery | IgmpReport:
         raise IntegrityError(
             DropReason.IGMP_BAD_LENGTH, f"IGMPv3 query lists {count} sources in {size} bytes"
         )
+    if count and not group:
+        raise SanityError(DropReason.IGMP_BAD_QUERY, "IGMPv3 general query lists sources")
     sources = tuple(int.from_bytes(data[i : i + 4], "big") for i in range(12, 12 + 4 * count, 4))
-    return IgmpQuery(3, group, max_resp_seconds(code, 3), sources)
+    return IgmpQuery(3, group, max_resp_seconds(code, 3), sources, data[8] & 7)
 
 
 def _with_checksum(message: bytearray) -> bytes:

@@ -14,8 +14,9 @@ get no multicast. 224.0.0.1 is delivered only when joined explicitly; IGMP to it
 always taken, as every host is a member.
 
 Reports: a join sends CHANGE_TO_EXCLUDE {} for the group at once and repeats it
-``igmp_robustness - 1`` times at random within ``igmp_unsolicited_interval``; a leave
-does the same with CHANGE_TO_INCLUDE {} (RFC 3376 5.1). While an IGMPv2 querier is heard
+``igmp_robustness - 1`` times (the querier's QRV once a v3 query carried one, as Linux)
+at random within ``igmp_unsolicited_interval``; a leave does the same with
+CHANGE_TO_INCLUDE {} (RFC 3376 5.1). While an IGMPv2 querier is heard
 (the Older Version Querier Present timeout: 260 s, RFC 3376 8.12 with default values;
 400 s for v1, as Linux) the host speaks v2: reports to the group, a leave to 224.0.0.2
 (v1: reports only); changing to an older version cancels pending v3 reports (7.2.1).
@@ -108,6 +109,7 @@ class Memberships:
         self._joined: dict[int, set[int]] = {}  # port -> its groups
         self._groups: dict[int, int] = {}  # group -> how many ports joined it
         self._options: dict[int, MulticastOptions] = {}
+        self._robustness = config.igmp_robustness  # or the querier's QRV, once heard
         self._v1_until = self._v2_until = float("-inf")
         self._general_due: float | None = None  # v3: answer to a general query
         self._query_due: dict[int, float] = {}  # group -> answer to a query
@@ -225,6 +227,8 @@ class Memberships:
             self._v1_until = now + V1_QUERIER_TIMEOUT
         elif query.version == 2:
             self._v2_until = now + V2_QUERIER_TIMEOUT
+        elif query.robustness:
+            self._robustness = query.robustness  # RFC 3376 8.1: adopt the querier's QRV
         version = self.version(now)
         if version < before:
             # RFC 3376 7.2.1: an older querier cancels what was pending.
@@ -325,7 +329,7 @@ class Memberships:
                 self._send(ALL_ROUTERS, build_v2_leave(group))
                 self._stats.tx_igmp_leaves += 1
             return  # v1 has no leave; v2 sends its leave once (RFC 2236 3)
-        repeats = self._config.igmp_robustness - 1
+        repeats = self._robustness - 1
         if repeats:
             due = now + self._delay(self._interval(now))
             self._changes[group] = _Change(record, repeats, due)

@@ -87,10 +87,12 @@ def igmp_frame(
     return bytes(Ether(dst=dst_mac or mac_of(dst), src=Q_MAC) / ip / message)
 
 
-def v3_query(max_resp_code: int, group: str = "0.0.0.0", sources: tuple[str, ...] = ()) -> bytes:
+def v3_query(
+    max_resp_code: int, group: str = "0.0.0.0", sources: tuple[str, ...] = (), qrv: int = 2
+) -> bytes:
     """An IGMPv3 query, by hand (RFC 3376 4.1): scapy's builder mangles them."""
     body = bytearray(
-        struct.pack("!BBH4sBBH", 0x11, max_resp_code, 0, ip_bytes(group), 2, 125, len(sources))
+        struct.pack("!BBH4sBBH", 0x11, max_resp_code, 0, ip_bytes(group), qrv, 125, len(sources))
     )
     body += b"".join(map(ip_bytes, sources))
     body[2:4] = inet_checksum(body).to_bytes(2, "big")
@@ -297,6 +299,29 @@ def test_v2_query_cancels_pending_v3_reports() -> None:
     assert h.frames_to_send() == []  # v1 has no leave
 
 
+def test_v1_query_is_general_whatever_its_group() -> None:
+    h = member(5000)
+    h.join_group(GROUP2, 5000, 0.0)
+    drain(h)
+    h.receive_frame(igmp_frame(old_query(0, "239.9.9.9")), 1.0)
+    while (when := h.get_timer()) is not None:
+        h.handle_timer(when)
+    assert sorted(Ether(f)[IGMP].gaddr for f in h.frames_to_send()) == [GROUP, GROUP2]
+
+
+def test_querier_robustness_is_adopted() -> None:
+    """A v3 query's QRV sets how often state changes are sent (RFC 3376 8.1)."""
+    h = member(5000)
+    h.receive_frame(igmp_frame(v3_query(0, qrv=4)), 1.0)
+    drain(h)
+    h.join_group(GROUP2, 5000, 2.0)
+    sent = len(h.frames_to_send())
+    while (when := h.get_timer()) is not None:
+        h.handle_timer(when)
+        sent += len(h.frames_to_send())
+    assert sent == 4
+
+
 def test_v2_report_suppression() -> None:
     h = member(5000)
     h.receive_frame(igmp_frame(old_query(100)), 10.0)
@@ -335,6 +360,7 @@ MALFORMED = [
      R.IGMP_NOT_MULTICAST),
     ("to-group-not-joined", igmp_frame(v3_query(10, ALIAS), dst=ALIAS), R.MCAST_NOT_JOINED),
     ("from-0-to-unicast", igmp_frame(v3_query(10), dst=A_IP, src="0.0.0.0"), R.IP_BAD_SOURCE),
+    ("general-with-sources", igmp_frame(v3_query(10, sources=(B_IP,))), R.IGMP_BAD_QUERY),
 ]  # fmt: skip
 
 
