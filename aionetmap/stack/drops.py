@@ -52,13 +52,16 @@ class DropReason(IntEnum):
     IP_BAD_CHECKSUM = 24
     """Header checksum does not verify."""
     IP_BAD_SOURCE = 25
-    """Martian source: 0/8, 127/8, multicast, broadcast, or this host's own address."""
+    """Martian source: 0/8, 127/8, multicast, broadcast, or this host's own address (0/8
+    is taken to a group for IGMP or 224.0.0.0/24, as Linux does: snooping switches query
+    from 0.0.0.0)."""
     IP_NOT_FOR_US = 26
-    """Destination is neither this host, its subnet broadcast, nor 255.255.255.255."""
+    """Destination is neither this host, its subnet broadcast, 255.255.255.255 nor a group
+    (224.0.0.0/4; whether the host joined it is decided later: ``MCAST_NOT_JOINED``)."""
     IP_L2_BROADCAST = 27
     """Unicast IPv4 destination in a link-layer broadcast frame (RFC 1122 3.3.6)."""
     IP_UNSUPPORTED_PROTOCOL = 28
-    """Protocol other than ICMP and UDP."""
+    """Protocol other than ICMP, IGMP and UDP."""
 
     # UDP (classify)
     UDP_TRUNCATED = 40

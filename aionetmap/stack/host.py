@@ -69,7 +69,8 @@ MAX_UDP_PAYLOAD = MAX_IPV4_PAYLOAD - UDP_HEADER_LEN
 
 
 class Host:
-    """An IPv4 host with ARP, ICMP echo and UDP on one Ethernet interface.
+    """An IPv4 host with ARP, ICMP echo, UDP and IPv4 multicast (IGMP) on one Ethernet
+    interface.
 
     ``interface`` is the address with its prefix (``"10.0.0.2/24"``); ``gateway``, if given,
     must be on that subnet and is the next hop for every other destination. ``vlan``
