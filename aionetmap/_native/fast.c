@@ -12,7 +12,7 @@
 #include <string.h>
 
 enum { ETH_IPV4 = 0x0800, ETH_ARP = 0x0806, ETH_VLAN = 0x8100 };
-enum { PROTO_ICMP = 1, PROTO_UDP = 17 };
+enum { PROTO_ICMP = 1, PROTO_IGMP = 2, PROTO_UDP = 17 };
 #define LIMITED_BROADCAST 0xFFFFFFFFu
 
 static inline uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
@@ -192,10 +192,10 @@ static inline uint16_t udp_checksum_ok(const struct fast_ctx *ctx, uint8_t rxcsu
     return FAST_CSUM_PSEUDO + 1;
 }
 
-/* Checks 19-25 on the UDP segment at f[off + hlen .. off + total). */
+/* Checks 19-26 on the UDP segment at f[off + hlen .. off + total). */
 static uint8_t classify_udp(const struct fast_ctx *ctx, const uint8_t *f, uint32_t off,
                             uint32_t hlen, uint32_t total, uint32_t src, uint32_t dst,
-                            int ip_broadcast, struct verdict *v)
+                            int ip_broadcast, int multicast, struct verdict *v)
 {
     uint32_t start = off + hlen, seg = total - hlen;
     if (seg < 8)
@@ -212,6 +212,9 @@ static uint8_t classify_udp(const struct fast_ctx *ctx, const uint8_t *f, uint32
         if (how > FAST_CSUM_PSEUDO)
             return drop(v, FAST_UDP_BAD_CHECKSUM);
     }
+    /* Group membership lives in Python; the C side has no table of groups. */
+    if (multicast)
+        return slow(v, FAST_SLOW_MULTICAST_UDP, off);
     uint16_t dport = rd16(u + 2);
     /* Broadcast goes only to ports bound to the wildcard address, as on Linux. */
     if (port_bound(ip_broadcast ? ctx->wildcard : ctx->ports, dport)) {
@@ -228,14 +231,19 @@ static uint8_t classify_udp(const struct fast_ctx *ctx, const uint8_t *f, uint32
     return slow(v, FAST_SLOW_UDP_UNREACHABLE, off);
 }
 
-static inline int martian_source(const struct fast_ctx *ctx, uint32_t src)
+/* Check 14. A 0/8 source is taken to a group when the protocol is IGMP or the group is in
+ * 224.0.0.0/24 (IGMP-snooping switches query from 0.0.0.0), as Linux takes it. */
+static inline int martian_source(const struct fast_ctx *ctx, uint32_t src, uint32_t dst,
+                                 uint8_t protocol)
 {
     uint32_t first = src >> 24;
-    return first == 0 || first == 127 || src >> 28 == 0xE || src == LIMITED_BROADCAST ||
+    if (first == 0 && !(dst >> 28 == 0xE && (protocol == PROTO_IGMP || dst >> 8 == 0xE00000u)))
+        return 1;
+    return first == 127 || src >> 28 == 0xE || src == LIMITED_BROADCAST ||
            src == ctx->broadcast || src == ctx->ip;
 }
 
-/* Checks 7-25 on the IPv4 packet at f[off .. size). */
+/* Checks 7-26 on the IPv4 packet at f[off .. size). */
 static uint8_t classify_ipv4(const struct fast_ctx *ctx, const uint8_t *f, uint32_t size,
                              uint32_t off, int l2_broadcast, struct verdict *v)
 {
@@ -258,20 +266,23 @@ static uint8_t classify_ipv4(const struct fast_ctx *ctx, const uint8_t *f, uint3
     if (checksum(ip, hlen, 0) != 0)
         return drop(v, FAST_IP_BAD_CHECKSUM);
     uint32_t src = rd32(ip + 12);
-    if (martian_source(ctx, src))
-        return drop(v, FAST_IP_BAD_SOURCE);
     uint32_t dst = rd32(ip + 16);
-    int ip_broadcast = dst != ctx->ip;
-    if (ip_broadcast && dst != ctx->broadcast && dst != LIMITED_BROADCAST)
+    if (martian_source(ctx, src, dst, ip[9]))
+        return drop(v, FAST_IP_BAD_SOURCE);
+    int multicast = dst >> 28 == 0xE;
+    int ip_broadcast = dst != ctx->ip; /* broadcast or multicast from here on */
+    if (ip_broadcast && dst != ctx->broadcast && dst != LIMITED_BROADCAST && !multicast)
         return drop(v, FAST_IP_NOT_FOR_US);
     if (l2_broadcast && !ip_broadcast)
         return drop(v, FAST_IP_L2_BROADCAST);
     if (rd16(ip + 6) & 0x3FFF)
         return slow(v, FAST_SLOW_FRAGMENT, off);
     if (ip[9] == PROTO_UDP)
-        return classify_udp(ctx, f, off, hlen, total, src, dst, ip_broadcast, v);
+        return classify_udp(ctx, f, off, hlen, total, src, dst, ip_broadcast, multicast, v);
     if (ip[9] == PROTO_ICMP)
         return slow(v, FAST_SLOW_ICMP, off);
+    if (ip[9] == PROTO_IGMP)
+        return slow(v, FAST_SLOW_IGMP, off);
     return drop(v, FAST_IP_UNSUPPORTED_PROTOCOL);
 }
 

@@ -54,6 +54,8 @@ enum {
     FAST_SLOW_ICMP = 2,
     FAST_SLOW_FRAGMENT = 3,
     FAST_SLOW_UDP_UNREACHABLE = 4,
+    FAST_SLOW_MULTICAST_UDP = 5, /* valid UDP to a group: the host's memberships decide */
+    FAST_SLOW_IGMP = 6,
 };
 
 /* What a port knows about a received frame's checksum (FrameBatch.csum_flags, one byte per

@@ -6,7 +6,8 @@ per batch. :class:`~aionetmap._native.fast_classifier.FastClassifier` gives, for
 frame, exactly the verdict of :func:`aionetmap.stack.classify.classify`;
 :class:`~aionetmap._native.fast_builder.FastUdpBuilder` writes exactly the bytes of
 :func:`aionetmap.stack.udp.build_udp_frame`. The Python stack stays the reference and
-handles whatever the classifier marks ``KIND_SLOW`` (ARP, ICMP, fragments, closed ports).
+handles whatever the classifier marks ``KIND_SLOW`` (ARP, ICMP, IGMP, fragments, closed
+ports, multicast UDP).
 Import each from its own module: there is no gathering façade.
 """
 

@@ -1,4 +1,4 @@
-"""Sans-I/O user-space stack: Ethernet, ARP, IPv4, ICMP and UDP, bytes in and bytes out.
+"""Sans-I/O user-space stack: Ethernet, ARP, IPv4, ICMP, IGMP and UDP, bytes in and bytes out.
 
 Imports neither asyncio nor cffi nor anything of aionetmap outside this package (a test
 checks), so it runs and tests without a loop or native code. Time is always passed in.
@@ -47,6 +47,7 @@ from aionetmap.stack.icmp import (
     build_port_unreachable,
 )
 from aionetmap.stack.ipv4 import IpProtocol, IPv4Header, build_ipv4_packet
+from aionetmap.stack.multicast import MulticastOptions
 from aionetmap.stack.udp import UdpHeader, build_udp_frame, build_udp_segment
 
 __all__ = [
@@ -72,6 +73,7 @@ __all__ = [
     "IcmpType",
     "IntegrityError",
     "IpProtocol",
+    "MulticastOptions",
     "ParseError",
     "RxChecksum",
     "SanityError",

@@ -25,11 +25,15 @@ Order of checks (the first failing check decides the reason; C must keep this or
               13. header checksum                           -> IP_BAD_CHECKSUM
               14. source is 0/8, 127/8, 224/4, 255.255.255.255, our subnet broadcast
                   or our own address                        -> IP_BAD_SOURCE
-              15. destination is neither our address, our subnet broadcast nor
-                  255.255.255.255                           -> IP_NOT_FOR_US
+                  (except a 0/8 source to a group address when the protocol is IGMP
+                  or the group is in 224.0.0.0/24: switches that query for IGMP
+                  snooping send from 0.0.0.0, and Linux takes these)
+              15. destination is neither our address, our subnet broadcast,
+                  255.255.255.255 nor a group address (224.0.0.0/4) -> IP_NOT_FOR_US
               16. L2 group frame carrying a unicast destination -> IP_L2_BROADCAST
               17. MF set or fragment offset != 0            -> Slow(FRAGMENT)
-              18. protocol ICMP -> Slow(ICMP); not UDP      -> IP_UNSUPPORTED_PROTOCOL
+              18. protocol ICMP -> Slow(ICMP); IGMP -> Slow(IGMP); not UDP
+                                                            -> IP_UNSUPPORTED_PROTOCOL
                   (options, the reserved flag and TTL are not looked at)
     UDP       19. IPv4 payload < 8 bytes                    -> UDP_TRUNCATED
               20. UDP length < 8                            -> UDP_BAD_LENGTH
@@ -40,10 +44,12 @@ Order of checks (the first failing check decides the reason; C must keep this or
                   verifies, or (c) ``ctx.accept_partial_checksum`` is on and the field
                   equals the folded pseudo-header sum (see below); else
                                                             -> UDP_BAD_CHECKSUM
-              23. unicast destination and port bound, or broadcast destination and
+              23. group destination                         -> Slow(MULTICAST_UDP)
+                  (the host's memberships decide: see below)
+              24. unicast destination and port bound, or broadcast destination and
                   port bound to the wildcard                -> Deliver
-              24. IPv4 destination is a broadcast           -> UDP_NO_LISTENER
-              25. otherwise                                 -> Slow(UDP_UNREACHABLE)
+              25. IPv4 destination is a broadcast           -> UDP_NO_LISTENER
+              26. otherwise                                 -> Slow(UDP_UNREACHABLE)
 
 Partial checksums: a Linux sender that leaves the UDP checksum to the NIC (TX offload,
 on by default on veth) writes only the folded sum of the pseudo-header into the field,
@@ -60,8 +66,12 @@ A datagram that carries a complete checksum passes (b) and is never weakened by 
 How each delivered datagram passed is ``Deliver.checksum`` (a ``UdpChecksum``).
 
 Subnet broadcast: for prefixes /31 and /32 there is none, and ``ctx.broadcast`` is
-255.255.255.255. Frames to other MACs are never looked at further; the stack joins no
-multicast groups, so multicast frames are dropped. As on Linux, broadcast UDP reaches
+255.255.255.255. Frames to other MACs are never looked at further: a group frame passes
+check 3 only for a group MAC the host listens on (``Host.join_group`` listens on the
+group's mapped MAC). IPv4 to any group address (after checks 15-22) goes to the Python
+stack, which delivers only groups the host joined (``MCAST_NOT_JOINED``) and answers IGMP
+(:mod:`~aionetmap.stack.multicast`); the classifier does not know the groups, so the C
+mirror needs no group table. As on Linux, broadcast UDP reaches
 only ports bound to the wildcard address (``wildcard_ports``, a subset of ``ports``); an
 endpoint bound to the unicast address never sees it. A host with ``vlan`` (1..4094) takes
 only frames tagged with that id, and tags all it sends; a host without takes untagged and
@@ -94,7 +104,8 @@ __all__ = [
 ]
 
 _ETH_IPV4, _ETH_ARP, _ETH_VLAN = 0x0800, 0x0806, 0x8100
-_PROTO_ICMP, _PROTO_UDP = 1, 17
+_PROTO_ICMP, _PROTO_IGMP, _PROTO_UDP = 1, 2, 17
+_LOCAL_GROUPS = 0xE00000  # 224.0.0.0/24 shifted right by 8
 
 
 class SlowKind(IntEnum):
@@ -105,6 +116,10 @@ class SlowKind(IntEnum):
     FRAGMENT = 3
     UDP_UNREACHABLE = 4
     """UDP to an unbound port on our unicast address: answer with port unreachable."""
+    MULTICAST_UDP = 5
+    """A valid UDP datagram to a group address: the host's memberships decide."""
+    IGMP = 6
+    """An IGMP message (to a group, or to our unicast address)."""
 
 
 class RxChecksum(IntEnum):
@@ -249,7 +264,7 @@ def classify_ipv4(
     l2_broadcast: bool = False,
     csum: int = RxChecksum.UNKNOWN,
 ) -> Verdict:
-    """Checks 7-25 on the IPv4 packet at ``buf[offset:]``.
+    """Checks 7-26 on the IPv4 packet at ``buf[offset:]``.
 
     The host also runs reassembled datagrams through here (``offset`` 0).
     """
@@ -272,9 +287,12 @@ def classify_ipv4(
     if inet_checksum(buf[offset : offset + hlen]) != 0:
         return _DROP[DropReason.IP_BAD_CHECKSUM]
     src = int.from_bytes(buf[offset + 12 : offset + 16], "big")
+    dst = int.from_bytes(buf[offset + 16 : offset + 20], "big")
+    protocol = buf[offset + 9]
+    multicast = dst >> 28 == 0xE
     first = src >> 24
     if (
-        first == 0
+        (first == 0 and not (multicast and (protocol == _PROTO_IGMP or dst >> 8 == _LOCAL_GROUPS)))
         or first == 127
         or first >> 4 == 0xE
         or src == LIMITED_BROADCAST
@@ -282,19 +300,19 @@ def classify_ipv4(
         or src == ctx.ip
     ):
         return _DROP[DropReason.IP_BAD_SOURCE]
-    dst = int.from_bytes(buf[offset + 16 : offset + 20], "big")
-    ip_broadcast = dst != ctx.ip
-    if ip_broadcast and dst != ctx.broadcast and dst != LIMITED_BROADCAST:
+    ip_broadcast = dst != ctx.ip  # broadcast or multicast from here on
+    if ip_broadcast and dst != ctx.broadcast and dst != LIMITED_BROADCAST and not multicast:
         return _DROP[DropReason.IP_NOT_FOR_US]
     if l2_broadcast and not ip_broadcast:
         return _DROP[DropReason.IP_L2_BROADCAST]
     if (buf[offset + 6] << 8 | buf[offset + 7]) & 0x3FFF:
         return _SLOW[SlowKind.FRAGMENT, offset]
-    protocol = buf[offset + 9]
     if protocol == _PROTO_UDP:
-        return _classify_udp(buf, offset, hlen, total, src, dst, ctx, ip_broadcast, csum)
+        return _classify_udp(buf, offset, hlen, total, src, dst, ctx, ip_broadcast, multicast, csum)
     if protocol == _PROTO_ICMP:
         return _SLOW[SlowKind.ICMP, offset]
+    if protocol == _PROTO_IGMP:
+        return _SLOW[SlowKind.IGMP, offset]
     return _DROP[DropReason.IP_UNSUPPORTED_PROTOCOL]
 
 
@@ -307,9 +325,10 @@ def _classify_udp(
     dst: int,
     ctx: ClassifyContext,
     ip_broadcast: bool,
+    multicast: bool,
     csum: int,
 ) -> Verdict:
-    """Checks 19-25 on the UDP segment at ``buf[offset + hlen : offset + total]``."""
+    """Checks 19-26 on the UDP segment at ``buf[offset + hlen : offset + total]``."""
     start = offset + hlen
     if total - hlen < 8:
         return _DROP[DropReason.UDP_TRUNCATED]
@@ -324,6 +343,8 @@ def _classify_udp(
         if accepted is None:
             return _DROP[DropReason.UDP_BAD_CHECKSUM]
         how = accepted
+    if multicast:
+        return _SLOW[SlowKind.MULTICAST_UDP, offset]
     dst_port = buf[start + 2] << 8 | buf[start + 3]
     if dst_port in (ctx.wildcard_ports if ip_broadcast else ctx.ports):
         src_port = buf[start] << 8 | buf[start + 1]

@@ -70,6 +70,24 @@ class HostConfig:
     local kernel's frames without a flag saying so: netmap on an OS interface (emulated
     adapters on veth, host rings). ``None``: decided by the port
     (``PortInfo.unflagged_partial_checksums``; a bare ``Host`` takes it as off)."""
+    igmp_version: int = 0
+    """0: IGMPv3, falling back to v2 or v1 while such a querier is heard (RFC 3376 7.2.1);
+    1, 2 or 3: always that version (Linux's ``force_igmp_version``)."""
+    igmp_robustness: int = 2
+    """How many times a state-change report (join, leave) is sent (RFC 3376's Robustness
+    Variable: the first at once, the others at random within the interval below), until a
+    v3 query brings the querier's own value (QRV)."""
+    igmp_unsolicited_interval: float = 1.0
+    """Upper bound of the random delay between state-change reports in v3 (RFC 3376 8.11);
+    10 seconds in v1/v2 mode (RFC 2236), as on Linux."""
+    igmp_random_seed: int | None = None
+    """Seed of the random delays of IGMP reports; ``None``: derived from the MAC address
+    (reproducible, and different between hosts so that they do not answer in step)."""
+    multicast_max_memberships: int = 20
+    """Groups one port may join (Linux's ``igmp_max_memberships``); beyond, ENOBUFS."""
+    multicast_max_groups: int = 128
+    """Distinct groups the host may join, all ports together (the native classifier
+    holds 256 group MAC addresses, shared with IPv6); beyond, ENOBUFS."""
 
     def __post_init__(self) -> None:
         if not 1 <= self.default_ttl <= 255:
@@ -85,7 +103,13 @@ class HostConfig:
                 "accept_partial_checksum must be True, False or None, "
                 f"not {self.accept_partial_checksum!r}"
             )
+        if self.igmp_version not in (0, 1, 2, 3) or not 1 <= self.igmp_robustness <= 7:
+            raise ValueError("igmp_version must be 0..3 and igmp_robustness 1..7")
+        if self.igmp_unsolicited_interval < 0:
+            raise ValueError("igmp_unsolicited_interval must not be negative")
         limits = (
+            self.multicast_max_memberships,
+            self.multicast_max_groups,
             self.arp_queue_bytes,
             self.reassembly_max_bytes,
             self.reassembly_max_datagrams,
@@ -94,5 +118,6 @@ class HostConfig:
         )
         if self.reassembly_timeout <= 0 or min(limits) < 1:
             raise ValueError(
-                "reassembly timeout, reassembly limits and arp_queue_bytes must be positive"
+                "reassembly timeout, reassembly limits, multicast limits and arp_queue_bytes "
+                "must be positive"
             )

@@ -52,13 +52,16 @@ class DropReason(IntEnum):
     IP_BAD_CHECKSUM = 24
     """Header checksum does not verify."""
     IP_BAD_SOURCE = 25
-    """Martian source: 0/8, 127/8, multicast, broadcast, or this host's own address."""
+    """Martian source: 0/8, 127/8, multicast, broadcast, or this host's own address (0/8
+    is taken to a group for IGMP or 224.0.0.0/24, as Linux does: snooping switches query
+    from 0.0.0.0)."""
     IP_NOT_FOR_US = 26
-    """Destination is neither this host, its subnet broadcast, nor 255.255.255.255."""
+    """Destination is neither this host, its subnet broadcast, 255.255.255.255 nor a group
+    (224.0.0.0/4; whether the host joined it is decided later: ``MCAST_NOT_JOINED``)."""
     IP_L2_BROADCAST = 27
     """Unicast IPv4 destination in a link-layer broadcast frame (RFC 1122 3.3.6)."""
     IP_UNSUPPORTED_PROTOCOL = 28
-    """Protocol other than ICMP and UDP."""
+    """Protocol other than ICMP, IGMP and UDP."""
 
     # UDP (classify)
     UDP_TRUNCATED = 40
@@ -72,7 +75,8 @@ class DropReason(IntEnum):
     UDP_NO_LISTENER = 43
     """No bound port (answered with ICMP port unreachable unless broadcast or rate-limited).
     Broadcast to a port bound only on the unicast address counts here too: as on Linux,
-    only wildcard-bound endpoints receive broadcast."""
+    only wildcard-bound endpoints receive broadcast. So does multicast to a joined group for
+    a port not bound to the wildcard address (never answered: no errors for multicast)."""
 
     # ARP (Python only)
     ARP_TRUNCATED = 100
@@ -139,6 +143,29 @@ class DropReason(IntEnum):
     IP_FRAGMENT_SOURCE_LIMIT = 149
     """A fragment that would start one more datagram from a source that already has
     ``reassembly_max_per_source`` in reassembly."""
+
+    # IPv4 multicast and IGMP (Python only)
+    MCAST_NOT_JOINED = 200
+    """To a group address this host has not joined (IGMP to 224.0.0.1 is always taken)."""
+    MCAST_FILTERED = 201
+    """UDP to a joined group, for a wildcard-bound port that has not joined it itself and
+    has ``multicast_all`` off (Linux's ``IP_MULTICAST_ALL`` = 0)."""
+    IGMP_TRUNCATED = 202
+    """An IGMP message under 8 bytes."""
+    IGMP_BAD_CHECKSUM = 203
+    """The IGMP checksum does not verify."""
+    IGMP_BAD_LENGTH = 204
+    """A query of 9 to 11 bytes, or a v3 query whose source list runs past the message."""
+    IGMP_BAD_GROUP = 205
+    """A query whose group is neither 0 nor a multicast address, or a v1/v2 report or
+    leave for a non-multicast group."""
+    IGMP_UNSUPPORTED_TYPE = 206
+    """An IGMP type hosts do not handle (DVMRP, PIM v1, mtrace...)."""
+    IGMP_NOT_MULTICAST = 207
+    """An IGMP message to a broadcast address (Linux takes IGMP only to its own unicast
+    address or a group)."""
+    IGMP_BAD_QUERY = 208
+    """An IGMPv3 general query that lists sources (RFC 3376 4.1.8; Linux ignores it)."""
 
     # Host-level (Python only)
     REPLY_UNROUTABLE = 160
@@ -210,6 +237,21 @@ class StackStats:
     arp_conflicts: int = 0
     """ARP packets by which another station claims or probes for this host's address
     (each also reported as an ``AddressConflict`` event)."""
+    rx_multicast: int = 0
+    """UDP datagrams to a joined group delivered to a bound port (also in
+    ``rx_udp_delivered``; their checksum counters are not kept)."""
+    rx_igmp: int = 0
+    """IGMP messages that passed parsing (queries included)."""
+    rx_igmp_queries: int = 0
+    """Of those, membership queries."""
+    tx_multicast: int = 0
+    """UDP datagrams sent to a group (also in ``tx_udp``)."""
+    tx_multicast_looped: int = 0
+    """Of those, copies delivered to this host's own ports (``multicast_loop``)."""
+    tx_igmp_reports: int = 0
+    """IGMP membership reports sent (v1, v2 and v3, retransmissions included)."""
+    tx_igmp_leaves: int = 0
+    """IGMPv2 leave messages sent (a v3 leave is a report, counted above)."""
     drops: dict[DropReason, int] = field(default_factory=_zero_drops)
     """Dropped received frames by reason."""
 

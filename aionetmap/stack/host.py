@@ -22,11 +22,16 @@ and wires together, each in its own module and each given what it uses:
   until ARP answers, numbered by :class:`~aionetmap.stack.ident.Identification`;
 - :class:`~aionetmap.stack.receive.Receiver`: what each verdict asks for (delivery, ARP,
   ICMP, fragments through the :class:`~aionetmap.stack.fragments.Reassembler`, closed
-  ports); it answers and learns through the ``Sender``.
+  ports); it answers and learns through the ``Sender``;
+- :class:`~aionetmap.stack.multicast.Memberships`: IPv4 groups joined per port, their
+  IGMP reports and query answers (sent through the ``Sender``), and which port gets a
+  datagram to a group (asked by the ``Receiver``). The host's part is the "Multicast"
+  section of its API.
 
 They share the host's ``stats`` (:class:`~aionetmap.stack.drops.StackStats`) and its
-event queue. Calls go one way: ``Host`` calls ``Receiver`` and ``Sender``, ``Receiver``
-calls ``Sender``, and nothing calls back up.
+event queue. Calls go one way: ``Host`` calls ``Receiver``, ``Memberships`` and ``Sender``,
+``Receiver`` calls ``Memberships`` and ``Sender``, ``Memberships`` calls ``Sender``, and
+nothing calls back up.
 """
 
 from __future__ import annotations
@@ -42,12 +47,14 @@ from aionetmap.stack.classify import ClassifyContext, RxChecksum, classify
 from aionetmap.stack.config import HostConfig
 from aionetmap.stack.drops import DropReason, StackStats
 from aionetmap.stack.errors import DatagramTooLarge
-from aionetmap.stack.events import Event
+from aionetmap.stack.events import DatagramReceived, Event
 from aionetmap.stack.fragments import Reassembler
 from aionetmap.stack.icmp import IcmpMessage, IcmpType
 from aionetmap.stack.ident import Identification
+from aionetmap.stack.igmp import ALL_HOSTS, group_mac, is_multicast
 from aionetmap.stack.ipv4 import MAX_IPV4_PAYLOAD, IpProtocol
 from aionetmap.stack.link import Link, check_port
+from aionetmap.stack.multicast import Memberships, MulticastOptions
 from aionetmap.stack.ratelimit import TokenBucket
 from aionetmap.stack.receive import Receiver
 from aionetmap.stack.transmit import Parked, Sender, TxItem
@@ -62,7 +69,8 @@ MAX_UDP_PAYLOAD = MAX_IPV4_PAYLOAD - UDP_HEADER_LEN
 
 
 class Host:
-    """An IPv4 host with ARP, ICMP echo and UDP on one Ethernet interface.
+    """An IPv4 host with ARP, ICMP echo, UDP and IPv4 multicast (IGMP) on one Ethernet
+    interface.
 
     ``interface`` is the address with its prefix (``"10.0.0.2/24"``); ``gateway``, if given,
     must be on that subnet and is the next hop for every other destination. ``vlan``
@@ -130,6 +138,10 @@ class Host:
         )
         self._idents = Identification(cfg.ip_ident_seed)
         self._sender = Sender(link, cfg, self.stats, self._events, self._arp, self._idents)
+        seed = cfg.igmp_random_seed
+        self._multicast = Memberships(
+            link, cfg, self.stats, self._sender, int.from_bytes(link.mac) if seed is None else seed
+        )
         self._receiver = Receiver(
             link,
             cfg,
@@ -140,6 +152,7 @@ class Host:
             self._reassembler,
             TokenBucket(cfg.icmp_error_rate, cfg.icmp_error_burst),
             self._sender,
+            self._multicast,
         )
         self._dispatch = self._receiver.dispatch  # bound once: called per received frame
 
@@ -190,12 +203,17 @@ class Host:
         if wildcard:
             self._wildcard.add(port)
 
-    def unbind_udp(self, port: int) -> None:
+    def unbind_udp(self, port: int, now: float | None = None) -> None:
         """Stop delivering ``port`` (nothing happens if it is not bound); its
-        identification counter is forgotten, as a closed socket's is."""
+        identification counter and multicast options are forgotten and it leaves its
+        groups, as a closed socket does (``now`` times the leave reports: without it,
+        the latest time the host was given)."""
         self._ports.discard(port)
         self._wildcard.discard(port)
         self._idents.forget(port)
+        multicast = self._multicast
+        for group in multicast.drop_port(port, multicast.now if now is None else now):
+            self._unlisten_group(group)
 
     def is_bound(self, port: int) -> bool:
         """True if ``port`` is bound."""
@@ -253,6 +271,7 @@ class Host:
         now: float,
         *,
         connected: bool = False,
+        multicast_ttl: int | None = None,
     ) -> None:
         """Send a UDP datagram from ``src_port`` to ``dst`` = (IPv4 address, port).
 
@@ -261,6 +280,9 @@ class Host:
         datagram that never leaves is reported as a
         :class:`~aionetmap.stack.events.SendFailed` event. ``connected`` says the sending
         endpoint is connected (its datagrams then number from the port's own counter).
+        To a group (224.0.0.0/4) the datagram goes to the group's MAC address with the
+        TTL ``multicast_ttl``, else the port's (:meth:`set_multicast_ttl`, 1 by default),
+        and is looped to this host's own ports as :meth:`set_multicast_loop` says.
         Raises :class:`DatagramTooLarge` (``EMSGSIZE``) for a payload over 65507 bytes,
         ``ValueError`` for a bad address or port, ``OSError(ENETUNREACH)`` for an off-link
         destination without a gateway.
@@ -276,12 +298,17 @@ class Host:
             raise DatagramTooLarge("UDP payload", size, MAX_UDP_PAYLOAD, self.mtu)
         sender = self._sender
         hop = self._link.hop(dst_ip)
+        ttl = None
+        if dst_ip >> 28 == 0xE:
+            ttl = self._group_ttl(src_port, multicast_ttl)
         segment = build_udp_segment(self._link.ip, dst_ip, src_port, port, payload)
         packets = sender.ip_packets(
-            dst_ip, IpProtocol.UDP, segment, socket_port=src_port if connected else None
+            dst_ip, IpProtocol.UDP, segment, socket_port=src_port if connected else None, ttl=ttl
         )
         self.stats.tx_udp += 1
         sender.send_ip(hop, Parked(packets, (int_to_str(dst_ip), port), src_port), now)
+        if ttl is not None:
+            self._sent_to_group(dst_ip, port, src_port, payload)
 
     def send_echo_request(self, dst: str, ident: int, seq: int, payload: bytes, now: float) -> None:
         """Send an ICMP echo request (a ping); replies come as ``EchoReplyReceived``.
@@ -298,7 +325,8 @@ class Host:
             raise DatagramTooLarge("ICMP echo payload", len(data), MAX_UDP_PAYLOAD, self.mtu)
         hop = self._link.hop(dst_ip)
         message = IcmpMessage(IcmpType.ECHO_REQUEST, 0, ident, seq, data)
-        packets = self._sender.ip_packets(dst_ip, IpProtocol.ICMP, bytes(message))
+        ttl = 1 if is_multicast(dst_ip) else None  # Linux's ping: IP_MULTICAST_TTL 1
+        packets = self._sender.ip_packets(dst_ip, IpProtocol.ICMP, bytes(message), ttl=ttl)
         self.stats.tx_echo_requests += 1
         self._sender.send_ip(hop, Parked(packets, (int_to_str(dst_ip), 0), 0), now)
 
@@ -347,15 +375,21 @@ class Host:
         """When :meth:`handle_timer` should run next (absolute), or ``None``."""
         deadlines = [
             d
-            for d in (self._arp.next_deadline(), self._reassembler.next_deadline())
+            for d in (
+                self._arp.next_deadline(),
+                self._reassembler.next_deadline(),
+                self._multicast.next_deadline(),
+            )
             if d is not None
         ]
         return min(deadlines, default=None)
 
     def handle_timer(self, now: float) -> None:
-        """Run what is due at ``now``: ARP retries and failures, fragment timeouts."""
+        """Run what is due at ``now``: ARP retries and failures, fragment timeouts, IGMP
+        reports (repeated state changes, answers to queries)."""
         self._sender.handle_timer(now)
         self._reassembler.expire(now)
+        self._multicast.handle_timer(now)
 
     def next_hop(self, dst: IPv4Address) -> IPv4Address:
         """The on-link address a packet to ``dst`` is sent to: ``dst`` itself on our subnet
@@ -376,8 +410,107 @@ class Host:
 
     def check_destination(self, ip: str | IPv4Address) -> int:
         """``ip`` as an int if this host can send to it; ``ValueError`` for what it cannot
-        (not an address, unspecified, multicast, loopback, or its own)."""
+        (not an address, unspecified, loopback, or its own). Groups are accepted."""
         return self._link.check_destination(ip)
+
+    # === Multicast (IPv4 groups, IGMP: see aionetmap.stack.multicast) ===
+
+    def join_group(self, group: str | IPv4Address, port: int, now: float) -> None:
+        """Bound ``port`` joins ``group`` (``IP_ADD_MEMBERSHIP`` on its socket, any source).
+
+        The first join of a group by any port listens on its MAC address (and, while any
+        group is joined, on 224.0.0.1's, where general queries arrive) and sends an
+        IGMP state-change report (repeated by :meth:`handle_timer`). ``ValueError`` for a
+        port not bound or an address that is not a group; ``OSError``: ``EADDRINUSE`` if
+        the port joined it already, ``ENOBUFS`` past the limits in ``HostConfig``.
+        """
+        value = self._group(group, port)
+        if self._multicast.join(value, port, now):
+            if len(self._multicast.groups) == 1:
+                # General queries go to 224.0.0.1: hear them while there is a group.
+                self.listen_multicast_mac(group_mac(ALL_HOSTS))
+            self.listen_multicast_mac(group_mac(value))
+
+    def leave_group(self, group: str | IPv4Address, port: int, now: float) -> None:
+        """``port`` leaves ``group`` (``IP_DROP_MEMBERSHIP``); when no port is left in it
+        the host stops listening on its MAC and reports the leave. ``OSError``
+        (``EADDRNOTAVAIL``) if the port had not joined it, ``ValueError`` as for join."""
+        value = self._group(group, port)
+        if self._multicast.leave(value, port, now):
+            self._unlisten_group(value)
+
+    @property
+    def groups(self) -> frozenset[IPv4Address]:
+        """The groups this host joined (for any port)."""
+        return frozenset(map(IPv4Address, self._multicast.groups))
+
+    def groups_of(self, port: int) -> frozenset[IPv4Address]:
+        """The groups ``port`` joined."""
+        return frozenset(map(IPv4Address, self._multicast.groups_of(port)))
+
+    def multicast_options(self, port: int) -> MulticastOptions:
+        """``port``'s multicast options (a copy): ``ttl``, ``loop``, ``all``."""
+        options = self._multicast.options(port)
+        return MulticastOptions(options.ttl, options.loop, options.all)
+
+    def set_multicast_ttl(self, port: int, ttl: int) -> None:
+        """TTL of ``port``'s datagrams to groups, 0..255 (``IP_MULTICAST_TTL``; 1 by
+        default). Bound ports only; forgotten when the port is unbound."""
+        if not isinstance(ttl, int) or isinstance(ttl, bool) or not 0 <= ttl <= 255:
+            raise ValueError(f"multicast TTL must be in 0..255, not {ttl!r}")
+        self._multicast.set_options(self._bound(port), ttl=ttl)
+
+    def set_multicast_loop(self, port: int, loop: bool) -> None:
+        """Whether ``port``'s datagrams to a group joined here are also delivered to this
+        host's own ports (``IP_MULTICAST_LOOP``; on by default, as on Linux)."""
+        self._multicast.set_options(self._bound(port), loop=bool(loop))
+
+    def set_multicast_all(self, port: int, receive_all: bool) -> None:
+        """Whether wildcard ``port`` receives every group the host joined (``True``, the
+        default, like Linux's ``IP_MULTICAST_ALL``) or only those it joined itself."""
+        self._multicast.set_options(self._bound(port), all=bool(receive_all))
+
+    def _unlisten_group(self, group: int) -> None:
+        """The interface left ``group``: stop listening on its MAC (and on 224.0.0.1's
+        when it was the last group)."""
+        self.unlisten_multicast_mac(group_mac(group))
+        if not self._multicast.groups:
+            self.unlisten_multicast_mac(group_mac(ALL_HOSTS))
+
+    def _bound(self, port: int) -> int:
+        check_port(port, "UDP port")
+        if port not in self._ports:
+            raise ValueError(f"UDP port {port} is not bound")
+        return port
+
+    def _group(self, group: str | IPv4Address, port: int) -> int:
+        try:
+            value = int(IPv4Address(group))
+        except ValueError:
+            raise ValueError(f"not an IPv4 address: {group!r}") from None
+        if not is_multicast(value):
+            raise ValueError(f"{group} is not a multicast group address")
+        self._bound(port)
+        return value
+
+    def _group_ttl(self, port: int, ttl: int | None) -> int:
+        if ttl is None:
+            return self._multicast.options(port).ttl
+        if not isinstance(ttl, int) or isinstance(ttl, bool) or not 0 <= ttl <= 255:
+            raise ValueError(f"multicast TTL must be in 0..255, not {ttl!r}")
+        return ttl
+
+    def _sent_to_group(self, group: int, port: int, src_port: int, payload: BytesLike) -> None:
+        """Loop a datagram we sent to a group back to our own port, as Linux's
+        ``IP_MULTICAST_LOOP`` does (after the same delivery rules as a received one)."""
+        self.stats.tx_multicast += 1
+        multicast = self._multicast
+        if not multicast.options(src_port).loop:
+            return
+        if multicast.accepts(group, port, self._wildcard) is None:
+            src = (int_to_str(self._link.ip), src_port)
+            self._events.append(DatagramReceived(src, port, bytes(payload)))
+            self.stats.tx_multicast_looped += 1
 
 
 def _check_dst(dst: tuple[str, int]) -> tuple[str, int]:

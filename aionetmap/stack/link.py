@@ -91,9 +91,10 @@ class Link:
 
     def hop(self, dst_ip: int) -> int:
         """The on-link address a packet to ``dst_ip`` goes to: itself on our subnet (the
-        subnet's broadcast included) and for 255.255.255.255, else the gateway;
-        ``OSError(ENETUNREACH)`` without one."""
-        if dst_ip & self.mask == self.net or dst_ip == LIMITED_BROADCAST:
+        subnet's broadcast included), for 255.255.255.255 and for a group (224.0.0.0/4,
+        sent to its mapped MAC address), else the gateway; ``OSError(ENETUNREACH)``
+        without one."""
+        if dst_ip & self.mask == self.net or dst_ip == LIMITED_BROADCAST or dst_ip >> 28 == 0xE:
             return dst_ip
         if self.gateway is None:
             raise OSError(
@@ -105,7 +106,7 @@ class Link:
 
     def check_destination(self, ip: str | IPv4Address) -> int:
         """``ip`` as an int if the host can send to it; ``ValueError`` for what it cannot
-        (not an address, unspecified, multicast, loopback, or its own)."""
+        (not an address, unspecified, loopback, or its own). Groups are accepted."""
         value = _parse_destination(ip)
         if value == self.ip:
             raise ValueError(f"cannot send to {ip}: it is this host's own address (no loopback)")
@@ -126,8 +127,8 @@ def _parse_destination(ip: str | IPv4Address) -> int:
         addr = IPv4Address(ip)
     except ValueError:
         raise ValueError(f"not an IPv4 address: {ip!r}") from None
-    if addr.is_unspecified or addr.is_multicast or addr.is_loopback:
-        raise ValueError(f"cannot send to {addr}: unspecified, multicast or loopback address")
+    if addr.is_unspecified or addr.is_loopback:
+        raise ValueError(f"cannot send to {addr}: unspecified or loopback address")
     return int(addr)
 
 

@@ -49,8 +49,10 @@ from aionetmap.stack.icmp import (
     error_kind,
     port_unreachable_message,
 )
+from aionetmap.stack.igmp import ALL_HOSTS, IgmpQuery, is_multicast, parse_igmp
 from aionetmap.stack.ipv4 import IpProtocol, IPv4Header
 from aionetmap.stack.link import Link
+from aionetmap.stack.multicast import Memberships
 from aionetmap.stack.ratelimit import TokenBucket
 from aionetmap.stack.transmit import Parked, Sender
 
@@ -64,7 +66,8 @@ class Receiver:
     and ``ctx`` (to classify a reassembled datagram), counts in ``stats``, appends events
     to ``events``, asks ``arp`` whether it knows a sender, holds fragments in
     ``reassembler``, takes ICMP error tokens from ``icmp_bucket``, and answers (ARP
-    replies, echo replies, ICMP errors) and learns neighbours through ``sender``.
+    replies, echo replies, ICMP errors) and learns neighbours through ``sender``, and asks
+    ``memberships`` about groups (and hands it IGMP messages).
     """
 
     def __init__(
@@ -78,6 +81,7 @@ class Receiver:
         reassembler: Reassembler,
         icmp_bucket: TokenBucket,
         sender: Sender,
+        memberships: Memberships,
     ) -> None:
         self._link = link
         self._config = config
@@ -88,6 +92,7 @@ class Receiver:
         self._reassembler = reassembler
         self._icmp_bucket = icmp_bucket
         self._sender = sender
+        self._memberships = memberships
 
     def dispatch(self, buf: BytesLike, verdict: Verdict, now: float) -> None:
         """Act on ``verdict`` for the frame (or reassembled datagram) in ``buf``."""
@@ -101,6 +106,10 @@ class Receiver:
             self._on_icmp(buf, verdict.l3_offset, now)
         elif verdict.kind is SlowKind.FRAGMENT:
             self._on_fragment(buf, verdict.l3_offset, now)
+        elif verdict.kind is SlowKind.MULTICAST_UDP:
+            self._on_multicast_udp(buf, verdict.l3_offset)
+        elif verdict.kind is SlowKind.IGMP:
+            self._on_igmp(buf, verdict.l3_offset, now)
         else:
             self._on_closed_port(buf, verdict.l3_offset, now)
 
@@ -289,3 +298,47 @@ class Receiver:
             self._stats.tx_port_unreachable += 1
         else:
             self._stats.replies_failed += 1
+
+    # === IPv4 multicast and IGMP ===
+
+    def _on_multicast_udp(self, buf: BytesLike, offset: int) -> None:
+        """A UDP datagram to a group; classify checked every length and the checksum."""
+        hlen = (buf[offset] & 0xF) * 4
+        group = int.from_bytes(buf[offset + 16 : offset + 20], "big")
+        start = offset + hlen
+        dst_port = buf[start + 2] << 8 | buf[start + 3]
+        reason = self._memberships.accepts(group, dst_port, self._ctx.wildcard_ports)
+        if reason is not None:
+            self._stats.drop(reason)  # never answered: no ICMP errors about multicast
+            return
+        length = buf[start + 4] << 8 | buf[start + 5]
+        src_ip = int.from_bytes(buf[offset + 12 : offset + 16], "big")
+        src = (int_to_str(src_ip), buf[start] << 8 | buf[start + 1])
+        payload = bytes(buf[start + 8 : start + length])
+        self._events.append(DatagramReceived(src, dst_port, payload))
+        self._stats.rx_udp_delivered += 1
+        self._stats.rx_multicast += 1
+
+    def _on_igmp(self, buf: BytesLike, offset: int, now: float) -> None:
+        """An IGMP message to a group, to us, or to a broadcast address (classify checked
+        the IPv4 header; a 0.0.0.0 source is allowed here)."""
+        dst = int.from_bytes(buf[offset + 16 : offset + 20], "big")
+        if is_multicast(dst):
+            if dst != ALL_HOSTS and not self._memberships.is_member(dst):
+                self._stats.drop(DropReason.MCAST_NOT_JOINED)
+                return
+        elif dst != self._link.ip:
+            self._stats.drop(DropReason.IGMP_NOT_MULTICAST)
+            return
+        hlen = (buf[offset] & 0xF) * 4
+        total = buf[offset + 2] << 8 | buf[offset + 3]
+        try:
+            message = parse_igmp(memoryview(buf)[offset + hlen : offset + total])
+        except ParseError as exc:
+            self._stats.drop(exc.reason)
+            return
+        self._stats.rx_igmp += 1
+        if isinstance(message, IgmpQuery):
+            self._memberships.on_query(message, now)
+        else:
+            self._memberships.on_report(message, now)

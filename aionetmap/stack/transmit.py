@@ -21,6 +21,7 @@ from aionetmap.stack.config import HostConfig
 from aionetmap.stack.drops import StackStats
 from aionetmap.stack.events import ArpResolved, Event, SendFailed
 from aionetmap.stack.ident import Identification
+from aionetmap.stack.igmp import group_mac
 from aionetmap.stack.ipv4 import IPV4_HEADER_LEN, build_ipv4_fragments, build_ipv4_packet
 from aionetmap.stack.link import Link
 
@@ -118,17 +119,20 @@ class Sender:
         *,
         socket_port: int | None = None,
         dont_fragment: bool = True,
+        ttl: int | None = None,
     ) -> tuple[bytes, ...]:
         """``payload`` as one IPv4 packet, or as fragments when it does not fit the MTU.
 
         ``socket_port``: sent by a connected endpoint on that port. ``dont_fragment``:
         set DF when the packet fits (UDP does, like Linux's default ``IP_PMTUDISC_WANT``;
-        the host's ICMP replies do not, like Linux's ICMP socket).
+        the host's ICMP replies do not, like Linux's ICMP socket). ``ttl``: instead of
+        ``HostConfig.default_ttl`` (datagrams to a group).
         """
         link = self._link
         fits = IPV4_HEADER_LEN + len(payload) <= link.mtu
         ident = self._idents.select(dst_ip, protocol, socket_port, fits and dont_fragment)
-        ttl = self._config.default_ttl
+        if ttl is None:
+            ttl = self._config.default_ttl
         if fits:
             packet = build_ipv4_packet(
                 link.ip, dst_ip, protocol, payload, ttl=ttl, ident=ident,
@@ -145,6 +149,9 @@ class Sender:
         """Frame ``item.packets`` for ``hop`` now, or park them until ARP answers."""
         if hop == self._link.broadcast or hop == LIMITED_BROADCAST:
             self.emit_ip(BROADCAST_MAC, item.packets)
+            return
+        if hop >> 28 == 0xE:  # a group: its mapped MAC (RFC 1112 6.4), no ARP
+            self.emit_ip(group_mac(hop), item.packets)
             return
         mac = self._arp.lookup(hop, now)
         if mac is not None:

@@ -82,6 +82,8 @@ def every_verdict() -> list[bytes]:
         bytes(udp_frame(flags="MF")),
         bytes(udp_frame(dport=99)),
         patched(udp_frame(), 40, b"\x00\x00"),
+        bytes(Ether(dst=OUR_MAC, src=PEER_MAC) / IP(src=PEER_IP, dst="239.1.2.3") / UDP(dport=53)),
+        bytes(Ether(dst=OUR_MAC, src=PEER_MAC) / IP(src=PEER_IP, dst="224.0.0.1", proto=2)),
     ]
 
 
@@ -138,7 +140,7 @@ def test_one_batch_with_every_verdict() -> None:
     assert rows(fc, len(frames)) == expected(batch)
     delivered = [i for i in range(len(frames)) if fc.kinds[i] == KIND_DELIVER]
     assert fc.delivered == len(delivered) == 3
-    assert (fc.dropped, fc.slow) == (20, 4)
+    assert (fc.dropped, fc.slow) == (20, 6)
     payloads = [
         batch.data[fc.payload_offsets[i] : fc.payload_offsets[i] + fc.payload_lengths[i]]
         for i in delivered

@@ -193,9 +193,19 @@ def templates() -> list[bytes]:
         make_frame(payload=bytes(range(256)) * 5 + b"odd"),
         make_frame(partial=True, payload=b"partial checksum"),
         make_frame(partial=True, dport=99),
+        # IPv4 multicast: UDP to a group (to its MAC and to ours), IGMP, 0.0.0.0 sources.
+        make_frame(dst_mac=bytes.fromhex("01005e010203"), dst=GROUP, dport=5000),
+        make_frame(dst=GROUP, frag=0),
+        make_frame(dst_mac=ALL_HOSTS_MAC, dst=0xE0000001, proto=2, options=b"\x94\x04\0\0"),
+        make_frame(dst_mac=ALL_HOSTS_MAC, src=0, dst=0xE0000001, proto=2),
+        make_frame(src=0, dst=0xE00000FB, dport=5353),
+        make_frame(src=0, dst=GROUP),
+        make_frame(proto=2, payload=b"\x11\x64\xee\x9b\0\0\0\0"),
     ]
 
 
+GROUP = 0xEF010203  # 239.1.2.3, MAC 01:00:5e:01:02:03
+ALL_HOSTS_MAC = bytes.fromhex("01005e000001")
 TEMPLATES = templates()
 CTX = ClassifyContext(OUR_MAC, OUR_IP, BCAST, frozenset({53, 54, 0}), 1500)
 CTX_PARTIAL = dataclasses.replace(CTX, accept_partial_checksum=True)
@@ -209,7 +219,16 @@ FLAG_VALUES = [*RxChecksum, 3, 255]
 def test_templates_reach_every_kind() -> None:
     verdicts = [classify(f, CTX) for f in TEMPLATES]
     assert {type(v) for v in verdicts} == {Deliver, Drop, Slow}
+    assert {v.kind for v in verdicts if isinstance(v, Slow)} == set(SlowKind)
     assert_agree(TEMPLATES, CTX)
+    # Listening on the group MACs lets the group frames through check 3 as well.
+    listening = dataclasses.replace(CTX, multicast_macs=frozenset({ALL_HOSTS_MAC, GROUP_MACS[0]}))
+    assert_agree(TEMPLATES, listening)
+    verdicts = [classify(f, listening) for f in TEMPLATES]
+    kinds = [v.kind for v in verdicts if isinstance(v, Slow)]
+    assert kinds.count(SlowKind.IGMP) == 3
+    assert kinds.count(SlowKind.MULTICAST_UDP) == 3
+    assert verdicts[-2] == Drop(DropReason.IP_BAD_SOURCE)  # 0.0.0.0 to 239/8, not IGMP
 
 
 @pytest.mark.parametrize("index", range(len(TEMPLATES)))
@@ -297,10 +316,13 @@ def frames_for(draw: st.DrawFn, ctx: ClassifyContext) -> bytes:
     tci = st.sampled_from([ctx.vlan, ctx.vlan, ctx.vlan | 0xE000, 0]) | u16
     tags = usually(draw, st.lists(tci, max_size=1), st.lists(u16, max_size=3))
     ethertype = usually(draw, st.sampled_from([0x0800] * 6 + [0x0806]), u16)
-    addrs = [ctx.ip, ctx.broadcast, 0xFFFFFFFF, PEER_IP, 0x7F000001, 0xE0000001, 0]
-    src = usually(draw, st.just(PEER_IP), st.sampled_from(addrs) | u32)
-    dst = usually(draw, st.sampled_from([ctx.ip] * 4 + addrs[:3]), st.sampled_from(addrs) | u32)
-    proto = usually(draw, st.sampled_from([17] * 6 + [1]), st.integers(0, 255))
+    groups = [0xE0000001, 0xE00000FB, 0xE0000016, GROUP, 0xEFFFFFFF]
+    addrs = [ctx.ip, ctx.broadcast, 0xFFFFFFFF, PEER_IP, 0x7F000001, *groups, 0, 0x00000001]
+    src = usually(draw, st.sampled_from([PEER_IP] * 6 + [0]), st.sampled_from(addrs) | u32)
+    dst = usually(
+        draw, st.sampled_from([ctx.ip] * 4 + addrs[:3] + groups), st.sampled_from(addrs) | u32
+    )
+    proto = usually(draw, st.sampled_from([17] * 6 + [1, 2]), st.integers(0, 255))
     options = usually(
         draw, st.just(b""), st.binary(max_size=40).map(lambda b: b[: len(b) // 4 * 4])
     )

@@ -57,6 +57,15 @@ EXPECTED = {
     "IP_FRAGMENT_TABLE_FULL": 147,
     "IP_FRAGMENT_MEMORY": 148,
     "IP_FRAGMENT_SOURCE_LIMIT": 149,
+    "MCAST_NOT_JOINED": 200,
+    "MCAST_FILTERED": 201,
+    "IGMP_TRUNCATED": 202,
+    "IGMP_BAD_CHECKSUM": 203,
+    "IGMP_BAD_LENGTH": 204,
+    "IGMP_BAD_GROUP": 205,
+    "IGMP_UNSUPPORTED_TYPE": 206,
+    "IGMP_NOT_MULTICAST": 207,
+    "IGMP_BAD_QUERY": 208,
     "REPLY_UNROUTABLE": 160,
     "REPLY_TOO_LARGE": 161,
     "INTERNAL_ERROR": 255,
@@ -80,6 +89,8 @@ def test_slow_kind_values_are_pinned() -> None:
         "ICMP": 2,
         "FRAGMENT": 3,
         "UDP_UNREACHABLE": 4,
+        "MULTICAST_UDP": 5,
+        "IGMP": 6,
     }
 
 

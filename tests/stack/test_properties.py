@@ -3,8 +3,9 @@ agrees with a second classifier built from the parsers, receive_frame never rais
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
-from ipaddress import IPv4Address
+from ipaddress import IPv4Address, IPv4Network
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -35,6 +36,7 @@ from aionetmap.stack import (
 )
 from aionetmap.stack.addresses import is_unicast_mac
 from aionetmap.stack.checksum import inet_checksum, udp_checksum
+from aionetmap.stack.igmp import build_igmp_packet
 from aionetmap.stack.udp import parse_udp_segment
 from tests.frame_checksums import fix_checksums
 
@@ -157,6 +159,10 @@ def _templates() -> list[bytes]:
         udp[:12] + b"\x81\x00\x20\x00" + udp[12:],
         build_arp_request(PEER_MAC, PEER_IP, OUR_IP),
         build_echo_request(PEER_MAC, OUR_MAC, PEER_IP, OUR_IP, 1, 2, b"ping"),
+        build_udp_frame(PEER_MAC, OUR_MAC, PEER_IP, 0xEF010203, 4000, 53, b"to a group"),
+        build_ethernet_frame(
+            OUR_MAC, PEER_MAC, 0x0800, build_igmp_packet(PEER_IP, 0xE0000001, bytes(12))
+        ),
         build_ethernet_frame(
             OUR_MAC,
             PEER_MAC,
@@ -193,6 +199,30 @@ def mutated_frames(draw: st.DrawFn) -> bytes:
     return bytes(frame)
 
 
+def _ipv4_header(packet: bytes) -> IPv4Header:
+    """The header parser, with the one exception to its martian-source rule: a 0/8 source
+    to a group when the protocol is IGMP or the group is in 224.0.0.0/24 (check 14)."""
+    try:
+        return IPv4Header.from_bytes(packet)
+    except ParseError as exc:
+        dst = IPv4Address(packet[16:20]) if len(packet) >= 20 else None
+        if (
+            exc.reason is not DropReason.IP_BAD_SOURCE
+            or packet[12] != 0
+            or dst is None
+            or not dst.is_multicast
+            or not (packet[9] == 2 or dst in IPv4Network("224.0.0.0/24"))
+        ):
+            raise
+    patched = bytearray(packet)
+    patched[12:16] = IPv4Address(PEER_IP).packed  # parse the rest as the parser would
+    hlen = (patched[0] & 0xF) * 4
+    patched[10:12] = b"\0\0"
+    patched[10:12] = inet_checksum(patched[:hlen]).to_bytes(2, "big")
+    header = IPv4Header.from_bytes(bytes(patched))
+    return dataclasses.replace(header, src=IPv4Address(packet[12:16]))
+
+
 def reference_classify(frame: bytes, ctx: ClassifyContext) -> Verdict:
     """The documented check order, re-implemented on top of the header parsers."""
     if len(frame) < 14:
@@ -214,25 +244,30 @@ def reference_classify(frame: bytes, ctx: ClassifyContext) -> Verdict:
             return Slow(SlowKind.ARP, off)
         if eth.ethertype != 0x0800:
             return Drop(DropReason.ETH_UNSUPPORTED_TYPE)
-        ip = IPv4Header.from_bytes(frame[off:])
+        ip = _ipv4_header(frame[off:])
         src, dst = int(ip.src), int(ip.dst)
         if src in (ctx.ip, ctx.broadcast):
             return Drop(DropReason.IP_BAD_SOURCE)
         ip_broadcast = dst in (ctx.broadcast, 0xFFFFFFFF)
-        if dst != ctx.ip and not ip_broadcast:
+        multicast = ip.dst.is_multicast
+        if dst != ctx.ip and not ip_broadcast and not multicast:
             return Drop(DropReason.IP_NOT_FOR_US)
-        if l2_broadcast and not ip_broadcast:
+        if l2_broadcast and not (ip_broadcast or multicast):
             return Drop(DropReason.IP_L2_BROADCAST)
         if ip.is_fragment:
             return Slow(SlowKind.FRAGMENT, off)
         if ip.protocol == 1:
             return Slow(SlowKind.ICMP, off)
+        if ip.protocol == 2:
+            return Slow(SlowKind.IGMP, off)
         if ip.protocol != 17:
             return Drop(DropReason.IP_UNSUPPORTED_PROTOCOL)
         start = off + ip.header_length
         udp, payload = parse_udp_segment(frame[start : off + ip.total_length], src, dst)
     except ParseError as exc:
         return Drop(exc.reason)
+    if multicast:
+        return Slow(SlowKind.MULTICAST_UDP, off)
     if udp.dst_port in (ctx.wildcard_ports if dst != ctx.ip else ctx.ports):
         return Deliver(start + 8, len(payload), src, udp.src_port, udp.dst_port)
     if ip_broadcast:
