@@ -41,6 +41,7 @@ class _Lib:
     FAST_SLOW_ICMP: int
     FAST_SLOW_FRAGMENT: int
     FAST_SLOW_UDP_UNREACHABLE: int
+    FAST_SLOW_IPV6: int
     # FrameBatch.csum_flags values, and how a delivered datagram's checksum was accepted
     FAST_RXCSUM_UNKNOWN: int
     FAST_RXCSUM_PARTIAL: int

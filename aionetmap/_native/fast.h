@@ -54,6 +54,7 @@ enum {
     FAST_SLOW_ICMP = 2,
     FAST_SLOW_FRAGMENT = 3,
     FAST_SLOW_UDP_UNREACHABLE = 4,
+    FAST_SLOW_IPV6 = 5, /* EtherType 0x86DD: the Python IPv6 side handles it (for now) */
 };
 
 /* What a port knows about a received frame's checksum (FrameBatch.csum_flags, one byte per

@@ -296,7 +296,7 @@ def frames_for(draw: st.DrawFn, ctx: ClassifyContext) -> bytes:
     src_mac = usually(draw, st.just(PEER_MAC), any_mac)
     tci = st.sampled_from([ctx.vlan, ctx.vlan, ctx.vlan | 0xE000, 0]) | u16
     tags = usually(draw, st.lists(tci, max_size=1), st.lists(u16, max_size=3))
-    ethertype = usually(draw, st.sampled_from([0x0800] * 6 + [0x0806]), u16)
+    ethertype = usually(draw, st.sampled_from([0x0800] * 6 + [0x0806, 0x86DD]), u16)
     addrs = [ctx.ip, ctx.broadcast, 0xFFFFFFFF, PEER_IP, 0x7F000001, 0xE0000001, 0]
     src = usually(draw, st.just(PEER_IP), st.sampled_from(addrs) | u32)
     dst = usually(draw, st.sampled_from([ctx.ip] * 4 + addrs[:3]), st.sampled_from(addrs) | u32)

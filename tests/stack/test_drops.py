@@ -80,6 +80,7 @@ def test_slow_kind_values_are_pinned() -> None:
         "ICMP": 2,
         "FRAGMENT": 3,
         "UDP_UNREACHABLE": 4,
+        "IPV6": 5,
     }
 
 
