@@ -31,9 +31,11 @@ calls ``Sender``, and nothing calls back up.
 
 from __future__ import annotations
 
+import errno
 import logging
 from collections import deque
-from ipaddress import IPv4Address, IPv4Interface, IPv4Network
+from collections.abc import Iterable
+from ipaddress import IPv4Address, IPv4Interface, IPv4Network, IPv6Address, IPv6Interface
 
 from aionetmap.stack.addresses import BROADCAST_MAC, BytesLike, int_to_str, parse_mac
 from aionetmap.stack.arp import build_gratuitous_arp
@@ -44,6 +46,8 @@ from aionetmap.stack.drops import DropReason, StackStats
 from aionetmap.stack.errors import DatagramTooLarge
 from aionetmap.stack.events import Event
 from aionetmap.stack.fragments import Reassembler
+from aionetmap.stack.host6 import Host6
+from aionetmap.stack.host6_build import build_host6, mapped_ipv4, parse_destination6
 from aionetmap.stack.icmp import IcmpMessage, IcmpType
 from aionetmap.stack.ident import Identification
 from aionetmap.stack.ipv4 import MAX_IPV4_PAYLOAD, IpProtocol
@@ -81,6 +85,8 @@ class Host:
         mtu: int = 1500,
         config: HostConfig | None = None,
         vlan: int | None = None,
+        ipv6: Iterable[str | IPv6Interface] | None = None,
+        gateway6: str | IPv6Address | None = None,
     ) -> None:
         link = Link.create(mac, interface, gateway, mtu, vlan)
         self._link = link
@@ -130,6 +136,7 @@ class Host:
         )
         self._idents = Identification(cfg.ip_ident_seed)
         self._sender = Sender(link, cfg, self.stats, self._events, self._arp, self._idents)
+        self._host6 = None if ipv6 is None else build_host6(self, ipv6, gateway6)
         self._receiver = Receiver(
             link,
             cfg,
@@ -140,6 +147,7 @@ class Host:
             self._reassembler,
             TokenBucket(cfg.icmp_error_rate, cfg.icmp_error_burst),
             self._sender,
+            None if self._host6 is None else self._host6.receive,
         )
         self._dispatch = self._receiver.dispatch  # bound once: called per received frame
 
@@ -170,11 +178,19 @@ class Host:
     # === Public API ===
 
     def start(self, now: float) -> None:
-        """Announce the address (a gratuitous ARP, unless configured off)."""
+        """Announce the address (a gratuitous ARP, unless configured off); with IPv6,
+        join its groups and start DAD (:meth:`Host6.start`)."""
         if self.config.gratuitous_arp:
             link = self._link
             self._sender.emit(build_gratuitous_arp(link.mac, link.ip, vlan_tci=link.vlan_tci))
             self.stats.tx_arp_requests += 1
+        if self._host6 is not None:
+            self._host6.start(now)
+
+    @property
+    def ipv6(self) -> Host6 | None:
+        """The IPv6 side (addresses, groups, neighbours), ``None`` without IPv6."""
+        return self._host6
 
     def bind_udp(self, port: int, *, wildcard: bool = False) -> None:
         """Deliver datagrams for ``port``; ``ValueError`` if bound already or not 1..65535.
@@ -239,6 +255,8 @@ class Host:
             if isinstance(frame, memoryview) and (frame.format != "B" or frame.ndim != 1):
                 # The classifier indexes single unsigned bytes.
                 frame = frame.cast("B") if frame.c_contiguous else frame.tobytes()
+            if self._host6 is not None:
+                self._host6.set_rx_csum(csum)
             self._dispatch(frame, classify(frame, self._ctx, csum), now)
         except Exception:
             # A bug, not bad input: keep the caller's loop alive, count it, say where.
@@ -248,13 +266,20 @@ class Host:
     def send_datagram(
         self,
         payload: BytesLike,
-        dst: tuple[str, int],
+        dst: tuple[str, int] | tuple[str, int, int, int],
         src_port: int,
         now: float,
         *,
         connected: bool = False,
     ) -> None:
         """Send a UDP datagram from ``src_port`` to ``dst`` = (IPv4 address, port).
+
+        IPv6: ``dst`` may be an (IPv6 address, port) 2-tuple or an AF_INET6 4-tuple; the
+        datagram goes through :meth:`Host6.send_udp` (source by RFC 6724 rules, next hop
+        by NDP, fragments over the MTU; up to 65527 bytes; ``OSError(EADDRNOTAVAIL)``
+        while no address is usable, ``OSError(EAFNOSUPPORT)`` for a host without IPv6).
+        An IPv4-mapped address (``::ffff:192.0.2.1``) is sent over IPv4, as by an
+        AF_INET6 socket with ``IPV6_V6ONLY`` off.
 
         The frame (or, over ``mtu - 28`` bytes of payload, the group of fragments) is
         queued for :meth:`take_frames`, or parked until the next hop answers ARP; a
@@ -270,6 +295,12 @@ class Host:
         ip, port = _check_dst(dst)
         check_port(port, "destination port")
         check_port(src_port, "source port")
+        if ":" in ip:
+            v4 = mapped_ipv4(ip)
+            if v4 is None:
+                self._need6().send_udp(payload, parse_destination6(ip), port, src_port, now)
+                return
+            ip = v4
         dst_ip = self.check_destination(ip)
         size = payload.nbytes if isinstance(payload, memoryview) else len(payload)
         if size > MAX_UDP_PAYLOAD:
@@ -292,6 +323,9 @@ class Host:
         """
         if not (0 <= ident <= 0xFFFF and 0 <= seq <= 0xFFFF):
             raise ValueError(f"echo ident {ident} and seq {seq} must be in 0..65535")
+        if ":" in dst:
+            self._need6().send_echo(parse_destination6(dst), ident, seq, bytes(payload), now)
+            return
         dst_ip = self.check_destination(dst)
         data = bytes(payload)
         if len(data) > MAX_UDP_PAYLOAD:
@@ -345,9 +379,10 @@ class Host:
 
     def get_timer(self) -> float | None:
         """When :meth:`handle_timer` should run next (absolute), or ``None``."""
+        six = None if self._host6 is None else self._host6.next_deadline()
         deadlines = [
             d
-            for d in (self._arp.next_deadline(), self._reassembler.next_deadline())
+            for d in (self._arp.next_deadline(), self._reassembler.next_deadline(), six)
             if d is not None
         ]
         return min(deadlines, default=None)
@@ -356,6 +391,13 @@ class Host:
         """Run what is due at ``now``: ARP retries and failures, fragment timeouts."""
         self._sender.handle_timer(now)
         self._reassembler.expire(now)
+        if self._host6 is not None:
+            self._host6.handle_timer(now)
+
+    def _need6(self) -> Host6:
+        if self._host6 is None:
+            raise OSError(errno.EAFNOSUPPORT, f"{self!r} has no IPv6 (Host(..., ipv6=[...]))")
+        return self._host6
 
     def next_hop(self, dst: IPv4Address) -> IPv4Address:
         """The on-link address a packet to ``dst`` is sent to: ``dst`` itself on our subnet
@@ -380,7 +422,11 @@ class Host:
         return self._link.check_destination(ip)
 
 
-def _check_dst(dst: tuple[str, int]) -> tuple[str, int]:
-    if not isinstance(dst, tuple) or len(dst) != 2:
-        raise ValueError(f"destination must be an (IPv4 address, port) tuple, not {dst!r}")
-    return dst
+def _check_dst(dst: tuple[str, int] | tuple[str, int, int, int]) -> tuple[str, int]:
+    """(address, port) of a 2-tuple, or of an AF_INET6 4-tuple (flowinfo and scope_id
+    are not used: the host has one interface)."""
+    if not isinstance(dst, tuple) or len(dst) not in (2, 4) or not isinstance(dst[0], str):
+        raise ValueError(f"destination must be an (address, port) tuple, not {dst!r}")
+    if len(dst) == 4 and ":" not in dst[0]:
+        raise ValueError(f"a 4-tuple destination must hold an IPv6 address, not {dst!r}")
+    return dst[0], dst[1]
