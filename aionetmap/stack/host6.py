@@ -52,6 +52,15 @@ __all__ = ["MAX_UDP6_PAYLOAD", "Host6"]
 R = DropReason
 _UNSPECIFIED = bytes(16)
 _LOOPBACK = bytes(15) + b"\x01"
+
+
+def _group(text: str) -> bytes:
+    group = IPv6Address(text).packed
+    if not is_multicast6(group) or group[1] & 0xF < 2:
+        raise ValueError(f"{text} is not a link-scope or wider IPv6 multicast group")
+    return group
+
+
 MAX_UDP6_PAYLOAD = 0xFFFF - 8
 """65527: the largest UDP payload over IPv6 without jumbograms (Linux's limit too)."""
 
@@ -123,6 +132,16 @@ class Host6:
         self._events.append(DuplicateAddress(str(own.interface.ip), mac))
 
     # === Groups ===
+
+    def join_group(self, group: str, now: float) -> None:
+        """Join an IPv6 multicast group for datagrams (``IPV6_JOIN_GROUP``): its
+        datagrams reach ports bound with ``wildcard``; counted, undo with
+        :meth:`leave_group`. ``ValueError`` for a non-multicast address."""
+        self.join(_group(group), now)
+
+    def leave_group(self, group: str, now: float) -> None:
+        """Undo one :meth:`join_group` (the last one sends an MLD leave)."""
+        self.leave(_group(group), now)
 
     def join(self, group: bytes, now: float) -> None:
         """Listen to ``group`` (counted): its MAC on the host, and an MLD report."""

@@ -173,7 +173,7 @@ def parse_ra(body: bytes) -> RouterAdvert:
             mtu = int.from_bytes(value[2:6], "big")
     prefixes = []
     for value in options.get(_PREFIX, []):
-        if len(value) < _PREFIX_INFO.size + 4:
+        if len(value) < _PREFIX_INFO.size:
             raise _invalid("prefix information option too short")
         plen, flags, valid, preferred, _res, prefix = _PREFIX_INFO.unpack_from(value)
         if plen > 128:
