@@ -1,4 +1,5 @@
-"""``Host``: one IPv4 address on one Ethernet link, sans I/O (the aioquic/h11 shape).
+"""``Host``: one IPv4 address (and optionally IPv6 ones) on one Ethernet link, sans I/O
+(the aioquic/h11 shape).
 
 Feed it frames with :meth:`Host.receive_frame` and the clock with :meth:`Host.handle_timer`;
 take frames to transmit from :meth:`Host.take_frames` and events from
@@ -23,6 +24,11 @@ and wires together, each in its own module and each given what it uses:
 - :class:`~aionetmap.stack.receive.Receiver`: what each verdict asks for (delivery, ARP,
   ICMP, fragments through the :class:`~aionetmap.stack.fragments.Reassembler`, closed
   ports); it answers and learns through the ``Sender``.
+
+- :class:`~aionetmap.stack.host6.Host6` (with ``ipv6=[...]``): the IPv6 side, built by
+  :func:`~aionetmap.stack.host6_build.build_host6` with its own collaborators (address
+  book, neighbour cache, ``Sender6``, ``Receiver6``, MLD, reassembly); it queues frames
+  through the ``Sender`` and the ``Receiver`` hands it every ``Slow(IPV6)`` frame.
 
 They share the host's ``stats`` (:class:`~aionetmap.stack.drops.StackStats`) and its
 event queue. Calls go one way: ``Host`` calls ``Receiver`` and ``Sender``, ``Receiver``
@@ -74,6 +80,16 @@ class Host:
     id and tags every frame it sends (priority 0); without it the host is untagged and
     drops frames tagged with a VLAN id (``ETH_VLAN_TAGGED``), as Linux does. ``mtu`` is
     the IPv4 MTU either way: a tag adds 4 bytes to the frame.
+
+    ``ipv6`` (a list of addresses with prefixes, e.g. ``["2001:db8::2/64"]``; an empty
+    list for the link-local address alone) makes the host dual-stack: :attr:`ipv6` is
+    then its :class:`~aionetmap.stack.host6.Host6` side, and ``send_datagram`` and
+    ``send_echo_request`` take IPv6 destinations. The link-local address is derived from
+    the MAC (modified EUI-64) unless a ``fe80::/10`` one is in the list. ``gateway6`` is a
+    static default router (link-local or on one of the prefixes); without it one is
+    learned from router advertisements. IPv6 needs ``mtu >= 1280``. Without ``ipv6`` the
+    host is IPv4-only and drops IPv6 frames as ``ETH_UNSUPPORTED_TYPE``. The IPv4 address
+    stays required.
     """
 
     def __init__(
