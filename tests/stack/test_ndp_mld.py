@@ -3,11 +3,13 @@ queries, group delivery: one Host against frames scapy builds and reads."""
 
 from __future__ import annotations
 
+import errno
 from typing import Any
 
 import pytest
 from scapy.layers.inet import UDP
 from scapy.layers.inet6 import (
+    ICMPv6DestUnreach,
     ICMPv6EchoReply,
     ICMPv6EchoRequest,
     ICMPv6MLDMultAddrRec,
@@ -19,12 +21,20 @@ from scapy.layers.inet6 import (
     ICMPv6NDOptDstLLAddr,
     ICMPv6NDOptPrefixInfo,
     ICMPv6NDOptSrcLLAddr,
+    ICMPv6PacketTooBig,
     IPv6,
 )
 from scapy.layers.l2 import Ether
 from scapy.packet import Packet
 
-from aionetmap.stack import Datagram6Received, DropReason, Host, HostConfig, SendFailed
+from aionetmap.stack import (
+    Datagram6Received,
+    DropReason,
+    Host,
+    HostConfig,
+    IcmpErrorReceived,
+    SendFailed,
+)
 from aionetmap.stack.ndp_cache import NeighborState
 
 R = DropReason
@@ -295,3 +305,41 @@ def test_port_unreachable_is_rate_limited() -> None:
     assert len(sent(h)) == 2
     assert h.stats.icmp_rate_limited == 3
     assert h.stats.drops[R.UDP6_NO_LISTENER] == 5
+
+
+def _error_about_our_datagram(error: Packet) -> bytes:
+    ours = IPv6(src=B6, dst=A6) / UDP(sport=5000, dport=7) / (b"q" * 30)
+    return eth(IPv6(src=A6, dst=B6) / error / bytes(ours))
+
+
+def test_packet_too_big_reported_and_never_answered() -> None:
+    h = host()
+    h.receive_frame(ns_from_a(), 2.0)
+    sent(h)
+    h.receive_frame(_error_about_our_datagram(ICMPv6PacketTooBig(mtu=1280)), 3.0)
+    [event] = [e for e in iter(h.next_event, None) if isinstance(e, IcmpErrorReceived)]
+    assert event.kind == "packet_too_big"
+    assert event.error.errno == errno.EMSGSIZE
+    assert event.dst == (A6, 7)
+    assert sent(h) == []  # errors are never answered with errors
+
+
+def test_error_quoting_someone_else_is_dropped() -> None:
+    h = host()
+    theirs = IPv6(src=A6, dst="2001:db8::9") / UDP(sport=1, dport=2)
+    h.receive_frame(eth(IPv6(src=A6, dst=B6) / ICMPv6DestUnreach(code=4) / bytes(theirs)), 3.0)
+    assert h.stats.drops[R.ICMP6_BAD_QUOTE] == 1
+    h.receive_frame(eth(IPv6(src=A6, dst=B6) / ICMPv6DestUnreach(code=4) / b"short"), 3.0)
+    assert h.stats.drops[R.ICMP6_BAD_QUOTE] == 2
+    assert [e for e in iter(h.next_event, None) if isinstance(e, IcmpErrorReceived)] == []
+
+
+def test_port_unreachable_quotes_at_most_1280_bytes() -> None:
+    h = host()
+    h.receive_frame(ns_from_a(), 2.0)
+    sent(h)
+    h.receive_frame(eth(IPv6(src=A6, dst=B6) / UDP(sport=1, dport=99) / bytes(1400)), 3.0)
+    [error] = sent(h)
+    assert len(error[IPv6]) == 1280
+    assert error[ICMPv6DestUnreach].code == 4
+    assert IPv6(bytes(error[IPv6]))[ICMPv6DestUnreach].cksum == error[ICMPv6DestUnreach].cksum
