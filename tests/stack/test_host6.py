@@ -271,3 +271,35 @@ def test_ipv4_mapped_destination_goes_over_ipv4() -> None:
     a.send_datagram(b"v4", ("::ffff:10.0.0.2", 7, 0, 0), 5000, 2.0)
     pump(a, b, 2.0)
     assert DatagramReceived(("10.0.0.1", 5000), 7, b"v4") in events(b)
+
+
+def test_constructor_shapes_and_refusals() -> None:
+    only_ll = Host(A_MAC, "10.0.0.1/24", ipv6=[])
+    assert only_ll.ipv6 is not None
+    assert [str(i) for i in only_ll.ipv6.interfaces()] == [f"{A_LL}/64"]
+    given = Host(A_MAC, "10.0.0.1/24", ipv6=["fe80::1234/64", f"{A6}/64"])
+    assert given.ipv6 is not None
+    assert [str(i) for i in given.ipv6.interfaces()] == ["fe80::1234/64", f"{A6}/64"]
+    with pytest.raises(ValueError, match="at least 1280"):
+        Host(A_MAC, "10.0.0.1/24", mtu=1000, ipv6=[])
+    for bad in ("::1/128", "ff02::1/64", "::/0", "::ffff:10.0.0.1/128"):
+        with pytest.raises(ValueError, match="cannot be a host's IPv6 address"):
+            Host(A_MAC, "10.0.0.1/24", ipv6=[bad])
+    with pytest.raises(ValueError, match="given twice"):
+        Host(A_MAC, "10.0.0.1/24", ipv6=[f"{A6}/64", f"{A6}/64"])
+    with pytest.raises(TypeError, match="list of addresses"):
+        Host(A_MAC, "10.0.0.1/24", ipv6=f"{A6}/64")
+
+
+def test_send_refusals() -> None:
+    a, _ = ready_pair()
+    with pytest.raises(ValueError, match="own address"):
+        a.send_datagram(b"x", (A6, 7), 5000, 2.0)
+    with pytest.raises(ValueError, match="not an IPv6 address"):
+        a.send_datagram(b"x", ("2001:db8::zz", 7), 5000, 2.0)
+    with pytest.raises(ValueError, match="4-tuple"):
+        a.send_datagram(b"x", ("10.0.0.2", 7, 0, 0), 5000, 2.0)
+    with pytest.raises(OSError, match="exceeds the limit") as info:
+        a.send_datagram(bytes(65528), (B6, 7), 5000, 2.0)
+    assert info.value.errno == errno.EMSGSIZE
+    a.send_datagram(bytes(65527), (B6, 7), 5000, 2.0)  # the IPv6 limit is 65535 - 8
