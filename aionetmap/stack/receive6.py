@@ -294,6 +294,8 @@ class Receiver6:
     def _param_problem(
         self, buf: BytesLike, offset: int, problem: ParameterProblem, now: float
     ) -> None:
+        if _carries_icmp_error(buf, offset):
+            return  # RFC 4443 2.4 (e): never an error about an error
         src, dst = bytes(buf[offset + 8 : offset + 24]), bytes(buf[offset + 24 : offset + 40])
         self._error(buf, offset, src, dst, Icmp6Type.PARAMETER_PROBLEM, problem.code,
                     problem.pointer, now)  # fmt: skip
@@ -331,6 +333,19 @@ class Receiver6:
                 self._stats.tx_port_unreachable += 1
         else:
             self._stats.replies_failed += 1
+
+
+def _carries_icmp_error(buf: BytesLike, offset: int) -> bool:
+    """Whether the packet's chain of headers, followed leniently (the packet failed the
+    strict walk), ends in an ICMPv6 error message."""
+    nh, pos, end = buf[offset + 6], offset + 40, len(buf)
+    for _ in range(16):  # bounded: a chain of more headers is not worth following
+        if nh == NextHeader.ICMPV6:
+            return pos < end and buf[pos] < 128
+        if nh not in (0, 43, 44, 60) or pos + 2 > end:
+            return False
+        nh, pos = buf[pos], pos + (8 if nh == 44 else (buf[pos + 1] + 1) * 8)
+    return False
 
 
 _UNSPECIFIED = bytes(16)

@@ -11,6 +11,7 @@ import pytest
 from scapy.layers.inet import UDP
 from scapy.layers.inet6 import (
     HBHOptUnknown,
+    ICMPv6DestUnreach,
     ICMPv6EchoRequest,
     ICMPv6MLQuery,
     ICMPv6MLReport,
@@ -270,3 +271,12 @@ def test_fragments_off_when_reassembly_disabled() -> None:
     h.start(0.0)
     h.receive_frame(_fragments(_udp_seg(), 3, [(0, 24, True)])[0], 1.0)
     assert h.stats.drops[R.IP6_FRAGMENT] == 1
+
+
+def test_no_parameter_problem_about_an_icmpv6_error() -> None:
+    h = host()
+    quote = bytes(IPv6(src=B6, dst=A6) / UDP(sport=5000, dport=7))
+    error = ip6() / _hbh(0x9E) / ICMPv6DestUnreach(code=4) / quote
+    h.receive_frame(eth(error), 1.0)
+    assert h.stats.drops[R.IP6_UNKNOWN_OPTION] == 1
+    assert h.frames_to_send() == []  # an informational message would get one (see above)
