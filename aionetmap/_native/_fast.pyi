@@ -36,6 +36,22 @@ class _Lib:
     FAST_UDP_BAD_LENGTH: int
     FAST_UDP_BAD_CHECKSUM: int
     FAST_UDP_NO_LISTENER: int
+    FAST_IP6_TRUNCATED: int
+    FAST_IP6_BAD_VERSION: int
+    FAST_IP6_BAD_SOURCE: int
+    FAST_IP6_NOT_FOR_US: int
+    FAST_IP6_L2_MULTICAST: int
+    FAST_IP6_BAD_EXTENSION: int
+    FAST_IP6_UNKNOWN_HEADER: int
+    FAST_IP6_UNKNOWN_OPTION: int
+    FAST_IP6_ROUTING_HEADER: int
+    FAST_IP6_NO_NEXT_HEADER: int
+    FAST_UDP6_TRUNCATED: int
+    FAST_UDP6_BAD_LENGTH: int
+    FAST_UDP6_ZERO_CHECKSUM: int
+    FAST_UDP6_BAD_CHECKSUM: int
+    FAST_UDP6_NO_LISTENER: int
+    FAST_IP6_BAD_PAYLOAD_LENGTH: int
     # SlowKind values (stack/classify.py)
     FAST_SLOW_ARP: int
     FAST_SLOW_ICMP: int
@@ -43,6 +59,7 @@ class _Lib:
     FAST_SLOW_UDP_UNREACHABLE: int
     FAST_SLOW_MULTICAST_UDP: int
     FAST_SLOW_IGMP: int
+    FAST_SLOW_IPV6: int
     # FrameBatch.csum_flags values, and how a delivered datagram's checksum was accepted
     FAST_RXCSUM_UNKNOWN: int
     FAST_RXCSUM_PARTIAL: int

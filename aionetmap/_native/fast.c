@@ -11,7 +11,7 @@
 
 #include <string.h>
 
-enum { ETH_IPV4 = 0x0800, ETH_ARP = 0x0806, ETH_VLAN = 0x8100 };
+enum { ETH_IPV4 = 0x0800, ETH_ARP = 0x0806, ETH_VLAN = 0x8100, ETH_IPV6 = 0x86DD };
 enum { PROTO_ICMP = 1, PROTO_IGMP = 2, PROTO_UDP = 17 };
 #define LIMITED_BROADCAST 0xFFFFFFFFu
 
@@ -321,6 +321,8 @@ static uint8_t classify_frame(const struct fast_ctx *ctx, const uint8_t *f, uint
     }
     if (ethertype == ETH_ARP)
         return slow(v, FAST_SLOW_ARP, off);
+    if (ethertype == ETH_IPV6)
+        return slow(v, FAST_SLOW_IPV6, off);
     if (ethertype != ETH_IPV4)
         return drop(v, FAST_ETH_UNSUPPORTED_TYPE);
     return classify_ipv4(ctx, f, size, off, l2_broadcast, v);

@@ -46,6 +46,24 @@ enum {
     FAST_UDP_BAD_LENGTH = 41,
     FAST_UDP_BAD_CHECKSUM = 42,
     FAST_UDP_NO_LISTENER = 43,
+    /* IPv6 (60-79): reserved for the C IPv6 classifier; the Python IPv6 side returns
+     * them for now. */
+    FAST_IP6_TRUNCATED = 60,
+    FAST_IP6_BAD_VERSION = 61,
+    FAST_IP6_BAD_SOURCE = 62,
+    FAST_IP6_NOT_FOR_US = 63,
+    FAST_IP6_L2_MULTICAST = 64,
+    FAST_IP6_BAD_EXTENSION = 65,
+    FAST_IP6_UNKNOWN_HEADER = 66,
+    FAST_IP6_UNKNOWN_OPTION = 67,
+    FAST_IP6_ROUTING_HEADER = 68,
+    FAST_IP6_NO_NEXT_HEADER = 69,
+    FAST_UDP6_TRUNCATED = 70,
+    FAST_UDP6_BAD_LENGTH = 71,
+    FAST_UDP6_ZERO_CHECKSUM = 72,
+    FAST_UDP6_BAD_CHECKSUM = 73,
+    FAST_UDP6_NO_LISTENER = 74,
+    FAST_IP6_BAD_PAYLOAD_LENGTH = 75,
 };
 
 /* SlowKind values (stack/classify.py). */
@@ -56,6 +74,7 @@ enum {
     FAST_SLOW_UDP_UNREACHABLE = 4,
     FAST_SLOW_MULTICAST_UDP = 5, /* valid UDP to a group: the host's memberships decide */
     FAST_SLOW_IGMP = 6,
+    FAST_SLOW_IPV6 = 7, /* EtherType 0x86DD: the Python IPv6 side handles it (for now) */
 };
 
 /* What a port knows about a received frame's checksum (FrameBatch.csum_flags, one byte per

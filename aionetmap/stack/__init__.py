@@ -1,4 +1,5 @@
-"""Sans-I/O user-space stack: Ethernet, ARP, IPv4, ICMP, IGMP and UDP, bytes in and bytes out.
+"""Sans-I/O user-space stack: Ethernet, ARP, IPv4, ICMP, IGMP, IPv6 (NDP, MLD, ICMPv6) and
+UDP, bytes in and bytes out.
 
 Imports neither asyncio nor cffi nor anything of aionetmap outside this package (a test
 checks), so it runs and tests without a loop or native code. Time is always passed in.
@@ -31,14 +32,19 @@ from aionetmap.stack.errors import DatagramTooLarge, IntegrityError, ParseError,
 from aionetmap.stack.ethernet import EthernetHeader, EtherType, build_ethernet_frame
 from aionetmap.stack.events import (
     AddressConflict,
+    AddressReady,
     ArpResolved,
+    Datagram6Received,
     DatagramReceived,
+    DuplicateAddress,
     EchoReplyReceived,
     Event,
     IcmpErrorReceived,
+    NeighborResolved,
     SendFailed,
 )
 from aionetmap.stack.host import Host
+from aionetmap.stack.host6 import MAX_UDP6_PAYLOAD, Host6
 from aionetmap.stack.icmp import (
     IcmpMessage,
     IcmpType,
@@ -51,21 +57,26 @@ from aionetmap.stack.multicast import MulticastOptions
 from aionetmap.stack.udp import UdpHeader, build_udp_frame, build_udp_segment
 
 __all__ = [
+    "MAX_UDP6_PAYLOAD",
     "AddressConflict",
+    "AddressReady",
     "ArpOperation",
     "ArpPacket",
     "ArpResolved",
     "ClassifyContext",
+    "Datagram6Received",
     "DatagramReceived",
     "DatagramTooLarge",
     "Deliver",
     "Drop",
     "DropReason",
+    "DuplicateAddress",
     "EchoReplyReceived",
     "EtherType",
     "EthernetHeader",
     "Event",
     "Host",
+    "Host6",
     "HostConfig",
     "IPv4Header",
     "IcmpErrorReceived",
@@ -74,6 +85,7 @@ __all__ = [
     "IntegrityError",
     "IpProtocol",
     "MulticastOptions",
+    "NeighborResolved",
     "ParseError",
     "RxChecksum",
     "SanityError",

@@ -14,7 +14,9 @@ Order of checks (the first failing check decides the reason; C must keep this or
                   of the TCI) 0 counts as untagged (a priority tag). Then: host without
                   a VLAN and a VLAN id -> ETH_VLAN_TAGGED; host with a VLAN and another
                   id -> ETH_VLAN_MISMATCH, untagged -> ETH_VLAN_UNTAGGED. One tag only.
-               6. EtherType ARP -> Slow(ARP); not IPv4 -> ETH_UNSUPPORTED_TYPE
+               6. EtherType ARP -> Slow(ARP); IPv6 (0x86DD) -> Slow(IPV6) (the Python
+                  IPv6 side, ``stack/host6.py``, checks the rest); not IPv4
+                                                            -> ETH_UNSUPPORTED_TYPE
     IPv4       7. < 20 bytes after the Ethernet header      -> IP_TRUNCATED
                8. version != 4                              -> IP_BAD_VERSION
                9. IHL < 5                                   -> IP_BAD_IHL
@@ -103,7 +105,7 @@ __all__ = [
     "classify_ipv4",
 ]
 
-_ETH_IPV4, _ETH_ARP, _ETH_VLAN = 0x0800, 0x0806, 0x8100
+_ETH_IPV4, _ETH_ARP, _ETH_VLAN, _ETH_IPV6 = 0x0800, 0x0806, 0x8100, 0x86DD
 _PROTO_ICMP, _PROTO_IGMP, _PROTO_UDP = 1, 2, 17
 _LOCAL_GROUPS = 0xE00000  # 224.0.0.0/24 shifted right by 8
 
@@ -120,6 +122,8 @@ class SlowKind(IntEnum):
     """A valid UDP datagram to a group address: the host's memberships decide."""
     IGMP = 6
     """An IGMP message (to a group, or to our unicast address)."""
+    IPV6 = 7
+    """An IPv6 packet (EtherType 0x86DD): parsed and handled by the host's IPv6 side."""
 
 
 class RxChecksum(IntEnum):
@@ -252,6 +256,8 @@ def classify(frame: BytesLike, ctx: ClassifyContext, csum: int = RxChecksum.UNKN
         return _DROP[DropReason.ETH_VLAN_MISMATCH if vid else DropReason.ETH_VLAN_UNTAGGED]
     if ethertype == _ETH_ARP:
         return _SLOW[SlowKind.ARP, offset]
+    if ethertype == _ETH_IPV6:
+        return _SLOW[SlowKind.IPV6, offset]
     if ethertype != _ETH_IPV4:
         return _DROP[DropReason.ETH_UNSUPPORTED_TYPE]
     return classify_ipv4(frame, offset, ctx, l2_broadcast, csum)

@@ -89,7 +89,47 @@ class HostConfig:
     """Distinct groups the host may join, all ports together (the native classifier
     holds 256 group MAC addresses, shared with IPv6); beyond, ENOBUFS."""
 
+    # === IPv6 (used when the host has IPv6: ``Host(..., ipv6=[...])``) ===
+    hop_limit: int = 64
+    """Hop limit of the IPv6 packets the host sends (NDP and MLD use 255 and 1)."""
+    ipv6_scope_id: int = 0
+    """The interface index given as ``scope_id`` in the 4-tuple source of datagrams from
+    link-local addresses (what the kernel's ``sin6_scope_id`` would be)."""
+    ndp_reachable_time: float = 30.0
+    """How long a confirmed neighbour stays REACHABLE (RFC 4861 ``REACHABLE_TIME``)."""
+    ndp_retrans_timer: float = 1.0
+    """Time between neighbour solicitations (``RETRANS_TIMER``), and between DAD ones."""
+    ndp_delay_first_probe: float = 5.0
+    """Time a used STALE neighbour waits for a confirmation before probing."""
+    ndp_max_solicit: int = 3
+    """Solicitations (multicast to resolve, unicast to probe) before a neighbour fails."""
+    ndp_queue_limit: int = 256
+    """Packets that may wait per unresolved IPv6 neighbour (``SendFailed`` beyond)."""
+    ndp_max_entries: int = 1024
+    """IPv6 neighbours kept."""
+    dad_transmits: int = 1
+    """DAD solicitations per address (``DupAddrDetectTransmits``, RFC 4862); 0 turns DAD
+    off and addresses are usable at once."""
+    unsolicited_na: bool = True
+    """Announce each address with an unsolicited neighbour advertisement (override
+    flag) once it is usable."""
+    accept_ra: bool = True
+    """Learn a default router and on-link prefixes from router advertisements."""
+    mld_robustness: int = 2
+    """MLD state-change reports are sent this many times (RFC 3810 robustness)."""
+    mld_unsolicited_interval: float = 1.0
+    """Seconds between those repetitions (RFC 3810 ``Unsolicited Report Interval``)."""
+    reassembly6_timeout: float = 60.0
+    """Time allowed to reassemble an IPv6 packet (RFC 8200 4.5); the other reassembly
+    bounds are shared with IPv4's settings (each family has its own table)."""
+
     def __post_init__(self) -> None:
+        if not 1 <= self.hop_limit <= 255:
+            raise ValueError(f"hop_limit must be in 1..255, not {self.hop_limit}")
+        if self.dad_transmits < 0 or self.ndp_max_solicit < 1 or self.mld_robustness < 1:
+            raise ValueError("dad_transmits >= 0, ndp_max_solicit and mld_robustness >= 1")
+        if min(self.ndp_retrans_timer, self.ndp_reachable_time, self.reassembly6_timeout) <= 0:
+            raise ValueError("NDP timers and reassembly6_timeout must be positive")
         if not 1 <= self.default_ttl <= 255:
             raise ValueError(f"default_ttl must be in 1..255, not {self.default_ttl}")
         if not 0 <= self.ip_ident_seed <= 0xFFFF:

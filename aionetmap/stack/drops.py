@@ -3,8 +3,10 @@
 The numeric values of :class:`DropReason` are a contract: the C fast path mirrors them and a
 test pins every one. Never renumber or reuse a value; add new reasons with new numbers.
 
-Reasons 1-99 (Ethernet, IPv4, UDP) are the ones :func:`aionetmap.stack.classify.classify`
-returns, so the C classifier can return them too. The others come from the Python-only
+Reasons 1-99 (Ethernet, IPv4, UDP; 60-79 IPv6 and UDP over IPv6) are the ones a
+classifier returns, so the C classifier can return them too (60-79 come from the Python
+IPv6 side, :mod:`aionetmap.stack.receive6`, until the C fast path classifies IPv6; C
+already defines them). The others come from the Python-only
 paths (ARP, ICMP, fragments, replies the host generates).
 """
 
@@ -77,6 +79,43 @@ class DropReason(IntEnum):
     Broadcast to a port bound only on the unicast address counts here too: as on Linux,
     only wildcard-bound endpoints receive broadcast. So does multicast to a joined group for
     a port not bound to the wildcard address (never answered: no errors for multicast)."""
+
+    # IPv6 and UDP over IPv6 (the host's IPv6 side checks them now; the C fast path
+    # will return them when it classifies IPv6, hence below 100)
+    IP6_TRUNCATED = 60
+    """Fewer than 40 bytes, or fewer than the payload length says."""
+    IP6_BAD_VERSION = 61
+    """Version field is not 6."""
+    IP6_BAD_SOURCE = 62
+    """Source is multicast, loopback (::1), or one of this host's own addresses."""
+    IP6_NOT_FOR_US = 63
+    """Destination is none of our addresses nor a group the host listens to."""
+    IP6_L2_MULTICAST = 64
+    """Unicast IPv6 destination in a link-layer group frame."""
+    IP6_BAD_EXTENSION = 65
+    """An extension header or option that runs past its header or the packet."""
+    IP6_UNKNOWN_HEADER = 66
+    """An unrecognised next header, or hop-by-hop options not first (RFC 8200 4: a
+    parameter problem, code 1, is sent)."""
+    IP6_UNKNOWN_OPTION = 67
+    """An unrecognised option whose type's top bits say discard (RFC 8200 4.2)."""
+    IP6_ROUTING_HEADER = 68
+    """A routing header with segments left (a host does not route; parameter problem 0)."""
+    IP6_NO_NEXT_HEADER = 69
+    """Next header 59: nothing follows."""
+    IP6_BAD_PAYLOAD_LENGTH = 75
+    """Payload length 0 (a jumbogram, RFC 2675, which the stack does not take)."""
+    UDP6_TRUNCATED = 70
+    """IPv6 payload shorter than 8 bytes or than the UDP length field."""
+    UDP6_BAD_LENGTH = 71
+    """UDP length field below 8."""
+    UDP6_ZERO_CHECKSUM = 72
+    """UDP checksum 0 over IPv6 (RFC 8200 8.1: the checksum is mandatory)."""
+    UDP6_BAD_CHECKSUM = 73
+    """UDP checksum that does not verify (IPv6 pseudo-header)."""
+    UDP6_NO_LISTENER = 74
+    """No bound port (answered with ICMPv6 port unreachable unless multicast or
+    rate-limited)."""
 
     # ARP (Python only)
     ARP_TRUNCATED = 100
@@ -173,6 +212,64 @@ class DropReason(IntEnum):
     REPLY_TOO_LARGE = 161
     """Unused since echo replies are fragmented like any datagram (the value stays
     reserved: a reassembled request's reply always fits the IPv4 limit)."""
+    # IPv6 side (Python only)
+    ICMP6_TRUNCATED = 170
+    """ICMPv6 message shorter than 4 bytes (8 for the types that need it)."""
+    ICMP6_BAD_CHECKSUM = 171
+    """ICMPv6 checksum (with the IPv6 pseudo-header) does not verify."""
+    ICMP6_UNSUPPORTED_TYPE = 172
+    """An ICMPv6 type the stack does not handle (informational ones are dropped)."""
+    ICMP6_BAD_QUOTE = 173
+    """An ICMPv6 error whose quoted packet is not UDP from one of our addresses."""
+    ICMP6_ECHO_IGNORED = 174
+    """An echo request while ``HostConfig.answer_echo`` is off, or to a group address
+    from an unspecified source."""
+    NDP_INVALID = 175
+    """An NDP message that fails RFC 4861's validity checks (hop limit not 255, code not
+    0, too short, bad options, a multicast target, a source/option combination the RFC
+    forbids)."""
+    NDP_NOT_FOR_US = 176
+    """A neighbour solicitation for an address that is not ours."""
+    NDP_UNSOLICITED = 177
+    """A neighbour advertisement for an address not in the neighbour cache."""
+    NDP_DUPLICATE = 178
+    """An NA or NS that shows another node holds one of our (tentative) addresses (a
+    ``DuplicateAddress`` event)."""
+    NDP_TENTATIVE = 179
+    """A solicitation for one of our addresses still in DAD from a node doing normal
+    resolution: not answered (RFC 4862 5.4.3)."""
+    NDP_LOOPED_BACK = 180
+    """One of our own NDP messages came back."""
+    RA_IGNORED = 181
+    """A router advertisement while ``HostConfig.accept_ra`` is off, or a router
+    solicitation (hosts ignore them)."""
+    MLD_INVALID = 182
+    """An MLD message that fails RFC 3810's checks (hop limit not 1, not link-local
+    source, too short)."""
+    MLD_IGNORED = 183
+    """Another node's MLD report, or a query about a group we are not in."""
+    IP6_FRAGMENT = 185
+    """An IPv6 fragment, while reassembly is disabled."""
+    IP6_FRAGMENT_TIMEOUT = 186
+    """A held IPv6 fragment whose datagram did not complete in 60 s (per fragment)."""
+    IP6_FRAGMENT_OVERLAP = 187
+    """Overlapping IPv6 fragments: the whole datagram is dropped (RFC 5722)."""
+    IP6_FRAGMENT_DUPLICATE = 188
+    """Exact duplicate of an IPv6 fragment already held."""
+    IP6_FRAGMENT_TOO_BIG = 189
+    """The reassembled payload would exceed 65535 bytes (parameter problem in Linux)."""
+    IP6_FRAGMENT_LIMIT = 190
+    """More than ``reassembly_max_fragments`` fragments for one datagram."""
+    IP6_FRAGMENT_BAD = 191
+    """A non-final IPv6 fragment whose length is zero or not a multiple of 8."""
+    IP6_FRAGMENT_TABLE_FULL = 192
+    """An IPv6 fragment that would start a datagram while the table is full."""
+    IP6_FRAGMENT_MEMORY = 193
+    """IPv6 fragments over ``reassembly_max_bytes`` (the oldest datagrams evicted)."""
+    IP6_FRAGMENT_SOURCE_LIMIT = 194
+    """An IPv6 fragment that would start one more datagram from a busy source."""
+    REPLY6_UNROUTABLE = 195
+    """An IPv6 reply (echo reply, ICMPv6 error) with no route or usable source."""
     INTERNAL_ERROR = 255
     """A bug in the stack: an exception was caught at the receive boundary."""
 
@@ -252,6 +349,20 @@ class StackStats:
     """IGMP membership reports sent (v1, v2 and v3, retransmissions included)."""
     tx_igmp_leaves: int = 0
     """IGMPv2 leave messages sent (a v3 leave is a report, counted above)."""
+    rx_icmp6: int = 0
+    """ICMPv6 messages that passed parsing and checksum (NDP and MLD included)."""
+    tx_neighbor_solicits: int = 0
+    """Neighbour solicitations sent (resolution, probes and DAD)."""
+    tx_neighbor_adverts: int = 0
+    """Neighbour advertisements sent (answers and unsolicited ones)."""
+    tx_mld_reports: int = 0
+    """MLDv2 reports sent."""
+    tx_icmp6_errors: int = 0
+    """ICMPv6 errors sent (port unreachable, parameter problem)."""
+    ndp_failures: int = 0
+    """Neighbours that did not answer solicitations in time."""
+    dad_conflicts: int = 0
+    """Our addresses found duplicate by DAD (each a ``DuplicateAddress`` event)."""
     drops: dict[DropReason, int] = field(default_factory=_zero_drops)
     """Dropped received frames by reason."""
 

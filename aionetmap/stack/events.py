@@ -7,11 +7,15 @@ from typing import TypeAlias
 
 __all__ = [
     "AddressConflict",
+    "AddressReady",
     "ArpResolved",
+    "Datagram6Received",
     "DatagramReceived",
+    "DuplicateAddress",
     "EchoReplyReceived",
     "Event",
     "IcmpErrorReceived",
+    "NeighborResolved",
     "SendFailed",
 ]
 
@@ -103,6 +107,52 @@ class AddressConflict:
     """True for an RFC 5227 probe, False for a claim (a packet sent from our address)."""
 
 
+@dataclass(frozen=True, slots=True)
+class Datagram6Received:
+    """A UDP datagram arrived over IPv6 for a bound port (the port space is shared with
+    IPv4, as for a dual-stack socket)."""
+
+    src: tuple[str, int, int, int]
+    """The 4-tuple asyncio gives for an AF_INET6 socket: (address, port, flowinfo 0,
+    scope_id: ``HostConfig.ipv6_scope_id`` for a link-local source, else 0)."""
+    dst_port: int
+    """The bound port it was sent to."""
+    payload: bytes
+    """The UDP payload (a copy)."""
+    dst: str
+    """The address it was sent to: ours, or a group the host joined."""
+
+
+@dataclass(frozen=True, slots=True)
+class DuplicateAddress:
+    """DAD (RFC 4862 5.4) found one of our IPv6 addresses in use by another node: the
+    address is not used (``Host.ipv6_state`` says ``"duplicate"``; binding or sending
+    from it raises ``OSError(EADDRNOTAVAIL)``)."""
+
+    ip: str
+    """The address (text)."""
+    mac: bytes | None
+    """The other node's MAC address, when its message carried one."""
+
+
+@dataclass(frozen=True, slots=True)
+class AddressReady:
+    """An IPv6 address passed DAD and is now usable (preferred)."""
+
+    ip: str
+    """The address (text)."""
+
+
+@dataclass(frozen=True, slots=True)
+class NeighborResolved:
+    """An IPv6 neighbour this host was resolving answered (the ARP twin is ArpResolved)."""
+
+    ip: str
+    """The neighbour's IPv6 address (text)."""
+    mac: bytes
+    """Its MAC address (6 bytes)."""
+
+
 Event: TypeAlias = (
     DatagramReceived
     | SendFailed
@@ -110,5 +160,9 @@ Event: TypeAlias = (
     | IcmpErrorReceived
     | ArpResolved
     | AddressConflict
+    | Datagram6Received
+    | DuplicateAddress
+    | AddressReady
+    | NeighborResolved
 )
 """Any event ``Host.next_event()`` returns."""

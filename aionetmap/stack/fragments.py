@@ -41,13 +41,14 @@ from aionetmap.stack.ipv4 import MAX_DATAGRAM, IPv4Header
 
 __all__ = ["Reassembler"]
 
-_Key = tuple[int, int, int, int]
+_Key = tuple[int, ...]
 
 
 @dataclass(slots=True)
 class _Datagram:
     deadline: float
-    header: IPv4Header | None = None
+    header: object = None
+    header_length: int = 0
     end: int | None = None
     held: int = 0
     pieces: list[tuple[int, int, bytes]] = field(default_factory=list)
@@ -97,12 +98,28 @@ class Reassembler:
         """
         key = (int(header.src), int(header.dst), header.protocol, header.ident)
         start = header.fragment_offset * 8
-        stop = start + len(payload)
         more = header.more_fragments
+        return self.add_piece(key, start, payload, more, header, header.header_length, now)
+
+    def add_piece(
+        self,
+        key: _Key,
+        start: int,
+        payload: bytes,
+        more: bool,
+        first: object,
+        header_length: int,
+        now: float,
+    ) -> bytes | None:
+        """Take one fragment of any IP version: ``key`` names its datagram (its first
+        item is the source address, which ``max_per_source`` counts), ``start`` is its
+        byte offset, ``first`` what :meth:`_rebuild` needs of the offset-0 fragment and
+        ``header_length`` the header bytes counted against the 65535-byte limit."""
+        stop = start + len(payload)
         if more and (not payload or len(payload) % 8):
             self._on_drop(DropReason.IP_FRAGMENT_BAD, 1)
             return None
-        if header.header_length + stop > MAX_DATAGRAM:
+        if header_length + stop > MAX_DATAGRAM:
             self._discard(key, DropReason.IP_FRAGMENT_TOO_BIG, extra=1)
             return None
         datagram = self._datagrams.get(key)
@@ -132,7 +149,8 @@ class Reassembler:
         if not more:
             datagram.end = stop
         if start == 0:
-            datagram.header = header
+            datagram.header = first
+            datagram.header_length = header_length
         if datagram.end is None or datagram.held != datagram.end:
             return None
         return self._complete(key, datagram)
@@ -172,10 +190,16 @@ class Reassembler:
         self._remove(key)
         first = datagram.header
         end = datagram.end or 0
-        if first is None or first.header_length + end > MAX_DATAGRAM:
+        if first is None or datagram.header_length + end > MAX_DATAGRAM:
             self._on_drop(DropReason.IP_FRAGMENT_TOO_BIG, len(datagram.pieces))
             return None
         datagram.pieces.sort()
+        return self._rebuild(first, end, b"".join(piece for _, _, piece in datagram.pieces))
+
+    def _rebuild(self, first: object, end: int, body: bytes) -> bytes:
+        """The complete datagram from its first fragment's header (what ``add_piece`` was
+        given as ``first``) and the reassembled payload of ``end`` bytes."""
+        assert isinstance(first, IPv4Header)
         header = replace(
             first,
             total_length=first.header_length + end,
@@ -183,7 +207,7 @@ class Reassembler:
             fragment_offset=0,
             checksum=None,
         )
-        return bytes(header) + b"".join(piece for _, _, piece in datagram.pieces)
+        return bytes(header) + body
 
     def _remove(self, key: _Key) -> _Datagram:
         datagram = self._datagrams.pop(key)

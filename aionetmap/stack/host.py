@@ -1,4 +1,5 @@
-"""``Host``: one IPv4 address on one Ethernet link, sans I/O (the aioquic/h11 shape).
+"""``Host``: one IPv4 address (and optionally IPv6 ones) on one Ethernet link, sans I/O
+(the aioquic/h11 shape).
 
 Feed it frames with :meth:`Host.receive_frame` and the clock with :meth:`Host.handle_timer`;
 take frames to transmit from :meth:`Host.take_frames` and events from
@@ -28,6 +29,11 @@ and wires together, each in its own module and each given what it uses:
   datagram to a group (asked by the ``Receiver``). The host's part is the "Multicast"
   section of its API.
 
+- :class:`~aionetmap.stack.host6.Host6` (with ``ipv6=[...]``): the IPv6 side, built by
+  :func:`~aionetmap.stack.host6_build.build_host6` with its own collaborators (address
+  book, neighbour cache, ``Sender6``, ``Receiver6``, MLD, reassembly); it queues frames
+  through the ``Sender`` and the ``Receiver`` hands it every ``Slow(IPV6)`` frame.
+
 They share the host's ``stats`` (:class:`~aionetmap.stack.drops.StackStats`) and its
 event queue. Calls go one way: ``Host`` calls ``Receiver``, ``Memberships`` and ``Sender``,
 ``Receiver`` calls ``Memberships`` and ``Sender``, ``Memberships`` calls ``Sender``, and
@@ -36,9 +42,11 @@ nothing calls back up.
 
 from __future__ import annotations
 
+import errno
 import logging
 from collections import deque
-from ipaddress import IPv4Address, IPv4Interface, IPv4Network
+from collections.abc import Iterable
+from ipaddress import IPv4Address, IPv4Interface, IPv4Network, IPv6Address, IPv6Interface
 
 from aionetmap.stack.addresses import BROADCAST_MAC, BytesLike, int_to_str, parse_mac
 from aionetmap.stack.arp import build_gratuitous_arp
@@ -49,6 +57,13 @@ from aionetmap.stack.drops import DropReason, StackStats
 from aionetmap.stack.errors import DatagramTooLarge
 from aionetmap.stack.events import DatagramReceived, Event
 from aionetmap.stack.fragments import Reassembler
+from aionetmap.stack.host6 import Host6
+from aionetmap.stack.host6_build import (
+    SharedParts,
+    build_host6,
+    mapped_ipv4,
+    parse_destination6,
+)
 from aionetmap.stack.icmp import IcmpMessage, IcmpType
 from aionetmap.stack.ident import Identification
 from aionetmap.stack.igmp import ALL_HOSTS, group_mac, is_multicast
@@ -78,6 +93,16 @@ class Host:
     id and tags every frame it sends (priority 0); without it the host is untagged and
     drops frames tagged with a VLAN id (``ETH_VLAN_TAGGED``), as Linux does. ``mtu`` is
     the IPv4 MTU either way: a tag adds 4 bytes to the frame.
+
+    ``ipv6`` (a list of addresses with prefixes, e.g. ``["2001:db8::2/64"]``; an empty
+    list for the link-local address alone) makes the host dual-stack: :attr:`ipv6` is
+    then its :class:`~aionetmap.stack.host6.Host6` side, and ``send_datagram`` and
+    ``send_echo_request`` take IPv6 destinations. The link-local address is derived from
+    the MAC (modified EUI-64) unless a ``fe80::/10`` one is in the list. ``gateway6`` is a
+    static default router (link-local or on one of the prefixes); without it one is
+    learned from router advertisements. IPv6 needs ``mtu >= 1280``. Without ``ipv6`` the
+    host is IPv4-only and drops IPv6 frames as ``ETH_UNSUPPORTED_TYPE``. The IPv4 address
+    stays required.
     """
 
     def __init__(
@@ -89,6 +114,8 @@ class Host:
         mtu: int = 1500,
         config: HostConfig | None = None,
         vlan: int | None = None,
+        ipv6: Iterable[str | IPv6Interface] | None = None,
+        gateway6: str | IPv6Address | None = None,
     ) -> None:
         link = Link.create(mac, interface, gateway, mtu, vlan)
         self._link = link
@@ -142,6 +169,21 @@ class Host:
         self._multicast = Memberships(
             link, cfg, self.stats, self._sender, int.from_bytes(link.mac) if seed is None else seed
         )
+        self._host6: Host6 | None = None
+        if ipv6 is not None:
+            shared = SharedParts(
+                link.mac,
+                link.mtu,
+                link.eth_suffix,
+                cfg,
+                self.stats,
+                self._events,
+                self._sender,
+                self._ctx,
+                self.listen_multicast_mac,
+                self.unlisten_multicast_mac,
+            )
+            self._host6 = build_host6(shared, ipv6, gateway6)
         self._receiver = Receiver(
             link,
             cfg,
@@ -153,6 +195,7 @@ class Host:
             TokenBucket(cfg.icmp_error_rate, cfg.icmp_error_burst),
             self._sender,
             self._multicast,
+            None if self._host6 is None else self._host6.receive,
         )
         self._dispatch = self._receiver.dispatch  # bound once: called per received frame
 
@@ -183,11 +226,19 @@ class Host:
     # === Public API ===
 
     def start(self, now: float) -> None:
-        """Announce the address (a gratuitous ARP, unless configured off)."""
+        """Announce the address (a gratuitous ARP, unless configured off); with IPv6,
+        join its groups and start DAD (:meth:`Host6.start`)."""
         if self.config.gratuitous_arp:
             link = self._link
             self._sender.emit(build_gratuitous_arp(link.mac, link.ip, vlan_tci=link.vlan_tci))
             self.stats.tx_arp_requests += 1
+        if self._host6 is not None:
+            self._host6.start(now)
+
+    @property
+    def ipv6(self) -> Host6 | None:
+        """The IPv6 side (addresses, groups, neighbours), ``None`` without IPv6."""
+        return self._host6
 
     def bind_udp(self, port: int, *, wildcard: bool = False) -> None:
         """Deliver datagrams for ``port``; ``ValueError`` if bound already or not 1..65535.
@@ -257,6 +308,8 @@ class Host:
             if isinstance(frame, memoryview) and (frame.format != "B" or frame.ndim != 1):
                 # The classifier indexes single unsigned bytes.
                 frame = frame.cast("B") if frame.c_contiguous else frame.tobytes()
+            if self._host6 is not None:
+                self._host6.set_rx_csum(csum)
             self._dispatch(frame, classify(frame, self._ctx, csum), now)
         except Exception:
             # A bug, not bad input: keep the caller's loop alive, count it, say where.
@@ -266,7 +319,7 @@ class Host:
     def send_datagram(
         self,
         payload: BytesLike,
-        dst: tuple[str, int],
+        dst: tuple[str, int] | tuple[str, int, int, int],
         src_port: int,
         now: float,
         *,
@@ -274,6 +327,13 @@ class Host:
         multicast_ttl: int | None = None,
     ) -> None:
         """Send a UDP datagram from ``src_port`` to ``dst`` = (IPv4 address, port).
+
+        IPv6: ``dst`` may be an (IPv6 address, port) 2-tuple or an AF_INET6 4-tuple; the
+        datagram goes through :meth:`Host6.send_udp` (source by RFC 6724 rules, next hop
+        by NDP, fragments over the MTU; up to 65527 bytes; ``OSError(EADDRNOTAVAIL)``
+        while no address is usable, ``OSError(EAFNOSUPPORT)`` for a host without IPv6).
+        An IPv4-mapped address (``::ffff:192.0.2.1``) is sent over IPv4, as by an
+        AF_INET6 socket with ``IPV6_V6ONLY`` off.
 
         The frame (or, over ``mtu - 28`` bytes of payload, the group of fragments) is
         queued for :meth:`take_frames`, or parked until the next hop answers ARP; a
@@ -292,6 +352,12 @@ class Host:
         ip, port = _check_dst(dst)
         check_port(port, "destination port")
         check_port(src_port, "source port")
+        if ":" in ip:
+            v4 = mapped_ipv4(ip)
+            if v4 is None:
+                self._need6().send_udp(payload, parse_destination6(ip), port, src_port, now)
+                return
+            ip = v4
         dst_ip = self.check_destination(ip)
         size = payload.nbytes if isinstance(payload, memoryview) else len(payload)
         if size > MAX_UDP_PAYLOAD:
@@ -319,6 +385,9 @@ class Host:
         """
         if not (0 <= ident <= 0xFFFF and 0 <= seq <= 0xFFFF):
             raise ValueError(f"echo ident {ident} and seq {seq} must be in 0..65535")
+        if ":" in dst:
+            self._need6().send_echo(parse_destination6(dst), ident, seq, bytes(payload), now)
+            return
         dst_ip = self.check_destination(dst)
         data = bytes(payload)
         if len(data) > MAX_UDP_PAYLOAD:
@@ -373,12 +442,14 @@ class Host:
 
     def get_timer(self) -> float | None:
         """When :meth:`handle_timer` should run next (absolute), or ``None``."""
+        six = None if self._host6 is None else self._host6.next_deadline()
         deadlines = [
             d
             for d in (
                 self._arp.next_deadline(),
                 self._reassembler.next_deadline(),
                 self._multicast.next_deadline(),
+                six,
             )
             if d is not None
         ]
@@ -390,6 +461,13 @@ class Host:
         self._sender.handle_timer(now)
         self._reassembler.expire(now)
         self._multicast.handle_timer(now)
+        if self._host6 is not None:
+            self._host6.handle_timer(now)
+
+    def _need6(self) -> Host6:
+        if self._host6 is None:
+            raise OSError(errno.EAFNOSUPPORT, f"{self!r} has no IPv6 (Host(..., ipv6=[...]))")
+        return self._host6
 
     def next_hop(self, dst: IPv4Address) -> IPv4Address:
         """The on-link address a packet to ``dst`` is sent to: ``dst`` itself on our subnet
@@ -513,7 +591,11 @@ class Host:
             self.stats.tx_multicast_looped += 1
 
 
-def _check_dst(dst: tuple[str, int]) -> tuple[str, int]:
-    if not isinstance(dst, tuple) or len(dst) != 2:
-        raise ValueError(f"destination must be an (IPv4 address, port) tuple, not {dst!r}")
-    return dst
+def _check_dst(dst: tuple[str, int] | tuple[str, int, int, int]) -> tuple[str, int]:
+    """(address, port) of a 2-tuple, or of an AF_INET6 4-tuple (flowinfo and scope_id
+    are not used: the host has one interface)."""
+    if not isinstance(dst, tuple) or len(dst) not in (2, 4) or not isinstance(dst[0], str):
+        raise ValueError(f"destination must be an (address, port) tuple, not {dst!r}")
+    if len(dst) == 4 and ":" not in dst[0]:
+        raise ValueError(f"a 4-tuple destination must hold an IPv6 address, not {dst!r}")
+    return dst[0], dst[1]

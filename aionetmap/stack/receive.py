@@ -16,6 +16,7 @@ answered (the answer is what tells the prober the address is in use).
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from ipaddress import IPv4Address
 
 from aionetmap.stack.addresses import BytesLike, int_to_str
@@ -82,6 +83,7 @@ class Receiver:
         icmp_bucket: TokenBucket,
         sender: Sender,
         memberships: Memberships,
+        ipv6: Callable[[BytesLike, int, float], None] | None = None,
     ) -> None:
         self._link = link
         self._config = config
@@ -93,6 +95,8 @@ class Receiver:
         self._icmp_bucket = icmp_bucket
         self._sender = sender
         self._memberships = memberships
+        self._ipv6 = ipv6
+        """The host's IPv6 side (``Host6.receive``), ``None`` when IPv6 is off."""
 
     def dispatch(self, buf: BytesLike, verdict: Verdict, now: float) -> None:
         """Act on ``verdict`` for the frame (or reassembled datagram) in ``buf``."""
@@ -110,6 +114,8 @@ class Receiver:
             self._on_multicast_udp(buf, verdict.l3_offset)
         elif verdict.kind is SlowKind.IGMP:
             self._on_igmp(buf, verdict.l3_offset, now)
+        elif verdict.kind is SlowKind.IPV6:
+            self._on_ipv6(buf, verdict.l3_offset, now)
         else:
             self._on_closed_port(buf, verdict.l3_offset, now)
 
@@ -284,6 +290,13 @@ class Receiver:
             self._stats.drop(DropReason.IP_FRAGMENT_BAD)  # cannot happen: MF and offset cleared
         else:
             self.dispatch(datagram, verdict, now)
+
+    def _on_ipv6(self, buf: BytesLike, offset: int, now: float) -> None:
+        if self._ipv6 is None:
+            # A host without IPv6 is like a Linux interface with IPv6 disabled.
+            self._stats.drop(DropReason.ETH_UNSUPPORTED_TYPE)
+        else:
+            self._ipv6(buf, offset, now)
 
     def _on_closed_port(self, buf: BytesLike, offset: int, now: float) -> None:
         self._stats.drop(DropReason.UDP_NO_LISTENER)

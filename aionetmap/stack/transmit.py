@@ -91,6 +91,13 @@ class Sender:
         self._tx.append(frame)
         self._stats.tx_frames += 1
 
+    def emit_group(self, frames: tuple[bytes, ...]) -> None:
+        """Queue the complete frames of one fragmented datagram, to leave together."""
+        self._tx.append(frames)
+        self._tx_groups += 1
+        self._stats.tx_frames += len(frames)
+        self._stats.tx_fragments += len(frames)
+
     def emit_ip(self, mac: bytes, packets: tuple[bytes, ...]) -> None:
         """Queue IPv4 packets to ``mac``: one frame, or the fragments as one group."""
         header = mac + self._link.eth_suffix

@@ -193,6 +193,7 @@ def templates() -> list[bytes]:
         make_frame(payload=bytes(range(256)) * 5 + b"odd"),
         make_frame(partial=True, payload=b"partial checksum"),
         make_frame(partial=True, dport=99),
+        make_frame(ethertype=0x86DD, proto=0),  # IPv6: the Python side's
         # IPv4 multicast: UDP to a group (to its MAC and to ours), IGMP, 0.0.0.0 sources.
         make_frame(dst_mac=bytes.fromhex("01005e010203"), dst=GROUP, dport=5000),
         make_frame(dst=GROUP, frag=0),
@@ -315,7 +316,7 @@ def frames_for(draw: st.DrawFn, ctx: ClassifyContext) -> bytes:
     src_mac = usually(draw, st.just(PEER_MAC), any_mac)
     tci = st.sampled_from([ctx.vlan, ctx.vlan, ctx.vlan | 0xE000, 0]) | u16
     tags = usually(draw, st.lists(tci, max_size=1), st.lists(u16, max_size=3))
-    ethertype = usually(draw, st.sampled_from([0x0800] * 6 + [0x0806]), u16)
+    ethertype = usually(draw, st.sampled_from([0x0800] * 6 + [0x0806, 0x86DD]), u16)
     groups = [0xE0000001, 0xE00000FB, 0xE0000016, GROUP, 0xEFFFFFFF]
     addrs = [ctx.ip, ctx.broadcast, 0xFFFFFFFF, PEER_IP, 0x7F000001, *groups, 0, 0x00000001]
     src = usually(draw, st.sampled_from([PEER_IP] * 6 + [0]), st.sampled_from(addrs) | u32)

@@ -29,6 +29,22 @@ EXPECTED = {
     "UDP_BAD_LENGTH": 41,
     "UDP_BAD_CHECKSUM": 42,
     "UDP_NO_LISTENER": 43,
+    "IP6_TRUNCATED": 60,
+    "IP6_BAD_VERSION": 61,
+    "IP6_BAD_SOURCE": 62,
+    "IP6_NOT_FOR_US": 63,
+    "IP6_L2_MULTICAST": 64,
+    "IP6_BAD_EXTENSION": 65,
+    "IP6_UNKNOWN_HEADER": 66,
+    "IP6_UNKNOWN_OPTION": 67,
+    "IP6_ROUTING_HEADER": 68,
+    "IP6_NO_NEXT_HEADER": 69,
+    "UDP6_TRUNCATED": 70,
+    "UDP6_BAD_LENGTH": 71,
+    "UDP6_ZERO_CHECKSUM": 72,
+    "UDP6_BAD_CHECKSUM": 73,
+    "UDP6_NO_LISTENER": 74,
+    "IP6_BAD_PAYLOAD_LENGTH": 75,
     "ARP_TRUNCATED": 100,
     "ARP_UNSUPPORTED": 101,
     "ARP_BAD_LENGTHS": 102,
@@ -68,6 +84,31 @@ EXPECTED = {
     "IGMP_BAD_QUERY": 208,
     "REPLY_UNROUTABLE": 160,
     "REPLY_TOO_LARGE": 161,
+    "ICMP6_TRUNCATED": 170,
+    "ICMP6_BAD_CHECKSUM": 171,
+    "ICMP6_UNSUPPORTED_TYPE": 172,
+    "ICMP6_BAD_QUOTE": 173,
+    "ICMP6_ECHO_IGNORED": 174,
+    "NDP_INVALID": 175,
+    "NDP_NOT_FOR_US": 176,
+    "NDP_UNSOLICITED": 177,
+    "NDP_DUPLICATE": 178,
+    "NDP_TENTATIVE": 179,
+    "NDP_LOOPED_BACK": 180,
+    "RA_IGNORED": 181,
+    "MLD_INVALID": 182,
+    "MLD_IGNORED": 183,
+    "IP6_FRAGMENT": 185,
+    "IP6_FRAGMENT_TIMEOUT": 186,
+    "IP6_FRAGMENT_OVERLAP": 187,
+    "IP6_FRAGMENT_DUPLICATE": 188,
+    "IP6_FRAGMENT_TOO_BIG": 189,
+    "IP6_FRAGMENT_LIMIT": 190,
+    "IP6_FRAGMENT_BAD": 191,
+    "IP6_FRAGMENT_TABLE_FULL": 192,
+    "IP6_FRAGMENT_MEMORY": 193,
+    "IP6_FRAGMENT_SOURCE_LIMIT": 194,
+    "REPLY6_UNROUTABLE": 195,
     "INTERNAL_ERROR": 255,
 }
 
@@ -79,7 +120,7 @@ def test_drop_reason_values_are_pinned() -> None:
 def test_classify_reasons_are_below_100() -> None:
     # The C classifier returns only these; everything else is Python-only.
     names = [r.name for r in DropReason if r < 100]
-    assert all(n.startswith(("ETH_", "IP_", "UDP_")) for n in names)
+    assert all(n.startswith(("ETH_", "IP_", "UDP_", "IP6_", "UDP6_")) for n in names)
     assert not any(n.startswith("IP_FRAGMENT") for n in names)
 
 
@@ -91,6 +132,7 @@ def test_slow_kind_values_are_pinned() -> None:
         "UDP_UNREACHABLE": 4,
         "MULTICAST_UDP": 5,
         "IGMP": 6,
+        "IPV6": 7,
     }
 
 

@@ -242,6 +242,8 @@ def reference_classify(frame: bytes, ctx: ClassifyContext) -> Verdict:
             return Drop(DropReason.ETH_VLAN_MISMATCH if vid else DropReason.ETH_VLAN_UNTAGGED)
         if eth.ethertype == 0x0806:
             return Slow(SlowKind.ARP, off)
+        if eth.ethertype == 0x86DD:
+            return Slow(SlowKind.IPV6, off)
         if eth.ethertype != 0x0800:
             return Drop(DropReason.ETH_UNSUPPORTED_TYPE)
         ip = _ipv4_header(frame[off:])
