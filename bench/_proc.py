@@ -29,6 +29,7 @@ __all__ = [
     "core_times",
     "cores",
     "process_cpu",
+    "process_user_sys",
 ]
 
 _TICK = os.sysconf("SC_CLK_TCK")
@@ -105,6 +106,19 @@ class Child:
         raw, self._buf = self._buf.split(b"\n", 1)
         return self._keep(raw.decode(errors="replace"))
 
+    def available_lines(self) -> list[str]:
+        """The complete lines already written, without waiting for more."""
+        while True:
+            try:
+                chunk = os.read(self._fd, 65536)
+            except BlockingIOError:
+                break
+            if not chunk:
+                break
+            self._buf += chunk
+        *lines, self._buf = self._buf.split(b"\n")
+        return [self._keep(raw.decode(errors="replace")) for raw in lines]
+
     def _keep(self, line: str) -> str:
         if line.startswith("RESULT "):
             try:
@@ -175,6 +189,19 @@ def process_cpu(pid: int) -> float:
         except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
             continue
     return total / 1e9
+
+
+def process_user_sys(pid: int) -> tuple[float, float]:
+    """(user, system) CPU seconds of ``pid`` so far, from ``/proc/PID/stat`` (clock ticks:
+    coarser than :func:`process_cpu`, but split the way the kernel accounts them)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            text = f.read()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0, 0.0
+    # The command name (field 2) may hold spaces: count fields after its closing paren.
+    fields = text.rsplit(")", 1)[1].split()
+    return int(fields[11]) / _TICK, int(fields[12]) / _TICK
 
 
 @dataclass(frozen=True)
