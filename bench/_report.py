@@ -111,9 +111,9 @@ PASS_TITLES = {"saturate": "", "rate": " (fixed rate)", "window1": " (window 1)"
 
 COST_HEADER = (
     "| configuration | echoes/s | server CPU ns/echo | user | sys | softirq (server core) "
-    "| RTT p50 µs | p99 µs | p99.9 µs | max µs |"
+    "| RTT p50 µs | p99 µs | p99.9 µs | max µs | vs baseline: CPU/echo, p50, p99 |"
 )
-COST_RULE = "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+COST_RULE = "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 COST_NOTE = (
     "Cost per echo: the server process's CPU time over the measured window divided by the "
     "echoes in it (`/proc/PID/task/*/schedstat`), split into user space (the library's own "
@@ -123,7 +123,9 @@ COST_NOTE = (
     "is the server core's softirq time per echo from `/proc/stat`, kernel work charged to no "
     "process. The C reflector row is the floor of the path: what the same port code costs "
     "with no Python. RTT: every round trip the generator timed in the window (log-bucket "
-    "histogram, buckets 3 % wide, values are bucket upper bounds)."
+    "histogram, buckets 3 % wide, values are bucket upper bounds). The last column divides "
+    "each row's CPU per echo, median and 99th percentile RTT by the baseline row's (the "
+    "issue's targets: CPU per echo at the fixed rate, p50 and p99 at window 1)."
 )
 
 
@@ -136,22 +138,44 @@ def _us(latency: dict[str, Any], key: str) -> str:
     return "" if value is None else f"{value:,.1f}"
 
 
+def baseline_ratios(table: Table, result: RowResult, opts: Options) -> dict[str, float]:
+    """This row's CPU per echo, median and p99 RTT over the baseline row's (when both have
+    them)."""
+    base = table.baseline()
+    if base is None or not result.trials:
+        return {}
+    server_core = opts.placement()[0]
+    mine, theirs = result.median, base.median
+    pairs = {
+        "cpu_per_echo": (mine.per_echo_ns(server_core).get("total"),
+                         theirs.per_echo_ns(server_core).get("total")),
+        "p50": (mine.counter.get("latency", {}).get("p50_us"),
+                theirs.counter.get("latency", {}).get("p50_us")),
+        "p99": (mine.counter.get("latency", {}).get("p99_us"),
+                theirs.counter.get("latency", {}).get("p99_us")),
+    }  # fmt: skip
+    return {k: a / b for k, (a, b) in pairs.items() if a is not None and b}
+
+
 def format_costs(table: Table, opts: Options) -> str:
     """Cost per echo and round-trip percentiles of an echo benchmark's table."""
     server_core = opts.placement()[0]
     lines = [COST_HEADER, COST_RULE]
     for result in table.results:
         if not result.trials:
-            lines.append(f"| {result.row.configuration} | failed | | | | | | | | |")
+            lines.append(f"| {result.row.configuration} | failed | | | | | | | | | |")
             continue
         t = result.median
         cost = t.per_echo_ns(server_core)
         lat = t.counter.get("latency", {})
+        ratios = baseline_ratios(table, result, opts)
+        vs = ", ".join(f"{ratios[k]:.2f}" if k in ratios else "?"
+                       for k in ("cpu_per_echo", "p50", "p99"))  # fmt: skip
         lines.append(
             f"| {result.row.configuration} | {fmt_rate(t.rate)} | {_ns(cost.get('total'))} "
             f"| {_ns(cost.get('user'))} | {_ns(cost.get('sys'))} | {_ns(cost.get('softirq'))} "
             f"| {_us(lat, 'p50_us')} | {_us(lat, 'p99_us')} | {_us(lat, 'p999_us')} "
-            f"| {_us(lat, 'max_us')} |"
+            f"| {_us(lat, 'max_us')} | {vs} |"
         )
     return "\n".join([*lines, "", COST_NOTE]) + "\n"
 
@@ -235,6 +259,7 @@ def to_json(tables: list[Table], opts: Options, command: str, facts: list[str]) 
                     core_softirq=t.core_softirq,
                     cpu_ns_per_echo=t.per_echo_ns(server_core) if table.bench.echo else None,
                     latency=_percentiles(t.counter),
+                    vs_baseline=baseline_ratios(table, result, opts) if table.bench.echo else None,
                 )
             rows.append(row)
         benchmarks.append(

@@ -216,6 +216,15 @@ def test_pipe_udp_rate_and_window1_passes(tmp_path: Path) -> None:
         check_latency(row["latency"], row["counter"]["echoed"])
         buckets = row["counter"]["latency"]["buckets"]
         assert sum(n for _, n in buckets) == row["counter"]["echoed"]
+    for bench in benches:  # the target ratios, against the baseline row
+        base, other = bench["rows"]
+        assert base["vs_baseline"] == {"cpu_per_echo": 1.0, "p50": 1.0, "p99": 1.0}
+        assert other["vs_baseline"]["p50"] == pytest.approx(
+            other["latency"]["p50_us"] / base["latency"]["p50_us"]
+        )
+        assert other["vs_baseline"]["cpu_per_echo"] == pytest.approx(
+            other["cpu_ns_per_echo"]["total"] / base["cpu_ns_per_echo"]["total"]
+        )
     for row in window1["rows"]:
         check_echoes(row)
         assert row["counter"]["in_flight"] <= 1
