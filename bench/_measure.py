@@ -26,6 +26,7 @@ from bench._proc import (
     core_times,
     process_cpu,
     process_user_sys,
+    process_wakeups,
 )
 
 __all__ = ["Plan", "Row", "Sample", "Trial", "run_trial"]
@@ -63,11 +64,13 @@ class Sample:
     generator_cpu: float
     cores: list[CoreTimes]
     server_user_sys: tuple[float, float] = (0.0, 0.0)
+    server_wakeups: int = 0
 
     @classmethod
     def take(cls, server: Child, generator: Child) -> Sample:
         return cls(time.monotonic(), process_cpu(server.pid), process_cpu(generator.pid),
-                   core_times(), process_user_sys(server.pid))  # fmt: skip
+                   core_times(), process_user_sys(server.pid),
+                   process_wakeups(server.pid))  # fmt: skip
 
 
 @dataclass
@@ -90,6 +93,8 @@ class Trial:
     """... and in the kernel on the server's behalf (system calls, and the network
     processing they run inline). Softirq work on the server's core that the kernel does
     not charge to the process is in ``core_softirq``."""
+    server_wakeups: int = 0
+    """Times the server slept and was woken over the window (voluntary context switches)."""
 
     def per_echo_ns(self, server_core: int | None) -> dict[str, float]:
         """The server's CPU nanoseconds per echo (``rate`` counts echoes): in total, in user
@@ -103,6 +108,12 @@ class Trial:
         if server_core is not None and server_core < len(self.core_softirq):
             out["softirq"] = self.core_softirq[server_core] * per
         return out
+
+    @property
+    def wakeups_per_echo(self) -> float | None:
+        """The server's sleeps per echo over the window (None without echoes)."""
+        echoes = float(self.counter.get("count") or 0)
+        return self.server_wakeups / echoes if echoes > 0 else None
 
     @classmethod
     def between(cls, a: Sample, b: Sample, counter: dict[str, Any]) -> Trial:
@@ -124,6 +135,7 @@ class Trial:
             counter=counter,
             server_user=(b.server_user_sys[0] - a.server_user_sys[0]) / wall,
             server_sys=(b.server_user_sys[1] - a.server_user_sys[1]) / wall,
+            server_wakeups=b.server_wakeups - a.server_wakeups,
         )
 
 

@@ -30,6 +30,7 @@ __all__ = [
     "cores",
     "process_cpu",
     "process_user_sys",
+    "process_wakeups",
 ]
 
 _TICK = os.sysconf("SC_CLK_TCK")
@@ -202,6 +203,25 @@ def process_user_sys(pid: int) -> tuple[float, float]:
     # The command name (field 2) may hold spaces: count fields after its closing paren.
     fields = text.rsplit(")", 1)[1].split()
     return int(fields[11]) / _TICK, int(fields[12]) / _TICK
+
+
+def process_wakeups(pid: int) -> int:
+    """Voluntary context switches of every thread of ``pid`` so far: the times it slept and
+    was woken (an event loop's waits for I/O, mostly)."""
+    total = 0
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except FileNotFoundError:
+        return 0
+    for tid in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/status") as f:
+                for line in f:
+                    if line.startswith("voluntary_ctxt_switches:"):
+                        total += int(line.split()[1])
+        except (FileNotFoundError, ProcessLookupError, ValueError):
+            continue
+    return total
 
 
 @dataclass(frozen=True)

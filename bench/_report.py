@@ -111,9 +111,10 @@ PASS_TITLES = {"saturate": "", "rate": " (fixed rate)", "window1": " (window 1)"
 
 COST_HEADER = (
     "| configuration | echoes/s | server CPU ns/echo | user | sys | softirq (server core) "
-    "| RTT p50 µs | p99 µs | p99.9 µs | max µs | vs baseline: CPU/echo, p50, p99 |"
+    "| wake-ups/echo | RTT p50 µs | p99 µs | p99.9 µs | max µs "
+    "| vs baseline: CPU/echo, p50, p99 |"
 )
-COST_RULE = "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+COST_RULE = "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 COST_NOTE = (
     "Cost per echo: the server process's CPU time over the measured window divided by the "
     "echoes in it (`/proc/PID/task/*/schedstat`), split into user space (the library's own "
@@ -121,7 +122,8 @@ COST_NOTE = (
     "behalf: system calls and the network processing they run inline, such as veth "
     "delivering the echoes into the peer namespace, which the sending core pays); `softirq` "
     "is the server core's softirq time per echo from `/proc/stat`, kernel work charged to no "
-    "process. The C reflector row is the floor of the path: what the same port code costs "
+    "process. Wake-ups: the server's voluntary context switches (times it slept and was "
+    "woken) per echo. The C reflector row is the floor of the path: what the same port code costs "
     "with no Python. RTT: every round trip the generator timed in the window (log-bucket "
     "histogram, buckets 3 % wide, values are bucket upper bounds). The last column divides "
     "each row's CPU per echo, median and 99th percentile RTT by the baseline row's (the "
@@ -131,6 +133,10 @@ COST_NOTE = (
 
 def _ns(value: float | None) -> str:
     return "" if value is None else f"{value:,.0f}"
+
+
+def _per(value: float | None) -> str:
+    return "" if value is None else f"{value:.2f}"
 
 
 def _us(latency: dict[str, Any], key: str) -> str:
@@ -163,7 +169,7 @@ def format_costs(table: Table, opts: Options) -> str:
     lines = [COST_HEADER, COST_RULE]
     for result in table.results:
         if not result.trials:
-            lines.append(f"| {result.row.configuration} | failed | | | | | | | | | |")
+            lines.append(f"| {result.row.configuration} | failed | | | | | | | | | | |")
             continue
         t = result.median
         cost = t.per_echo_ns(server_core)
@@ -174,8 +180,8 @@ def format_costs(table: Table, opts: Options) -> str:
         lines.append(
             f"| {result.row.configuration} | {fmt_rate(t.rate)} | {_ns(cost.get('total'))} "
             f"| {_ns(cost.get('user'))} | {_ns(cost.get('sys'))} | {_ns(cost.get('softirq'))} "
-            f"| {_us(lat, 'p50_us')} | {_us(lat, 'p99_us')} | {_us(lat, 'p999_us')} "
-            f"| {_us(lat, 'max_us')} | {vs} |"
+            f"| {_per(t.wakeups_per_echo)} | {_us(lat, 'p50_us')} | {_us(lat, 'p99_us')} "
+            f"| {_us(lat, 'p999_us')} | {_us(lat, 'max_us')} | {vs} |"
         )
     return "\n".join([*lines, "", COST_NOTE]) + "\n"
 
@@ -258,6 +264,8 @@ def to_json(tables: list[Table], opts: Options, command: str, facts: list[str]) 
                     server_sys=t.server_sys,
                     core_softirq=t.core_softirq,
                     cpu_ns_per_echo=t.per_echo_ns(server_core) if table.bench.echo else None,
+                    server_wakeups=t.server_wakeups,
+                    wakeups_per_echo=t.wakeups_per_echo,
                     latency=_percentiles(t.counter),
                     vs_baseline=baseline_ratios(table, result, opts) if table.bench.echo else None,
                 )

@@ -209,6 +209,11 @@ def test_pipe_udp_rate_and_window1_passes(tmp_path: Path) -> None:
         check_echoes(row)
         # Paced: the echoes keep to the schedule (a wide band: no timing is asserted).
         assert 0.5 * 20000 < row["rate"] < 1.5 * 20000, row["key"]
+        # The server's sleeps (voluntary context switches) over the window, per echo.
+        assert row["wakeups_per_echo"] == pytest.approx(
+            row["server_wakeups"] / row["counter"]["count"]
+        )
+        assert row["server_wakeups"] > 0
         cost = row["cpu_ns_per_echo"]
         assert cost["total"] == pytest.approx(row["server_cpu"] * 1e9 / row["rate"])
         assert cost["user"] >= 0
