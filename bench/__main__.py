@@ -5,7 +5,15 @@ and uvloop kernel sockets; needs root), ``udp-veth-raw`` (the same servers drive
 AF_PACKET load generator), ``pipe-frames`` (raw frames into a Python protocol
 over the software pipe vs a C reader), ``pipe-udp`` (UDP echo over the software pipe).
 With no name: udp-veth, pipe-frames and pipe-udp; ``all`` adds udp-veth-raw. The report
-also goes to ``bench/out/latest.md``.
+also goes to ``bench/out/latest.md``, and its plots (with matplotlib: ``pip install
+aionetmap[bench]``) to ``bench/out/*.png``.
+
+The UDP echo benchmarks run every row under three loads (``--passes``): saturating (the
+generator keeps its window full), a fixed rate the same for every row (``--rate``; by
+default half the slowest row's saturating rate in this run), reported as the server's CPU
+time per echo, and window 1 (one datagram in flight). Every pass reports round-trip
+percentiles. ``python -m bench soak --minutes N`` is the long-running check
+(``python -m bench soak --help``).
 """
 
 from __future__ import annotations
@@ -19,9 +27,10 @@ import sys
 from pathlib import Path
 
 from bench._build import OUT, BuildError, build_all
+from bench._plots import write_plots
 from bench._profile import PerfHook, cprofile_summary, perf_available
 from bench._report import format_table, machine, render, to_json
-from bench._suite import Benchmark, Options, Table, run_benchmark
+from bench._suite import PASSES, Benchmark, Options, Table, run_passes
 from bench.pipe_frames import PipeFrames
 from bench.pipe_udp import PipeUdp
 from bench.udp_veth import UdpVeth, UdpVethRaw
@@ -81,6 +90,17 @@ def _add_load_arguments(p: argparse.ArgumentParser) -> None:
         default=64,
         help="datagrams per sendmmsg/recvmmsg of the kernel-socket generator",
     )
+    p.add_argument(
+        "--passes",
+        default=",".join(PASSES),
+        help=f"loads the echo benchmarks run, comma-separated (default {','.join(PASSES)})",
+    )
+    p.add_argument(
+        "--rate",
+        type=float,
+        help="offered datagrams/s of the fixed-rate pass (default: half the slowest row's "
+        "saturating rate in this run)",
+    )
     p.add_argument("--only", default="", help="comma-separated row keys to run (see --list)")
     p.add_argument(
         "--smoke",
@@ -112,6 +132,7 @@ def _add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, default=OUT, help="build/log/report directory")
     p.add_argument("--write", type=Path, help="also write the report to this file")
     p.add_argument("--json", type=Path, help="also write the results as JSON to this file")
+    p.add_argument("--no-plots", action="store_true", help="do not draw the PNG plots")
     p.add_argument("--list", action="store_true", help="list benchmarks and row keys, then exit")
 
 
@@ -127,7 +148,15 @@ def _options(args: argparse.Namespace) -> Options:
         cprofile=args.cprofile,
         out=args.out,
         quiet_wait=args.wait_quiet,
+        passes=[p for p in args.passes.split(",") if p],
+        rate=args.rate,
+        plots=not args.no_plots,
     )
+    bad = [p for p in opts.passes if p not in PASSES]
+    if bad or not opts.passes:
+        raise SystemExit(f"--passes: choose from {', '.join(PASSES)}")
+    if opts.rate is not None and opts.rate <= 0:
+        raise SystemExit("--rate must be > 0")
     for key in ("runs", "warmup", "duration"):
         value = getattr(args, key)
         if value is None:
@@ -146,6 +175,11 @@ def _exit_on_sigterm(signum: int, frame: object) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    given = sys.argv[1:] if argv is None else argv
+    if given[:1] == ["soak"]:
+        from bench.soak import main as soak_main
+
+        return soak_main(given[1:])
     parser = _parser()
     args = parser.parse_args(argv)
     unknown = [n for n in args.benchmarks if n not in BENCHMARKS and n != "all"]
@@ -178,9 +212,9 @@ def main(argv: list[str] | None = None) -> int:
     facts = machine()
     tables: list[Table] = []
     for name in names:
-        table = run_benchmark(BENCHMARKS[name](opts), hook)
-        tables.append(table)
-        print(format_table(table, opts), flush=True)
+        for table in run_passes(BENCHMARKS[name](opts), hook):
+            tables.append(table)
+            print(format_table(table, opts), flush=True)
     command = shlex.join(["python", "-m", "bench", *(argv if argv is not None else sys.argv[1:])])
     report = render(tables, opts, command, facts)
     opts.out.mkdir(parents=True, exist_ok=True)
@@ -189,6 +223,8 @@ def main(argv: list[str] | None = None) -> int:
         args.write.write_text(report)
     if args.json is not None:
         args.json.write_text(json.dumps(to_json(tables, opts, command, facts), indent=1))
+    if opts.plots:
+        print(write_plots(tables, opts), flush=True)
     _print_profiles(opts, hook)
     failed = any(not r.trials for t in tables for r in t.results)
     return 1 if failed else 0

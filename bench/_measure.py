@@ -18,7 +18,16 @@ from pathlib import Path
 from typing import Any, Literal
 
 from bench._build import ROOT
-from bench._proc import BenchError, Child, CoreTimes, Launch, core_times, process_cpu
+from bench._proc import (
+    BenchError,
+    Child,
+    CoreTimes,
+    Launch,
+    core_times,
+    process_cpu,
+    process_user_sys,
+    process_wakeups,
+)
 
 __all__ = ["Plan", "Row", "Sample", "Trial", "run_trial"]
 
@@ -54,11 +63,14 @@ class Sample:
     server_cpu: float
     generator_cpu: float
     cores: list[CoreTimes]
+    server_user_sys: tuple[float, float] = (0.0, 0.0)
+    server_wakeups: int = 0
 
     @classmethod
     def take(cls, server: Child, generator: Child) -> Sample:
         return cls(time.monotonic(), process_cpu(server.pid), process_cpu(generator.pid),
-                   core_times())  # fmt: skip
+                   core_times(), process_user_sys(server.pid),
+                   process_wakeups(server.pid))  # fmt: skip
 
 
 @dataclass
@@ -75,6 +87,33 @@ class Trial:
     counter: dict[str, Any]
     server_result: dict[str, Any] = field(default_factory=dict)
     generator_result: dict[str, Any] = field(default_factory=dict)
+    server_user: float = 0.0
+    """Of ``server_cpu``, the cores' worth spent in user space (``/proc/PID/stat`` ticks)."""
+    server_sys: float = 0.0
+    """... and in the kernel on the server's behalf (system calls, and the network
+    processing they run inline). Softirq work on the server's core that the kernel does
+    not charge to the process is in ``core_softirq``."""
+    server_wakeups: int = 0
+    """Times the server slept and was woken over the window (voluntary context switches)."""
+
+    def per_echo_ns(self, server_core: int | None) -> dict[str, float]:
+        """The server's CPU nanoseconds per echo (``rate`` counts echoes): in total, in user
+        space, in the kernel, and the softirq time of the server's core (None when the
+        server was not pinned)."""
+        if self.rate <= 0:
+            return {}
+        per = 1e9 / self.rate
+        out = {"total": self.server_cpu * per, "user": self.server_user * per,
+               "sys": self.server_sys * per}  # fmt: skip
+        if server_core is not None and server_core < len(self.core_softirq):
+            out["softirq"] = self.core_softirq[server_core] * per
+        return out
+
+    @property
+    def wakeups_per_echo(self) -> float | None:
+        """The server's sleeps per echo over the window (None without echoes)."""
+        echoes = float(self.counter.get("count") or 0)
+        return self.server_wakeups / echoes if echoes > 0 else None
 
     @classmethod
     def between(cls, a: Sample, b: Sample, counter: dict[str, Any]) -> Trial:
@@ -94,6 +133,9 @@ class Trial:
             core_busy=busy,
             core_softirq=sirq,
             counter=counter,
+            server_user=(b.server_user_sys[0] - a.server_user_sys[0]) / wall,
+            server_sys=(b.server_user_sys[1] - a.server_user_sys[1]) / wall,
+            server_wakeups=b.server_wakeups - a.server_wakeups,
         )
 
 

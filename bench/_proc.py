@@ -29,6 +29,8 @@ __all__ = [
     "core_times",
     "cores",
     "process_cpu",
+    "process_user_sys",
+    "process_wakeups",
 ]
 
 _TICK = os.sysconf("SC_CLK_TCK")
@@ -105,6 +107,19 @@ class Child:
         raw, self._buf = self._buf.split(b"\n", 1)
         return self._keep(raw.decode(errors="replace"))
 
+    def available_lines(self) -> list[str]:
+        """The complete lines already written, without waiting for more."""
+        while True:
+            try:
+                chunk = os.read(self._fd, 65536)
+            except BlockingIOError:
+                break
+            if not chunk:
+                break
+            self._buf += chunk
+        *lines, self._buf = self._buf.split(b"\n")
+        return [self._keep(raw.decode(errors="replace")) for raw in lines]
+
     def _keep(self, line: str) -> str:
         if line.startswith("RESULT "):
             try:
@@ -175,6 +190,38 @@ def process_cpu(pid: int) -> float:
         except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
             continue
     return total / 1e9
+
+
+def process_user_sys(pid: int) -> tuple[float, float]:
+    """(user, system) CPU seconds of ``pid`` so far, from ``/proc/PID/stat`` (clock ticks:
+    coarser than :func:`process_cpu`, but split the way the kernel accounts them)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            text = f.read()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0, 0.0
+    # The command name (field 2) may hold spaces: count fields after its closing paren.
+    fields = text.rsplit(")", 1)[1].split()
+    return int(fields[11]) / _TICK, int(fields[12]) / _TICK
+
+
+def process_wakeups(pid: int) -> int:
+    """Voluntary context switches of every thread of ``pid`` so far: the times it slept and
+    was woken (an event loop's waits for I/O, mostly)."""
+    total = 0
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except FileNotFoundError:
+        return 0
+    for tid in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/status") as f:
+                for line in f:
+                    if line.startswith("voluntary_ctxt_switches:"):
+                        total += int(line.split()[1])
+        except (FileNotFoundError, ProcessLookupError, ValueError):
+            continue
+    return total
 
 
 @dataclass(frozen=True)

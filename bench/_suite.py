@@ -19,7 +19,41 @@ from bench._build import OUT, ROOT
 from bench._measure import Plan, Row, Trial, median_trial, run_trial, spread
 from bench._proc import BenchError, core_times, cores
 
-__all__ = ["Benchmark", "Options", "RowResult", "Table", "python_launch_env", "run_benchmark"]
+__all__ = [
+    "PASSES",
+    "Benchmark",
+    "Load",
+    "Options",
+    "RowResult",
+    "Table",
+    "python_launch_env",
+    "run_benchmark",
+    "run_passes",
+]
+
+PASSES = ("saturate", "rate", "window1")
+"""The loads an echo benchmark runs each row under: the generator keeping its window full
+(throughput), a fixed offered rate the same for every row (CPU per echo, latency under a
+moderate load), and one datagram in flight (latency)."""
+
+
+@dataclass(frozen=True)
+class Load:
+    """How the load generator offers its load in one pass of a benchmark."""
+
+    kind: str = "saturate"
+    """One of :data:`PASSES`."""
+    rate: float = 0.0
+    """Datagrams/s offered (``rate`` pass only)."""
+    source: str = ""
+    """Where ``rate`` came from, for the report."""
+
+    def describe(self, window: int) -> str:
+        if self.kind == "rate":
+            return f"fixed rate {self.rate:,.0f}/s ({self.source}), window {window}"
+        if self.kind == "window1":
+            return "one datagram in flight (window 1)"
+        return f"saturating, window {window} datagrams"
 
 
 @dataclass
@@ -44,6 +78,12 @@ class Options:
     """Before each trial, wait up to this many seconds for the machine to go quiet."""
     quiet_load: float = 0.15
     """Quiet means: all cores together busier than this many cores for less than 1 s."""
+    passes: list[str] = field(default_factory=lambda: list(PASSES))
+    """Which loads the echo benchmarks run (the others have just the one)."""
+    rate: float | None = None
+    """The ``rate`` pass's offered load (None: half the slowest row's saturating rate
+    measured in this run, or the benchmark's default without a saturating pass)."""
+    plots: bool = True
 
     @property
     def budget(self) -> float:
@@ -78,20 +118,38 @@ class Benchmark:
     """Paragraphs printed under the table."""
     default_window = 1024
     """Outstanding datagrams of a UDP load generator unless ``--window`` says otherwise."""
+    echo = False
+    """A UDP echo benchmark: it runs every pass of ``opts.passes`` (the generator takes
+    ``--rate`` and reports round-trip percentiles); the others run one saturating pass."""
+    default_rate = 50_000.0
+    """The ``rate`` pass's load when neither ``--rate`` nor a saturating pass sets it."""
 
     def __init__(self, opts: Options) -> None:
         self.opts = opts
+        self.load = Load()
 
     @property
     def window(self) -> int:
+        if self.load.kind == "window1":
+            return 1
         return self.opts.window or self.default_window
+
+    def passes(self) -> list[str]:
+        return [p for p in self.opts.passes if p in PASSES] if self.echo else ["saturate"]
+
+    def load_args(self) -> list[str]:
+        """The generator's options for the current load."""
+        args = ["--window", str(self.window)]
+        if self.load.kind == "rate":
+            args += ["--rate", str(round(self.load.rate))]
+        return args
 
     def rows(self) -> list[Row]:
         raise NotImplementedError
 
     def settings(self) -> str:
         """The load settings, for the report."""
-        return f"UDP payload {self.opts.size} B, window {self.window} datagrams"
+        return f"UDP payload {self.opts.size} B, {self.load.describe(self.window)}"
 
     @contextlib.contextmanager
     def environment(self) -> Iterator[None]:
@@ -134,6 +192,9 @@ class Table:
     placement: str
     results: list[RowResult]
     errors: list[str]
+    load: Load = field(default_factory=Load)
+    settings: str = ""
+    """The benchmark's settings while this table was measured."""
 
     def baseline(self) -> RowResult | None:
         return next((r for r in self.results if r.row.baseline and r.trials), None)
@@ -179,7 +240,37 @@ def run_benchmark(bench: Benchmark, profile_hook: Callable[..., Any] | None = No
         got = trials[row.key]
         notes = _common_notes(got, opts) + (bench.row_notes(row, median_trial(got)) if got else [])
         results.append(RowResult(row, got, notes))
-    return Table(bench, placement, results, errors)
+    return Table(bench, placement, results, errors, bench.load, bench.settings())
+
+
+def run_passes(bench: Benchmark, profile_hook: Callable[..., Any] | None = None) -> list[Table]:
+    """One table per pass of ``bench`` (see :data:`PASSES`); ``profile_hook`` profiles the
+    first pass only."""
+    tables: list[Table] = []
+    for kind in bench.passes():
+        bench.load = _load(bench, kind, tables)
+        tables.append(run_benchmark(bench, profile_hook if not tables else None))
+    return tables
+
+
+def _load(bench: Benchmark, kind: str, done: list[Table]) -> Load:
+    if kind != "rate":
+        return Load(kind)
+    if bench.opts.rate is not None:
+        return Load(kind, bench.opts.rate, "--rate")
+    rates = [r.median.rate for t in done if t.load.kind == "saturate" for r in t.results
+             if r.trials]  # fmt: skip
+    if not rates:
+        return Load(kind, bench.default_rate, "the benchmark's default")
+    return Load(kind, round_down(min(rates) / 2), "half the slowest row's saturating rate")
+
+
+def round_down(rate: float) -> float:
+    """``rate`` rounded down to two significant digits (a readable offered load)."""
+    if rate < 100:
+        return max(1.0, float(int(rate)))
+    scale = 10 ** (len(str(int(rate))) - 2)
+    return float(int(rate) // scale * scale)
 
 
 def machine_load(seconds: float = 1.0) -> float:

@@ -34,6 +34,9 @@ class PipeUdp(PipeBenchmark):
         "Server CPU at 100 % means the rate is what one core of the library sustains.",
     )
 
+    echo = True
+    default_rate = 200_000.0
+
     def rows(self) -> list[Row]:
         return [
             Row("c-reflector", "C reflector on the pipe (pipe_*.c + ring_*.c), no Python", True),
@@ -60,7 +63,7 @@ class PipeUdp(PipeBenchmark):
             f"{row.key}-echo",
             [str(build("pipepeer")), "echo", "--pipe", name, "--ip", CLIENT_IP,
              "--mac", CLIENT_MAC, "--server-ip", SERVER_IP, "--server-mac", SERVER_MAC,
-             "--port", str(PORT), "--size", str(opts.size), "--window", str(self.window),
+             "--port", str(PORT), "--size", str(opts.size), *self.load_args(),
              "--warmup", str(opts.warmup), "--duration", str(opts.duration)],
             core=gen_core,
         )  # fmt: skip

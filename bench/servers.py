@@ -6,7 +6,8 @@ socket (``loop.create_datagram_endpoint``) or on an aionetmap port
 with a per-frame or a per-batch :class:`aionetmap.FrameProtocol`. Each prints ``READY``
 once serving; ``frame-sink`` also measures itself (``MARK``/``RESULT`` lines, see
 ``bench/c/benchlib.h``); ``udp-echo`` runs until SIGTERM and then prints its counters as
-``RESULT``.
+``RESULT`` (with ``--stats-every S`` also every S seconds as ``STATS {json}``: the soak's
+drops by reason).
 
     python -m bench.servers udp-echo --transport kernel --loop uvloop --bind 10.0.0.2:7000
     python -m bench.servers udp-echo --transport aionetmap --loop asyncio \\
@@ -105,11 +106,22 @@ async def udp_echo(args: argparse.Namespace) -> None:
             return {**iface.stats(), **udp.stats()}
 
     print("READY", flush=True)
+    if args.stats_every > 0:
+        reporter = asyncio.create_task(_report_stats(stats, args.stats_every))
     await stop.wait()
+    if args.stats_every > 0:
+        reporter.cancel()
     counters = stats()
     transport.close()
     await asyncio.sleep(0.05)  # let connection_lost and a graceful drain run
     _result({**counters, "mode": f"udp-echo-{args.transport}"})
+
+
+async def _report_stats(stats: Callable[[], dict[str, int]], every: float) -> None:
+    """Print the counters as a ``STATS`` line every ``every`` seconds."""
+    while True:
+        await asyncio.sleep(every)
+        print("STATS " + json.dumps({"at": time.monotonic(), **stats()}), flush=True)
 
 
 async def frame_sink(args: argparse.Namespace) -> None:
@@ -153,6 +165,8 @@ def _parser() -> argparse.ArgumentParser:
     echo.add_argument("--port", help="aionetmap portspec (packet:IF, pipe:NAME{ID ...)")
     echo.add_argument("--address", help="aionetmap interface address IP/PREFIX")
     echo.add_argument("--mac", help="aionetmap interface MAC (default: the port's)")
+    echo.add_argument("--stats-every", type=float, default=0.0, metavar="S",
+                      help="print the counters as a STATS line every S seconds")  # fmt: skip
     sink = sub.add_parser("frame-sink", help="count raw frames from a port")
     sink.add_argument("--mode", choices=("per-frame", "batch"), required=True)
     sink.add_argument("--port", required=True, help="portspec")

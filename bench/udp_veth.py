@@ -51,6 +51,7 @@ class UdpVeth(Benchmark):
     # datagrams. A larger window overflows it and the lost datagrams stall the generator for
     # its loss timeout, which would measure the timeout rather than the server.
     default_window = 128
+    echo = True
 
     def __init__(self, opts: Options) -> None:
         super().__init__(opts)
@@ -93,7 +94,7 @@ class UdpVeth(Benchmark):
             f"{row.key}-udpgen",
             [str(build("udpgen")), "--dst", link.our_ip, "--port", str(PORT),
              *self.generator_args(link), "--size", str(opts.size),
-             "--window", str(self.window), "--batch", str(opts.batch),
+             *self.load_args(), "--batch", str(opts.batch),
              "--warmup", str(opts.warmup), "--duration", str(opts.duration)],
             core=gen_core,
             netns=link.peer_netns,
@@ -139,6 +140,8 @@ def echo_notes(trial: Trial) -> list[str]:
     for key in ("late", "dup"):
         if c.get(key):
             notes.append(f"{key} {c[key]}")
+    if c.get("behind"):
+        notes.append(f"behind schedule {c['behind']}")
     notes.append(f"RTT {c.get('avg_rtt_us', 0):.0f} µs")
     dropped = trial.server_result.get("dropped")
     if dropped:

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <time.h>
 
@@ -231,6 +232,8 @@ void tracker_echo(struct tracker *t, const uint8_t *p, size_t len, size_t want_l
         t->outstanding--;
         t->c.echoed++;
         t->c.rtt_ns += now - t->sent_at[k];
+        hist_record(&t->rtt, now - t->sent_at[k]);
+        hist_record(&t->irtt, now - t->sent_at[k]);
         break;
     case ST_LOST:
         t->state[k] = ST_DONE;
@@ -256,24 +259,111 @@ void tracker_expire(struct tracker *t, uint64_t now)
     }
 }
 
-void print_echo_result(const char *mode, const struct counts *a, const struct counts *b,
-                       double cpu_a, double cpu_b, uint64_t wall_a, uint64_t wall_b,
-                       const struct tracker *t, const char *extra)
+void print_echo_result(const char *word, const char *mode, const struct counts *a,
+                       const struct counts *b, double cpu_a, double cpu_b, uint64_t wall_a,
+                       uint64_t wall_b, const struct tracker *t, const struct hist *h,
+                       const char *extra)
 {
+    static char lat[HIST_BUCKETS * 32 + 256];
     double window = (double)(wall_b - wall_a) / 1e9;
     uint64_t echoed = b->echoed - a->echoed;
     double rtt_us = echoed ? (double)(b->rtt_ns - a->rtt_ns) / (double)echoed / 1e3 : 0.0;
-    printf("RESULT {\"mode\": \"%s\", \"window_s\": %.6f, \"cpu_s\": %.6f, \"count\": %" PRIu64
+    hist_json(h, lat, sizeof lat);
+    printf("%s {\"mode\": \"%s\", \"window_s\": %.6f, \"cpu_s\": %.6f, \"count\": %" PRIu64
            ", \"sent\": %" PRIu64 ", \"echoed\": %" PRIu64 ", \"lost\": %" PRIu64
            ", \"corrupt\": %" PRIu64 ", \"late\": %" PRIu64 ", \"dup\": %" PRIu64
-           ", \"other\": %" PRIu64 ", \"avg_rtt_us\": %.1f, \"in_flight\": %" PRIu64
-           ", \"total_sent\": %" PRIu64 ", \"total_echoed\": %" PRIu64 ", \"total_lost\": %" PRIu64
-           ", \"total_corrupt\": %" PRIu64 "%s%s}\n",
-           mode, window, cpu_b - cpu_a, echoed, b->sent - a->sent, echoed, b->lost - a->lost,
-           b->corrupt - a->corrupt, b->late - a->late, b->dup - a->dup, b->other - a->other,
-           rtt_us, t->outstanding, t->c.sent, t->c.echoed, t->c.lost, t->c.corrupt,
-           extra[0] ? ", " : "", extra);
+           ", \"other\": %" PRIu64 ", \"behind\": %" PRIu64 ", \"avg_rtt_us\": %.1f, "
+           "\"in_flight\": %" PRIu64 ", \"total_sent\": %" PRIu64 ", \"total_echoed\": %" PRIu64
+           ", \"total_lost\": %" PRIu64 ", \"total_corrupt\": %" PRIu64 ", %s%s%s}\n",
+           word, mode, window, cpu_b - cpu_a, echoed, b->sent - a->sent, echoed,
+           b->lost - a->lost, b->corrupt - a->corrupt, b->late - a->late, b->dup - a->dup,
+           b->other - a->other, b->behind - a->behind, rtt_us, t->outstanding, t->c.sent,
+           t->c.echoed, t->c.lost, t->c.corrupt, lat, extra[0] ? ", " : "", extra);
     fflush(stdout);
+}
+
+/* ---- round-trip time histogram --------------------------------------------------------- */
+
+void hist_reset(struct hist *h) { memset(h, 0, sizeof *h); }
+
+uint32_t hist_index(uint64_t v)
+{
+    if (v >> HIST_MAX_BITS)
+        return HIST_BUCKETS - 1;
+    /* shift: how far v must move right to leave 2^(SUB_BITS+1) > v' >= 2^SUB_BITS */
+    int top = v ? 63 - __builtin_clzll(v) : 0;
+    uint32_t shift = top > HIST_SUB_BITS ? (uint32_t)(top - HIST_SUB_BITS) : 0;
+    return (shift << HIST_SUB_BITS) + (uint32_t)(v >> shift);
+}
+
+uint64_t hist_upper(uint32_t i)
+{
+    if (i < (2u << HIST_SUB_BITS))
+        return i;
+    uint32_t shift = (i >> HIST_SUB_BITS) - 1;
+    uint64_t m = i - (shift << HIST_SUB_BITS); /* 2^SUB_BITS .. 2^(SUB_BITS+1) - 1 */
+    return ((m + 1) << shift) - 1;
+}
+
+void hist_record(struct hist *h, uint64_t v)
+{
+    if (h->n == 0 || v < h->min)
+        h->min = v;
+    if (v > h->max)
+        h->max = v;
+    h->n++;
+    h->counts[hist_index(v)]++;
+}
+
+uint64_t hist_percentile(const struct hist *h, double q)
+{
+    if (h->n == 0)
+        return 0;
+    /* the rank of the q-th percentile value, 1-based: ceil(q/100 * n), at least 1 */
+    double r = q / 100.0 * (double)h->n;
+    uint64_t rank = (uint64_t)r;
+    if ((double)rank < r)
+        rank++;
+    if (rank < 1)
+        rank = 1;
+    uint64_t seen = 0;
+    for (uint32_t i = 0; i < HIST_BUCKETS; i++) {
+        seen += h->counts[i];
+        if (seen >= rank) {
+            /* the last bucket also holds everything past its nominal bound */
+            uint64_t up = i == HIST_BUCKETS - 1 ? h->max : hist_upper(i);
+            return up < h->max ? up : h->max;
+        }
+    }
+    return h->max;
+}
+
+int hist_json(const struct hist *h, char *buf, size_t len)
+{
+    size_t k = 0;
+    int w = snprintf(buf, len,
+                     "\"latency\": {\"n\": %" PRIu64 ", \"min_us\": %.3f, \"p50_us\": %.3f, "
+                     "\"p90_us\": %.3f, \"p99_us\": %.3f, \"p999_us\": %.3f, \"max_us\": %.3f, "
+                     "\"buckets\": [",
+                     h->n, (double)h->min / 1e3, (double)hist_percentile(h, 50) / 1e3,
+                     (double)hist_percentile(h, 90) / 1e3, (double)hist_percentile(h, 99) / 1e3,
+                     (double)hist_percentile(h, 99.9) / 1e3, (double)h->max / 1e3);
+    if (w < 0 || (size_t)w >= len)
+        return w;
+    k = (size_t)w;
+    const char *sep = "";
+    for (uint32_t i = 0; i < HIST_BUCKETS; i++) {
+        if (!h->counts[i])
+            continue;
+        w = snprintf(buf + k, len - k, "%s[%" PRIu64 ", %" PRIu64 "]", sep, hist_upper(i),
+                     h->counts[i]);
+        if (w < 0 || (size_t)w >= len - k)
+            return -1;
+        k += (size_t)w;
+        sep = ", ";
+    }
+    w = snprintf(buf + k, len - k, "]}");
+    return w < 0 ? w : (int)(k + (size_t)w);
 }
 
 /* ---- frames ---------------------------------------------------------------------------- */
@@ -435,40 +525,129 @@ static void echo_prime(struct tracker *t, uint32_t window, const struct echo_ops
             die("no echo from the server within 10 s");
         tracker_expire(t, now);
         ops->send(ctx, now);
-        ops->wait(ctx, 10);
+        ops->wait(ctx, 10000);
         ops->recv(ctx, now_ns());
     }
     t->window = window;
 }
 
-void echo_run(struct tracker *t, uint32_t window, double warmup_s, double duration_s,
-              const struct echo_ops *ops, void *ctx, const volatile sig_atomic_t *stop,
-              const char *mode)
+#define PACE_MIN_US 20
+
+/* The token schedule of the fixed-rate mode: datagram k is due at t0 + k / rate. */
+struct pacer {
+    uint64_t t0, due; /* due: slots handed out (sent or skipped) so far */
+    double ns_per;
+};
+
+static void pacer_init(struct pacer *p, double rate, uint64_t now)
+{
+    p->t0 = now;
+    p->due = 0;
+    p->ns_per = 1e9 / rate;
+}
+
+/* Slots due by `now` and not yet handed out. */
+static uint64_t pacer_due(const struct pacer *p, uint64_t now)
+{
+    uint64_t by_now = (uint64_t)((double)(now - p->t0) / p->ns_per) + 1;
+    return by_now > p->due ? by_now - p->due : 0;
+}
+
+/* Nanoseconds until the next slot is due (0: one is due now). */
+static uint64_t pacer_gap(const struct pacer *p, uint64_t now)
+{
+    uint64_t at = p->t0 + (uint64_t)((double)p->due * p->ns_per);
+    return at > now ? at - now : 0;
+}
+
+/* Send what is due: the window's room first; slots it cannot take are skipped (a paced
+ * generator that fell behind must not catch up in a burst). */
+static int paced_send(struct tracker *t, struct pacer *p, const struct echo_ops *ops, void *ctx,
+                      uint64_t now)
+{
+    uint64_t due = pacer_due(p, now);
+    if (due == 0)
+        return 0;
+    uint32_t room = tracker_room(t);
+    uint64_t want = due < room ? due : room;
+    uint32_t keep = t->window;
+    int sent = 0;
+    if (want) {
+        /* ops->send fills what the window allows: narrow it to what is due */
+        t->window = (uint32_t)(t->outstanding + want);
+        sent = ops->send(ctx, now);
+        t->window = keep;
+    }
+    p->due += (uint64_t)sent;
+    if (due > (uint64_t)sent && tracker_room(t) == 0) {
+        t->c.behind += due - (uint64_t)sent;
+        p->due += due - (uint64_t)sent;
+    }
+    return sent;
+}
+
+static void report_interval(struct tracker *t, struct counts *last, double *cpu_last,
+                            uint64_t *wall_last, uint64_t now, const char *mode)
+{
+    double cpu = cpu_seconds();
+    print_echo_result("INTERVAL", mode, last, &t->c, *cpu_last, cpu, *wall_last, now, t,
+                      &t->irtt, "");
+    *last = t->c, *cpu_last = cpu, *wall_last = now;
+    hist_reset(&t->irtt);
+}
+
+void echo_run(struct tracker *t, const struct echo_load *load, const struct echo_ops *ops,
+              void *ctx, const volatile sig_atomic_t *stop, const char *mode)
 {
     struct phases ph;
-    struct counts a = {0}, b = {0};
-    double cpu_a = 0, cpu_b = 0;
-    uint64_t wall_a = 0, wall_b = 0;
-    echo_prime(t, window, ops, ctx, stop);
-    phases_init(&ph, warmup_s, duration_s);
+    struct pacer pace;
+    struct counts a = {0}, b = {0}, ia = {0};
+    double cpu_a = 0, cpu_b = 0, icpu = 0;
+    uint64_t wall_a = 0, wall_b = 0, iwall = 0, next_report = UINT64_MAX;
+    uint64_t report_ns = (uint64_t)(load->report_s * 1e9);
+    if (load->rate > 0) /* the default 50 µs timer slack would blur a 10 µs pacing gap */
+        prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
+    echo_prime(t, load->window, ops, ctx, stop);
+    phases_init(&ph, load->warmup_s, load->duration_s);
+    pacer_init(&pace, load->rate > 0 ? load->rate : 1, now_ns());
     while (!stopped(stop)) {
         uint64_t now = now_ns();
         int step = phases_step(&ph, now);
         if (step == 1) {
             a = t->c, cpu_a = cpu_seconds(), wall_a = now;
+            hist_reset(&t->rtt);
+            ia = a, icpu = cpu_a, iwall = now;
+            hist_reset(&t->irtt);
+            if (report_ns)
+                next_report = now + report_ns;
             mark("start");
         } else if (step == 2) {
             b = t->c, cpu_b = cpu_seconds(), wall_b = now;
+            if (report_ns && now > iwall) /* the last interval, however short */
+                report_interval(t, &ia, &icpu, &iwall, now, mode);
             mark("end");
             break;
         }
+        if (now >= next_report) {
+            report_interval(t, &ia, &icpu, &iwall, now, mode);
+            next_report += report_ns;
+        }
         tracker_expire(t, now);
-        int sent = ops->send(ctx, now);
+        int sent = load->rate > 0 ? paced_send(t, &pace, ops, ctx, now) : ops->send(ctx, now);
         int got = ops->recv(ctx, now_ns());
-        if (sent == 0 && got == 0)
-            ops->wait(ctx, 1);
+        if (sent || got)
+            continue;
+        if (load->rate > 0) {
+            /* Sleep until the next slot, but at least PACE_MIN_US: at high rates the slots
+             * go out in small bursts instead of one wake-up (and system call) each. An
+             * echo arriving ends the sleep, so its timestamp stays exact. */
+            uint64_t gap = pacer_gap(&pace, now_ns()) / 1000;
+            ops->wait(ctx, (int64_t)(gap > PACE_MIN_US ? gap : PACE_MIN_US));
+        } else {
+            ops->wait(ctx, 1000);
+        }
     }
-    print_echo_result(mode, &a, &b, cpu_a, cpu_b, wall_a, wall_b, t, "");
+    print_echo_result("RESULT", mode, &a, &b, cpu_a, cpu_b, wall_a, wall_b, t, &t->rtt, "");
 }
 
 void echo_frames(const struct tracker *t, const struct flow *f, size_t size, uint16_t *ip_id,

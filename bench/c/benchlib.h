@@ -70,7 +70,35 @@ int payload_check(const uint8_t *p, size_t len, size_t want_len, uint64_t magic,
 struct counts {
     uint64_t sent, echoed, lost, corrupt, late, dup, other;
     uint64_t rtt_ns; /* sum over echoed */
+    uint64_t behind; /* rate mode: send slots skipped because the window was full */
 };
+
+/* ---- round-trip time histogram --------------------------------------------------------- */
+
+/* A log-bucket histogram in the manner of HdrHistogram: values below 2^HIST_SUB_BITS ns get
+ * a bucket each, every higher power of two is split into 2^HIST_SUB_BITS equal buckets, so
+ * a bucket is at most 1/32 (3 %) of its values wide. Fixed size, no allocation per sample;
+ * values from 2^HIST_MAX_BITS ns (about 18 minutes) on land in the last bucket. */
+#define HIST_SUB_BITS 5
+#define HIST_MAX_BITS 40
+#define HIST_BUCKETS (((HIST_MAX_BITS - HIST_SUB_BITS) + 1) << HIST_SUB_BITS)
+
+struct hist {
+    uint64_t n, min, max;
+    uint64_t counts[HIST_BUCKETS];
+};
+
+void hist_reset(struct hist *h);
+void hist_record(struct hist *h, uint64_t v);
+/* Bucket of v, and the largest value that lands in bucket i. */
+uint32_t hist_index(uint64_t v);
+uint64_t hist_upper(uint32_t i);
+/* The smallest recorded value's bucket bound below which at least q % of the values lie
+ * (its upper bound, clamped to the largest value recorded); 0 if empty. */
+uint64_t hist_percentile(const struct hist *h, double q);
+/* Append `"latency": {...}` (percentiles in µs and the non-empty buckets as [upper_ns,
+ * count] pairs) to buf; returns what snprintf does. */
+int hist_json(const struct hist *h, char *buf, size_t len);
 
 /* Sequence numbers [lo, next) are tracked in a ring of state + send time; at most `window`
  * of them are outstanding. One that stays unanswered for `timeout` is counted lost and
@@ -81,6 +109,8 @@ struct tracker {
     uint8_t *state;
     uint64_t *sent_at;
     struct counts c;
+    struct hist rtt;  /* round trips since the measured window started */
+    struct hist irtt; /* round trips since the last interval report (soak) */
 };
 
 void tracker_init(struct tracker *t, uint32_t window, uint64_t timeout_ns, uint64_t magic);
@@ -92,11 +122,13 @@ void tracker_sent(struct tracker *t, uint32_t n, uint64_t now);
 void tracker_echo(struct tracker *t, const uint8_t *p, size_t len, size_t want_len, uint64_t now);
 void tracker_expire(struct tracker *t, uint64_t now);
 
-/* Print RESULT with the counters between two snapshots, plus extra JSON members (may be
- * "" or start with a comma-less member list like "\"a\": 1"). */
-void print_echo_result(const char *mode, const struct counts *a, const struct counts *b,
-                       double cpu_a, double cpu_b, uint64_t wall_a, uint64_t wall_b,
-                       const struct tracker *t, const char *extra);
+/* Print `word` {json} (RESULT or INTERVAL) with the counters between two snapshots, the
+ * round trips of `h`, plus extra JSON members (may be "" or a comma-less member list like
+ * "\"a\": 1"). */
+void print_echo_result(const char *word, const char *mode, const struct counts *a,
+                       const struct counts *b, double cpu_a, double cpu_b, uint64_t wall_a,
+                       uint64_t wall_b, const struct tracker *t, const struct hist *h,
+                       const char *extra);
 
 /* ---- the generators' echo loop (udpgen, pipepeer echo) --------------------------------- */
 
@@ -106,17 +138,27 @@ struct echo_ops {
     int (*send)(void *ctx, uint64_t now);
     /* Receive a batch and count its echoes; returns frames received. */
     int (*recv)(void *ctx, uint64_t now);
-    /* Wait until there is something to receive (or to flush), at most timeout_ms. */
-    void (*wait)(void *ctx, int timeout_ms);
+    /* Wait until there is something to receive (or to flush), at most timeout_us. */
+    void (*wait)(void *ctx, int64_t timeout_us);
+};
+
+/* How a generator offers its load. */
+struct echo_load {
+    uint32_t window; /* most datagrams outstanding */
+    double rate;     /* 0: saturate (keep the window full); else datagrams/s, paced */
+    double warmup_s, duration_s;
+    double report_s; /* > 0: an INTERVAL line every report_s seconds of the window (soak) */
 };
 
 /* The loop every generator runs: prime (one datagram at a time until the first echo, as the
  * server may still be resolving our address and would park only a few; fatal after 10 s),
- * then send/receive with `window` outstanding through the warm-up and the measured window,
- * and print RESULT under `mode`. Ends early when *stop (if given) becomes non-zero. */
-void echo_run(struct tracker *t, uint32_t window, double warmup_s, double duration_s,
-              const struct echo_ops *ops, void *ctx, const volatile sig_atomic_t *stop,
-              const char *mode);
+ * then send/receive through the warm-up and the measured window, and print RESULT under
+ * `mode`. Saturating, it keeps `window` outstanding; at a fixed rate it sends on a token
+ * schedule (datagram k is due at start + k / rate; due slots the window cannot take are
+ * skipped and counted as `behind`, never sent late in a burst) and sleeps in between with
+ * a microsecond timer (at least 20 µs: faster rates go out in bursts that short). Ends early when *stop (if given) becomes non-zero. */
+void echo_run(struct tracker *t, const struct echo_load *load, const struct echo_ops *ops,
+              void *ctx, const volatile sig_atomic_t *stop, const char *mode);
 
 struct flow;
 

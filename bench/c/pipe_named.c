@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <time.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -117,6 +118,12 @@ void named_pipe_close(struct named_pipe *np)
 
 void named_pipe_wait(struct named_pipe *np, int timeout_ms)
 {
+    named_pipe_wait_us(np, (int64_t)timeout_ms * 1000);
+}
+
+void named_pipe_wait_us(struct named_pipe *np, int64_t timeout_us)
+{
     struct pollfd pfd = {.fd = np->own_fd, .events = POLLIN};
-    poll(&pfd, 1, timeout_ms);
+    struct timespec ts = {.tv_sec = timeout_us / 1000000, .tv_nsec = (timeout_us % 1000000) * 1000};
+    ppoll(&pfd, 1, &ts, NULL);
 }

@@ -28,5 +28,7 @@ void named_pipe_close(struct named_pipe *np);
 int named_pipe_peer_closed(const struct named_pipe *np);
 /* Sleep until our fd is readable (frames, TX room, peer state) or timeout_ms passes. */
 void named_pipe_wait(struct named_pipe *np, int timeout_ms);
+/* The same with a timeout in microseconds. */
+void named_pipe_wait_us(struct named_pipe *np, int64_t timeout_us);
 
 #endif /* BENCH_PIPE_NAMED_H */

@@ -9,10 +9,15 @@
  *   pipepeer echo    --pipe NAME [--end b] --mac M --ip IP --server-mac M --server-ip IP
  *                    [--port N] [--size BYTES] [--window N] [--batch N] [...]
  *       UDP echo load generator: builds Ethernet/IPv4/UDP frames (both checksums), keeps a
- *       window of datagrams outstanding, verifies every echo byte for byte, answers ARP
+ *       window of datagrams outstanding, verifies every echo byte for byte, answers ARP;
+ *       --rate N paces N datagrams/s instead (the window then only bounds what is in
+ *       flight), --report S adds an INTERVAL line every S seconds; RTTs: benchlib.h
  *   pipepeer reflect --pipe NAME [--end a] --ip IP [--mac M] [--batch N]
  *       the C reflector: turns every UDP datagram for IP around (a ceiling for the echo
  *       benchmark), until the peer closes or SIGTERM
+ *   pipepeer hist
+ *       reads RTTs in nanoseconds (one per line) from stdin into the generators' histogram
+ *       and prints its percentiles as RESULT (for the tests of the histogram)
  * Protocol with the harness: benchlib.h. All pipe access goes through the project's own
  * ring and pipe code (compiled in).
  */
@@ -38,7 +43,7 @@ static struct opt opts[] = {
     {"seconds", "30"},      {"warmup", "1"},       {"duration", "3"},    {"mac", "02:00:00:00:00:02"},
     {"ip", NULL},           {"server-mac", NULL},  {"server-ip", NULL},  {"port", "7"},
     {"size", "64"},         {"window", "1024"},    {"timeout-ms", "1000"}, {"slots", "1024"},
-    {"buf-size", "2048"},   {"spin", "0"},
+    {"buf-size", "2048"},   {"spin", "0"},         {"rate", "0"},        {"report", "0"},
 };
 #define NOPT (sizeof opts / sizeof opts[0])
 
@@ -230,10 +235,10 @@ static int echo_recv(void *ctx, uint64_t now)
     return n;
 }
 
-static void echo_wait(void *ctx, int timeout_ms)
+static void echo_wait(void *ctx, int64_t timeout_us)
 {
     struct echo *e = ctx;
-    named_pipe_wait(&e->np, timeout_ms);
+    named_pipe_wait_us(&e->np, timeout_us);
 }
 
 static int echo(void)
@@ -247,15 +252,20 @@ static int echo(void)
     e.f.dst_port = (uint16_t)opt_u64(opts, NOPT, "port", 1, 65535);
     e.size = opt_u64(opts, NOPT, "size", PAYLOAD_MIN, 1472);
     e.batch = (uint32_t)opt_u64(opts, NOPT, "batch", 1, MAX_BATCH);
-    uint32_t window = (uint32_t)opt_u64(opts, NOPT, "window", 1, 65536);
+    struct echo_load load = {
+        .window = (uint32_t)opt_u64(opts, NOPT, "window", 1, 65536),
+        .rate = (double)opt_u64(opts, NOPT, "rate", 0, 100000000),
+        .warmup_s = opt_seconds(opts, NOPT, "warmup"),
+        .duration_s = opt_seconds(opts, NOPT, "duration"),
+        .report_s = opt_seconds(opts, NOPT, "report"),
+    };
     uint64_t timeout = opt_u64(opts, NOPT, "timeout-ms", 1, 60000) * 1000000ull;
     arena_init(&e.tx);
     arena_init(&e.rx);
     open_end(&e.np, "b");
-    tracker_init(&e.t, window, timeout, now_ns() ^ ((uint64_t)getpid() << 32));
+    tracker_init(&e.t, load.window, timeout, now_ns() ^ ((uint64_t)getpid() << 32));
     static const struct echo_ops ops = {echo_send, echo_recv, echo_wait};
-    echo_run(&e.t, window, opt_seconds(opts, NOPT, "warmup"), opt_seconds(opts, NOPT, "duration"),
-             &ops, &e, &stop, "pipe-udp");
+    echo_run(&e.t, &load, &ops, &e, &stop, "pipe-udp");
     named_pipe_close(&e.np);
     return 0;
 }
@@ -304,6 +314,22 @@ static int reflect(void)
     return 0;
 }
 
+/* ---- hist (tests) --------------------------------------------------------------------- */
+
+static int hist_from_stdin(void)
+{
+    static struct hist h;
+    static char buf[HIST_BUCKETS * 32 + 256];
+    unsigned long long v;
+    hist_reset(&h);
+    while (scanf("%llu", &v) == 1)
+        hist_record(&h, v);
+    if (hist_json(&h, buf, sizeof buf) < 0)
+        die("histogram too large to print");
+    printf("RESULT {%s}\n", buf);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     bench_prog = "pipepeer";
@@ -322,5 +348,7 @@ int main(int argc, char **argv)
         return echo();
     if (strcmp(argv[1], "reflect") == 0)
         return reflect();
+    if (strcmp(argv[1], "hist") == 0)
+        return hist_from_stdin();
     die("unknown mode %s (blast, read, echo, reflect)", argv[1]);
 }

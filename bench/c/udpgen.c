@@ -5,9 +5,12 @@
  * its own CPU time over the measured window (protocol: benchlib.h).
  *
  *   udpgen --dst IP --port N [--src IP] [--size BYTES] [--window N] [--batch N]
- *          [--warmup S] [--duration S] [--timeout-ms N]
+ *          [--warmup S] [--duration S] [--timeout-ms N] [--rate N] [--report S]
  *          [--mode socket | --mode packet --ifname IF --dst-mac MAC [--src-mac MAC]]
  *
+ * --rate N: paced, N datagrams/s (the window only bounds what is in flight) instead of
+ * keeping the window full; --report S: an INTERVAL line every S seconds (soak). Every
+ * round trip goes into a histogram whose percentiles RESULT carries (benchlib.h).
  * --mode socket (default): a connected kernel UDP socket, sendmmsg/recvmmsg.
  * --mode packet: Ethernet frames built here (both checksums) on an AF_PACKET socket through
  * the project's own packet_*.c (TPACKET_V2 RX ring, sendmmsg TX), so the generator's side pays
@@ -38,7 +41,7 @@ static struct opt opts[] = {
     {"dst", NULL},        {"port", NULL},      {"src", "0.0.0.0"},  {"size", "64"},
     {"window", "256"},    {"batch", "64"},     {"warmup", "1"},     {"duration", "3"},
     {"timeout-ms", "1000"}, {"rcvbuf", "8388608"}, {"mode", "socket"}, {"ifname", NULL},
-    {"dst-mac", NULL},       {"src-mac", NULL},
+    {"rate", "0"},           {"report", "0"},     {"dst-mac", NULL},   {"src-mac", NULL},
 };
 #define NOPT (sizeof opts / sizeof opts[0])
 
@@ -195,14 +198,15 @@ static int recv_some(void *ctx, uint64_t now)
     return g->port ? packet_recv(g, now) : socket_recv(g, now);
 }
 
-static void wait_ready(void *ctx, int timeout_ms)
+static void wait_ready(void *ctx, int64_t timeout_us)
 {
     struct gen *g = ctx;
     short events = POLLIN;
     if (g->port && pkt_tx_pending(g->port))
         events |= POLLOUT;
     struct pollfd pfd = {.fd = g->fd, .events = events};
-    poll(&pfd, 1, timeout_ms);
+    struct timespec ts = {.tv_sec = timeout_us / 1000000, .tv_nsec = (timeout_us % 1000000) * 1000};
+    ppoll(&pfd, 1, &ts, NULL);
 }
 
 int main(int argc, char **argv)
@@ -216,10 +220,14 @@ int main(int argc, char **argv)
     uint32_t src = parse_ipv4(opt_str(opts, NOPT, "src"));
     uint16_t port = (uint16_t)opt_u64(opts, NOPT, "port", 1, 65535);
     g.size = opt_u64(opts, NOPT, "size", PAYLOAD_MIN, MAX_SIZE);
-    uint32_t window = (uint32_t)opt_u64(opts, NOPT, "window", 1, 65536);
+    struct echo_load load = {
+        .window = (uint32_t)opt_u64(opts, NOPT, "window", 1, 65536),
+        .rate = (double)opt_u64(opts, NOPT, "rate", 0, 100000000),
+        .warmup_s = opt_seconds(opts, NOPT, "warmup"),
+        .duration_s = opt_seconds(opts, NOPT, "duration"),
+        .report_s = opt_seconds(opts, NOPT, "report"),
+    };
     g.batch = (uint32_t)opt_u64(opts, NOPT, "batch", 1, MAX_BATCH);
-    double warmup = opt_seconds(opts, NOPT, "warmup");
-    double duration = opt_seconds(opts, NOPT, "duration");
     uint64_t timeout = opt_u64(opts, NOPT, "timeout-ms", 1, 60000) * 1000000ull;
     int rcvbuf = (int)opt_u64(opts, NOPT, "rcvbuf", 4096, 1u << 30);
 
@@ -234,10 +242,9 @@ int main(int argc, char **argv)
     } else {
         die("--mode %s: want socket or packet", mode);
     }
-    tracker_init(&g.t, window, timeout, now_ns() ^ ((uint64_t)getpid() << 32));
+    tracker_init(&g.t, load.window, timeout, now_ns() ^ ((uint64_t)getpid() << 32));
     static const struct echo_ops ops = {send_some, recv_some, wait_ready};
-    echo_run(&g.t, window, warmup, duration, &ops, &g, NULL,
-             g.port ? "udp-packet" : "udp-socket");
+    echo_run(&g.t, &load, &ops, &g, NULL, g.port ? "udp-packet" : "udp-socket");
     if (g.port)
         pkt_port_free(g.port);
     else
