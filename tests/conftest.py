@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any
 
@@ -33,6 +34,13 @@ async def loop_errors() -> AsyncIterator[list[dict[str, Any]]]:
 
 
 _HOME_NETNS = os.stat("/proc/thread-self/ns/net").st_ino
+
+# A suite started in the background by a shell without job control inherits SIGINT as
+# ignored, and so would every program a test starts and then stops with SIGINT (Ctrl-C),
+# which would never stop. Python's own handler here is reset to the default by exec, so
+# those programs get their KeyboardInterrupt as from a terminal.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(autouse=True)
