@@ -239,6 +239,37 @@ class UdpTransport(PortTransportBase, asyncio.DatagramTransport):
         if self._careful or (targets is None and addr is None):
             self._sendto_each(payloads, addr, targets)
             return
+        if payloads and not self._queue_known(payloads, addr, targets):
+            self._queue_checked(payloads, addr, targets)
+
+    def _queue_known(self, payloads: list[bytes], addr: Any, targets: list[Any] | None) -> bool:
+        """sendto_many's common case in a few list-wise operations: every destination in
+        the address cache, no datagram too large. False (nothing queued): take the
+        careful loop. The high-water mark is checked once, after the whole batch."""
+        cache = self._addresses
+        try:
+            dsts = (
+                [cache[addr]] * len(payloads)
+                if targets is None
+                else [*map(cache.__getitem__, targets)]
+            )
+        except (KeyError, TypeError):  # new, broadcast, or not hashable: validate each
+            return False
+        sizes = [*map(len, payloads)]
+        if max(sizes) > self._max_payload:
+            return False
+        if not self._payloads:
+            self._want_tx(self._queue)
+        self._payloads.extend(payloads)  # the scheduler's own lists: extended in place
+        self._dsts.extend(dsts)
+        self._buffer_size += sum(sizes) + len(sizes) * UDP_HEADER_LEN
+        if self._buffer_size > self._high_water:
+            self._flush_now()
+            self._maybe_pause_protocol()
+        return True
+
+    def _queue_checked(self, payloads: list[bytes], addr: Any, targets: list[Any] | None) -> None:
+        """sendto_many datagram by datagram, each as sendto queues it."""
         cache = self._addresses
         limit = self._max_payload
         queued = self._payloads
