@@ -63,7 +63,7 @@ from __future__ import annotations
 import asyncio
 import errno
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, cast
 
 from aionetmap._aio import constants
 from aionetmap._aio.driver import PortDriver
@@ -82,6 +82,8 @@ ETHERNET_HEADER_SIZE = ETH_HEADER_LEN
 """The shortest frame :meth:`FrameTransport.sendto` accepts."""
 
 Frame = bytes | bytearray | memoryview
+
+_BYTES_ONLY = {bytes}
 
 
 class UdpTransport(PortTransportBase, asyncio.DatagramTransport):
@@ -225,7 +227,11 @@ class UdpTransport(PortTransportBase, asyncio.DatagramTransport):
         bytes-like or for both ``addr`` and ``addrs``, ``ValueError`` for ``addrs`` of
         another length than ``data`` or, on a connected endpoint, another address.
         """
-        payloads = [item if type(item) is bytes else _snapshot(item) for item in data]
+        items = list(data)
+        if set(map(type, items)) == _BYTES_ONLY:  # checked in C: the common case
+            payloads = cast("list[bytes]", items)
+        else:
+            payloads = [item if type(item) is bytes else _snapshot(item) for item in items]
         if addrs is None:
             targets = None
         else:
