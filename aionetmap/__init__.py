@@ -10,13 +10,14 @@ from __future__ import annotations
 from aionetmap.endpoints import create_datagram_endpoint, create_frame_endpoint, open_interface
 from aionetmap.interface import NetInterface
 from aionetmap.ports import FrameBatch, Port, PortClosedError, PortInfo, open_port
-from aionetmap.protocol import FrameProtocol
+from aionetmap.protocol import BatchDatagramProtocol, FrameProtocol
 from aionetmap.sockets import UdpSocket, open_udp
 from aionetmap.transport import FrameTransport, UdpTransport
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "BatchDatagramProtocol",
     "FrameBatch",
     "FrameProtocol",
     "FrameTransport",

@@ -6,6 +6,8 @@ through one of these classes; everything else calls down only.
 * :class:`FrameProtocol`: what a raw Ethernet (L2) endpoint's user code receives. UDP
   endpoints need no protocol class of ours: a plain :class:`asyncio.DatagramProtocol`
   works unchanged, exactly as with ``loop.create_datagram_endpoint``.
+* :class:`BatchDatagramProtocol`: a :class:`asyncio.DatagramProtocol` that may take its
+  received datagrams a batch per call (``datagrams_received``), beyond asyncio.
 * :class:`PortOwner`: what a :class:`~aionetmap._aio.driver.PortDriver` calls on the object
   that owns it (a :class:`~aionetmap.NetInterface`, a :class:`~aionetmap.FrameTransport`).
 * :class:`DatagramEndpoint`: what an interface and its TX scheduler call on a UDP endpoint
@@ -20,7 +22,13 @@ from typing import Protocol
 
 from aionetmap.ports.base import FrameBatch
 
-__all__ = ["Address", "DatagramEndpoint", "FrameProtocol", "PortOwner"]
+__all__ = [
+    "Address",
+    "BatchDatagramProtocol",
+    "DatagramEndpoint",
+    "FrameProtocol",
+    "PortOwner",
+]
 
 Address = tuple[str, int]
 """An IPv4 UDP address as protocols see it: ``(dotted quad, port)``."""
@@ -48,6 +56,35 @@ class FrameProtocol(asyncio.BaseProtocol):
 
     def error_received(self, exc: OSError) -> None:
         """Called when a frame could not be sent (for example, larger than the port allows)."""
+
+
+class BatchDatagramProtocol(asyncio.DatagramProtocol):
+    """A UDP protocol that takes received datagrams a batch per call.
+
+    Call order as for :class:`asyncio.DatagramProtocol`: ``connection_made`` ->
+    (``datagrams_received`` | ``datagram_received`` | ``error_received``)* ->
+    ``connection_lost``. A :class:`~aionetmap.UdpTransport` calls
+    :meth:`datagrams_received` once for everything one read of the port brought for this
+    endpoint, when the protocol's class overrides it (the transport checks the class, as
+    :class:`FrameProtocol` ``frames_received`` is checked); otherwise it calls
+    ``datagram_received`` per datagram, as asyncio does. Any object whose class defines
+    ``datagrams_received`` gets batches too: subclassing is for readers and type checkers.
+
+    Pair it with :meth:`aionetmap.UdpTransport.sendto_many` to answer a batch in one call.
+    """
+
+    def datagrams_received(self, data: Sequence[bytes], addrs: Sequence[Address]) -> None:
+        """Called with a batch of received datagrams: ``data[i]`` came from ``addrs[i]``
+        (an ``(ip, port)`` tuple), in arrival order; never empty.
+
+        Both sequences (a list or a tuple) and everything in them are the protocol's to
+        keep: the transport never reuses them. A whole batch is delivered even if the
+        protocol pauses reading, closes the transport or swaps protocols during the call;
+        later datagrams follow the new state (held while paused, dropped once closing,
+        to the new protocol). The default calls ``datagram_received`` for each.
+        """
+        for payload, addr in zip(data, addrs, strict=True):
+            self.datagram_received(payload, addr)
 
 
 class PortOwner(Protocol):

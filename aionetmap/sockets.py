@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import errno
+from collections.abc import Iterable, Sequence
 from types import TracebackType
 from typing import Any, Self
 
@@ -44,6 +45,15 @@ class _SocketProtocol(asyncio.DatagramProtocol):
             return
         self.queue.append((data, addr))
         self.readable.set()
+
+    def datagrams_received(self, data: Sequence[bytes], addrs: Sequence[Address]) -> None:
+        room = self.max_queue - len(self.queue)
+        if room < len(data):
+            self.dropped += len(data) - max(room, 0)
+            data, addrs = data[: max(room, 0)], addrs[: max(room, 0)]
+        if data:
+            self.queue.extend(zip(data, addrs, strict=True))
+            self.readable.set()
 
     def error_received(self, exc: Exception) -> None:
         if isinstance(exc, OSError):
@@ -119,6 +129,19 @@ class UdpSocket:
             proto.readable.clear()
             await proto.readable.wait()
 
+    async def recvfrom_many(self, max_count: int = 64) -> list[tuple[bytes, Address]]:
+        """Wait for at least one datagram, then return every queued one, up to
+        ``max_count``, as ``(data, (ip, port))`` pairs in arrival order. Raises as
+        :meth:`recvfrom` does; after a clean close with nothing left, raises too."""
+        if isinstance(max_count, bool) or not isinstance(max_count, int) or max_count < 1:
+            raise ValueError(f"max_count must be an int >= 1, not {max_count!r}")
+        first = await self.recvfrom()
+        queue = self._protocol.queue
+        items = [first]
+        while queue and len(items) < max_count:
+            items.append(queue.popleft())
+        return items
+
     async def recv(self) -> bytes:
         """Wait for the next datagram and return its data only."""
         data, _ = await self.recvfrom()
@@ -148,6 +171,36 @@ class UdpSocket:
         if proto.lost or transport.is_closing():
             raise _closed_error(proto.lost_exc)
         transport.sendto(data, addr)
+
+    async def sendto_many(
+        self,
+        data: Iterable[bytes | bytearray | memoryview],
+        addr: Address | None = None,
+        *,
+        addrs: Sequence[Address] | None = None,
+    ) -> None:
+        """Send many datagrams (``UdpTransport.sendto_many``'s arguments: all to ``addr``,
+        or ``data[i]`` to ``addrs[i]``), first waiting while the write buffer is above its
+        high-water mark. Every destination is checked before anything is queued, and a
+        bad one raises as in :meth:`sendto`; then all are queued at once (the buffer may
+        pass its high-water mark by this batch, as a kernel socket's may by one datagram).
+        """
+        transport = self._transport
+        proto = self._protocol
+        payloads = list(data)
+        if addrs is not None:
+            for target in addrs:
+                transport.check_destination(target)
+        elif addr is not None:
+            transport.check_destination(addr)
+        elif self.peername is None:
+            raise OSError(errno.EDESTADDRREQ, "the UDP socket is not connected: give an address")
+        while not proto.writable.is_set():
+            await proto.writable.wait()
+        self._raise_pending_error()
+        if proto.lost or transport.is_closing():
+            raise _closed_error(proto.lost_exc)
+        transport.sendto_many(payloads, addr, addrs=addrs)
 
     async def send(self, data: bytes | bytearray | memoryview) -> None:
         """Send to the peer of a connected socket (``open_udp(remote_addr=...)``)."""

@@ -12,6 +12,11 @@ The UDP transport follows ``_SelectorDatagramTransport``'s contract point by poi
   one flush). The queue is pushed early once it passes the high-water mark, so
   ``pause_writing`` still means "the ring is full", as it means "the kernel buffer is full"
   for a socket.
+* Beyond asyncio, batches both ways: a protocol whose class defines
+  ``datagrams_received(data, addrs)`` (see :class:`~aionetmap.BatchDatagramProtocol`)
+  gets everything one read of the port brought for it in one call, and
+  :meth:`UdpTransport.sendto_many` queues many datagrams in one call, under the same flow
+  control and error rules as ``sendto``.
 * A zero-length datagram is sent (it is valid UDP); stock asyncio on Python 3.11 silently
   discards it.
 * ``pause_reading()`` works (uvloop's UDP transport lacks it) the way a kernel socket's
@@ -58,7 +63,7 @@ from __future__ import annotations
 import asyncio
 import errno
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, cast
 
 from aionetmap._aio import constants
 from aionetmap._aio.driver import PortDriver
@@ -66,7 +71,7 @@ from aionetmap._aio.log import logger
 from aionetmap._aio.netif import InterfaceCore
 from aionetmap._aio.transport_base import PortTransportBase
 from aionetmap.ports.base import FrameBatch, Port
-from aionetmap.protocol import Address, FrameProtocol
+from aionetmap.protocol import Address, BatchDatagramProtocol, FrameProtocol
 from aionetmap.stack.errors import DatagramTooLarge
 from aionetmap.stack.ethernet import ETH_HEADER_LEN
 from aionetmap.stack.udp import UDP_HEADER_LEN
@@ -77,6 +82,8 @@ ETHERNET_HEADER_SIZE = ETH_HEADER_LEN
 """The shortest frame :meth:`FrameTransport.sendto` accepts."""
 
 Frame = bytes | bytearray | memoryview
+
+_BYTES_ONLY = {bytes}
 
 
 class UdpTransport(PortTransportBase, asyncio.DatagramTransport):
@@ -132,6 +139,9 @@ class UdpTransport(PortTransportBase, asyncio.DatagramTransport):
         # state change, so a batch loop sees any change (even a swapped protocol) by
         # identity alone.
         self._receive: Any = None
+        # The protocol's datagrams_received under the same conditions, for a protocol
+        # that takes batches (then _receive hands it batches of one).
+        self._receive_batch: Any = None
         self._close_timer: asyncio.TimerHandle | None = None
         self._close_mark = 0  # datagrams still queued at the last close-stall check
         self.counters = {
@@ -197,6 +207,117 @@ class UdpTransport(PortTransportBase, asyncio.DatagramTransport):
             self._flush_now()
             self._maybe_pause_protocol()
 
+    def sendto_many(
+        self,
+        data: Iterable[bytes | bytearray | memoryview],
+        addr: Any = None,
+        *,
+        addrs: Sequence[Any] | None = None,
+    ) -> None:
+        """Queue many datagrams in one call: each of ``data`` to ``addr`` (None: the peer
+        of a connected endpoint), or ``data[i]`` to ``addrs[i]`` (``addrs`` as
+        ``datagrams_received`` hands them over, so an echo is
+        ``sendto_many(data, addrs=addrs)``). Never blocks.
+
+        Each datagram is queued as :meth:`sendto` queues it, with its flow control (the
+        buffer counts it, ``pause_writing`` at the high-water mark) and its rules for a
+        destination: ``error_received`` and the next datagram for an ``OSError``; a
+        fatal error (an address of the wrong shape) closes the endpoint and drops the
+        rest. Raised before anything is queued: ``TypeError`` for an item that is not
+        bytes-like or for both ``addr`` and ``addrs``, ``ValueError`` for ``addrs`` of
+        another length than ``data`` or, on a connected endpoint, another address.
+        """
+        items = list(data)
+        if set(map(type, items)) == _BYTES_ONLY:  # checked in C: the common case
+            payloads = cast("list[bytes]", items)
+        else:
+            payloads = [item if type(item) is bytes else _snapshot(item) for item in items]
+        if addrs is None:
+            targets = None
+        else:
+            if addr is not None:
+                raise TypeError("sendto_many() takes addr or addrs, not both")
+            targets = addrs if type(addrs) is list else list(addrs)
+            if len(targets) != len(payloads):
+                raise ValueError(
+                    f"sendto_many(): {len(payloads)} datagrams but {len(targets)} addresses"
+                )
+        if self._careful or (targets is None and addr is None):
+            self._sendto_each(payloads, addr, targets)
+            return
+        if payloads and not self._queue_known(payloads, addr, targets):
+            self._queue_checked(payloads, addr, targets)
+
+    def _queue_known(self, payloads: list[bytes], addr: Any, targets: list[Any] | None) -> bool:
+        """sendto_many's common case in a few list-wise operations: every destination in
+        the address cache, no datagram too large. False (nothing queued): take the
+        careful loop. The high-water mark is checked once, after the whole batch."""
+        cache = self._addresses
+        try:
+            dsts = (
+                [cache[addr]] * len(payloads)
+                if targets is None
+                else [*map(cache.__getitem__, targets)]
+            )
+        except (KeyError, TypeError):  # new, broadcast, or not hashable: validate each
+            return False
+        sizes = [*map(len, payloads)]
+        if max(sizes) > self._max_payload:
+            return False
+        if not self._payloads:
+            self._want_tx(self._queue)
+        self._payloads.extend(payloads)  # the scheduler's own lists: extended in place
+        self._dsts.extend(dsts)
+        self._buffer_size += sum(sizes) + len(sizes) * UDP_HEADER_LEN
+        if self._buffer_size > self._high_water:
+            self._flush_now()
+            self._maybe_pause_protocol()
+        return True
+
+    def _queue_checked(self, payloads: list[bytes], addr: Any, targets: list[Any] | None) -> None:
+        """sendto_many datagram by datagram, each as sendto queues it."""
+        cache = self._addresses
+        limit = self._max_payload
+        queued = self._payloads
+        dsts = self._dsts
+        for i, payload in enumerate(payloads):
+            target = addr if targets is None else targets[i]
+            try:
+                dst = cache[target]
+            except (KeyError, TypeError):
+                checked = self._check_destination(target)
+                if checked is None:
+                    if self._conn_lost:  # fatal: the rest goes nowhere
+                        return
+                    continue
+                dst = checked
+            size = len(payload)
+            if size > limit:
+                self._too_large(size)
+                continue
+            if not queued:
+                self._want_tx(self._queue)
+            queued.append(payload)
+            dsts.append(dst)
+            self._buffer_size += size + UDP_HEADER_LEN
+            if self._buffer_size > self._high_water:
+                self._flush_now()
+                self._maybe_pause_protocol()
+
+    def _sendto_each(self, payloads: list[bytes], addr: Any, targets: list[Any] | None) -> None:
+        """sendto_many for a connected endpoint, a lost one, or no address at all: one
+        sendto per datagram, after checking every address (sendto's ValueError must come
+        before anything is queued)."""
+        remote = self._remote
+        if remote is not None:
+            for target in [addr] if targets is None else targets:
+                if target is not None and target != remote:
+                    raise ValueError(f"Invalid address: must be None or {remote}")
+        for i, payload in enumerate(payloads):
+            self.sendto(payload, addr if targets is None else targets[i])
+            if self._conn_lost:
+                return  # fatal (or lost): the rest goes nowhere, quietly
+
     def check_destination(self, addr: Any) -> Address:
         """``addr`` as this endpoint would send to it (``(dotted quad, int port)``), or the
         exception that ``sendto`` would hand to ``error_received`` (an ``OSError``) or to
@@ -258,10 +379,23 @@ class UdpTransport(PortTransportBase, asyncio.DatagramTransport):
             self._maybe_resume_protocol()
 
     def deliver_many(self, payloads: Sequence[bytes], sources: Sequence[Address]) -> None:
-        """Hand a batch of received datagrams to the protocol (the interface's hot path)."""
+        """Hand a batch of received datagrams to the protocol (the interface's hot path):
+        in one ``datagrams_received`` call for a protocol that takes batches."""
         total = len(payloads)
         start = 0
         while start < total:
+            batch = self._receive_batch
+            if batch is not None:  # the rest in one call, whatever the protocol does in it
+                if start:
+                    payloads, sources = payloads[start:], sources[start:]
+                self._rx_datagrams += total - start
+                try:
+                    batch(payloads, sources)
+                except (SystemExit, KeyboardInterrupt):
+                    raise
+                except BaseException as exc:
+                    self._protocol_callback_failed(exc, "protocol.datagrams_received()")
+                return
             receive = self._receive
             if receive is None:  # paused, closing, connected: datagram by datagram
                 for i in range(start, total):
@@ -310,12 +444,20 @@ class UdpTransport(PortTransportBase, asyncio.DatagramTransport):
     def _deliver_now(self, payload: bytes, src: Address) -> None:
         """One datagram to the protocol, off the fast path (checks done by the caller)."""
         self._rx_datagrams += 1
+        protocol = self._protocol
         try:
-            self._protocol.datagram_received(payload, src)
+            if _wants_datagram_batches(protocol):
+                protocol.datagrams_received([payload], [src])
+            else:
+                protocol.datagram_received(payload, src)
         except (SystemExit, KeyboardInterrupt):
             raise
         except BaseException as exc:
             self._protocol_callback_failed(exc, "protocol.datagram_received()")
+
+    def _one_as_batch(self, payload: bytes, src: Address) -> None:
+        """``_receive`` for a protocol that takes batches: a batch of one."""
+        self._protocol.datagrams_received([payload], [src])
 
     def _state_changed(self) -> None:
         # Recompute the flags the hot paths test: deliver() (open, reading, not filtering
@@ -328,7 +470,14 @@ class UdpTransport(PortTransportBase, asyncio.DatagramTransport):
             and not self._held
         )
         protocol = self._protocol
-        self._receive = protocol.datagram_received if plain and protocol is not None else None
+        if not plain or protocol is None:
+            self._receive = self._receive_batch = None
+        elif _wants_datagram_batches(protocol):
+            self._receive_batch = protocol.datagrams_received
+            self._receive = self._one_as_batch  # a fresh bound method: a new identity
+        else:
+            self._receive_batch = None
+            self._receive = protocol.datagram_received
         self._careful = self._remote is not None or bool(self._conn_lost)
 
     def send_failed(self, exc: OSError) -> None:
@@ -665,6 +814,21 @@ class FrameTransport(PortTransportBase, asyncio.DatagramTransport):
         self._driver.close()
         if self._owns_port:
             self._port.close()
+
+
+def _snapshot(item: Any) -> bytes:
+    """A queued datagram's bytes: an immutable copy, as ``sendto`` takes it."""
+    if not isinstance(item, (bytearray, memoryview)):
+        kind = type(item).__name__
+        raise TypeError(f"data argument must be a bytes-like object, not {kind!r}")
+    return bytes(item)
+
+
+def _wants_datagram_batches(protocol: Any) -> bool:
+    """Whether a UDP protocol takes a batch per call: its class defines
+    ``datagrams_received`` (other than BatchDatagramProtocol's per-datagram default)."""
+    method = getattr(type(protocol), "datagrams_received", None)
+    return method is not None and method is not BatchDatagramProtocol.datagrams_received
 
 
 def _wants_batches(protocol: Any) -> bool:

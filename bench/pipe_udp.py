@@ -42,6 +42,11 @@ class PipeUdp(PipeBenchmark):
             Row("c-reflector", "C reflector on the pipe (pipe_*.c + ring_*.c), no Python", True),
             Row("aionetmap-asyncio", "aionetmap UDP echo, asyncio, glibc malloc defaults"),
             Row("aionetmap-uvloop", "aionetmap UDP echo, uvloop, glibc malloc defaults"),
+            Row(
+                "aionetmap-batch-uvloop",
+                "aionetmap UDP echo through the batch API (datagrams_received + sendto_many), "
+                "uvloop",
+            ),
         ]
 
     def plan(self, row: Row, run: int) -> Plan:
@@ -57,6 +62,8 @@ class PipeUdp(PipeBenchmark):
             argv = [*self.python_server(row, run, loop), "udp-echo", "--transport", "aionetmap",
                     "--port", pipe_spec(name, "a"), "--address", f"{SERVER_IP}/24",
                     "--mac", SERVER_MAC, "--bind", f"{SERVER_IP}:{PORT}"]  # fmt: skip
+            if "-batch-" in row.key:
+                argv += ["--protocol", "batch"]
             env = python_launch_env()
         server = Launch(row.key, argv, core=server_core, env=env)
         generator = Launch(

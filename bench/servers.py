@@ -2,9 +2,11 @@
 
 ``udp-echo`` serves the same plain :class:`asyncio.DatagramProtocol` echo on a kernel UDP
 socket (``loop.create_datagram_endpoint``) or on an aionetmap port
-(``aionetmap.create_datagram_endpoint``); ``frame-sink`` counts raw frames from a port
-with a per-frame or a per-batch :class:`aionetmap.FrameProtocol`. Each prints ``READY``
-once serving; ``frame-sink`` also measures itself (``MARK``/``RESULT`` lines, see
+(``aionetmap.create_datagram_endpoint``), or with ``--protocol batch`` on an aionetmap port
+the batch API's echo (``datagrams_received`` answered by one ``sendto_many``);
+``frame-sink`` counts raw frames from a port with a per-frame or a per-batch
+:class:`aionetmap.FrameProtocol`. Each prints ``READY`` once serving; ``frame-sink`` also
+measures itself (``MARK``/``RESULT`` lines, see
 ``bench/c/benchlib.h``); ``udp-echo`` runs until SIGTERM and then prints its counters as
 ``RESULT`` (with ``--stats-every S`` also every S seconds as ``STATS {json}``: the soak's
 drops by reason).
@@ -31,7 +33,7 @@ from typing import Any
 import aionetmap
 from aionetmap.protocol import FrameProtocol
 
-__all__ = ["BatchSink", "Echo", "FrameSink", "main"]
+__all__ = ["BatchEcho", "BatchSink", "Echo", "FrameSink", "main"]
 
 Address = tuple[str, int]
 
@@ -47,6 +49,19 @@ class Echo(asyncio.DatagramProtocol):
 
     def datagram_received(self, data: bytes, addr: Address) -> None:
         self.transport.sendto(data, addr)  # type: ignore[union-attr]
+
+
+class BatchEcho(aionetmap.BatchDatagramProtocol):
+    """The same echo through the batch API: a batch in, one ``sendto_many`` out."""
+
+    def __init__(self) -> None:
+        self.transport: aionetmap.UdpTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def datagrams_received(self, data: Sequence[bytes], addrs: Sequence[Address]) -> None:
+        self.transport.sendto_many(data, addrs=addrs)  # type: ignore[union-attr]
 
 
 class FrameSink(FrameProtocol):
@@ -96,8 +111,9 @@ async def udp_echo(args: argparse.Namespace) -> None:
         transport, _ = await loop.create_datagram_endpoint(Echo, local_addr=bind)
         stats: Callable[[], dict[str, int]] = dict
     else:
+        proto: type[asyncio.DatagramProtocol] = BatchEcho if args.protocol == "batch" else Echo
         udp, _ = await aionetmap.create_datagram_endpoint(
-            Echo, port=args.port, local_addr=bind, address=args.address, mac=args.mac
+            proto, port=args.port, local_addr=bind, address=args.address, mac=args.mac
         )
         transport = udp
         iface = udp.get_extra_info("netinterface")
@@ -114,7 +130,8 @@ async def udp_echo(args: argparse.Namespace) -> None:
     counters = stats()
     transport.close()
     await asyncio.sleep(0.05)  # let connection_lost and a graceful drain run
-    _result({**counters, "mode": f"udp-echo-{args.transport}"})
+    suffix = "-batch" if args.protocol == "batch" else ""
+    _result({**counters, "mode": f"udp-echo-{args.transport}{suffix}"})
 
 
 async def _report_stats(stats: Callable[[], dict[str, int]], every: float) -> None:
@@ -167,6 +184,12 @@ def _parser() -> argparse.ArgumentParser:
     echo.add_argument("--mac", help="aionetmap interface MAC (default: the port's)")
     echo.add_argument("--stats-every", type=float, default=0.0, metavar="S",
                       help="print the counters as a STATS line every S seconds")  # fmt: skip
+    echo.add_argument(
+        "--protocol",
+        choices=("plain", "batch"),
+        default="plain",
+        help="plain DatagramProtocol echo, or the batch API's (aionetmap only)",
+    )
     sink = sub.add_parser("frame-sink", help="count raw frames from a port")
     sink.add_argument("--mode", choices=("per-frame", "batch"), required=True)
     sink.add_argument("--port", required=True, help="portspec")

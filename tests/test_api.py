@@ -19,6 +19,7 @@ import aionetmap
 from aionetmap import protocol
 
 ALL = [
+    "BatchDatagramProtocol",
     "FrameBatch",
     "FrameProtocol",
     "FrameTransport",
@@ -43,7 +44,15 @@ FUNCTIONS = [
     "open_udp",
     "open_port",
 ]
-CLASSES = ["NetInterface", "UdpTransport", "FrameTransport", "UdpSocket", "FrameProtocol", "Port"]
+CLASSES = [
+    "NetInterface",
+    "UdpTransport",
+    "FrameTransport",
+    "UdpSocket",
+    "FrameProtocol",
+    "BatchDatagramProtocol",
+    "Port",
+]
 
 SIGNATURES = {
     "create_datagram_endpoint": "(protocol_factory: 'Callable[[], _P]', *, port: 'str | Port', local_addr: 'tuple[str, int] | None' = None, remote_addr: 'tuple[str, int] | None' = None, address: 'str | None' = None, mac: 'bytes | str | None' = None, gateway: 'str | None' = None, mtu: 'int | None' = None, config: 'HostConfig | None' = None, allow_broadcast: 'bool' = False, read_buffer_limit: 'int | None' = None, vlan: 'int | None' = None) -> 'tuple[UdpTransport, _P]'",
@@ -138,6 +147,16 @@ SIGNATURES = {
     "FrameProtocol.resume_writing": "(self)",
     "Port.close": "(self) -> 'None'",
     "Port.closed": "<property>",
+    "BatchDatagramProtocol.connection_lost": "(self, exc)",
+    "BatchDatagramProtocol.connection_made": "(self, transport)",
+    "BatchDatagramProtocol.datagram_received": "(self, data, addr)",
+    "BatchDatagramProtocol.datagrams_received": "(self, data: 'Sequence[bytes]', addrs: 'Sequence[Address]') -> 'None'",
+    "BatchDatagramProtocol.error_received": "(self, exc)",
+    "BatchDatagramProtocol.pause_writing": "(self)",
+    "BatchDatagramProtocol.resume_writing": "(self)",
+    "UdpTransport.sendto_many": "(self, data: 'Iterable[bytes | bytearray | memoryview]', addr: 'Any' = None, *, addrs: 'Sequence[Any] | None' = None) -> 'None'",
+    "UdpSocket.recvfrom_many": "(self, max_count: 'int' = 64) -> 'list[tuple[bytes, Address]]'",
+    "UdpSocket.sendto_many": "(self, data: 'Iterable[bytes | bytearray | memoryview]', addr: 'Address | None' = None, *, addrs: 'Sequence[Address] | None' = None) -> 'None'",
     "Port.fileno": "(self) -> 'int'",
     "Port.flush": "(self) -> 'None'",
     "Port.info": "<property>",

@@ -92,7 +92,12 @@ def test_pipe_frames_smoke(tmp_path: Path) -> None:
 
 def test_pipe_udp_smoke(tmp_path: Path) -> None:
     rows = rows_by_key(run_bench(tmp_path, "pipe-udp"))
-    assert set(rows) == {"c-reflector", "aionetmap-asyncio", "aionetmap-uvloop"}
+    assert set(rows) == {
+        "c-reflector",
+        "aionetmap-asyncio",
+        "aionetmap-uvloop",
+        "aionetmap-batch-uvloop",
+    }
     for key, row in rows.items():
         check_echoes(row)
         assert row["counter"]["lost"] == 0, key  # nothing can drop inside the pipe

@@ -10,7 +10,10 @@ The readiness rules come from how netmap behaves under epoll (netmap-abi.md §4.
 * The writer is watched only while TX is full (otherwise the callback would spin, since a
   netmap fd is almost always writable). Ports whose TX-room signal arrives as read readiness
   (the software pipe) are re-tried from the reader instead.
-* Everything sent during one loop iteration leaves in one fill and one flush.
+* Everything sent during one loop iteration leaves in one fill and one flush. What a
+  received batch makes its owner send (replies) leaves at the end of the same readable
+  callback, with no soon-callback scheduled: on asyncio a soon-callback costs another
+  loop iteration and another ``epoll_wait``, per wake-up (window-1 latency).
 * A paused reader (``pause_reading``) is taken off the loop, so frames wait in the RX ring
   and a software-pipe peer is held back instead of losing them; while it is off, a port
   whose TX-room signal is read readiness has its TX retried on a short timer instead.
@@ -79,6 +82,7 @@ class PortDriver:
         self._tx_poll: asyncio.TimerHandle | None = None
         self._writer_armed = False
         self._flush_scheduled = False
+        self._in_rx = False  # inside the owner's batch_received: the reader flushes after it
         self._in_tx = False  # inside _run_tx: owner callbacks must not start another pass
         self.tx_waiting = False
         """True while backlog (or, for read-woken ports, frames queued in the port) waits
@@ -131,7 +135,8 @@ class PortDriver:
         """Schedule one TX pass for this loop iteration (idempotent within it)."""
         if not self._flush_scheduled and not self.closed:
             self._flush_scheduled = True
-            self._loop.call_soon(self._scheduled_flush)
+            if not self._in_rx:  # else _read_ready runs the pass when the batch is done
+                self._loop.call_soon(self._scheduled_flush)
 
     def flush_now(self) -> None:
         """Run a TX pass at once (used when a write buffer passes its high-water mark).
@@ -208,7 +213,16 @@ class PortDriver:
             self._link_error(error)
             return
         if count:
-            self._on_batch(self.batch)
+            self._in_rx = True
+            try:
+                self._on_batch(self.batch)
+            except BaseException:
+                self._in_rx = False
+                if self._flush_scheduled:  # asked for during the batch: keep the promise
+                    self._flush_scheduled = False
+                    self.request_flush()
+                raise
+            self._in_rx = False
         if self.closed:
             return
         # Replies produced by this batch leave now, not one loop iteration later; and a

@@ -106,6 +106,9 @@ class UdpFastPath:
             stats.rx_udp_csum_offloaded += cls.csum_offloaded
             stats.rx_udp_csum_partial += cls.csum_pseudo
         if count and cls.delivered == count:
+            if count == 1:  # one datagram in flight (a latency-bound peer): no list work
+                self._deliver_one(batch, endpoints)
+                return False
             # Under load nearly every batch is all datagrams for us: build the payloads and
             # addresses list-wise, and hand them over per endpoint.
             self._deliver_all(batch, count, endpoints)
@@ -131,6 +134,18 @@ class UdpFastPath:
             else:
                 stats.drop(DropReason(reasons[i]))
         return cls.slow > 0
+
+    def _deliver_one(self, batch: FrameBatch, endpoints: dict[int, DatagramEndpoint]) -> None:
+        """A batch of one datagram for us, classified by C (its offsets are C's, checked
+        against the batch there)."""
+        cls = self._classifier
+        endpoint = endpoints.get(cls.dst_ports[0])
+        if endpoint is None:
+            return
+        start = cls.payload_offsets[0]
+        payload = batch.data[start : start + cls.payload_lengths[0]].tobytes()
+        key = cls.src_keys[0]
+        endpoint.deliver(payload, self._sources.get(key) or self._source(key))
 
     def _deliver_all(
         self, batch: FrameBatch, count: int, endpoints: dict[int, DatagramEndpoint]

@@ -119,13 +119,24 @@ class FastUdpBuilder:
         batch.count = 0
         if n == 0:
             return batch
-        blob, lens = _join_payloads(payloads[:n], who)
-        self._lens_view[:n] = array("I", lens)
-        try:
-            self._index_view[:n] = array("I", dst_index[:n])
-        except OverflowError:
-            bad = next(i for i in dst_index[:n] if not 0 <= i <= 0xFFFFFFFF)
-            raise ValueError(f"{who}: index {bad} is not in the table") from None
+        if n == 1 and type(payloads[0]) is bytes:  # one datagram in flight: no list work
+            blob = payloads[0]
+            lens = [len(blob)]
+            self._lens[0] = lens[0]
+            index = dst_index[0]
+            if not isinstance(index, int):  # what array("I", ...) refuses below
+                raise TypeError(f"{who}: an index must be an int, not {type(index).__name__}")
+            if not 0 <= index <= 0xFFFFFFFF:
+                raise ValueError(f"{who}: index {index} is not in the table")
+            self._index[0] = index
+        else:
+            blob, lens = _join_payloads(payloads[:n], who)
+            self._lens_view[:n] = array("I", lens)
+            try:
+                self._index_view[:n] = array("I", dst_index[:n])
+            except OverflowError:
+                bad = next(i for i in dst_index[:n] if not 0 <= i <= 0xFFFFFFFF)
+                raise ValueError(f"{who}: index {bad} is not in the table") from None
         built = lib.fast_udp_build_to(
             self._src, src_port, self._ident, self._ident_step, blob, len(blob), self._lens,
             table.entries, table.count, self._index, n,

@@ -174,6 +174,53 @@ def test_flush_requests_coalesce_per_iteration(
     loop.call_soon.assert_called_once_with(driver._scheduled_flush)
 
 
+def _replying(driver: PortDriver, port: Any, owner: Owner, error: BaseException | None) -> None:
+    """The owner answers each batch: it queues a frame and asks for a flush (then raises
+    ``error``, if given)."""
+
+    def fill(batch: FrameBatch, max_frames: int | None = None) -> int:
+        batch.count = 1
+        return 1
+
+    def reply(batch: FrameBatch) -> None:
+        owner.backlog += batch.count
+        driver.request_flush()
+        if error is not None:
+            raise error
+
+    port.recv.side_effect = fill
+    driver._on_batch = reply  # bound at construction: replaced there
+
+
+def test_replies_to_a_batch_leave_in_the_same_callback(
+    writable: tuple[PortDriver, Any, Any, Owner],
+) -> None:
+    # Window-1 latency: a reply built while a batch is delivered is flushed before the
+    # readable callback returns, and no soon-callback is left behind (on asyncio it would
+    # cost one more loop iteration and one more epoll_wait per wake-up).
+    driver, loop, port, owner = writable
+    _replying(driver, port, owner, None)
+    for _ in range(3):
+        driver._read_ready()
+        assert owner.backlog == 0
+    assert port.flush.call_count == 3
+    loop.call_soon.assert_not_called()
+    driver.request_flush()  # outside a batch: scheduled as before
+    loop.call_soon.assert_called_once_with(driver._scheduled_flush)
+
+
+def test_a_flush_asked_for_by_a_failing_batch_is_still_scheduled(
+    writable: tuple[PortDriver, Any, Any, Owner],
+) -> None:
+    driver, loop, port, owner = writable
+    _replying(driver, port, owner, RuntimeError("owner bug"))
+    with pytest.raises(RuntimeError):
+        driver._read_ready()
+    loop.call_soon.assert_called_once_with(driver._scheduled_flush)
+    driver._scheduled_flush()
+    assert owner.backlog == 0
+
+
 @pytest.mark.parametrize("exc", [OSError(5, "io"), RuntimeError("bug")])
 def test_port_errors_stop_the_driver_and_reach_the_owner(
     writable: tuple[PortDriver, Any, Any, Owner], exc: BaseException
