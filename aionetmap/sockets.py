@@ -159,18 +159,9 @@ class UdpSocket:
         ``OverflowError`` it would close itself with (an address of the wrong shape), or
         ``OSError(EDESTADDRREQ)`` for no address on a socket that is not connected.
         """
-        transport = self._transport
-        proto = self._protocol
-        if addr is not None:
-            transport.check_destination(addr)
-        elif self.peername is None:
-            raise OSError(errno.EDESTADDRREQ, "the UDP socket is not connected: give an address")
-        while not proto.writable.is_set():
-            await proto.writable.wait()
-        self._raise_pending_error()
-        if proto.lost or transport.is_closing():
-            raise _closed_error(proto.lost_exc)
-        transport.sendto(data, addr)
+        self._check_destinations(addr, None)
+        await self._wait_writable()
+        self._transport.sendto(data, addr)
 
     async def sendto_many(
         self,
@@ -185,9 +176,15 @@ class UdpSocket:
         bad one raises as in :meth:`sendto`; then all are queued at once (the buffer may
         pass its high-water mark by this batch, as a kernel socket's may by one datagram).
         """
-        transport = self._transport
-        proto = self._protocol
         payloads = list(data)
+        self._check_destinations(addr, addrs)
+        await self._wait_writable()
+        self._transport.sendto_many(payloads, addr, addrs=addrs)
+
+    def _check_destinations(self, addr: Address | None, addrs: Sequence[Address] | None) -> None:
+        """Raise what sending to ``addrs`` (or ``addr``, or the peer) would give
+        ``error_received`` or close the transport with."""
+        transport = self._transport
         if addrs is not None:
             for target in addrs:
                 transport.check_destination(target)
@@ -195,12 +192,16 @@ class UdpSocket:
             transport.check_destination(addr)
         elif self.peername is None:
             raise OSError(errno.EDESTADDRREQ, "the UDP socket is not connected: give an address")
+
+    async def _wait_writable(self) -> None:
+        """Wait while the write buffer is above its high-water mark; raise a pending
+        error, or the socket's closing."""
+        proto = self._protocol
         while not proto.writable.is_set():
             await proto.writable.wait()
         self._raise_pending_error()
-        if proto.lost or transport.is_closing():
+        if proto.lost or self._transport.is_closing():
             raise _closed_error(proto.lost_exc)
-        transport.sendto_many(payloads, addr, addrs=addrs)
 
     async def send(self, data: bytes | bytearray | memoryview) -> None:
         """Send to the peer of a connected socket (``open_udp(remote_addr=...)``)."""
