@@ -596,6 +596,18 @@ static void report_interval(struct tracker *t, struct counts *last, double *cpu_
     hist_reset(&t->irtt);
 }
 
+struct echo_load echo_load_from_opts(const struct opt *opts, size_t n)
+{
+    struct echo_load load = {
+        .window = (uint32_t)opt_u64(opts, n, "window", 1, 65536),
+        .rate = (double)opt_u64(opts, n, "rate", 0, 100000000),
+        .warmup_s = opt_seconds(opts, n, "warmup"),
+        .duration_s = opt_seconds(opts, n, "duration"),
+        .report_s = opt_seconds(opts, n, "report"),
+    };
+    return load;
+}
+
 void echo_run(struct tracker *t, const struct echo_load *load, const struct echo_ops *ops,
               void *ctx, const volatile sig_atomic_t *stop, const char *mode)
 {

@@ -150,6 +150,10 @@ struct echo_load {
     double report_s; /* > 0: an INTERVAL line every report_s seconds of the window (soak) */
 };
 
+/* The load options every echo generator takes: --window, --rate, --warmup, --duration,
+ * --report (opts as parsed by opt_parse). */
+struct echo_load echo_load_from_opts(const struct opt *opts, size_t n);
+
 /* The loop every generator runs: prime (one datagram at a time until the first echo, as the
  * server may still be resolving our address and would park only a few; fatal after 10 s),
  * then send/receive through the warm-up and the measured window, and print RESULT under

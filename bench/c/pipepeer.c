@@ -252,13 +252,7 @@ static int echo(void)
     e.f.dst_port = (uint16_t)opt_u64(opts, NOPT, "port", 1, 65535);
     e.size = opt_u64(opts, NOPT, "size", PAYLOAD_MIN, 1472);
     e.batch = (uint32_t)opt_u64(opts, NOPT, "batch", 1, MAX_BATCH);
-    struct echo_load load = {
-        .window = (uint32_t)opt_u64(opts, NOPT, "window", 1, 65536),
-        .rate = (double)opt_u64(opts, NOPT, "rate", 0, 100000000),
-        .warmup_s = opt_seconds(opts, NOPT, "warmup"),
-        .duration_s = opt_seconds(opts, NOPT, "duration"),
-        .report_s = opt_seconds(opts, NOPT, "report"),
-    };
+    struct echo_load load = echo_load_from_opts(opts, NOPT);
     uint64_t timeout = opt_u64(opts, NOPT, "timeout-ms", 1, 60000) * 1000000ull;
     arena_init(&e.tx);
     arena_init(&e.rx);

@@ -220,13 +220,7 @@ int main(int argc, char **argv)
     uint32_t src = parse_ipv4(opt_str(opts, NOPT, "src"));
     uint16_t port = (uint16_t)opt_u64(opts, NOPT, "port", 1, 65535);
     g.size = opt_u64(opts, NOPT, "size", PAYLOAD_MIN, MAX_SIZE);
-    struct echo_load load = {
-        .window = (uint32_t)opt_u64(opts, NOPT, "window", 1, 65536),
-        .rate = (double)opt_u64(opts, NOPT, "rate", 0, 100000000),
-        .warmup_s = opt_seconds(opts, NOPT, "warmup"),
-        .duration_s = opt_seconds(opts, NOPT, "duration"),
-        .report_s = opt_seconds(opts, NOPT, "report"),
-    };
+    struct echo_load load = echo_load_from_opts(opts, NOPT);
     g.batch = (uint32_t)opt_u64(opts, NOPT, "batch", 1, MAX_BATCH);
     uint64_t timeout = opt_u64(opts, NOPT, "timeout-ms", 1, 60000) * 1000000ull;
     int rcvbuf = (int)opt_u64(opts, NOPT, "rcvbuf", 4096, 1u << 30);
