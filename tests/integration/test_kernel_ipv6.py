@@ -161,3 +161,50 @@ async def test_dad_detects_an_address_the_kernel_holds(
             fast_path=fast_path,
         )
     assert info.value.errno == errno.EADDRINUSE
+
+
+async def test_kernel_port_unreachable6_reaches_our_connected_endpoint(
+    veth6: VethLink, iface: aionetmap.NetInterface
+) -> None:
+    """The kernel's ICMPv6 port unreachable, for a port nobody has bound there, reaches
+    our connected endpoint's ``error_received`` as ``ConnectionRefusedError``."""
+    transport, rec = await iface.create_datagram_endpoint(
+        RecordingProtocol, local_ip=veth6.our_ip6, remote_addr=(veth6.peer_ip6, 9)
+    )
+    transport.sendto(b"anyone?")
+    async with asyncio.timeout(5):
+        while not rec.errors:
+            await asyncio.sleep(0.005)
+    assert isinstance(rec.errors[0], ConnectionRefusedError)
+
+
+async def test_dual_stack_endpoint_serves_a_kernel_ipv4_client(
+    veth6: VethLink, iface: aionetmap.NetInterface
+) -> None:
+    """Bound to ``::``: a kernel IPv4 client is seen as ``::ffff:a.b.c.d`` and the reply
+    to that name reaches it over IPv4; an IPv6 client on the same port too."""
+    transport, rec = await iface.create_datagram_endpoint(
+        RecordingProtocol, local_port=7, local_ip="::"
+    )
+    v4 = veth6.peer_socket(socket.AF_INET, socket.SOCK_DGRAM)
+    v4.bind((veth6.peer_ip, 0))
+    v4.setblocking(False)
+    v6 = _kernel_udp6(veth6)
+    v4.sendto(b"four", (veth6.our_ip, 7))
+    async with asyncio.timeout(5):
+        while not rec.datagrams:
+            await asyncio.sleep(0.005)
+    v6.sendto(b"six", (veth6.our_ip6, 7))
+    async with asyncio.timeout(5):
+        while len(rec.datagrams) < 2:
+            await asyncio.sleep(0.005)
+    four_port, six_port = v4.getsockname()[1], v6.getsockname()[1]
+    assert rec.datagrams == [
+        (b"four", (f"::ffff:{veth6.peer_ip}", four_port, 0, 0)),
+        (b"six", (veth6.peer_ip6, six_port, 0, 0)),
+    ]
+    for data, src in rec.datagrams:
+        transport.sendto(data.upper(), src)
+    assert await _recv(v4) == (b"FOUR", (veth6.our_ip, 7))
+    got, src = await _recv(v6)
+    assert (got, src[:2]) == (b"SIX", (veth6.our_ip6, 7))
