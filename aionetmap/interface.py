@@ -1,5 +1,5 @@
-"""NetInterface: one port, the user-space host that owns an IPv4 address on it, and the UDP
-endpoints bound to that address.
+"""NetInterface: one port, the user-space host that owns an IPv4 address (and any IPv6
+addresses) on it, and the UDP endpoints bound to them.
 
 The machinery (driver, fast path, TX scheduler, host events) is
 :class:`~aionetmap._aio.netif.InterfaceCore`'s; this class adds what needs the transport
@@ -21,7 +21,8 @@ __all__ = ["NetInterface"]
 
 
 class NetInterface(InterfaceCore):
-    """A port with an IPv4 host on it; UDP endpoints on the port share it.
+    """A port with an IPv4 (and optionally IPv6) host on it; UDP endpoints on the port
+    share it, IPv4 and IPv6 ones alike (one UDP port space, as in the kernel).
 
     Create one with :func:`aionetmap.open_interface` (or implicitly through
     :func:`aionetmap.create_datagram_endpoint`). Closing it aborts its endpoints and, when it

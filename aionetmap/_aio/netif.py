@@ -1,6 +1,7 @@
-"""InterfaceCore: one port, the user-space host that owns an IPv4 address on it, and the
-UDP endpoints bound to that address; everything of :class:`aionetmap.NetInterface` but the
-creation of endpoints (which needs the transport classes, one layer up).
+"""InterfaceCore: one port, the user-space host that owns an IPv4 address (and any IPv6
+addresses) on it, and the UDP endpoints bound to them; everything of
+:class:`aionetmap.NetInterface` but the creation of endpoints (which needs the transport
+classes, one layer up).
 
 Received frames go to the host (ARP, ICMP, UDP demultiplexing), or through the C fast path
 straight to an endpoint; the host's events reach the right endpoint through its
@@ -132,9 +133,11 @@ class InterfaceCore:
         self._after_host()
 
     async def ping(self, dst: str, *, timeout: float = 1.0, payload: bytes = b"aionetmap") -> float:
-        """Send one ICMP echo request and return the round-trip time in seconds.
+        """Send one ICMP (or, to an IPv6 address, ICMPv6) echo request and return the
+        round-trip time in seconds.
 
-        Raises ``TimeoutError`` when no reply arrives in time (ARP resolution included).
+        Raises ``TimeoutError`` when no reply arrives in time (ARP or NDP resolution
+        included).
         """
         if self.closed:
             raise OSError(errno.EBADF, f"interface {self} is closed")
@@ -166,6 +169,8 @@ class InterfaceCore:
         once); ``tx_groups_dropped`` the host's fragmented datagrams too large for it (its
         own ICMP replies: an endpoint's are refused at ``sendto``);
         ``reassembly_datagrams``/``reassembly_bytes`` what fragment reassembly holds now.
+        ``rx_dropped_family`` counts IPv6 datagrams to a port whose endpoint is IPv4 (or
+        bound to another IPv6 address): like an AF_INET socket, it never hears them.
         """
         merged: dict[str, int] = dict(self.port.stats())
         stack = self.host.stats.as_dict()
