@@ -187,3 +187,40 @@ async def test_create_datagram_endpoint_with_ipv6_local_addr(
     finally:
         sock.close()
         st.close()
+
+
+@pytest.mark.parametrize(
+    ("addr", "error", "code"),
+    [
+        (("2001:db8::1",), TypeError, None),
+        (("2001:db8::1", 7, 0, 0, 0), TypeError, None),
+        (["2001:db8::1", 7], TypeError, None),
+        (("2001:db8::1", 70000), OverflowError, None),
+        (("2001:db8::1", 7, 1 << 20, 0), OverflowError, None),
+        (("example.com", 7), OSError, None),
+        (("2001:db8::1", 0), OSError, errno.EINVAL),
+        (("::1", 7), OSError, errno.ENETUNREACH),
+        (("::", 7), OSError, errno.ENETUNREACH),
+    ],
+)
+async def test_ipv6_destination_errors(
+    pipe: tuple[PipePort, PipePort], addr: object, error: type[Exception], code: int | None
+) -> None:
+    """An IPv6 endpoint checks destinations as an AF_INET6 socket's ``sendto`` does."""
+    server, client = await _pair(pipe, True)
+    try:
+        ct, _ = await client.create_datagram_endpoint(RecordingProtocol, local_ip="::")
+        assert isinstance(ct, aionetmap.UdpTransport6)
+        with pytest.raises(error) as info:
+            ct.check_destination(addr)
+        if code is not None:
+            assert isinstance(info.value, OSError)
+            assert info.value.errno == code
+        # Accepted forms: a 2-tuple, a 4-tuple, a zone index, an IPv4-mapped address.
+        assert tuple(ct.check_destination(("2001:db8::1", 7))) == ("2001:db8::1", 7, 0, 0)
+        zoned = ct.check_destination(("2001:DB8:0::1%eth0", 7, 0, 3))
+        assert tuple(zoned) == ("2001:db8::1", 7, 0, 3)
+        assert ct.check_destination(("::ffff:10.0.0.1", 7)) == ("10.0.0.1", 7)
+    finally:
+        client.close()
+        server.close()
