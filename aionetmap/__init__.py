@@ -12,7 +12,7 @@ from aionetmap.interface import NetInterface
 from aionetmap.ports import FrameBatch, Port, PortClosedError, PortInfo, open_port
 from aionetmap.protocol import BatchDatagramProtocol, FrameProtocol
 from aionetmap.sockets import UdpSocket, open_udp
-from aionetmap.transport import FrameTransport, UdpTransport
+from aionetmap.transport import FrameTransport, UdpTransport, UdpTransport6
 
 __version__ = "0.1.0"
 
@@ -27,6 +27,7 @@ __all__ = [
     "PortInfo",
     "UdpSocket",
     "UdpTransport",
+    "UdpTransport6",
     "__version__",
     "create_datagram_endpoint",
     "create_frame_endpoint",

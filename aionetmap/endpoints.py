@@ -13,7 +13,7 @@ import functools
 import ipaddress
 import os
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from aionetmap.interface import NetInterface
@@ -25,6 +25,7 @@ from aionetmap.transport import FrameTransport, UdpTransport
 __all__ = ["create_datagram_endpoint", "create_frame_endpoint", "open_interface"]
 
 _P = TypeVar("_P")
+_DAD_MARGIN = 2.0  # seconds granted beyond DAD's own schedule (a busy loop, a slow port)
 
 # Interfaces opened implicitly by create_datagram_endpoint, per loop and port spec, so that
 # several endpoints on one port share one host. An interface leaves when it closes; the
@@ -77,7 +78,7 @@ def _config_for(config: HostConfig | None, info: PortInfo) -> HostConfig:
 def _interface_address(address: str | None, local_addr: tuple[str, int] | None) -> str:
     if address is not None:
         return address
-    if local_addr is not None and "/" in str(local_addr[0]):
+    if local_addr is not None and "/" in str(local_addr[0]) and ":" not in str(local_addr[0]):
         return str(local_addr[0])
     raise ValueError(
         "the interface needs an IPv4 address with its prefix length: pass "
@@ -95,6 +96,8 @@ async def open_interface(
     config: HostConfig | None = None,
     fast_path: bool = True,
     vlan: int | None = None,
+    ipv6: Sequence[str] | None = None,
+    gateway6: str | None = None,
 ) -> NetInterface:
     """Open ``port`` (a portspec or an open :class:`Port`) and put an IPv4 host on it.
 
@@ -109,11 +112,32 @@ async def open_interface(
     ``fast_path=False`` handles every frame in the pure-Python stack instead of the native
     classifier and builder (same behaviour, slower: for debugging and comparison). The
     caller closes the interface (which closes a port it opened).
+
+    ``ipv6`` lists IPv6 addresses with prefixes (``["2001:db8::2/64"]``) the host owns
+    too, beside its link-local one (derived from the MAC, EUI-64, unless one is given);
+    ``gateway6`` is an IPv6 default router (else one from router advertisements). With
+    IPv6, ``open_interface`` returns once duplicate address detection (RFC 4862) has
+    cleared every address, about ``config.ndp_retrans_timer`` (1 s) per DAD probe, and
+    raises ``OSError(EADDRINUSE)`` if another station holds one.
     """
-    return _start_interface(
+    iface = _start_interface(
         port, address, mac, gateway, mtu, config,
-        close_when_unused=False, fast_path=fast_path, vlan=vlan,
+        close_when_unused=False, fast_path=fast_path, vlan=vlan, ipv6=ipv6, gateway6=gateway6,
     )  # fmt: skip
+    await _wait_dad(iface)
+    return iface
+
+
+async def _wait_dad(iface: NetInterface) -> None:
+    """Return once DAD has ended for the interface's IPv6 addresses; close it and raise
+    if an address is a duplicate (or DAD outlasts its own schedule, some margin added)."""
+    cfg = iface.host.config
+    timeout = cfg.ndp_retrans_timer * (cfg.dad_transmits + 1) + _DAD_MARGIN
+    try:
+        await iface.wait_addresses(timeout)
+    except BaseException:
+        iface.close()
+        raise
 
 
 def _start_interface(
@@ -127,6 +151,8 @@ def _start_interface(
     close_when_unused: bool,
     fast_path: bool = True,
     vlan: int | None = None,
+    ipv6: Sequence[str] | None = None,
+    gateway6: str | None = None,
 ) -> NetInterface:
     loop = asyncio.get_running_loop()
     opened, owns = _open(port)
@@ -138,7 +164,14 @@ def _start_interface(
         link_mtu = mtu or info.mtu or min(1500, info.max_frame - header)
         config = _config_for(config, info)
         host = Host(
-            _mac_for(mac, opened), address, gateway=gateway, mtu=link_mtu, config=config, vlan=vlan
+            _mac_for(mac, opened),
+            address,
+            gateway=gateway,
+            mtu=link_mtu,
+            config=config,
+            vlan=vlan,
+            ipv6=None if ipv6 is None else list(ipv6),
+            gateway6=gateway6,
         )
         iface = NetInterface(
             loop,
@@ -172,6 +205,8 @@ async def create_datagram_endpoint(
     allow_broadcast: bool = False,
     read_buffer_limit: int | None = None,
     vlan: int | None = None,
+    ipv6: Sequence[str] | None = None,
+    gateway6: str | None = None,
 ) -> tuple[UdpTransport, _P]:
     """Serve a UDP protocol on a netmap (or AF_PACKET, or software-pipe) port.
 
@@ -191,12 +226,25 @@ async def create_datagram_endpoint(
     reading (each datagram counts its payload plus 256 bytes; default 212,992, like Linux's
     ``rmem_default``); beyond it, datagrams are dropped and counted in
     ``stats()["rx_dropped_paused"]``.
+
+    IPv6: ``local_addr`` may be ``(ipv6, port)``: one of the interface's IPv6 addresses,
+    given with its prefix (``("2001:db8::2/64", 7)``, which also gives it to a host
+    created here, as ``ipv6=[...]`` does) or without, or ``("::", port)``. The endpoint
+    is then a :class:`~aionetmap.UdpTransport6`, named like an AF_INET6 socket; bound to
+    ``::`` it is dual-stack, IPv4 included. The host still needs its IPv4 ``address``.
+    It is returned once DAD has cleared the host's IPv6 addresses (see
+    :func:`open_interface`).
     """
     loop = asyncio.get_running_loop()
     iface_address = _interface_address(address, local_addr)
     ip_only = str(ipaddress.IPv4Interface(iface_address).ip)
     local_ip: str | None = None
-    if local_addr is not None:
+    is_v6 = local_addr is not None and ":" in str(local_addr[0])
+    if is_v6 and local_addr is not None:
+        local_ip = str(local_addr[0])
+        if "/" in local_ip and ipv6 is None:
+            ipv6 = [local_ip]
+    elif local_addr is not None:
         wanted_ip = str(local_addr[0]).split("/")[0]
         if wanted_ip not in ("", "0.0.0.0", ip_only):
             raise ValueError(
@@ -223,11 +271,13 @@ async def create_datagram_endpoint(
         )
     if iface is None:
         iface = _start_interface(
-            port, iface_address, mac, gateway, mtu, config, close_when_unused=True, vlan=vlan
-        )
+            port, iface_address, mac, gateway, mtu, config,
+            close_when_unused=True, vlan=vlan, ipv6=ipv6, gateway6=gateway6,
+        )  # fmt: skip
         per_loop[port] = iface
         iface.add_close_callback(functools.partial(_forget, loop, port))
     try:
+        await _wait_dad_shared(iface)
         transport, protocol = await iface.create_datagram_endpoint(
             protocol_factory,
             local_port=local_port,
@@ -242,6 +292,13 @@ async def create_datagram_endpoint(
             iface.close()
         raise
     return transport, protocol
+
+
+async def _wait_dad_shared(iface: NetInterface) -> None:
+    """:func:`_wait_dad` for a shared interface: closing it on failure is left to the
+    caller, which knows whether other endpoints use it."""
+    cfg = iface.host.config
+    await iface.wait_addresses(cfg.ndp_retrans_timer * (cfg.dad_transmits + 1) + _DAD_MARGIN)
 
 
 async def create_frame_endpoint(

@@ -1,5 +1,5 @@
-"""NetInterface: one port, the user-space host that owns an IPv4 address on it, and the UDP
-endpoints bound to that address.
+"""NetInterface: one port, the user-space host that owns an IPv4 address (and any IPv6
+addresses) on it, and the UDP endpoints bound to them.
 
 The machinery (driver, fast path, TX scheduler, host events) is
 :class:`~aionetmap._aio.netif.InterfaceCore`'s; this class adds what needs the transport
@@ -12,15 +12,17 @@ import asyncio
 import errno
 from typing import Any, cast
 
+from aionetmap._aio.address import mapped
 from aionetmap._aio.netif import InterfaceCore
 from aionetmap.protocol import Address
-from aionetmap.transport import UdpTransport
+from aionetmap.transport import UdpTransport, UdpTransport6
 
 __all__ = ["NetInterface"]
 
 
 class NetInterface(InterfaceCore):
-    """A port with an IPv4 host on it; UDP endpoints on the port share it.
+    """A port with an IPv4 (and optionally IPv6) host on it; UDP endpoints on the port
+    share it, IPv4 and IPv6 ones alike (one UDP port space, as in the kernel).
 
     Create one with :func:`aionetmap.open_interface` (or implicitly through
     :func:`aionetmap.create_datagram_endpoint`). Closing it aborts its endpoints and, when it
@@ -50,12 +52,23 @@ class NetInterface(InterfaceCore):
         ``read_buffer_limit``: bytes held for the protocol while it has paused reading
         (see :meth:`UdpTransport.set_read_buffer_limit`; None keeps the default).
         ``local_ip`` is the address to bind to: the interface's own (the default) or the
-        wildcard ``"0.0.0.0"`` (``""`` too, as asyncio takes it). As with a kernel socket,
+        wildcard ``"0.0.0.0"`` (``""`` too, as asyncio takes it); or one of its IPv6
+        addresses or ``"::"``, which makes an AF_INET6-style endpoint (see
+        :class:`~aionetmap.UdpTransport6`; ``"::"`` is dual-stack). As with a kernel socket,
         only a wildcard-bound endpoint also receives datagrams sent to the subnet broadcast
         and to 255.255.255.255; its replies still leave from the interface's address.
         """
         if self.closed:
             raise OSError(errno.EBADF, f"interface {self} is closed")
+        if local_ip is not None and ":" in local_ip:
+            return await self._create_endpoint6(
+                protocol_factory,
+                local_ip,
+                local_port=local_port,
+                remote_addr=remote_addr,
+                allow_broadcast=allow_broadcast,
+                read_buffer_limit=read_buffer_limit,
+            )
         wildcard = self._is_wildcard(local_ip)
         remote = None
         if remote_addr is not None:
@@ -77,6 +90,51 @@ class NetInterface(InterfaceCore):
                 transport.set_read_buffer_limit(read_buffer_limit)
         except BaseException:
             self._release(port_number)  # else the port would stay bound to nobody
+            raise
+        self.attach(transport)
+        try:
+            await waiter
+        except BaseException:
+            transport.abort()
+            raise
+        return transport, protocol
+
+    async def _create_endpoint6(
+        self,
+        protocol_factory: Any,
+        local_ip: str,
+        *,
+        local_port: int,
+        remote_addr: Any,
+        allow_broadcast: bool,
+        read_buffer_limit: int | None,
+    ) -> tuple[UdpTransport, Any]:
+        """:meth:`create_datagram_endpoint` for an IPv6 ``local_ip`` (``::``: dual-stack)."""
+        bound = self._bind_ip6(local_ip)
+        remote: Address | None = None
+        if remote_addr is not None:
+            checked = self.check_address6(remote_addr, allow_broadcast=allow_broadcast)
+            # Kept as the peer names itself in received datagrams (AF_INET6), which is
+            # also a destination check_address6 takes.
+            remote = cast("Address", mapped(checked) if len(checked) == 2 else checked)
+        port_number = self._allocate(local_port, bound == "::")
+        try:
+            protocol = protocol_factory()
+            waiter: asyncio.Future[None] = self.loop.create_future()
+            transport = UdpTransport6(
+                self,
+                protocol,
+                port_number,
+                remote,
+                local_ip6=bound,
+                peername=remote,
+                waiter=waiter,
+                allow_broadcast=allow_broadcast,
+            )
+            if read_buffer_limit is not None:
+                transport.set_read_buffer_limit(read_buffer_limit)
+        except BaseException:
+            self._release(port_number)
             raise
         self.attach(transport)
         try:

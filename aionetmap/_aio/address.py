@@ -1,4 +1,4 @@
-"""UDP destinations, checked the way a kernel AF_INET socket checks them.
+"""UDP destinations, checked the way a kernel AF_INET (or AF_INET6) socket checks them.
 
 asyncio's datagram transport sorts what ``sendto`` cannot send into two kinds, and so
 does aionetmap (the transport turns the first kind into ``error_received`` and the second
@@ -18,9 +18,9 @@ from __future__ import annotations
 import errno
 import operator
 import socket
-from ipaddress import IPv4Address, ip_address
+from ipaddress import IPv4Address, IPv6Address, ip_address
 
-__all__ = ["parse_destination", "unreachable"]
+__all__ = ["mapped", "parse_destination", "parse_destination6", "unreachable"]
 
 
 def parse_destination(addr: object) -> tuple[IPv4Address, int]:
@@ -99,3 +99,51 @@ def unreachable(ip: IPv4Address, own: IPv4Address) -> OSError | None:
             errno.EOPNOTSUPP, f"cannot send to {ip}: aionetmap does not support multicast yet"
         )
     return None
+
+
+def parse_destination6(addr: object) -> tuple[str, int, int, int] | tuple[str, int]:
+    """A ``sendto`` address for an IPv6 (dual-stack) endpoint, as an AF_INET6 kernel socket
+    with ``IPV6_V6ONLY`` off reads it: ``(host, port)`` or ``(host, port, flowinfo,
+    scope_id)``. Returns ``(ipv6, port, flowinfo, scope_id)`` in compressed form, or, for
+    an IPv4-mapped host (``::ffff:a.b.c.d``), the IPv4 ``(dotted quad, port)`` it stands
+    for (the IPv4 path sends it). Raises as the socket module does (see the module
+    docstring); names are never looked up."""
+    if not isinstance(addr, tuple):
+        raise TypeError(f"sendto(): AF_INET6 address must be tuple, not {type(addr).__name__}")
+    if not 2 <= len(addr) <= 4:
+        raise TypeError("AF_INET6 address must be a tuple (host, port[, flowinfo[, scopeid]])")
+    host, port, *rest = addr
+    if not isinstance(host, str | bytes | bytearray):
+        raise TypeError(f"str, bytes or bytearray expected, not {type(host).__name__}")
+    port = operator.index(port)
+    if not 0 <= port <= 0xFFFF:
+        raise OverflowError("sendto(): port must be 0-65535.")
+    flowinfo, scope_id = (*map(operator.index, rest), 0, 0)[:2]
+    if not 0 <= flowinfo <= 0xFFFFF:
+        raise OverflowError("sendto(): flowinfo must be 0-1048575.")
+    text = host if isinstance(host, str) else bytes(host).decode("ascii", "replace")
+    text = text.split("%", 1)[0]  # a zone index names the one interface there is
+    try:
+        ip = IPv6Address(text)
+    except ValueError:
+        raise socket.gaierror(
+            socket.EAI_NONAME,
+            f"{text!r} is not an IPv6 address, and aionetmap does not resolve names "
+            "(an IPv4 peer of a dual-stack endpoint is written ::ffff:a.b.c.d)",
+        ) from None
+    if port == 0:
+        raise OSError(errno.EINVAL, f"cannot send to [{ip}]:0: UDP port 0 is not a destination")
+    if ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped), port
+    if ip.is_unspecified or ip.is_loopback:
+        raise OSError(
+            errno.ENETUNREACH,
+            f"cannot send to {ip}: a local address, which needs a loopback device "
+            "(aionetmap has none)",
+        )
+    return str(ip), port, flowinfo, scope_id
+
+
+def mapped(src: tuple[str, int]) -> tuple[str, int, int, int]:
+    """An IPv4 peer as a dual-stack socket names it: ``("::ffff:a.b.c.d", port, 0, 0)``."""
+    return f"::ffff:{src[0]}", src[1], 0, 0

@@ -1,6 +1,7 @@
-"""InterfaceCore: one port, the user-space host that owns an IPv4 address on it, and the
-UDP endpoints bound to that address; everything of :class:`aionetmap.NetInterface` but the
-creation of endpoints (which needs the transport classes, one layer up).
+"""InterfaceCore: one port, the user-space host that owns an IPv4 address (and any IPv6
+addresses) on it, and the UDP endpoints bound to them; everything of
+:class:`aionetmap.NetInterface` but the creation of endpoints (which needs the transport
+classes, one layer up).
 
 Received frames go to the host (ARP, ICMP, UDP demultiplexing), or through the C fast path
 straight to an endpoint; the host's events reach the right endpoint through its
@@ -19,10 +20,10 @@ import itertools
 import os
 import time
 from collections.abc import Callable
-from typing import Any, Self
+from typing import Any, Self, cast
 
 from aionetmap._aio import constants
-from aionetmap._aio.address import parse_destination, unreachable
+from aionetmap._aio.address import parse_destination, parse_destination6, unreachable
 from aionetmap._aio.constants import EPHEMERAL_PORTS
 from aionetmap._aio.driver import PortDriver
 from aionetmap._aio.fastpath import UdpFastPath
@@ -32,12 +33,16 @@ from aionetmap.ports.base import FrameBatch, Port
 from aionetmap.protocol import Address, DatagramEndpoint
 from aionetmap.stack import (
     AddressConflict,
+    AddressReady,
+    Datagram6Received,
     DatagramReceived,
+    DuplicateAddress,
     EchoReplyReceived,
     Host,
     IcmpErrorReceived,
     SendFailed,
 )
+from aionetmap.stack.addr6 import PREFERRED
 from aionetmap.stack.addresses import LIMITED_BROADCAST
 
 __all__ = ["InterfaceCore"]
@@ -70,6 +75,15 @@ class InterfaceCore:
         self.address_cache: dict[Any, Address] = {}
         """Validated unicast destinations, keyed by what callers passed (endpoints read it
         directly)."""
+        self.address_cache6: dict[Any, Address] = {}
+        """The same for IPv6 (dual-stack) endpoints, which read destinations as AF_INET6."""
+        self.ipv6_interfaces: list[ipaddress.IPv6Interface] = (
+            [] if host.ipv6 is None else host.ipv6.interfaces()
+        )
+        """The host's IPv6 addresses with their prefixes (the EUI-64 link-local one too)."""
+        self._dad_waiters: list[asyncio.Future[None]] = []
+        self.duplicate_addresses: list[str] = []
+        """IPv6 addresses that DAD found in use by another station (unusable)."""
         network = self.interface.network
         self._broadcasts = {ipaddress.IPv4Address(LIMITED_BROADCAST)}
         if network.prefixlen < 31:  # /31 and /32 have no broadcast address (RFC 3021)
@@ -89,6 +103,7 @@ class InterfaceCore:
         self._close_callbacks: list[Callable[[Any], None]] = []
         self._retiring = False
         self._tx_dropped_close = 0
+        self._rx_dropped_family = 0
         self.driver = PortDriver(loop, port, self)
         capacity = self.driver.batch.capacity
         # fast_path=False runs every frame through the Python host (same behaviour, slower).
@@ -118,9 +133,11 @@ class InterfaceCore:
         self._after_host()
 
     async def ping(self, dst: str, *, timeout: float = 1.0, payload: bytes = b"aionetmap") -> float:
-        """Send one ICMP echo request and return the round-trip time in seconds.
+        """Send one ICMP (or, to an IPv6 address, ICMPv6) echo request and return the
+        round-trip time in seconds.
 
-        Raises ``TimeoutError`` when no reply arrives in time (ARP resolution included).
+        Raises ``TimeoutError`` when no reply arrives in time (ARP or NDP resolution
+        included).
         """
         if self.closed:
             raise OSError(errno.EBADF, f"interface {self} is closed")
@@ -152,6 +169,8 @@ class InterfaceCore:
         once); ``tx_groups_dropped`` the host's fragmented datagrams too large for it (its
         own ICMP replies: an endpoint's are refused at ``sendto``);
         ``reassembly_datagrams``/``reassembly_bytes`` what fragment reassembly holds now.
+        ``rx_dropped_family`` counts IPv6 datagrams to a port whose endpoint is IPv4 (or
+        bound to another IPv6 address): like an AF_INET socket, it never hears them.
         """
         merged: dict[str, int] = dict(self.port.stats())
         stack = self.host.stats.as_dict()
@@ -162,6 +181,7 @@ class InterfaceCore:
             merged[f"stack_{name}" if name in ("rx_frames", "tx_frames") else name] = value
         merged.update(self.scheduler.stats())
         merged["tx_dropped_close"] = self._tx_dropped_close
+        merged["rx_dropped_family"] = self._rx_dropped_family
         merged["reassembly_datagrams"], merged["reassembly_bytes"] = self.host.reassembly
         return merged
 
@@ -177,6 +197,9 @@ class InterfaceCore:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        for waiter in self._dad_waiters:
+            if not waiter.done():
+                waiter.set_result(None)  # wait_addresses sees the interface closed
         for fut in self._ping_waiters.values():
             if not fut.done():
                 fut.set_exception(OSError(errno.EBADF, f"interface {self} closed"))
@@ -235,6 +258,48 @@ class InterfaceCore:
         self.address_cache[addr] = normal
         return normal
 
+    def check_address6(self, addr: Any, *, allow_broadcast: bool = False) -> Address:
+        """Validate a destination for an IPv6 (dual-stack) endpoint: an AF_INET6 2- or
+        4-tuple (see :func:`~aionetmap._aio.address.parse_destination6`). Returns the IPv6
+        4-tuple, or for an IPv4-mapped address the IPv4 ``(dotted quad, port)`` checked
+        as :meth:`check_address` checks it. Cached like IPv4 destinations."""
+        try:
+            return self.address_cache6[addr]
+        except (KeyError, TypeError):
+            pass
+        parsed = parse_destination6(addr)
+        if len(parsed) == 2:
+            return self.check_address(parsed, allow_broadcast=allow_broadcast)
+        if len(self.address_cache6) >= _ADDRESS_CACHE_LIMIT:
+            self.address_cache6.clear()
+        normal = cast("Address", parsed)
+        self.address_cache6[addr] = normal
+        return normal
+
+    async def wait_addresses(self, timeout: float) -> None:
+        """Wait until DAD has ended for every IPv6 address (RFC 4862: a tentative address
+        cannot send). Raises ``OSError(EADDRINUSE)`` if another station holds one of them,
+        ``TimeoutError`` if DAD has not ended within ``timeout`` seconds."""
+        v6 = self.host.ipv6
+        if v6 is None:
+            return
+        while True:
+            if self.duplicate_addresses:
+                raise OSError(
+                    errno.EADDRINUSE,
+                    f"IPv6 address {self.duplicate_addresses[0]} is already in use on the "
+                    f"link (duplicate address detection on {self.port.info.name})",
+                )
+            states = [v6.state_of(i.ip.packed) for i in self.ipv6_interfaces]
+            if all(state == PREFERRED for state in states):
+                return
+            if self.closed:
+                raise OSError(errno.EBADF, f"interface {self} is closed")
+            fut: asyncio.Future[None] = self.loop.create_future()
+            self._dad_waiters.append(fut)
+            async with asyncio.timeout(timeout):
+                await fut
+
     def attach(self, endpoint: DatagramEndpoint) -> None:
         """Register a bound endpoint (its port came from :meth:`_allocate`)."""
         self._endpoints[endpoint.local_port] = endpoint
@@ -284,6 +349,18 @@ class InterfaceCore:
         raise ValueError(
             f"cannot bind to {local_ip!r}: the interface address is {self.host.address} "
             "(bind to it or to the wildcard 0.0.0.0)"
+        )
+
+    def _bind_ip6(self, local_ip: str) -> str:
+        """The IPv6 address an endpoint binds to, compressed (``"::"``: dual-stack);
+        ValueError if it is neither ``::`` nor one of the interface's IPv6 addresses."""
+        ip = ipaddress.IPv6Address(local_ip.split("/")[0].split("%")[0])
+        if ip.is_unspecified or ip in {i.ip for i in self.ipv6_interfaces}:
+            return str(ip)
+        owned = ", ".join(str(i.ip) for i in self.ipv6_interfaces) or "none"
+        raise ValueError(
+            f"cannot bind to {local_ip!r}: not an IPv6 address of this interface "
+            f"(its IPv6 addresses: {owned}; or bind to the wildcard ::)"
         )
 
     def _allocate(self, wanted: int, wildcard: bool = False) -> int:
@@ -373,6 +450,10 @@ class InterfaceCore:
             endpoint = self._endpoints.get(event.dst_port)
             if endpoint is not None:
                 endpoint.deliver(event.payload, event.src)
+        elif isinstance(event, Datagram6Received):
+            self._deliver6(event)
+        elif isinstance(event, AddressReady | DuplicateAddress):
+            self._dad_ended(event)
         elif isinstance(event, SendFailed):
             endpoint = self._endpoints.get(event.src_port)
             if endpoint is not None:
@@ -388,6 +469,36 @@ class InterfaceCore:
                 fut.set_result(time.perf_counter())
         elif isinstance(event, AddressConflict):
             self._address_conflict(event)
+
+    def _deliver6(self, event: Datagram6Received) -> None:
+        """An IPv6 datagram, to the endpoint on its port if that one is IPv6 and bound to
+        ``::`` or to the datagram's destination (the port space is shared: an IPv4
+        endpoint never hears IPv6, as an AF_INET socket would not). Others are counted
+        in ``rx_dropped_family``."""
+        endpoint = self._endpoints.get(event.dst_port)
+        bound = getattr(endpoint, "local_ip6", None)
+        if endpoint is None:
+            return
+        if bound is None or bound not in ("::", event.dst):
+            self._rx_dropped_family += 1
+            return
+        endpoint.deliver(event.payload, cast("Address", event.src))
+
+    def _dad_ended(self, event: AddressReady | DuplicateAddress) -> None:
+        """DAD ended for one address: wake whoever waits; a duplicate is also logged."""
+        if isinstance(event, DuplicateAddress):
+            self.duplicate_addresses.append(event.ip)
+            station = "another station" if event.mac is None else event.mac.hex(":")
+            logger.warning(
+                "aionetmap: duplicate IPv6 address on %s: %s is held by %s; not using it",
+                self.port.info.name,
+                event.ip,
+                station,
+            )
+        waiters, self._dad_waiters = self._dad_waiters, []
+        for fut in waiters:
+            if not fut.done():
+                fut.set_result(None)
 
     def _address_conflict(self, event: AddressConflict) -> None:
         """Warn, once per other station (counted in ``arp_conflicts`` every time): the

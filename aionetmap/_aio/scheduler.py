@@ -38,11 +38,13 @@ class EndpointQueue:
     by side (no pair tuple per datagram; the builder wants them apart anyway). The
     endpoint appends; the scheduler removes from the front."""
 
-    __slots__ = ("connected", "dsts", "endpoint", "payloads")
+    __slots__ = ("connected", "dsts", "endpoint", "ipv4_only", "payloads")
 
-    def __init__(self, endpoint: DatagramEndpoint, connected: bool) -> None:
+    def __init__(self, endpoint: DatagramEndpoint, connected: bool, ipv4_only: bool) -> None:
         self.endpoint = endpoint
         self.connected = connected
+        self.ipv4_only = ipv4_only
+        """Sent by an IPv4 endpoint: every destination is an IPv4 pair (none is looked at)."""
         """Sent by a connected endpoint (the host's IPv4 identification rules differ)."""
         self.payloads: list[bytes] = []
         self.dsts: list[Address] = []
@@ -90,9 +92,12 @@ class TxScheduler:
 
     # === Pushed in ===
 
-    def queue_for(self, endpoint: DatagramEndpoint, *, connected: bool) -> EndpointQueue:
-        """A new, empty queue for ``endpoint``."""
-        return EndpointQueue(endpoint, connected)
+    def queue_for(
+        self, endpoint: DatagramEndpoint, *, connected: bool, ipv4_only: bool = True
+    ) -> EndpointQueue:
+        """A new, empty queue for ``endpoint`` (``ipv4_only=False``: an IPv6 endpoint,
+        whose IPv6 destinations the host sends)."""
+        return EndpointQueue(endpoint, connected, ipv4_only)
 
     def want(self, queue: EndpointQueue) -> None:
         """``queue`` has datagrams (it was empty): serve it in the next pass."""
@@ -158,7 +163,10 @@ class TxScheduler:
         built: FrameBatch | None = None
         src_port, connected = endpoint.local_port, queue.connected
         # send_failed may run from here on: the protocol may send, close, or close us.
-        if self._fast is not None and not fragmented:
+        # The C builder makes IPv4 frames only: a chunk with an IPv6 destination (a
+        # 4-tuple) goes to the host whole, which keeps its order.
+        ipv6 = not queue.ipv4_only and any(len(dst) == 4 for dst in chunk_dsts)
+        if self._fast is not None and not fragmented and not ipv6:
             built = self._fast.send(
                 chunk, chunk_dsts, src_port, now, endpoint.send_failed, connected
             )
@@ -171,7 +179,7 @@ class TxScheduler:
         full = False
         if not self.closed:
             full = self._queue_built(built)
-            if self._fast is None or fragmented or self._fast.used_host:
+            if self._fast is None or fragmented or ipv6 or self._fast.used_host:
                 # Events (ARP queue overflow, resolution requests) are handled outside
                 # the pass. Datagrams the fast path built itself cannot cause any.
                 self._host_used()

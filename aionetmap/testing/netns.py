@@ -122,10 +122,15 @@ class VethLink:
     ``checksum_offload=False`` turns TX and RX checksum offload off on the kernel end: it
     then sends complete checksums and verifies everything in software, a strict peer.
     IPv6 is disabled in both namespaces: no router solicitations or DAD probes show up
-    among the test's frames.
+    among the test's frames. ``ipv6=True`` keeps it on at the kernel peer, which then
+    also holds ``peer_ip6`` (``our_ip6`` is reserved for the user-space stack, same
+    ``prefixlen6``); our namespace's kernel keeps IPv6 off either way, so nothing but
+    the user-space stack speaks from our end.
     """
 
-    def __init__(self, *, mtu: int = 1500, checksum_offload: bool = True) -> None:
+    def __init__(
+        self, *, mtu: int = 1500, checksum_offload: bool = True, ipv6: bool = False
+    ) -> None:
         pid, seq = os.getpid(), next(_counter)
         base = f"{NETNS_PREFIX}{pid}-{seq}"
         self.peer_netns = f"{base}-peer"
@@ -140,6 +145,10 @@ class VethLink:
         self.our_ip = f"10.{x}.{y}.2"
         self.peer_mac = bytes([0x02, 0xA1, x, y, 0x00, 0x01])
         self.our_mac = bytes([0x02, 0xA1, x, y, 0x00, 0x02])
+        self.ipv6 = ipv6
+        self.prefixlen6 = 64
+        self.peer_ip6 = f"fd00:a1:{x:x}:{y:x}::1"
+        self.our_ip6 = f"fd00:a1:{x:x}:{y:x}::2"
         self.mtu = mtu
         self.checksum_offload = checksum_offload
         self._sockets: list[socket.socket] = []
@@ -161,7 +170,8 @@ class VethLink:
                 ip("netns", "add", ns)
                 # Before any interface exists, so new ones start with IPv6 off as well
                 # (plain sh, not sysctl(8): procps is not on every minimal image).
-                netns_exec(ns, "sh", "-c", _DISABLE_IPV6)
+                if not (self.ipv6 and ns == self.peer_netns):
+                    netns_exec(ns, "sh", "-c", _DISABLE_IPV6)
                 ip("link", "set", "lo", "up", netns=ns)
             ip("link", "add", self.peer_ifname, "address", format_mac(self.peer_mac),
                "mtu", str(self.mtu), "type", "veth", "peer", "name", self.our_ifname,
@@ -171,6 +181,9 @@ class VethLink:
                 self._offloads_off()
             ip("addr", "add", f"{self.peer_ip}/{self.prefixlen}", "dev", self.peer_ifname,
                netns=self.peer_netns)  # fmt: skip
+            if self.ipv6:  # nodad: usable at once, and never a DAD probe among our frames
+                ip("addr", "add", f"{self.peer_ip6}/{self.prefixlen6}", "dev",
+                   self.peer_ifname, "nodad", netns=self.peer_netns)  # fmt: skip
             ip("link", "set", self.peer_ifname, "up", netns=self.peer_netns)
             ip("link", "set", self.our_ifname, "up", netns=self.our_netns)
         except BaseException:
