@@ -108,6 +108,30 @@ class UdpSocket:
         """Datagrams dropped because the receive queue was full."""
         return self._protocol.dropped
 
+    # Multicast: the transport's socket options, synchronous as setsockopt is.
+
+    def join_group(self, group: str) -> None:
+        """Join ``group`` (``IP_ADD_MEMBERSHIP``); the socket must be bound to the
+        wildcard ``0.0.0.0``. See :meth:`UdpTransport.join_group`."""
+        self._transport.join_group(group)
+
+    def leave_group(self, group: str) -> None:
+        """Leave ``group`` (``IP_DROP_MEMBERSHIP``)."""
+        self._transport.leave_group(group)
+
+    def set_multicast_ttl(self, ttl: int) -> None:
+        """TTL of datagrams sent to groups (``IP_MULTICAST_TTL``, 1 by default)."""
+        self._transport.set_multicast_ttl(ttl)
+
+    def set_multicast_loop(self, loop: bool) -> None:
+        """Loop datagrams sent to a joined group back to this host (``IP_MULTICAST_LOOP``)."""
+        self._transport.set_multicast_loop(loop)
+
+    @property
+    def groups(self) -> frozenset[str]:
+        """The groups this socket joined."""
+        return self._transport.groups
+
     async def recvfrom(self) -> tuple[bytes, Address]:
         """Wait for the next datagram and return ``(data, (ip, port))``."""
         item = await self._next()

@@ -50,7 +50,7 @@ from a kernel socket, each an ``OSError`` to ``error_received``:
   in every form ``inet_aton`` reads (``10.1``, ``0x0a.0.0.1``) are accepted.
 * There is no loopback device: the own address, ``0.0.0.0`` (and ``""``) and 127.0.0.0/8
   give ``ENETUNREACH``, where the kernel would deliver them locally.
-* Multicast destinations give ``EOPNOTSUPP`` (not supported yet).
+* A multicast destination is sent to its group (see :class:`UdpTransport`).
 
 uvloop's own UDP transport departs from asyncio here (it raises ``ValueError`` for names
 and tuples of the wrong length, accepts ports past 65535); aionetmap follows asyncio's
@@ -62,7 +62,8 @@ from __future__ import annotations
 
 import asyncio
 import errno
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from ipaddress import IPv4Address
 from typing import Any, cast
 
 from aionetmap._aio import constants
@@ -96,7 +97,23 @@ class UdpTransport(PortTransportBase, asyncio.DatagramTransport):
     Bound to the interface's address (``sockname`` ``(ip, port)``) it receives only
     datagrams sent to that address; bound to the wildcard (``("0.0.0.0", port)``) it also
     receives those sent to the subnet broadcast and to 255.255.255.255, as kernel sockets
-    do. Either way it sends from the interface's address, and never receives multicast.
+    do. Either way it sends from the interface's address.
+
+    Multicast, shaped after the socket options (all synchronous, raising as
+    ``setsockopt`` would, and forgotten when the transport closes, which leaves its
+    groups as closing a kernel socket does):
+
+    * :meth:`join_group` / :meth:`leave_group`: ``IP_ADD_MEMBERSHIP`` /
+      ``IP_DROP_MEMBERSHIP`` on the interface (any source). The interface sends the
+      IGMP reports and answers queries. A group's datagrams reach only wildcard
+      endpoints (``local_ip="0.0.0.0"``), as on Linux, so joining from an endpoint bound
+      to the unicast address is refused (``EINVAL``, saying so).
+    * :meth:`set_multicast_ttl`: ``IP_MULTICAST_TTL`` (1 by default).
+    * :meth:`set_multicast_loop`: ``IP_MULTICAST_LOOP`` (on by default): whether what
+      this endpoint sends to a group this host joined is delivered here too.
+
+    ``sendto`` a group address works on any endpoint; replies to what a group delivered
+    leave from the unicast address.
     """
 
     _IPV4_ONLY = True  # every destination an IPv4 pair: the C builder takes them all
@@ -139,6 +156,7 @@ class UdpTransport(PortTransportBase, asyncio.DatagramTransport):
         self._flush_now = iface.driver.flush_now
         self._careful = remote is not None
         self._allow_broadcast = allow_broadcast
+        self._wildcard = wildcard
         self._addresses = iface.address_cache
         self._max_payload = iface.max_payload
         self._rx_datagrams = 0
@@ -325,6 +343,64 @@ class UdpTransport(PortTransportBase, asyncio.DatagramTransport):
             self.sendto(payload, addr if targets is None else targets[i])
             if self._conn_lost:
                 return  # fatal (or lost): the rest goes nowhere, quietly
+
+    # === Multicast (the IP_ADD_MEMBERSHIP family of socket options) ===
+
+    def join_group(self, group: str) -> None:
+        """Join ``group`` (``IP_ADD_MEMBERSHIP``, any source, on this interface).
+
+        ``OSError``: ``EINVAL`` if this endpoint is not bound to the wildcard (it could
+        never receive the group) or ``group`` is not a 224.0.0.0/4 address,
+        ``EADDRINUSE`` if it joined the group already, ``ENOBUFS`` past the host's group
+        limits, ``EBADF`` once closing.
+        """
+        self._option_allowed("join a group")
+        if not self._wildcard:
+            raise OSError(
+                errno.EINVAL,
+                f"cannot join {group}: only an endpoint bound to the wildcard "
+                "(local_ip='0.0.0.0') receives multicast, as on Linux",
+            )
+        self._socket_option(self._iface.join_group, self.local_port, _group_text(group))
+
+    def leave_group(self, group: str) -> None:
+        """Leave ``group`` (``IP_DROP_MEMBERSHIP``); ``OSError(EADDRNOTAVAIL)`` if this
+        endpoint had not joined it, ``EINVAL`` for an address that is not a group."""
+        self._option_allowed("leave a group")
+        self._socket_option(self._iface.leave_group, self.local_port, _group_text(group))
+
+    def set_multicast_ttl(self, ttl: int) -> None:
+        """TTL of datagrams this endpoint sends to groups, 0..255 (``IP_MULTICAST_TTL``;
+        1 by default); ``OSError(EINVAL)`` outside that range. It applies to what has
+        not left yet, datagrams still queued by ``sendto`` included."""
+        self._option_allowed("set the multicast TTL")
+        self._socket_option(self._iface.host.set_multicast_ttl, self.local_port, ttl)
+
+    def set_multicast_loop(self, loop: bool) -> None:
+        """Whether datagrams this endpoint sends to a group this host joined are also
+        delivered to the host's own members (``IP_MULTICAST_LOOP``; on by default)."""
+        self._option_allowed("set multicast loop")
+        self._iface.host.set_multicast_loop(self.local_port, bool(loop))
+
+    @property
+    def groups(self) -> frozenset[str]:
+        """The groups this endpoint joined."""
+        if self._conn_lost:
+            return frozenset()
+        return frozenset(map(str, self._iface.host.groups_of(self.local_port)))
+
+    def _option_allowed(self, what: str) -> None:
+        if self._closing or self._conn_lost:
+            raise OSError(errno.EBADF, f"cannot {what}: the transport is closing")
+
+    @staticmethod
+    def _socket_option(setter: Callable[[int, Any], None], port: int, value: Any) -> None:
+        """Call a host option setter; its ``ValueError`` becomes the ``EINVAL`` that
+        ``setsockopt`` gives for a bad value."""
+        try:
+            setter(port, value)
+        except ValueError as exc:
+            raise OSError(errno.EINVAL, str(exc)) from None
 
     def check_destination(self, addr: Any) -> Address:
         """``addr`` as this endpoint would send to it (``(dotted quad, int port)``), or the
@@ -906,6 +982,16 @@ class FrameTransport(PortTransportBase, asyncio.DatagramTransport):
         self._driver.close()
         if self._owns_port:
             self._port.close()
+
+
+def _group_text(group: Any) -> str:
+    """A group argument as text: ``str`` or an ``IPv4Address`` (``TypeError`` else, as
+    ``socket.inet_aton`` would raise)."""
+    if isinstance(group, str):
+        return group
+    if isinstance(group, IPv4Address):
+        return str(group)
+    raise TypeError(f"group must be a str or an IPv4Address, not {type(group).__name__}")
 
 
 def _snapshot(item: Any) -> bytes:

@@ -86,17 +86,14 @@ def _is_ipv6(text: str) -> bool:
 def unreachable(ip: IPv4Address, own: IPv4Address) -> OSError | None:
     """The error for a destination a kernel socket would reach but this host cannot, or
     None. The kernel delivers the unspecified, loopback and own addresses through its
-    loopback device, which a user-space host on one port does not have; multicast needs
-    group support that aionetmap does not have yet."""
+    loopback device, which a user-space host on one port does not have. A group
+    (224.0.0.0/4) is a destination like any other: the host sends it to the group's MAC
+    address with the endpoint's multicast TTL (see ``UdpTransport.set_multicast_ttl``)."""
     if ip == own or ip.is_unspecified or ip.is_loopback:
         what = "this host's own address" if ip == own else "a local address"
         return OSError(
             errno.ENETUNREACH,
             f"cannot send to {ip}: {what}, which needs a loopback device (aionetmap has none)",
-        )
-    if ip.is_multicast:
-        return OSError(
-            errno.EOPNOTSUPP, f"cannot send to {ip}: aionetmap does not support multicast yet"
         )
     return None
 

@@ -300,6 +300,19 @@ class InterfaceCore:
             async with asyncio.timeout(timeout):
                 await fut
 
+    # === Multicast options of one endpoint (its socket options, set through the host) ===
+
+    def join_group(self, port: int, group: str) -> None:
+        """Bound ``port`` joins ``group``: the host listens on the group's MAC and the
+        IGMP report it queued leaves now (``Host.join_group`` raises what it refuses)."""
+        self.host.join_group(group, port, self.loop.time())
+        self._host_output()
+
+    def leave_group(self, port: int, group: str) -> None:
+        """``port`` leaves ``group``; the last member's leave sends an IGMP leave."""
+        self.host.leave_group(group, port, self.loop.time())
+        self._host_output()
+
     def attach(self, endpoint: DatagramEndpoint) -> None:
         """Register a bound endpoint (its port came from :meth:`_allocate`)."""
         self._endpoints[endpoint.local_port] = endpoint
@@ -371,9 +384,22 @@ class InterfaceCore:
         return port
 
     def _release(self, port: int) -> None:
-        self.host.unbind_udp(port)
+        # A closed socket leaves its groups: queue the IGMP leaves before any drain
+        # begins, so an interface closing with its last endpoint sends them too.
+        self.host.unbind_udp(port, self.loop.time())
         if self._fast is not None:
             self._fast.unbind(port)
+        self._host_output()
+
+    def _host_output(self) -> None:
+        """Queue the frames the host built outside a receive (IGMP reports after a join
+        or a leave) and re-arm its timer; its events wait for the next stack poll, so no
+        protocol callback runs from inside the endpoint call that got here."""
+        if self.closed:
+            return
+        if self.scheduler.take_host_frames():
+            self.driver.request_flush()
+        self._reschedule_timer()
 
     def _pick_port(self, wanted: int) -> int:
         if wanted:

@@ -109,9 +109,12 @@ async def echo(
     duration: float | None = None,
     interval: float | None = 1.0,
     err: TextIO | None = None,
+    join: Sequence[str] = (),
 ) -> int:
     """UDP echo server on ``spec`` at ``address`` (``A.B.C.D/N``), port ``udp_port``, on
-    802.1Q VLAN ``vlan`` if given.
+    802.1Q VLAN ``vlan`` if given. With groups to ``join`` it binds the wildcard (as a
+    kernel socket must, to receive them), joins each and echoes what they deliver, from
+    the unicast address.
 
     It answers ARP and ping too. Runs until Ctrl-C/SIGTERM, ``count`` datagrams or
     ``duration`` seconds; prints live counters every ``interval`` seconds (None: never).
@@ -123,11 +126,15 @@ async def echo(
         iface = await open_interface(spec, address=address, gateway=gateway, mac=mac, vlan=vlan)
         try:
             transport, server = await iface.create_datagram_endpoint(
-                lambda: EchoServer(count), local_port=udp_port
+                lambda: EchoServer(count),
+                local_port=udp_port,
+                local_ip="0.0.0.0" if join else None,
             )
+            _join_all(transport, join)
             info = iface.port.info
+            groups = "".join(f", group {group}" for group in join)
             print(
-                f"echo: UDP {iface.interface.ip}:{transport.local_port} on {info.name}"
+                f"echo: UDP {iface.interface.ip}:{transport.local_port}{groups} on {info.name}"
                 f"{'' if vlan is None else f' vlan {vlan}'} "
                 f"({info.backend} backend, mac {format_mac(iface.host.mac)}); "
                 "answers ARP and ping; Ctrl-C to stop",
@@ -149,6 +156,15 @@ async def echo(
         finally:
             iface.close()
     return 0
+
+
+def _join_all(transport: UdpTransport, groups: Sequence[str]) -> None:
+    """Join every group, or stop with a one-line error naming the one refused."""
+    for group in groups:
+        try:
+            transport.join_group(group)
+        except OSError as exc:
+            raise CliError(f"--join {group}: {exc.strerror or exc}") from None
 
 
 class _Capture(FrameProtocol):

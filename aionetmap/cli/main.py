@@ -31,6 +31,7 @@ _EXAMPLES = """\
 examples:
   python -m aionetmap demo
   python -m aionetmap echo netmap:eth0 --ip 192.0.2.10/24 --port 7
+  python -m aionetmap echo netmap:eth0 --ip 192.0.2.10/24 --port 7 --join 239.1.2.3
   python -m aionetmap capture netmap:eth0/r -w eth0.pcap -c 1000
   python -m aionetmap info netmap:eth0-1
   python -m aionetmap doctor netmap:eth0
@@ -133,6 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
     echo.add_argument("--vlan", type=_vlan_id, metavar="ID",
                       help="802.1Q VLAN id: take only frames tagged with it, tag all replies "
                       "(default: untagged; tagged frames are dropped)")  # fmt: skip
+    echo.add_argument("--join", action="append", default=[], metavar="GROUP",
+                      help="join IPv4 multicast GROUP and echo what it delivers (repeatable; "
+                      "binds the wildcard address)")  # fmt: skip
     echo.add_argument("-c", "--count", type=_positive_int, metavar="N",
                       help="stop after echoing N datagrams")  # fmt: skip
     _add_live_options(echo)
@@ -201,7 +205,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         main = commands.echo(
             args.portspec, args.ip, args.port, gateway=args.gateway, mac=args.mac,
             vlan=args.vlan, count=args.count, duration=args.duration,
-            interval=None if args.quiet else args.interval,
+            interval=None if args.quiet else args.interval, join=args.join,
         )  # fmt: skip
     else:
         main = commands.capture(

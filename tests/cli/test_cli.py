@@ -377,6 +377,43 @@ async def test_echo_serves_until_count_with_live_counters() -> None:
     assert not _shm_leftovers(name)
 
 
+async def test_echo_joins_groups_and_echoes_them_from_the_unicast_address() -> None:
+    name = _pipe_name()
+    err = io.StringIO()
+    server = asyncio.create_task(
+        commands.echo(
+            f"pipe:{name}{{0",
+            "10.7.0.1/24",
+            7,
+            count=2,
+            interval=None,
+            err=err,
+            join=["239.1.2.3", "239.9.9.9"],
+        )
+    )
+    async with asyncio.timeout(10):
+        while "Ctrl-C to stop" not in err.getvalue():
+            await asyncio.sleep(0.01)
+        sock = await aionetmap.open_udp(port=f"pipe:{name}}}0", local_addr=("10.7.0.2/24", 4000))
+        iface = sock.transport.get_extra_info("netinterface")
+        await iface.ping("10.7.0.1")
+        await sock.sendto(b"not joined", ("239.4.4.4", 7))
+        for group in ("239.1.2.3", "239.9.9.9"):
+            await sock.sendto(group.encode(), (group, 7))
+            assert await sock.recvfrom() == (group.encode(), ("10.7.0.1", 7))
+        assert await server == 0
+    await sock.aclose()
+    iface.close()
+    assert "echo: UDP 10.7.0.1:7, group 239.1.2.3, group 239.9.9.9 on" in err.getvalue()
+
+
+def test_echo_join_refuses_a_non_group(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["echo", f"pipe:{_pipe_name()}{{0", "--ip", "10.7.0.1/24", "--join", "10.1.1.1"]
+    line = _error_line(capsys, argv)
+    assert "--join 10.1.1.1" in line
+    assert "not a multicast group" in line
+
+
 async def test_echo_reports_checksum_drops_as_drops_with_a_hint() -> None:
     """Datagrams whose UDP checksum holds only the pseudo-header sum (a sender with TX
     offload on) are dropped on a pipe: echo counts them as drops and says once what to do."""

@@ -1,6 +1,7 @@
 """IPv4 multicast against the kernel over a veth pair, at the stack level: the host joins a
-group with the stack API (``iface.host.join_group``; the transports' join/leave methods
-come later) and a kernel socket in the peer namespace sends to it. Datagrams to the
+group with the stack API (``iface.host.join_group``; test_kernel_multicast_api.py tests
+the transports' join/leave methods) and a kernel socket in the peer namespace sends to
+it. Datagrams to the
 joined group reach the wildcard endpoint, which echoes them from our unicast address;
 datagrams to another group with the same MAC address do not (``drop_mcast_not_joined``).
 
@@ -92,7 +93,7 @@ async def test_kernel_snooping_querier_learns_and_forgets_our_group(
         )
         assert served.stats()["dropped"] == served.stats()["drop_eth_multicast"]
         served.iface.host.leave_group(GROUP, 7, loop.time())
-        # The glue does not know of this stack-level leave yet (its own leave_group will):
+        # The glue does not know of this stack-level leave (UdpTransport.leave_group does):
         # any frame for Python, here an ARP request, makes it send what the host queued.
         with FrameInjector(veth) as injector:
             injector.send(bytes(Ether(src=STRANGER_MAC) / ARP(psrc=STRANGER, pdst=veth.our_ip)))

@@ -1,6 +1,7 @@
 """IPv4 multicast through the real glue, on both loops and both paths: the host joins a
-group with the stack API (``iface.host.join_group``; the transport's own join/leave
-methods come later), a sans-I/O peer on the far end of the pipe sends to the group, and
+group with the stack API (``iface.host.join_group``; test_multicast_api.py tests the
+transport's own join/leave methods), a sans-I/O peer on the far end of the pipe sends to
+the group, and
 the wildcard endpoint gets the datagrams (the C classifier hands them to Python), while
 an unjoined group and a joined group's unbound port get nothing. The echo leaves from the
 unicast address, to the peer's unicast MAC."""

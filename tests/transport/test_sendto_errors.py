@@ -115,7 +115,7 @@ CASES = [
     Case("unspecified", lambda n: ("0.0.0.0", 9), _error(OSError, errno.ENETUNREACH)),
     Case("empty-host", lambda n: ("", 9), _error(OSError, errno.ENETUNREACH)),
     Case("loopback", lambda n: (n.other_local, 9), _error(OSError, errno.ENETUNREACH)),
-    Case("multicast", lambda n: ("224.0.0.1", 9), _error(OSError, errno.EOPNOTSUPP)),
+    Case("multicast", lambda n: ("224.0.0.1", 9), SENT),
 ]
 
 DELIBERATE = {
@@ -125,7 +125,6 @@ DELIBERATE = {
     "unspecified": "no loopback device (the kernel delivers 0.0.0.0 locally)",
     "empty-host": "no loopback device ('' is 0.0.0.0 to the socket module)",
     "loopback": "no loopback device",
-    "multicast": "multicast is not supported yet",
 }
 
 UVLOOP_OWN_RULES = {
