@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+from collections.abc import Callable
 from typing import Any, cast
 
 from aionetmap._aio.address import mapped
@@ -74,10 +75,9 @@ class NetInterface(InterfaceCore):
         if remote_addr is not None:
             remote = self.check_address(remote_addr, allow_broadcast=allow_broadcast)
         port_number = self._allocate(local_port, wildcard)
-        try:  # bound first, then the protocol, as loop.create_datagram_endpoint does
-            protocol = protocol_factory()
-            waiter: asyncio.Future[None] = self.loop.create_future()
-            transport = UdpTransport(
+
+        def make(protocol: Any, waiter: asyncio.Future[None]) -> UdpTransport:
+            return UdpTransport(
                 self,
                 protocol,
                 port_number,
@@ -86,18 +86,8 @@ class NetInterface(InterfaceCore):
                 allow_broadcast=allow_broadcast,
                 wildcard=wildcard,
             )
-            if read_buffer_limit is not None:
-                transport.set_read_buffer_limit(read_buffer_limit)
-        except BaseException:
-            self._release(port_number)  # else the port would stay bound to nobody
-            raise
-        self.attach(transport)
-        try:
-            await waiter
-        except BaseException:
-            transport.abort()
-            raise
-        return transport, protocol
+
+        return await self._start_endpoint(port_number, protocol_factory, make, read_buffer_limit)
 
     async def _create_endpoint6(
         self,
@@ -118,10 +108,9 @@ class NetInterface(InterfaceCore):
             # also a destination check_address6 takes.
             remote = cast("Address", mapped(checked) if len(checked) == 2 else checked)
         port_number = self._allocate(local_port, bound == "::")
-        try:
-            protocol = protocol_factory()
-            waiter: asyncio.Future[None] = self.loop.create_future()
-            transport = UdpTransport6(
+
+        def make(protocol: Any, waiter: asyncio.Future[None]) -> UdpTransport:
+            return UdpTransport6(
                 self,
                 protocol,
                 port_number,
@@ -131,10 +120,27 @@ class NetInterface(InterfaceCore):
                 waiter=waiter,
                 allow_broadcast=allow_broadcast,
             )
+
+        return await self._start_endpoint(port_number, protocol_factory, make, read_buffer_limit)
+
+    async def _start_endpoint(
+        self,
+        port_number: int,
+        protocol_factory: Any,
+        make: Callable[[Any, asyncio.Future[None]], UdpTransport],
+        read_buffer_limit: int | None,
+    ) -> tuple[UdpTransport, Any]:
+        """Connect a protocol to bound ``port_number`` through the transport ``make``
+        builds; the port is released if that fails, the transport aborted if
+        ``connection_made`` is cancelled."""
+        try:  # bound first, then the protocol, as loop.create_datagram_endpoint does
+            protocol = protocol_factory()
+            waiter: asyncio.Future[None] = self.loop.create_future()
+            transport = make(protocol, waiter)
             if read_buffer_limit is not None:
                 transport.set_read_buffer_limit(read_buffer_limit)
         except BaseException:
-            self._release(port_number)
+            self._release(port_number)  # else the port would stay bound to nobody
             raise
         self.attach(transport)
         try:
