@@ -10,6 +10,7 @@ through a small wrapper; needs root.
 
 from __future__ import annotations
 
+import ipaddress
 import itertools
 import json
 import os
@@ -147,8 +148,10 @@ class VethLink:
         self.our_mac = bytes([0x02, 0xA1, x, y, 0x00, 0x02])
         self.ipv6 = ipv6
         self.prefixlen6 = 64
-        self.peer_ip6 = f"fd00:a1:{x:x}:{y:x}::1"
-        self.our_ip6 = f"fd00:a1:{x:x}:{y:x}::2"
+        # In canonical form, as the kernel and the stack print them (a zero group of the
+        # subnet, y == 0, would otherwise read "…:0::1" where they read "…::1").
+        self.peer_ip6 = str(ipaddress.IPv6Address(f"fd00:a1:{x:x}:{y:x}::1"))
+        self.our_ip6 = str(ipaddress.IPv6Address(f"fd00:a1:{x:x}:{y:x}::2"))
         self.mtu = mtu
         self.checksum_offload = checksum_offload
         self._sockets: list[socket.socket] = []
