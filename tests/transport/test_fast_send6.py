@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 
 import aionetmap
-from aionetmap.ports.pipe import PipePort
+from aionetmap.ports.pipe import PipePort, pipe_pair
 from aionetmap.stack import HostConfig
 from aionetmap.testing.protocols import RecordingProtocol
 
@@ -137,3 +137,30 @@ async def test_group_datagrams_are_built_by_the_fast_path_and_looped(
     finally:
         client.close()
         server.close()
+
+
+async def test_dual_stack_order_survives_a_full_ring(fast_path: bool) -> None:
+    """Frames that take two slots each fill the ring in the middle of a chunk: the rest of
+    the chunk, and the runs of the other family after it, wait in order behind them."""
+    a, b = pipe_pair(slots=64, buf_size=1024)
+    try:
+        server, client = await _pair((a, b), fast_path)
+        try:
+            _, srec = await server.create_datagram_endpoint(
+                RecordingProtocol, local_port=7, local_ip="::"
+            )
+            ct, _ = await client.create_datagram_endpoint(RecordingProtocol, local_ip="::")
+            ct.sendto(b"warm4", ("::ffff:10.0.0.1", 7))
+            ct.sendto(b"warm6", ("2001:db8::1", 7))
+            await _wait_for(srec, 2)
+            dsts = [("::ffff:10.0.0.1", "2001:db8::1")[(i // 5) % 2] for i in range(150)]
+            for i, dst in enumerate(dsts):
+                ct.sendto(b"%04d" % i + bytes(1100), (dst, 7))
+            await _wait_for(srec, 152)
+            assert [d[:4] for d, _ in srec.datagrams[2:]] == [b"%04d" % i for i in range(150)]
+        finally:
+            client.close()
+            server.close()
+    finally:
+        a.close()
+        b.close()
