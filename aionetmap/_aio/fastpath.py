@@ -12,6 +12,14 @@ identification rules (``Host.reserve_idents``); the rest go through
 datagrams larger than the MTU never reach it (the NetInterface hands them to the host,
 which fragments).
 
+Datagrams to an IPv4 group are built here too: to the group's MAC (no ARP), with the
+sending port's ``IP_MULTICAST_TTL`` (the builder's per-call ``group_ttl``: the table is
+shared by all ports, the TTL is the port's), and each is then handed to
+``Host.sent_to_group``, which counts it and loops a copy back to our own members as
+``IP_MULTICAST_LOOP`` says, exactly as ``Host.send_datagram`` does after framing one.
+IPv6 destinations are built by :class:`~aionetmap._aio.fastpath6.Udp6Sender`; a queue
+mixing both families is built run by run (:meth:`UdpFastPath.send_mixed`), in order.
+
 The two paths agree frame for frame (property tests in tests/native/test_fast_*.py), so
 this is an optimisation, not a second stack: ``NetInterface(fast_path=False)`` runs
 everything through the Python host and must behave the same.
@@ -20,9 +28,10 @@ everything through the Python host and must behave the same.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import cast
 
+from aionetmap._aio.fastpath6 import Udp6Sender, family_runs
 from aionetmap._native.fast_builder import DestinationTable, FastUdpBuilder
 from aionetmap._native.fast_classifier import FastClassifier
 from aionetmap._native.fast_common import KIND_DELIVER, KIND_SLOW
@@ -30,6 +39,7 @@ from aionetmap.ports.base import FrameBatch
 from aionetmap.protocol import Address, DatagramEndpoint
 from aionetmap.stack import DropReason, Host, StackStats
 from aionetmap.stack.addresses import int_to_str
+from aionetmap.stack.igmp import group_mac
 
 __all__ = ["UdpFastPath"]
 
@@ -68,6 +78,12 @@ class UdpFastPath:
         # Forgotten every NEIGHBOUR_RECHECK seconds, so ARP expiry in the host shows here.
         self._destinations = DestinationTable()
         self._forget_at = 0.0
+        # Table entries that are IPv4 groups: slot -> (group, port), for the loopback.
+        self._group_slots: dict[int, tuple[int, int]] = {}
+        six = host.ipv6
+        self._six = (
+            None if six is None else Udp6Sender(host, six, capacity, self.stats, NEIGHBOUR_RECHECK)
+        )
         self.used_host = False
         """Whether the last :meth:`send` handed anything to the host (only datagrams to
         destinations not yet in the table can: the others are built here)."""
@@ -209,6 +225,7 @@ class UdpFastPath:
             # Also cleared ahead when this pass could fill the table: an entry numbered
             # earlier in the pass must never be reused for another destination in it.
             table.clear()
+            self._group_slots.clear()
             self._forget_at = now + NEIGHBOUR_RECHECK
         found = list(map(table.index.get, dsts))
         self.used_host = None in found
@@ -225,9 +242,66 @@ class UdpFastPath:
         builder.ident, builder.ident_step = host.reserve_idents(
             len(payloads), src_port if connected else None
         )
+        groups = self._group_slots
+        if groups:
+            builder.group_ttl = host.multicast_options(src_port).ttl
         batch = builder.build_to(payloads, indexes, table, src_port)
         self.stats.tx_udp += batch.count
+        if groups:
+            self._sent_to_groups(payloads, indexes, batch.count, src_port)
         return batch
+
+    def _sent_to_groups(
+        self, payloads: list[bytes], indexes: list[int], count: int, src_port: int
+    ) -> None:
+        """The host's part of each datagram built to a group: its count, and the copy it
+        loops back to our own members (events: the caller then polls the host)."""
+        groups = self._group_slots
+        host = self.host
+        for payload, index in zip(payloads[:count], indexes[:count], strict=True):
+            dest = groups.get(index)
+            if dest is not None:
+                host.sent_to_group(dest[0], dest[1], src_port, payload)
+                self.used_host = True
+
+    @property
+    def max_unfragmented6(self) -> int:
+        """The largest payload an IPv6 datagram may have to be built here (``mtu - 48``;
+        the IPv4 limit on a host without IPv6, whose IPv6 sends the host refuses)."""
+        six = self._six
+        return self.host.max_unfragmented if six is None else six.max_unfragmented
+
+    def send_mixed(
+        self,
+        payloads: list[bytes],
+        dsts: list[Address],
+        src_port: int,
+        now: float,
+        failed: Callable[[OSError], None],
+        connected: bool = False,
+    ) -> Iterator[FrameBatch | None]:
+        """:meth:`send` for a queue with IPv6 destinations (each fitting the IPv6 MTU):
+        one batch per run of one family, in the queue's order. The caller puts each batch
+        into the ring before taking the next (a builder reuses its batch)."""
+        used = False
+        six = self._six
+        for start, stop, ipv6 in family_runs(dsts):
+            part, part_dsts = payloads[start:stop], dsts[start:stop]
+            if not ipv6:
+                yield self.send(part, part_dsts, src_port, now, failed, connected)
+                used = used or self.used_host
+            elif six is not None:
+                yield six.send(part, part_dsts, src_port, now, failed)
+                used = used or six.used_host
+            else:  # no IPv6 here: the host refuses each (EAFNOSUPPORT)
+                for payload, dst in zip(part, part_dsts, strict=True):
+                    try:
+                        self.host.send_datagram(payload, dst, src_port, now)
+                    except OSError as exc:
+                        failed(exc)
+                used = True
+                yield None
+        self.used_host = used
 
     def _resolve_misses(
         self,
@@ -265,13 +339,20 @@ class UdpFastPath:
         resolved = self._resolve(dst[0], now)
         if resolved is None:
             return None
+        mac, ip = resolved
         # None if full (a pass larger than the table): the host sends it, correctly.
-        return table.add(dst, resolved[0], resolved[1], dst[1])
+        index = table.add(dst, mac, ip, dst[1])
+        if index is not None and ip >> 28 == 0xE:
+            self._group_slots[index] = (ip, dst[1])
+        return index
 
     def _resolve(self, ip_text: str, now: float) -> tuple[bytes, int] | None:
-        """(MAC, address) a datagram to ``ip_text`` goes to, if the host has resolved it."""
+        """(MAC, address) a datagram to ``ip_text`` goes to, if the host has resolved it
+        (a group always is: its MAC is mapped, RFC 1112 6.4)."""
         host = self.host
         ip = ipaddress.IPv4Address(ip_text)
+        if ip.is_multicast:
+            return group_mac(int(ip)), int(ip)
         try:
             hop = host.next_hop(ip)
         except OSError:

@@ -163,23 +163,26 @@ class TxScheduler:
         built: FrameBatch | None = None
         src_port, connected = endpoint.local_port, queue.connected
         # send_failed may run from here on: the protocol may send, close, or close us.
-        # The C builder makes IPv4 frames only: a chunk with an IPv6 destination (a
-        # 4-tuple) goes to the host whole, which keeps its order.
         ipv6 = not queue.ipv4_only and any(len(dst) == 4 for dst in chunk_dsts)
+        full = False
+        if ipv6 and self._fast is not None and not fragmented:
+            # IPv6 headers are 20 bytes longer: what fits IPv4 may need IPv6 fragments.
+            fragmented = max(map(len, chunk)) > self._fast.max_unfragmented6
+            if not fragmented:
+                full = self._send_mixed(chunk, chunk_dsts, src_port, now, queue)
         if self._fast is not None and not fragmented and not ipv6:
             built = self._fast.send(
                 chunk, chunk_dsts, src_port, now, endpoint.send_failed, connected
             )
-        else:  # the host fragments; a mixed chunk goes there whole, to keep its order
+        elif self._fast is None or fragmented:  # the host fragments (the whole chunk, in order)
             for payload, dst in zip(chunk, chunk_dsts, strict=True):
                 try:
                     host.send_datagram(payload, dst, src_port, now, connected=connected)
                 except OSError as exc:
                     endpoint.send_failed(exc)
-        full = False
         if not self.closed:
-            full = self._queue_built(built)
-            if self._fast is None or fragmented or ipv6 or self._fast.used_host:
+            full = self._queue_built(built) or full
+            if self._fast is None or fragmented or self._fast.used_host:
                 # Events (ARP queue overflow, resolution requests) are handled outside
                 # the pass. Datagrams the fast path built itself cannot cause any.
                 self._host_used()
@@ -190,6 +193,34 @@ class TxScheduler:
         del dsts[:take]
         endpoint.datagrams_sent(chunk)
         return full or left_behind
+
+    def _send_mixed(
+        self,
+        chunk: list[bytes],
+        dsts: list[Address],
+        src_port: int,
+        now: float,
+        queue: EndpointQueue,
+    ) -> bool:
+        """A chunk with IPv6 destinations, built by the fast path run by run (one family
+        each), every run's frames queued before the next run is built, so the chunk
+        leaves in its order; True if the ring filled."""
+        assert self._fast is not None
+        full = False
+        endpoint = queue.endpoint
+        runs = self._fast.send_mixed(
+            chunk, dsts, src_port, now, endpoint.send_failed, queue.connected
+        )
+        for built in runs:
+            if self.closed:  # a send_failed callback closed the interface
+                break
+            if self._control and built is not None and built.count:
+                # Earlier frames wait in the control queue: these go behind them.
+                self._control.extend(built.frame_bytes(i) for i in range(built.count))
+                full = True
+                continue
+            full = self._queue_built(built) or full
+        return full
 
     def _fitting(self, payloads: list[bytes], take: int) -> int:
         """How many of the first ``take`` datagrams the ring has room for now, counting

@@ -73,6 +73,9 @@ class _Lib:
     FAST_MAX_UDP_PAYLOAD: int
     FAST_UDP_OVERHEAD: int
     FAST_VLAN_TAG_LEN: int
+    # IPv6 build sizes
+    FAST_MAX_UDP6_PAYLOAD: int
+    FAST_UDP6_OVERHEAD: int
 
     def fast_inet_checksum(self, data: _CData, len: int, initial: int, /) -> int: ...
     # count, or -1 when count exceeds the result arrays' capacity
@@ -95,6 +98,26 @@ class _Lib:
         src_port: int,
         ident: int,
         ident_step: int,
+        payloads: bytes,
+        payloads_size: int,
+        plens: _CData,
+        dsts: _CData,
+        ndsts: int,
+        dst_index: _CData,
+        count: int,
+        arena: _CData,
+        arena_size: int,
+        offs: _CData,
+        lens: _CData,
+        /,
+    ) -> int: ...
+    # IPv6 frames built (fewer than count when the arena fills), datagram i to
+    # dsts[dst_index[i]]
+    def fast_udp6_build_to(
+        self,
+        src: _CData,
+        src_port: int,
+        max_payload: int,
         payloads: bytes,
         payloads_size: int,
         plens: _CData,

@@ -397,7 +397,7 @@ static void build_frame(const struct fast_src *src, uint16_t src_port, uint16_t 
     put16(ip + 2, 28 + n);
     put16(ip + 4, ident);
     put16(ip + 6, 0x4000); /* DF: only datagrams that fit the MTU are built here */
-    ip[8] = src->ttl;
+    ip[8] = dst->ip >> 28 == 0xE ? src->group_ttl : src->ttl; /* the host's rule */
     ip[9] = PROTO_UDP;
     put16(ip + 10, 0);
     put32(ip + 12, src->ip);

@@ -139,6 +139,8 @@ struct fast_src {
     uint32_t ip;
     uint8_t ttl;
     uint16_t vlan_tci; /* 802.1Q TCI to tag every frame with; 0: untagged */
+    uint8_t group_ttl; /* the TTL of datagrams to a group (224.0.0.0/4) instead of ttl:
+                        * the sending port's IP_MULTICAST_TTL, set per call */
 };
 
 /* The Internet checksum (RFC 1071) of len bytes at data, with `initial` added to the sum:
@@ -162,7 +164,8 @@ struct fast_dst {
 };
 
 /* Build up to `count` Ethernet/IPv4/UDP frames, packed from arena offset 0, exactly as
- * stack.udp.build_udp_frame does (DF set, TOS 0, no options, both checksums), each with an
+ * stack.udp.build_udp_frame does (DF set, TOS 0, no options, both checksums; TTL
+ * src->group_ttl to a group, src->ttl otherwise, as Host.send_datagram), each with an
  * 802.1Q tag after the MAC addresses when src->vlan_tci is not 0 (4 bytes more per frame).
  * Datagram i carries plens[i] bytes taken in turn from `payloads` (payloads_size bytes in
  * all), goes to dsts[dst_index[i]] (a datagram costs its caller one table index instead of
@@ -178,6 +181,44 @@ uint32_t fast_udp_build_to(const struct fast_src *src, uint16_t src_port, uint16
                            const struct fast_dst *dsts, uint32_t ndsts,
                            const uint32_t *dst_index, uint32_t count, uint8_t *arena,
                            uint32_t arena_size, uint32_t *offs, uint32_t *lens);
+
+/* ---- IPv6 build (fast_tx6.c) -------------------------------------------------------- */
+
+#define FAST_MAX_UDP6_PAYLOAD 65527 /* 65535 - 8 (UDP): the IPv6 payload length limit */
+#define FAST_UDP6_OVERHEAD 62       /* Ethernet 14 + IPv6 40 + UDP 8 */
+
+/* What fast_udp6_build_to writes as the source of every frame. */
+struct fast_src6 {
+    uint8_t mac[6];
+    uint8_t hop_limit; /* the host's HostConfig.hop_limit */
+    uint16_t vlan_tci; /* 802.1Q TCI to tag every frame with; 0: untagged */
+};
+
+/* One destination of fast_udp6_build_to: the next hop's MAC, the port, and both addresses
+ * (network byte order); src is the address the Python host picks for this destination. */
+struct fast_dst6 {
+    uint8_t mac[6];
+    uint16_t port;
+    uint8_t src[16];
+    uint8_t ip[16];
+};
+
+/* Build up to `count` Ethernet/IPv6/UDP frames, packed from arena offset 0, exactly as the
+ * Python host (Host6.send_udp) frames a datagram that fits the MTU: traffic class and flow
+ * label 0, next header UDP, hop limit src->hop_limit, the UDP checksum over the IPv6
+ * pseudo-header (a computed 0 sent as 0xFFFF, RFC 8200 8.1), an 802.1Q tag when
+ * src->vlan_tci is not 0. Datagram i carries plens[i] bytes taken in turn from `payloads`
+ * (payloads_size bytes in all) to dsts[dst_index[i]]. Stops before the first datagram
+ * that is invalid (payload over max_payload or FAST_MAX_UDP6_PAYLOAD bytes, or past the
+ * bytes given, an index not below ndsts) or whose frame does not fit in the rest of the
+ * arena. Returns the number of frames written to offs/lens. */
+uint32_t fast_udp6_build_to(const struct fast_src6 *src, uint16_t src_port,
+                            uint32_t max_payload, const char *payloads, size_t payloads_size,
+                            const uint32_t *plens, const struct fast_dst6 *dsts, uint32_t ndsts,
+                            const uint32_t *dst_index, uint32_t count, uint8_t *arena,
+                            uint32_t arena_size, uint32_t *offs, uint32_t *lens);
+
+/* ---- end of IPv6 build --------------------------------------------------------------- */
 
 /* Write into out a struct-module format ("<skip>x<size>s" per datagram) that picks the UDP
  * payload of every FAST_KIND_DELIVER frame of the last fast_classify call out of the arena,

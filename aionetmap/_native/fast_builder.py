@@ -73,14 +73,31 @@ class FastUdpBuilder:
             raise ValueError(f"FastUdpBuilder: ident_step must be in 0..65535, not {value!r}")
         self._ident_step = value
 
-    def set_source(self, mac: bytes, ip: int, ttl: int = 64, vlan: int = 0) -> None:
-        """Our MAC and IPv4 address (an int), the TTL of every frame (0..255), and the
-        802.1Q VLAN id every frame is tagged with (1..4094, priority 0; 0: untagged)."""
+    @property
+    def group_ttl(self) -> int:
+        """The TTL of datagrams to a group (224.0.0.0/4): the sending port's
+        ``IP_MULTICAST_TTL``, set before each :meth:`build_to` that has group destinations
+        (the table is shared by all ports)."""
+        return int(self._src.group_ttl) if self._src is not None else 1
+
+    @group_ttl.setter
+    def group_ttl(self, value: int) -> None:
+        who = "FastUdpBuilder.group_ttl"
+        if self._src is None:
+            raise RuntimeError(f"{who}: set_source() must be called first")
+        self._src.group_ttl = _check_ttl(value, who)
+
+    def set_source(
+        self, mac: bytes, ip: int, ttl: int = 64, vlan: int = 0, group_ttl: int = 1
+    ) -> None:
+        """Our MAC and IPv4 address (an int), the TTL of every frame (0..255) but those to
+        a group (``group_ttl``), and the 802.1Q VLAN id every frame is tagged with
+        (1..4094, priority 0; 0: untagged)."""
         who = "FastUdpBuilder.set_source"
         mac = check_mac(mac, who)
         check_u32(ip, "the IPv4 address", who)
-        if not isinstance(ttl, int) or not 0 <= ttl <= 255:
-            raise ValueError(f"{who}: TTL must be in 0..255, not {ttl!r}")
+        _check_ttl(ttl, who)
+        _check_ttl(group_ttl, who)
         if not isinstance(vlan, int) or not 0 <= vlan <= 4094:
             raise ValueError(f"{who}: VLAN id must be in 0..4094, not {vlan!r}")
         src: Any = ffi.new("struct fast_src *")
@@ -88,6 +105,7 @@ class FastUdpBuilder:
         src.ip = ip
         src.ttl = ttl
         src.vlan_tci = vlan
+        src.group_ttl = group_ttl
         self._src = src
 
     def build_to(
@@ -160,6 +178,12 @@ class FastUdpBuilder:
                 f"{who}: a {length}-byte payload does not fit in the "
                 f"{self.batch.arena_size}-byte arena"
             )
+
+
+def _check_ttl(ttl: int, who: str) -> int:
+    if not isinstance(ttl, int) or not 0 <= ttl <= 255:
+        raise ValueError(f"{who}: TTL must be in 0..255, not {ttl!r}")
+    return ttl
 
 
 def _join_payloads(

@@ -578,6 +578,12 @@ class Host:
             raise ValueError(f"multicast TTL must be in 0..255, not {ttl!r}")
         return ttl
 
+    def sent_to_group(self, group: int, port: int, src_port: int, payload: BytesLike) -> None:
+        """A datagram from ``src_port`` to ``group``:``port`` was built outside the host
+        (the native fast path): count it and loop it back to our own ports as
+        :meth:`send_datagram` does (``IP_MULTICAST_LOOP``; a ``DatagramReceived`` event)."""
+        self._sent_to_group(group, port, src_port, payload)
+
     def _sent_to_group(self, group: int, port: int, src_port: int, payload: BytesLike) -> None:
         """Loop a datagram we sent to a group back to our own port, as Linux's
         ``IP_MULTICAST_LOOP`` does (after the same delivery rules as a received one)."""

@@ -33,6 +33,7 @@ from aionetmap.stack.fragments6 import Reassembler6
 from aionetmap.stack.icmpv6 import Icmp6Type, build_icmpv6, echo_body
 from aionetmap.stack.ipv6 import (
     ALL_NODES,
+    IPV6_HEADER_LEN,
     Ipv6Packet,
     NextHeader,
     is_link_local,
@@ -333,6 +334,25 @@ class Host6:
         packets = self.sender.packets(src, dst, NextHeader.ICMPV6, message)
         self._stats.tx_echo_requests += 1
         self.sender.send(Parked6(packets, (str(IPv6Address(dst)), 0), 0), dst, now)
+
+    @property
+    def max_unfragmented(self) -> int:
+        """The largest UDP payload that leaves in one frame: ``mtu - 40 - 8``."""
+        return self.sender.mtu - IPV6_HEADER_LEN - 8
+
+    def udp_route(self, dst: bytes, now: float) -> tuple[bytes, bytes] | None:
+        """``(source address, next-hop MAC)`` that :meth:`send_udp` frames a datagram to
+        ``dst`` with at ``now``, for a sender that builds the frame itself (the native
+        fast path); ``None`` when send_udp would refuse it or park it for NDP. Looks the
+        neighbour up as send_udp does (a STALE entry starts DELAY, RFC 4861 7.3.3)."""
+        try:
+            src = self._source(dst)
+            if is_multicast6(dst):
+                return src, multicast_mac6(dst)
+            mac = self.cache.lookup(self.book.next_hop(dst, now), now)
+        except (OSError, ValueError):
+            return None
+        return None if mac is None else (src, mac)
 
     def _source(self, dst: bytes) -> bytes:
         if dst in self.book.own_addresses():

@@ -208,3 +208,27 @@ async def test_dual_stack_endpoint_serves_a_kernel_ipv4_client(
     assert await _recv(v4) == (b"FOUR", (veth6.our_ip, 7))
     got, src = await _recv(v6)
     assert (got, src[:2]) == (b"SIX", (veth6.our_ip6, 7))
+
+
+async def test_kernel_udp6_echo_is_built_by_the_fast_path(
+    veth6: VethLink, iface: aionetmap.NetInterface, fast_path: bool
+) -> None:
+    """Once the kernel is a known neighbour, our answers that fit one frame (up to
+    1452 bytes at MTU 1500) are built in C and still byte-exact for the kernel; larger
+    ones are fragmented by the host."""
+    transport, _ = await iface.create_datagram_endpoint(
+        EchoProtocol, local_port=7, local_ip=veth6.our_ip6
+    )
+    sock = _kernel_udp6(veth6)
+    sock.sendto(b"warm", (veth6.our_ip6, 7))
+    assert (await _recv(sock))[0] == b"warm"
+    before = iface.host.stats.tx_udp
+    sizes = [0, 1, 100, 1231, 1232, 1452, 1453, 3000]
+    for size in sizes:
+        data = os.urandom(size)
+        sock.sendto(data, (veth6.our_ip6, 7))
+        echoed, src = await _recv(sock)
+        assert echoed == data
+        assert src[:2] == (veth6.our_ip6, 7)
+    assert iface.host.stats.tx_udp - before == (2 if fast_path else len(sizes))
+    transport.close()

@@ -6,11 +6,13 @@ receive paths and both loops:
 * a kernel bridge snooping IGMP (and querying) learns the group from our join, sees its
   queries answered, and forgets the group on our leave and on our close: the glue sends
   the reports the host queued without any other traffic to trigger it;
-* a kernel receiver joined to a group gets what the endpoint sends to it.
+* a kernel receiver joined to a group gets what the endpoint sends to it, with the TTL
+  the endpoint set (on the fast path, built in C).
 """
 
 from __future__ import annotations
 
+import asyncio
 import socket
 
 import pytest
@@ -22,6 +24,7 @@ from tests.integration.test_kernel_multicast_stack import snooped_groups, snoopi
 pytestmark = pytest.mark.netns
 
 GROUP, OTHER = "239.1.2.3", "239.1.2.4"
+IP_RECVTTL = 12  # <linux/in.h>; the socket module does not export it
 
 
 def _send_out_of_veth(client: KernelUdp, link: VethLink) -> None:
@@ -93,3 +96,35 @@ async def test_kernel_receiver_gets_what_we_send_to_its_group(
             await receiver.expect(b"last", (veth.our_ip, 7))
         assert b"not its group" not in [d for d, _ in receiver.received]
         assert served.stats()["tx_multicast"] == 5
+
+
+@pytest.mark.parametrize("fast_path", [True, False], ids=["fast", "python"])
+async def test_kernel_receiver_sees_our_multicast_ttl(veth: VethLink, fast_path: bool) -> None:
+    """The TTL the kernel reads (IP_RECVTTL) is the endpoint's IP_MULTICAST_TTL, 1 by
+    default; on the fast path the frames are built in C (the host built none) and still
+    counted by the host."""
+    async with serve(veth, fast_path=fast_path, wildcard=True) as served:
+        with KernelUdp(veth, port=5000, bind_ip="0.0.0.0", watch=False) as receiver:
+            sock = receiver.sock
+            membership = socket.inet_aton(GROUP) + socket.inet_aton(veth.peer_ip)
+            sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, membership)
+            sock.setsockopt(socket.IPPROTO_IP, IP_RECVTTL, 1)
+            ttls: list[int] = []
+            for ttl, data in ((None, b"default"), (9, b"nine"), (0, b"zero")):
+                if ttl is not None:
+                    served.transport.set_multicast_ttl(ttl)
+                served.transport.sendto(data, (GROUP, 5000))
+                if ttl == 0:
+                    continue  # Linux's own TTL 0 never leaves; ours does, as sent
+                async with asyncio.timeout(10):
+                    while True:
+                        try:
+                            got, anc, _, _ = sock.recvmsg(2048, socket.CMSG_SPACE(4))
+                            break
+                        except BlockingIOError:
+                            await asyncio.sleep(0.005)
+                assert got == data
+                ttls.extend(int.from_bytes(c[2][:4], "little") for c in anc)
+            assert ttls == [1, 9]
+            await wait_until(lambda: served.stats()["tx_multicast"] == 3, what="all sent")
+            assert served.iface.host.stats.tx_udp == (0 if fast_path else 3)

@@ -79,11 +79,13 @@ def test_stub_functions_take_the_c_arity_and_give_its_result(module: str) -> Non
         assert ast.unparse(fn.returns) == RESULT[ctype.result.kind], name
 
 
-def test_the_fast_module_exports_one_build_function() -> None:
-    """One UDP build loop: the per-datagram-MAC builder is gone, build_to is the only one."""
+def test_the_fast_module_exports_one_build_function_per_family() -> None:
+    """One UDP build loop per family: the per-datagram-MAC builder is gone, build_to (IPv4)
+    and udp6_build_to (IPv6) are the only ones."""
     funcs = set(stub_functions("_fast"))
-    assert {f for f in funcs if "build" in f} == {"fast_udp_build_to"}
+    assert {f for f in funcs if "build" in f} == {"fast_udp_build_to", "fast_udp6_build_to"}
     assert len(c_function_type(compiled("_fast"), "fast_udp_build_to").args) == 15
+    assert len(c_function_type(compiled("_fast"), "fast_udp6_build_to").args) == 14
 
 
 def test_every_c_file_is_compiled_into_exactly_one_module() -> None:
