@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-try:  # setup.py runs from the project root, where the package is importable
-    from aionetmap._native._buildutil import HERE, compile_in_place, make_ffibuilder
-except ImportError:  # run as a script: python aionetmap/_native/build_netmap.py
-    from _buildutil import (  # type: ignore[import-not-found,no-redef]
+try:  # setup.py and scripts: setup.py puts this directory on sys.path, and importing
+    # the package instead would load its compiled modules, stale while being rebuilt
+    from _buildutil import HERE, compile_in_place, make_ffibuilder  # type: ignore[import-not-found]
+except ImportError:  # imported as part of the package (the tests do)
+    from aionetmap._native._buildutil import (
         HERE,
         compile_in_place,
         make_ffibuilder,

@@ -86,7 +86,7 @@ def test_random_datagrams_equal_build_udp_frame(
     vlan: int,
 ) -> None:
     b = FastUdpBuilder(16)
-    b.set_source(src_mac, src_ip, ttl, vlan)
+    b.set_source(src_mac, src_ip, ttl, vlan, group_ttl=ttl)  # groups too: any u32
     b.ident = ident
     batch = build_each(
         b,
