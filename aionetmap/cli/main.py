@@ -107,8 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
         "demo",
         help="UDP echo server on a built-in virtual link (no NIC, no flags needed)",
         description="Start the UDP echo server on a virtual link and show it answering real "
-        "clients: as root a veth pair with the Linux kernel as the client (ping and a UDP "
-        "socket), otherwise the software pipe with a Python client.",
+        "clients over IPv4 and IPv6: as root a veth pair with the Linux kernel as the client "
+        "(ping, ping -6, and UDP sockets of both families; IPv6 is skipped, with the reason, "
+        "on a machine without it), otherwise the software pipe with aionetmap as the client.",
     )
     link = demo.add_mutually_exclusive_group()
     link.add_argument("--veth", dest="link", action="store_const", const="veth",
