@@ -11,8 +11,8 @@ Two kinds of senders push into it, and it never polls anybody:
   :class:`~aionetmap.protocol.DatagramEndpoint` contract which datagrams the ring took
   (``datagrams_sent``) and which failed (``send_failed``).
 
-A datagram larger than the MTU leaves as IPv4 (or IPv6) fragments, built by the host (the
-C fast path builds single frames only). Its fragments are one group: they go into the TX ring in
+A datagram larger than the MTU leaves as fragments, built by the host (the C fast
+path builds single frames only). Its fragments are one group: they go into the TX ring in
 one pass or not at all, so a full ring never leaves a peer half a datagram. An endpoint's
 datagrams are taken from its queue only when the ring has room for all their frames, so
 its flow control (``pause_writing``) sees every fragment of a queued datagram.
