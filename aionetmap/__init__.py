@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from aionetmap.endpoints import create_datagram_endpoint, create_frame_endpoint, open_interface
 from aionetmap.interface import NetInterface
+from aionetmap.loop_routing import route_datagram_endpoints
 from aionetmap.ports import FrameBatch, Port, PortClosedError, PortInfo, open_port
 from aionetmap.protocol import BatchDatagramProtocol, FrameProtocol
 from aionetmap.sockets import UdpSocket, open_udp
@@ -34,4 +35,5 @@ __all__ = [
     "open_interface",
     "open_port",
     "open_udp",
+    "route_datagram_endpoints",
 ]

@@ -36,6 +36,7 @@ ALL = [
     "open_interface",
     "open_port",
     "open_udp",
+    "route_datagram_endpoints",
 ]
 
 FUNCTIONS = [
@@ -44,6 +45,7 @@ FUNCTIONS = [
     "open_interface",
     "open_udp",
     "open_port",
+    "route_datagram_endpoints",
 ]
 CLASSES = [
     "NetInterface",
@@ -59,6 +61,7 @@ SIGNATURES = {
     "create_datagram_endpoint": "(protocol_factory: 'Callable[[], _P]', *, port: 'str | Port', local_addr: 'tuple[str, int] | None' = None, remote_addr: 'tuple[str, int] | None' = None, address: 'str | None' = None, mac: 'bytes | str | None' = None, gateway: 'str | None' = None, mtu: 'int | None' = None, config: 'HostConfig | None' = None, allow_broadcast: 'bool' = False, read_buffer_limit: 'int | None' = None, vlan: 'int | None' = None, ipv6: 'Sequence[str] | None' = None, gateway6: 'str | None' = None) -> 'tuple[UdpTransport, _P]'",
     "create_frame_endpoint": "(protocol_factory: 'Callable[[], _P]', *, port: 'str | Port') -> 'tuple[FrameTransport, _P]'",
     "open_interface": "(port: 'str | Port', *, address: 'str', mac: 'bytes | str | None' = None, gateway: 'str | None' = None, mtu: 'int | None' = None, config: 'HostConfig | None' = None, fast_path: 'bool' = True, vlan: 'int | None' = None, ipv6: 'Sequence[str] | None' = None, gateway6: 'str | None' = None) -> 'NetInterface'",
+    "route_datagram_endpoints": "(iface: 'NetInterface') -> 'Iterator[NetInterface]'",
     "open_udp": "(*, port: 'str | Port', local_addr: 'Address | None' = None, remote_addr: 'Address | None' = None, address: 'str | None' = None, max_queue: 'int' = 4096, allow_broadcast: 'bool' = False, read_buffer_limit: 'int | None' = None, **interface_options: 'Any') -> 'UdpSocket'",
     "open_port": "(spec: 'str | PortSpec', **overrides: 'Any') -> 'Port'",
     "NetInterface.add_close_callback": "(self, callback: 'Callable[[Self], None]') -> 'None'",

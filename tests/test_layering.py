@@ -26,7 +26,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("aionetmap._aio",),
     ("aionetmap.transport",),
     ("aionetmap.interface",),
-    ("aionetmap.endpoints", "aionetmap.sockets"),
+    ("aionetmap.endpoints", "aionetmap.sockets", "aionetmap.loop_routing"),
     ("aionetmap",),  # the package's __init__ only: the public names
     ("aionetmap.cli", "aionetmap.__main__"),
 ]

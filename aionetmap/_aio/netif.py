@@ -119,6 +119,10 @@ class InterfaceCore:
         self.max_payload = self.scheduler.max_payload
         """Largest UDP payload one datagram may carry: 65507 (the IPv4 limit), or less on
         a port whose TX ring cannot hold that many fragments at once."""
+        self.max_payload6 = self.scheduler.max_payload6
+        """The same for a datagram sent over IPv6: 65527 (65535 minus the UDP header: the
+        IPv6 payload length counts no IP header; no jumbograms), or less on such a port.
+        IPv4-mapped destinations of a dual-stack endpoint keep :attr:`max_payload`."""
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else f"{len(self._endpoints)} endpoints"

@@ -11,7 +11,7 @@ Two kinds of senders push into it, and it never polls anybody:
   :class:`~aionetmap.protocol.DatagramEndpoint` contract which datagrams the ring took
   (``datagrams_sent``) and which failed (``send_failed``).
 
-A datagram larger than the MTU leaves as IPv4 fragments, built by the host (the C fast
+A datagram larger than the MTU leaves as fragments, built by the host (the C fast
 path builds single frames only). Its fragments are one group: they go into the TX ring in
 one pass or not at all, so a full ring never leaves a peer half a datagram. An endpoint's
 datagrams are taken from its queue only when the ring has room for all their frames, so
@@ -26,11 +26,14 @@ from aionetmap._aio.fastpath import UdpFastPath
 from aionetmap._aio.txqueue import TxQueue, slots_per_frame, tx_capacity
 from aionetmap.ports.base import FrameBatch, Port
 from aionetmap.protocol import Address, DatagramEndpoint
-from aionetmap.stack import Host
+from aionetmap.stack import MAX_UDP6_PAYLOAD, Host
 from aionetmap.stack.ipv4 import fragment_payload_size
+from aionetmap.stack.ipv6 import IPV6_HEADER_LEN
 from aionetmap.stack.udp import UDP_HEADER_LEN
 
 __all__ = ["EndpointQueue", "TxScheduler"]
+
+_FRAGMENT_HEADER_LEN = 8  # the IPv6 fragment extension header
 
 
 class EndpointQueue:
@@ -82,11 +85,17 @@ class TxScheduler:
         self._frame_slots = slots_per_frame(info.backend, info.buf_size, host.mtu)
         self._tx_capacity = tx_capacity(info.tx_slots, info.tx_rings)
         self._fragment_size = fragment_payload_size(host.mtu)
+        # IPv6 (RFC 8200 4.5): a 40-byte header and an 8-byte fragment header per fragment.
+        self._unfragmented6 = host.mtu - IPV6_HEADER_LEN - UDP_HEADER_LEN
+        self._fragment_size6 = (host.mtu - IPV6_HEADER_LEN - _FRAGMENT_HEADER_LEN) & ~7
+        self._unfragmented_any = min(host.max_unfragmented, self._unfragmented6)
         self._control = TxQueue(port, self._frame_slots, self._tx_capacity)
         self._ready: dict[EndpointQueue, None] = {}  # insertion-ordered set: round robin
         self.max_payload = self._largest_payload(host.max_payload)
         """Largest UDP payload one datagram may carry: 65507 (the IPv4 limit), or less on
         a port whose TX ring cannot hold that many fragments at once."""
+        self.max_payload6 = self._largest_payload(MAX_UDP6_PAYLOAD, ipv6=True)
+        """The same over IPv6: 65527 (65535 - 8; no jumbograms), or less."""
         self.closed = False
         """Set by the owner when it closes (a callback during a pass may close it)."""
 
@@ -155,9 +164,11 @@ class TxScheduler:
         endpoint = queue.endpoint
         payloads, dsts = queue.payloads, queue.dsts
         take = min(self._port.tx_space(), self._batch_capacity, len(payloads))
-        fragmented = bool(take) and max(map(len, payloads[:take])) > host.max_unfragmented
+        # An IPv6 endpoint's datagrams may go either way: the lower threshold of the two.
+        whole = host.max_unfragmented if queue.ipv4_only else self._unfragmented_any
+        fragmented = bool(take) and max(map(len, payloads[:take])) > whole
         if fragmented:
-            take = self._fitting(payloads, take)
+            take = self._fitting(payloads, dsts, take)
         left_behind = take < len(payloads)
         chunk, chunk_dsts = payloads[:take], dsts[:take]
         built: FrameBatch | None = None
@@ -222,30 +233,40 @@ class TxScheduler:
             full = self._queue_built(built) or full
         return full
 
-    def _fitting(self, payloads: list[bytes], take: int) -> int:
+    def _fitting(self, payloads: list[bytes], dsts: list[Address], take: int) -> int:
         """How many of the first ``take`` datagrams the ring has room for now, counting
         every fragment. A datagram is left in its queue (and its endpoint's flow control)
         until all of its frames fit; ``sendto`` refused any that could never fit."""
         space = self._port.tx_space()
         for i in range(take):
-            space -= self._datagram_slots(len(payloads[i]))
+            space -= self._datagram_slots(len(payloads[i]), len(dsts[i]) == 4)
             if space < 0:
                 return i
         return take
 
-    def _datagram_slots(self, size: int) -> int:
+    # --- Slot counting per family (IPv6: a 4-tuple destination) ---
+
+    def _sizes(self, ipv6: bool) -> tuple[int, int]:
+        """The largest unfragmented payload and the payload bytes per fragment."""
+        if ipv6:
+            return self._unfragmented6, self._fragment_size6
+        return self._host.max_unfragmented, self._fragment_size
+
+    def _datagram_slots(self, size: int, ipv6: bool = False) -> int:
         """TX slots a UDP datagram with ``size`` bytes of payload takes."""
-        if size <= self._host.max_unfragmented:
+        whole, step = self._sizes(ipv6)
+        if size <= whole:
             return 1  # as the unfragmented path has always counted (one frame)
-        fragments = -(-(size + UDP_HEADER_LEN) // self._fragment_size)
+        fragments = -(-(size + UDP_HEADER_LEN) // step)
         return fragments * self._frame_slots
 
-    def _largest_payload(self, limit: int) -> int:
+    def _largest_payload(self, limit: int, ipv6: bool = False) -> int:
         """``limit``, or the largest payload whose fragments fit the whole TX ring."""
-        if self._datagram_slots(limit) <= self._tx_capacity:
+        if self._datagram_slots(limit, ipv6) <= self._tx_capacity:
             return limit
+        whole, step = self._sizes(ipv6)
         fragments = self._tx_capacity // self._frame_slots
-        return max(self._host.max_unfragmented, fragments * self._fragment_size - UDP_HEADER_LEN)
+        return max(whole, fragments * step - UDP_HEADER_LEN)
 
     def _queue_built(self, built: FrameBatch | None) -> bool:
         """Put the fast path's frames, then the host's, into the ring; True if it filled."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import ipaddress
 import json
 import subprocess
 import sys
@@ -38,9 +39,18 @@ from aionetmap.ports.base import PortInfo
 from aionetmap.protocol import FrameProtocol
 from aionetmap.transport import FrameTransport, UdpTransport
 
-__all__ = ["EchoServer", "bench", "capture", "echo", "find_bench", "info", "port_info_lines"]
+__all__ = [
+    "EchoServer",
+    "bench",
+    "capture",
+    "echo",
+    "find_bench",
+    "info",
+    "port_info_lines",
+    "split_addresses",
+]
 
-Address = tuple[str, int]
+Address = tuple[str, int] | tuple[str, int, int, int]
 
 
 class EchoServer(asyncio.DatagramProtocol):
@@ -99,7 +109,7 @@ def _checksum_hint(info: PortInfo) -> str:
 
 async def echo(
     spec: str,
-    address: str,
+    address: str | Sequence[str],
     udp_port: int,
     *,
     gateway: str | None = None,
@@ -111,33 +121,42 @@ async def echo(
     err: TextIO | None = None,
     join: Sequence[str] = (),
 ) -> int:
-    """UDP echo server on ``spec`` at ``address`` (``A.B.C.D/N``), port ``udp_port``, on
-    802.1Q VLAN ``vlan`` if given. With groups to ``join`` it binds the wildcard (as a
-    kernel socket must, to receive them), joins each and echoes what they deliver, from
-    the unicast address.
+    """UDP echo server on ``spec`` at ``address`` (``A.B.C.D/N``, or a list of addresses
+    with prefixes: one IPv4 and any IPv6 ones, see :func:`split_addresses`), port
+    ``udp_port``, on 802.1Q VLAN ``vlan`` if given.
 
-    It answers ARP and ping too. Runs until Ctrl-C/SIGTERM, ``count`` datagrams or
-    ``duration`` seconds; prints live counters every ``interval`` seconds (None: never).
+    With IPv6 addresses, one endpoint bound to ``::`` serves both families (dual-stack, as
+    an AF_INET6 kernel socket with ``IPV6_V6ONLY`` off; it starts once DAD has cleared the
+    IPv6 addresses). With groups to ``join`` it binds the wildcard (as a kernel socket
+    must, to receive them), joins each and echoes what they deliver, from the unicast
+    address.
+
+    It answers ARP, NDP and ping (``ping -6`` too). Runs until Ctrl-C/SIGTERM, ``count``
+    datagrams or ``duration`` seconds; prints live counters every ``interval`` seconds
+    (None: never).
     """
     err = err or sys.stderr
-    if "/" not in address:
-        raise CliError(f"--ip {address}: give the prefix length too, e.g. {address}/24")
+    ipv4, ipv6 = split_addresses([address] if isinstance(address, str) else address)
     with Stopper() as stopper:
-        iface = await open_interface(spec, address=address, gateway=gateway, mac=mac, vlan=vlan)
+        iface = await open_interface(
+            spec, address=ipv4, gateway=gateway, mac=mac, vlan=vlan, ipv6=ipv6 or None
+        )
         try:
             transport, server = await iface.create_datagram_endpoint(
                 lambda: EchoServer(count),
                 local_port=udp_port,
-                local_ip="0.0.0.0" if join else None,
+                local_ip="::" if ipv6 else "0.0.0.0" if join else None,
             )
             _join_all(transport, join)
             info = iface.port.info
+            port = transport.local_port
+            bound = [f"{iface.interface.ip}:{port}", *(f"[{i.split('/')[0]}]:{port}" for i in ipv6)]
             groups = "".join(f", group {group}" for group in join)
             print(
-                f"echo: UDP {iface.interface.ip}:{transport.local_port}{groups} on {info.name}"
+                f"echo: UDP {', '.join(bound)}{groups} on {info.name}"
                 f"{'' if vlan is None else f' vlan {vlan}'} "
                 f"({info.backend} backend, mac {format_mac(iface.host.mac)}); "
-                "answers ARP and ping; Ctrl-C to stop",
+                f"answers ARP{', NDP' if ipv6 else ''} and ping; Ctrl-C to stop",
                 file=err,
                 flush=True,
             )
@@ -156,6 +175,38 @@ async def echo(
         finally:
             iface.close()
     return 0
+
+
+def split_addresses(addresses: Sequence[str]) -> tuple[str, list[str]]:
+    """``echo --ip`` values as ``(ipv4, [ipv6, ...])``, each with its prefix length.
+
+    The host needs exactly one IPv4 address (its ARP, ICMP and IPv4 UDP side), and may own
+    any number of IPv6 ones beside its EUI-64 link-local address; anything else is a
+    :class:`CliError` naming the value at fault.
+    """
+    ipv4: list[str] = []
+    ipv6: list[str] = []
+    for text in addresses:
+        if "/" not in text:
+            raise CliError(f"--ip {text}: give the prefix length too, e.g. {text}/24")
+        try:
+            parsed = ipaddress.ip_interface(text)
+        except ValueError:
+            raise CliError(
+                f"--ip {text}: not an IPv4 or IPv6 address with a prefix length"
+            ) from None
+        (ipv6 if parsed.version == 6 else ipv4).append(text)
+    if len(ipv4) > 1:
+        raise CliError(
+            f"--ip {ipv4[1]}: one IPv4 address per interface (already {ipv4[0]}); "
+            "more --ip values may be IPv6"
+        )
+    if not ipv4:
+        raise CliError(
+            f"--ip {ipv6[0] if ipv6 else ''}: the interface needs an IPv4 address too "
+            "(e.g. --ip 10.0.0.2/24); IPv6 addresses come beside it"
+        )
+    return ipv4[0], ipv6
 
 
 def _join_all(transport: UdpTransport, groups: Sequence[str]) -> None:

@@ -32,6 +32,7 @@ examples:
   python -m aionetmap demo
   python -m aionetmap echo netmap:eth0 --ip 192.0.2.10/24 --port 7
   python -m aionetmap echo netmap:eth0 --ip 192.0.2.10/24 --port 7 --join 239.1.2.3
+  python -m aionetmap echo netmap:eth0 --ip 192.0.2.10/24 --ip 2001:db8::10/64 --port 7
   python -m aionetmap capture netmap:eth0/r -w eth0.pcap -c 1000
   python -m aionetmap info netmap:eth0-1
   python -m aionetmap doctor netmap:eth0
@@ -106,8 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
         "demo",
         help="UDP echo server on a built-in virtual link (no NIC, no flags needed)",
         description="Start the UDP echo server on a virtual link and show it answering real "
-        "clients: as root a veth pair with the Linux kernel as the client (ping and a UDP "
-        "socket), otherwise the software pipe with a Python client.",
+        "clients over IPv4 and IPv6: as root a veth pair with the Linux kernel as the client "
+        "(ping, ping -6, and UDP sockets of both families; IPv6 is skipped, with the reason, "
+        "on a machine without it), otherwise the software pipe with aionetmap as the client.",
     )
     link = demo.add_mutually_exclusive_group()
     link.add_argument("--veth", dest="link", action="store_const", const="veth",
@@ -120,13 +122,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     echo = sub.add_parser(
         "echo",
-        help="UDP echo server on a port (answers ARP and ping too)",
+        help="UDP echo server on a port, IPv4 and IPv6 (answers ARP, NDP and ping too)",
         epilog=_PORTSPECS,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     echo.add_argument("portspec", help="the port to open (see portspecs below)")
-    echo.add_argument("--ip", required=True, metavar="A.B.C.D/N",
-                      help="the address the user-space stack owns, with its prefix")  # fmt: skip
+    echo.add_argument("--ip", required=True, action="append", metavar="ADDRESS/N",
+                      help="an address the user-space stack owns, with its prefix: one "
+                      "IPv4 (A.B.C.D/N) and, repeated, any IPv6 ones (2001:db8::2/64); "
+                      "with IPv6 one dual-stack endpoint serves both families")  # fmt: skip
     echo.add_argument("--port", type=_udp_port, default=7, help="UDP port (default: 7)")
     echo.add_argument("--gateway", metavar="A.B.C.D", help="default gateway")
     echo.add_argument("--mac", metavar="aa:bb:cc:dd:ee:ff",

@@ -37,21 +37,25 @@ class SanityError(ParseError):
 
 
 class DatagramTooLarge(OSError):
-    """A payload does not fit in one IPv4 datagram (errno ``EMSGSIZE``, as from Linux).
+    """A payload does not fit in one IP datagram (errno ``EMSGSIZE``, as from Linux).
 
-    The limit is 65507 bytes for a UDP payload (65535 minus a 20-byte IPv4 header and the
-    8-byte UDP header) and the same for an ICMP echo payload (its header is 8 bytes too).
-    Anything up to it that does not fit the MTU is sent as IPv4 fragments. A port whose
-    TX ring cannot hold all the fragments of the largest datagram at once has a lower
-    limit (``NetInterface.max_payload``).
+    Over IPv4 the limit is 65507 bytes for a UDP payload (65535 minus a 20-byte IPv4
+    header and the 8-byte UDP header) and the same for an ICMP echo payload (its header is
+    8 bytes too). Over IPv6 (``ipv6=True``) it is 65527: the 16-bit payload length counts
+    no IP header (65535 minus the 8-byte UDP or ICMPv6 echo header; jumbograms are not
+    supported). Anything up to it that does not fit the MTU is sent as fragments. A port
+    whose TX ring cannot hold all the fragments of the largest datagram at once has a
+    lower limit (``NetInterface.max_payload``, ``max_payload6``).
     """
 
-    def __init__(self, what: str, size: int, limit: int, mtu: int) -> None:
+    def __init__(self, what: str, size: int, limit: int, mtu: int, *, ipv6: bool = False) -> None:
+        most = (
+            "65527 = 65535 - 8 header, over IPv6" if ipv6 else "65507 = 65535 - 20 IPv4 - 8 header"
+        )
         super().__init__(
             errno.EMSGSIZE,
-            f"{what} of {size} bytes exceeds the limit of {limit} bytes (at most 65507 = "
-            f"65535 - 20 IPv4 - 8 header; below it, datagrams over the MTU of {mtu} are "
-            "fragmented)",
+            f"{what} of {size} bytes exceeds the limit of {limit} bytes (at most {most}; "
+            f"below it, datagrams over the MTU of {mtu} are fragmented)",
         )
         self.size = size
         """Bytes the caller tried to send."""

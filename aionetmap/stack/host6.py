@@ -316,7 +316,9 @@ class Host6:
         """A UDP datagram to ``[dst]:port``; raises as ``Host.send_datagram`` does."""
         size = payload.nbytes if isinstance(payload, memoryview) else len(payload)
         if size > MAX_UDP6_PAYLOAD:
-            raise DatagramTooLarge("UDP payload", size, MAX_UDP6_PAYLOAD, self.sender.mtu)
+            raise DatagramTooLarge(
+                "UDP payload", size, MAX_UDP6_PAYLOAD, self.sender.mtu, ipv6=True
+            )
         src = self._source(dst)
         segment = build_udp6_segment(src, dst, src_port, port, bytes(payload))
         packets = self.sender.packets(src, dst, NextHeader.UDP, segment)
@@ -327,7 +329,7 @@ class Host6:
         """An ICMPv6 echo request; replies come as ``EchoReplyReceived``."""
         if len(payload) > MAX_UDP6_PAYLOAD:
             raise DatagramTooLarge(
-                "ICMPv6 echo payload", len(payload), MAX_UDP6_PAYLOAD, self.sender.mtu
+                "ICMPv6 echo payload", len(payload), MAX_UDP6_PAYLOAD, self.sender.mtu, ipv6=True
             )
         src = self._source(dst)
         message = build_icmpv6(src, dst, Icmp6Type.ECHO_REQUEST, 0, echo_body(ident, seq, payload))

@@ -202,8 +202,7 @@ class UdpTransport(MulticastOptions, PortTransportBase, asyncio.DatagramTranspor
                 return
             dst = checked
         size = len(data)
-        if size > self._max_payload:
-            self._too_large(size)
+        if size > self._max_payload and not self._oversized_fits(size, dst):
             return
         payloads = self._payloads
         if not payloads:  # it was empty: ask for a TX pass this iteration
@@ -301,8 +300,7 @@ class UdpTransport(MulticastOptions, PortTransportBase, asyncio.DatagramTranspor
                     continue
                 dst = checked
             size = len(payload)
-            if size > limit:
-                self._too_large(size)
+            if size > limit and not self._oversized_fits(size, dst):
                 continue
             if not queued:
                 self._want_tx(self._queue)
@@ -363,10 +361,17 @@ class UdpTransport(MulticastOptions, PortTransportBase, asyncio.DatagramTranspor
             raise ValueError(f"Invalid address: must be None or {self._remote}")
         return self._check_open()
 
-    def _too_large(self, size: int) -> None:
+    def _oversized_fits(self, size: int, dst: Address) -> bool:
+        """A payload over ``_max_payload`` (the limit for every destination): False once
+        reported as ``DatagramTooLarge`` (``EMSGSIZE``, as Linux refuses it). An IPv6
+        endpoint lets larger ones go to IPv6 destinations."""
+        self._too_large(size, self._max_payload)
+        return False
+
+    def _too_large(self, size: int, limit: int, *, ipv6: bool = False) -> None:
         self.counters["tx_failed"] += 1
         host = self._iface.host
-        self._report(DatagramTooLarge("UDP payload", size, self._max_payload, host.mtu))
+        self._report(DatagramTooLarge("UDP payload", size, limit, host.mtu, ipv6=ipv6))
 
     def stats(self) -> dict[str, int]:
         """Counters of this endpoint (the interface has its own, see ``NetInterface.stats``);

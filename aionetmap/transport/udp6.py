@@ -25,6 +25,11 @@ class UdpTransport6(UdpTransport):
     arrive as ``("::ffff:a.b.c.d", port, 0, 0)`` and IPv4-mapped destinations leave over
     IPv4. Bound to one IPv6 address it hears only datagrams sent to that address (IPv4
     ones are dropped and counted in ``rx_dropped_family``).
+
+    The largest payload depends on the destination, as for the kernel socket: 65527
+    bytes to an IPv6 address (``NetInterface.max_payload6``), 65507 to an IPv4-mapped one
+    (``max_payload``, the IPv4 limit); larger ones go to ``error_received`` as
+    ``DatagramTooLarge`` (``EMSGSIZE``).
     """
 
     _IPV4_ONLY = False
@@ -57,6 +62,11 @@ class UdpTransport6(UdpTransport):
         self._extra["sockname"] = (local_ip6, local_port, 0, 0)
         self._extra["peername"] = peername
         self._addresses = iface.address_cache6
+        # sendto checks the limit every destination has (one comparison, the common
+        # case); _oversized_fits lets larger ones through up to their family's limit.
+        self._max_payload4 = iface.max_payload
+        self._max_payload6 = iface.max_payload6
+        self._max_payload = min(self._max_payload4, self._max_payload6)
         self.counters["rx_dropped_family"] = 0
 
     def _source(self, src: Address) -> Address | None:
@@ -87,6 +97,16 @@ class UdpTransport6(UdpTransport):
             kept = [(p, n) for p, n in zip(payloads, names, strict=True) if n is not None]
             payloads, names = [p for p, _ in kept], [n for _, n in kept]
         super().deliver_many(payloads, cast("list[Address]", names))
+
+    def _oversized_fits(self, size: int, dst: Address) -> bool:
+        """Over the lower of the two limits: fine up to the limit of the destination's
+        family (IPv6: a 4-tuple), else reported with that limit."""
+        ipv6 = len(dst) == 4
+        limit = self._max_payload6 if ipv6 else self._max_payload4
+        if size <= limit:
+            return True
+        self._too_large(size, limit, ipv6=ipv6)
+        return False
 
     def check_destination(self, addr: Any) -> Address:
         """``addr`` (an AF_INET6 2- or 4-tuple) as this endpoint sends to it: an IPv6

@@ -542,9 +542,13 @@ async def test_demo_on_the_pipe_answers_everything() -> None:
     assert await run_demo(link="pipe", burst=300, out=out) == 0
     text = out.getvalue()
     assert text.count("reply from 10.0.0.1: seq=") == 3
+    assert text.count("reply from fd00:a1::1: seq=") == 3
+    assert "ping fd00:a1::1 (NDP first, then ICMPv6 echo" in text
     assert text.count("from aionetmap' echoed in") == 5
+    assert text.count("from aionetmap over IPv6' echoed in") == 5
     assert "300 of 300 echoed" in text
-    assert "ping replies 3, UDP datagrams echoed 305" in text
+    assert "ping replies 6, UDP datagrams echoed 310" in text
+    assert "FAILED" not in text
     assert "every request answered" in text
 
 
@@ -596,8 +600,63 @@ def test_make_demo_command_works_with_no_flags(loop: LoopName | None) -> None:
         assert "3 packets transmitted, 3 received" in out
         assert "the kernel's ARP cache now holds" in out
         assert not _netns_of(proc.pid)
+        if demo_module.ipv6_support() is None:  # this machine has IPv6: it is shown
+            assert "(dual-stack, bound to ::)" in out
+            assert out.count("3 packets transmitted, 3 received") == 2  # ping and ping -6
+            assert "(aionetmap answers NDP and ICMPv6)" in out
+            assert "the kernel's neighbour table now holds" in out
+            assert out.count("from the kernel over IPv6' echoed in") == 5
+        else:
+            assert "IPv6\n   skipped: " in out
     else:
         assert "on the software pipe" in out
+
+
+@pytest.mark.netns
+async def test_demo_shows_ipv6_with_the_kernel() -> None:
+    out = io.StringIO()
+    assert await run_demo(link="veth", burst=50, out=out) == 0
+    text = out.getvalue()
+    assert demo_module.ipv6_support() is None, "this machine has no IPv6 to show"
+    assert "ping -6 fd00:a1:" in text
+    assert text.count("3 packets transmitted, 3 received") == 2
+    assert "the kernel's neighbour table now holds: fd00:a1:" in text
+    assert text.count("from the kernel over IPv6' echoed in") == 5
+    assert "ping replies 6, UDP datagrams echoed 60" in text
+    assert "FAILED" not in text
+    assert "every request answered" in text
+
+
+@pytest.mark.netns
+@pytest.mark.parametrize("where", ["machine", "veth"])
+async def test_demo_without_ipv6_says_why_and_passes(
+    monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    """No IPv6 on the machine (or none the kernel takes on the veth pair): the demo
+    says so in an IPv6 step and runs the IPv4 steps as before."""
+    if where == "machine":
+        monkeypatch.setattr(demo_module, "ipv6_support", lambda: "the kernel has no IPv6 (test)")
+    else:
+
+        class NoIpv6(VethLink):
+            def create(self) -> NoIpv6:
+                if self.ipv6:
+                    raise RuntimeError("`ip addr add fd00:…` failed: Permission denied")
+                return super().create()
+
+        monkeypatch.setattr(demo_module, "VethLink", NoIpv6)
+    out = io.StringIO()
+    assert await run_demo(link="veth", burst=50, out=out) == 0
+    text = out.getvalue()
+    reason = (
+        "the kernel has no IPv6 (test)"
+        if where == "machine"
+        else "the kernel refused an IPv6 address on the veth pair (`ip addr add fd00:…` failed"
+    )
+    assert f"IPv6\n   skipped: {reason}" in text
+    assert "ping -6" not in text
+    assert text.count("3 packets transmitted, 3 received") == 1
+    assert "every request answered" in text
 
 
 async def test_demo_process_cleans_up_on_sigint() -> None:

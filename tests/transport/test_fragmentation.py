@@ -17,7 +17,7 @@ from scapy.layers.l2 import Ether
 import aionetmap
 from aionetmap.ports.base import PortInfo
 from aionetmap.ports.pipe import PipePort
-from aionetmap.stack import DatagramReceived
+from aionetmap.stack import DatagramReceived, HostConfig
 from aionetmap.testing.protocols import EchoProtocol, RecordingProtocol
 
 from .helpers import OUR_IP, PEER_IP, ManualPeer, open_udp_endpoint, wait_until
@@ -304,4 +304,43 @@ async def test_a_group_the_port_cut_short_finishes_next(
         assert peer.echo_replies[1].payload == bytes(range(256)) * 16
         assert iface.stats()["control_queue"] == 0
     finally:
+        iface.close()
+
+
+async def test_ipv6_fragments_are_counted_with_the_ipv6_fragment_size(
+    pipe: tuple[PipePort, PipePort], fast_path: bool
+) -> None:
+    """IPv6 fragments carry (mtu - 40 - 8) & ~7 = 1448 bytes, not IPv4's 1480: on a ring
+    with 3 usable slots the largest IPv6 payload is 3 * 1448 - 8, the IPv4 one (to a
+    mapped destination of the same dual-stack endpoint) 3 * 1480 - 8. One byte more is
+    refused at sendto (a datagram of 4 IPv6 fragments would otherwise be lost whole)."""
+    a, b = pipe
+    fast_dad = HostConfig(ndp_retrans_timer=0.05)
+    iface = await aionetmap.open_interface(
+        RoomPort(a, tx_slots=4), address=f"{OUR_IP}/24", ipv6=["2001:db8::1/64"],
+        config=fast_dad, fast_path=fast_path,
+    )  # fmt: skip
+    peer = await aionetmap.open_interface(
+        b, address=f"{PEER_IP}/24", ipv6=["2001:db8::2/64"], config=fast_dad, fast_path=fast_path
+    )
+    try:
+        assert (iface.max_payload, iface.max_payload6) == (3 * 1480 - 8, 3 * 1448 - 8)
+        _, rec = await peer.create_datagram_endpoint(RecordingProtocol, local_port=9, local_ip="::")
+        transport, protocol = await iface.create_datagram_endpoint(RecordingProtocol, local_ip="::")
+        for size, dst in [
+            (3 * 1448 - 7, ("2001:db8::2", 9)),
+            (3 * 1480 - 7, (f"::ffff:{PEER_IP}", 9)),
+        ]:
+            transport.sendto(bytes(size), dst)
+        assert [(e.errno, e.limit) for e in protocol.errors] == [
+            (errno.EMSGSIZE, 3 * 1448 - 8),
+            (errno.EMSGSIZE, 3 * 1480 - 8),
+        ]
+        transport.sendto(bytes(3 * 1448 - 8), ("2001:db8::2", 9, 0, 0))
+        transport.sendto(bytes(3 * 1480 - 8), (f"::ffff:{PEER_IP}", 9))
+        await rec.wait_for(lambda p: len(p.datagrams) == 2)
+        assert sorted(len(data) for data, _ in rec.datagrams) == [3 * 1448 - 8, 3 * 1480 - 8]
+        assert iface.stats()["tx_groups_dropped"] == 0
+    finally:
+        peer.close()
         iface.close()
