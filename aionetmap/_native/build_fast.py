@@ -20,7 +20,9 @@ BATCHFMT_BORROWED = """
 """
 CDEF = header_cdef("fast.h") + BATCHFMT_BORROWED
 
-ffibuilder = make_ffibuilder("_fast", CDEF, ["fast.c"], '#include "fast.h"\n#include "batchfmt.h"')
+ffibuilder = make_ffibuilder(
+    "_fast", CDEF, ["fast.c", "fast_rx6.c"], '#include "fast.h"\n#include "batchfmt.h"'
+)
 
 if __name__ == "__main__":
     compile_in_place(ffibuilder)
