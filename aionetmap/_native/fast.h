@@ -131,7 +131,7 @@ struct fast_rx {
     uint32_t *src_ips;
     uint16_t *src_ports;
     uint16_t *dst_ports;
-    uint64_t *src_keys; /* src_ip << 16 | src_port (deliver, group), 0 otherwise: a dict key */
+    uint64_t *src_keys; /* src_ip << 16 | src_port: a dict key (for IPv6 src_ip is 0) */
     uint32_t *groups;   /* FAST_KIND_GROUP: the destination group (host order); 0 otherwise */
     uint8_t *dst6;      /* FAST_KIND_DELIVER6: 1 + index in ip6->addrs of the destination;
                          * 0 for every other frame (the per-frame family marker) */

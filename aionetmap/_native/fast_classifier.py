@@ -32,7 +32,8 @@ class FastClassifier:
     * ``KIND_GROUP``: as ``KIND_DELIVER`` for a datagram to an IPv4 group, which
       ``groups[i]`` holds (``DeliverGroup``): the host's memberships decide.
     * ``KIND_DELIVER6`` (only after :meth:`set_ipv6`): as ``KIND_DELIVER`` for IPv6 UDP
-      (``Deliver6``), but ``src_ips``/``src_keys`` are 0: ``source6(i)`` is the 18-byte
+      (``Deliver6``), but ``src_ips`` is 0 (and ``src_keys`` the port): ``source6(i)`` is
+      the 18-byte
       key (source address, source port) and ``dst6[i] - 1`` the index of the destination
       in the table :meth:`set_ipv6` was given. ``dst6[i]`` is 0 for every other frame.
     """

@@ -149,9 +149,7 @@ def assert_agree(
     got = c_rows(fc, batch)
     csums = list(flags) if flags is not None else [0] * batch.count
     want = [
-        expected_row(
-            batch.offsets[i], classify(batch.frame(i), ctx, csums[i]), ctx.ipv6_addresses
-        )
+        expected_row(batch.offsets[i], classify(batch.frame(i), ctx, csums[i]), ctx.ipv6_addresses)
         for i in range(batch.count)
     ]
     bad = [
