@@ -22,6 +22,7 @@ from ipaddress import IPv6Address
 from typing import cast
 
 from aionetmap._native.fast_classifier import FastClassifier
+from aionetmap._native.fast_common import MAX_IP6_ADDRS
 from aionetmap.ports.base import FrameBatch
 from aionetmap.protocol import Address, DatagramEndpoint
 from aionetmap.stack import Host
@@ -57,7 +58,11 @@ class ExtraReceiver:
         if host6 is None or host6.addresses_version == self._version:
             return
         addresses = host6.preferred_addresses()
-        self._cls.set_ipv6(addresses)
+        if len(addresses) > MAX_IP6_ADDRS:
+            # More than the C table holds: the host's IPv6 side takes every IPv6 frame.
+            self._cls.set_ipv6(None)
+        else:
+            self._cls.set_ipv6(addresses)
         self._texts = [str(IPv6Address(a)) for a in addresses]
         self._version = host6.addresses_version
 

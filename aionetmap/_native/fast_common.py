@@ -30,6 +30,8 @@ KIND_DELIVER6: Final = lib.FAST_KIND_DELIVER6
 KIND_GROUP: Final = lib.FAST_KIND_GROUP
 """``kinds[i]``: a valid IPv4 datagram to a group (``classify`` returned ``DeliverGroup``);
 the host's memberships decide whether it is delivered."""
+MAX_IP6_ADDRS: Final = lib.FAST_MAX_IP6_ADDRS
+"""The most preferred IPv6 addresses the C classifier's table holds (``set_ipv6``)."""
 MAX_UDP_PAYLOAD: Final = lib.FAST_MAX_UDP_PAYLOAD
 """The largest payload an IPv4 UDP datagram can carry (65535 - 20 - 8)."""
 

@@ -348,3 +348,28 @@ def test_drop_kind_rows_are_zero() -> None:
     batch = place([frame6(dst=PEER_GLOBAL)])
     fc = classifier_for(CTX6)
     assert c_rows(fc, batch)[0] == (KIND_DROP, DropReason.IP6_NOT_FOR_US, 0, 0, 0, 0, 0, 0, 0, b"")
+
+
+def test_the_fast_path_follows_dad_and_a_full_table() -> None:
+    """The C table holds the preferred addresses only, follows DAD, and a host with more
+    than it can hold sends every IPv6 frame to its Python side."""
+    from aionetmap._aio.fastpath import UdpFastPath
+    from aionetmap._native._fast import ffi
+
+    cfg = HostConfig(gratuitous_arp=False, unsolicited_na=False)
+    host = Host(OUR_MAC, "10.0.0.1/24", config=cfg, ipv6=["2001:db8::1/64"])
+    host.start(0.0)
+    fast = UdpFastPath(host, 8)
+    fast.extra.refresh()
+    cls = fast._classifier
+    assert cls._ctx.ip6 != ffi.NULL
+    assert cls._ctx.ip6.n_addrs == 0  # both still tentative
+    host.handle_timer(1.0)  # DAD passes
+    fast.extra.refresh()
+    assert cls._ctx.ip6.n_addrs == 2
+    many = [f"2001:db8::{i + 1:x}/64" for i in range(17)]
+    crowded = Host(OUR_MAC, "10.0.0.1/24", config=HostConfig(dad_transmits=0), ipv6=many)
+    crowded.start(0.0)
+    fast = UdpFastPath(crowded, 8)
+    fast.extra.refresh()
+    assert fast._classifier._ctx.ip6 == ffi.NULL
