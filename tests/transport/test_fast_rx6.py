@@ -8,7 +8,6 @@ import asyncio
 from typing import Any
 
 import aionetmap
-from aionetmap.ports.pipe import PipePort
 from aionetmap.testing import pipe_pair
 from aionetmap.testing.protocols import RecordingProtocol
 from tests.transport.test_ipv6_endpoints import FAST_DAD
