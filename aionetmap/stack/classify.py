@@ -93,7 +93,14 @@ from dataclasses import dataclass
 from enum import IntEnum
 
 from aionetmap.stack.addresses import BROADCAST_MAC, LIMITED_BROADCAST, BytesLike
-from aionetmap.stack.checksum import inet_checksum, inet_sum, pseudo_header_sum
+from aionetmap.stack.checksum import (
+    RxChecksum,
+    UdpChecksum,
+    inet_checksum,
+    inet_sum,
+    pseudo_header_sum,
+)
+from aionetmap.stack.classify6 import Deliver6, classify_ipv6
 from aionetmap.stack.drops import DropReason
 
 __all__ = [
@@ -131,31 +138,6 @@ class SlowKind(IntEnum):
     IPV6 = 7
     """An IPv6 packet (EtherType 0x86DD) the classifier does not decide: parsed and handled
     by the host's IPv6 side."""
-
-
-class RxChecksum(IntEnum):
-    """What the port knows about a received frame's checksum (stable values, mirrored in C:
-    ``FrameBatch.csum_flags`` holds one per frame)."""
-
-    UNKNOWN = 0
-    """Nothing: verify in software (pipes, netmap, AF_PACKET without a flag)."""
-    PARTIAL = 1
-    """Sent by a local kernel that left the checksum to offload (``TP_STATUS_CSUMNOTREADY``):
-    the field is not a checksum yet, and the bytes never crossed a wire."""
-    VALID = 2
-    """The kernel or the NIC verified the checksum (``TP_STATUS_CSUM_VALID``)."""
-
-
-class UdpChecksum(IntEnum):
-    """How a delivered datagram's UDP checksum was accepted (stable values, mirrored in C)."""
-
-    VERIFIED = 0
-    """Verified here, or the field is 0 (the sender computed none)."""
-    OFFLOADED = 1
-    """Trusted on the port's ``RxChecksum`` flag, not verified here."""
-    PSEUDO = 2
-    """Did not verify, but holds exactly the pseudo-header sum of a partial checksum
-    (``ClassifyContext.accept_partial_checksum``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,6 +222,8 @@ class Slow:
     """Offset of the ARP or IPv4 header (14, or 18 behind an 802.1Q tag)."""
 
 
+Verdict = Deliver | DeliverGroup | Deliver6 | Drop | Slow
+
 # Every Drop and Slow verdict is a shared constant, so only Deliver allocates.
 _DROP = {reason: Drop(reason) for reason in DropReason}
 _SLOW = {(kind, off): Slow(kind, off) for kind in SlowKind for off in (0, 14, 18)}
@@ -282,9 +266,14 @@ def classify(frame: BytesLike, ctx: ClassifyContext, csum: int = RxChecksum.UNKN
     if ethertype == _ETH_ARP:
         return _SLOW[SlowKind.ARP, offset]
     if ethertype == _ETH_IPV6:
-        if ctx.ipv6_addresses is None:
+        ours = ctx.ipv6_addresses
+        if ours is None:
             return _SLOW[SlowKind.IPV6, offset]
-        return classify_ipv6(frame, offset, ctx, csum)
+        partial = ctx.accept_partial_checksum
+        found = classify_ipv6(frame, offset, ours, ctx.ports, partial, csum)
+        if found is None:
+            return _SLOW[SlowKind.IPV6, offset]
+        return found if isinstance(found, Deliver6) else _DROP[found]
     if ethertype != _ETH_IPV4:
         return _DROP[DropReason.ETH_UNSUPPORTED_TYPE]
     return classify_ipv4(frame, offset, ctx, l2_broadcast, csum)
@@ -407,9 +396,3 @@ def _udp_checksum(
     ):
         return _PSEUDO
     return None
-
-
-# Last: classify6 builds on the verdicts above (and classify() calls it per IPv6 frame).
-from aionetmap.stack.classify6 import Deliver6, classify_ipv6  # noqa: E402
-
-Verdict = Deliver | DeliverGroup | Deliver6 | Drop | Slow

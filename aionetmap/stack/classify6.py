@@ -1,4 +1,6 @@
-"""The classifier's IPv6 checks: what the C fast path decides about an IPv6 frame itself.
+"""The classifier's IPv6 checks: what the C fast path decides about an IPv6 frame itself
+(:func:`~aionetmap.stack.classify.classify` calls them when its context has
+``ipv6_addresses``; a drop reason here is its ``Drop``, None its ``Slow(IPV6)``).
 
 Only the common case is decided: UDP straight after the fixed header (no extension
 headers), to one of the host's preferred unicast addresses. The checks follow
@@ -28,40 +30,28 @@ in their order, so a verdict here is what the host's IPv6 side does with the fra
 
 Every drop above is one the host's IPv6 side counts with nothing else done; whatever it
 might answer, reassemble or learn from stays ``Slow(IPV6)``. "Ours" is
-``ctx.ipv6_addresses``, the preferred addresses (tentative ones are not for us, RFC 4862
-5.4). Ports are the host's one port space (``ctx.ports``), as in ``Receiver6``: which
-endpoint family hears the datagram is the interface's business.
+``ClassifyContext.ipv6_addresses``, the preferred addresses (tentative ones are not for
+us, RFC 4862 5.4). Ports are the host's one port space (``ClassifyContext.ports``), as in
+``Receiver6``: which endpoint family hears the datagram is the interface's business.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from aionetmap.stack.addresses import BytesLike
-from aionetmap.stack.checksum import inet_checksum, inet_sum
-from aionetmap.stack.classify import (
-    ClassifyContext,
-    Drop,
-    RxChecksum,
-    Slow,
-    SlowKind,
-    UdpChecksum,
-)
+from aionetmap.stack.checksum import RxChecksum, UdpChecksum, inet_checksum, inet_sum
 from aionetmap.stack.drops import DropReason
 from aionetmap.stack.ipv6 import pseudo_header_sum6
 
-if TYPE_CHECKING:
-    from aionetmap.stack.classify import Verdict
-
 __all__ = ["Deliver6", "classify_ipv6"]
 
+R = DropReason
 _UDP = 17
 _LOOPBACK = bytes(15) + b"\x01"
 _TRUSTED = (RxChecksum.PARTIAL, RxChecksum.VALID)
-_DROP = {reason: Drop(reason) for reason in DropReason}
-_SLOW = {off: Slow(SlowKind.IPV6, off) for off in (14, 18)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,69 +67,78 @@ class Deliver6:
     src_port: int
     dst_port: int
     dst: bytes
-    """Destination: one of ``ctx.ipv6_addresses``."""
+    """Destination: one of the host's preferred addresses."""
     checksum: int = UdpChecksum.VERIFIED
     """How the UDP checksum was accepted (a ``UdpChecksum`` value)."""
     l3_offset: int = 14
     """Offset of the IPv6 header (14, or 18 behind an 802.1Q tag)."""
 
 
-def classify_ipv6(frame: BytesLike, offset: int, ctx: ClassifyContext, csum: int) -> Verdict:
-    """Checks 1-16 on the IPv6 packet at ``frame[offset:]`` (after the Ethernet checks)."""
-    ours: Sequence[bytes] = ctx.ipv6_addresses or ()
+def classify_ipv6(
+    frame: BytesLike,
+    offset: int,
+    ours: Collection[bytes],
+    ports: AbstractSet[int],
+    accept_partial: bool,
+    csum: int,
+) -> Deliver6 | DropReason | None:
+    """Checks 1-16 on the IPv6 packet at ``frame[offset:]`` (after the Ethernet checks) for
+    a host whose preferred addresses are ``ours`` and bound ports ``ports``: a delivery, a
+    drop reason, or None for ``Slow(IPV6)``. ``csum`` is the port's ``RxChecksum`` flag;
+    ``accept_partial`` the partial-checksum rule (``ClassifyContext``)."""
     avail = len(frame) - offset
     if avail < 40:
-        return _DROP[DropReason.IP6_TRUNCATED]
+        return R.IP6_TRUNCATED
     if frame[offset] >> 4 != 6:
-        return _DROP[DropReason.IP6_BAD_VERSION]
+        return R.IP6_BAD_VERSION
     plen = frame[offset + 4] << 8 | frame[offset + 5]
     if plen == 0:
-        return _DROP[DropReason.IP6_BAD_PAYLOAD_LENGTH]
+        return R.IP6_BAD_PAYLOAD_LENGTH
     if plen > avail - 40:
-        return _DROP[DropReason.IP6_TRUNCATED]
+        return R.IP6_TRUNCATED
     if frame[offset + 6] != _UDP:
-        return _SLOW[offset]
+        return None
     src = bytes(frame[offset + 8 : offset + 24])
     dst = bytes(frame[offset + 24 : offset + 40])
     if src[0] == 0xFF or src == _LOOPBACK or src in ours:
-        return _DROP[DropReason.IP6_BAD_SOURCE]
+        return R.IP6_BAD_SOURCE
     if dst[0] == 0xFF:
-        return _SLOW[offset]
+        return None
     if dst not in ours:
-        return _DROP[DropReason.IP6_NOT_FOR_US]
+        return R.IP6_NOT_FOR_US
     if frame[0] & 1:
-        return _DROP[DropReason.IP6_L2_MULTICAST]
-    return _classify_udp6(frame, offset, plen, src, dst, ctx, csum)
+        return R.IP6_L2_MULTICAST
+    return _classify_udp6(frame, offset, plen, src, dst, ports, accept_partial, csum)
 
 
 def _classify_udp6(
-    frame: BytesLike, offset: int, plen: int, src: bytes, dst: bytes, ctx: ClassifyContext,
-    csum: int,
-) -> Verdict:  # fmt: skip
+    frame: BytesLike, offset: int, plen: int, src: bytes, dst: bytes, ports: AbstractSet[int],
+    accept_partial: bool, csum: int,
+) -> Deliver6 | DropReason | None:  # fmt: skip
     """Checks 10-16 on the UDP segment after the fixed header."""
     start = offset + 40
     if plen < 8:
-        return _DROP[DropReason.UDP6_TRUNCATED]
+        return R.UDP6_TRUNCATED
     length = frame[start + 4] << 8 | frame[start + 5]
     if length < 8:
-        return _DROP[DropReason.UDP6_BAD_LENGTH]
+        return R.UDP6_BAD_LENGTH
     if length > plen:
-        return _DROP[DropReason.UDP6_TRUNCATED]
+        return R.UDP6_TRUNCATED
     field = frame[start + 6] << 8 | frame[start + 7]
     if not field:
-        return _DROP[DropReason.UDP6_ZERO_CHECKSUM]
+        return R.UDP6_ZERO_CHECKSUM
     if csum in _TRUSTED:
         how = UdpChecksum.OFFLOADED
     else:
         pseudo = pseudo_header_sum6(src, dst, _UDP, length)
         if not inet_checksum(frame[start : start + length], pseudo):
             how = UdpChecksum.VERIFIED
-        elif ctx.accept_partial_checksum and field == inet_sum(b"", pseudo):
+        elif accept_partial and field == inet_sum(b"", pseudo):
             how = UdpChecksum.PSEUDO
         else:
-            return _DROP[DropReason.UDP6_BAD_CHECKSUM]
+            return R.UDP6_BAD_CHECKSUM
     port = frame[start + 2] << 8 | frame[start + 3]
-    if port not in ctx.ports:
-        return _SLOW[offset]
+    if port not in ports:
+        return None
     sport = frame[start] << 8 | frame[start + 1]
     return Deliver6(start + 8, length - 8, src, sport, port, dst, how, offset)
