@@ -373,3 +373,55 @@ def test_the_fast_path_follows_dad_and_a_full_table() -> None:
     fast = UdpFastPath(crowded, 8)
     fast.extra.refresh()
     assert fast._classifier._ctx.ip6 == ffi.NULL
+
+
+class _Endpoint:
+    """Records what the fast path hands an endpoint bound to ``local_ip6`` (or IPv4)."""
+
+    def __init__(self, local_ip6: str | None) -> None:
+        if local_ip6 is not None:
+            self.local_ip6 = local_ip6
+        self.got: list[tuple[bytes, object]] = []
+
+    def deliver(self, payload: bytes, src: object) -> None:
+        self.got.append((payload, src))
+
+    def deliver_many(self, payloads: list[bytes], sources: list[object]) -> None:
+        self.got.extend(zip(payloads, sources, strict=True))
+
+
+def test_fast_path_names_peers_as_the_host_does() -> None:
+    """Link-local peers get the host's scope id, global ones 0; an endpoint bound to
+    another address or to IPv4 hears nothing and ``rx_dropped_family`` counts it, as
+    the interface does with the host's events."""
+    from aionetmap._aio.fastpath import UdpFastPath
+
+    host = ready_host(False)
+    fast = UdpFastPath(host, 8)
+    for port in HOST_PORTS:
+        fast.bind(port)
+    ll, glob, four = _Endpoint("::"), _Endpoint("2001:db8::1"), _Endpoint(None)
+    endpoints: dict[int, object] = {7: ll, 53: glob, 65535: four}
+    frames = [
+        frame6(src=PEER_LL, dst=OUR_LL, sport=1111, dport=7, payload=b"a"),
+        frame6(src=PEER_GLOBAL, dst=OUR_GLOBAL, sport=2222, dport=7, payload=b"b"),
+        frame6(dst=OUR_GLOBAL, dport=53, payload=b"c"),
+        frame6(src=PEER_LL, dst=OUR_LL, dport=53, payload=b"wrong address"),
+        frame6(dport=65535, payload=b"an AF_INET endpoint"),
+    ]
+    for batch in (place(frames), place(frames[:2])):  # a mixed batch, an all-IPv6 one
+        ll.got.clear()
+        assert fast.receive(batch, 2.0, endpoints) is False  # type: ignore[arg-type]
+        assert ll.got == [
+            (b"a", ("fe80::2", 1111, 0, SCOPE)),
+            (b"b", ("2001:db8::2", 2222, 0, 0)),
+        ]
+    assert glob.got == [(b"c", ("2001:db8::2", 4000, 0, 0))]
+    assert four.got == []
+    assert fast.extra.rx_dropped_family == 2
+    assert fast.stats.rx_udp_delivered == 7
+    # The host names the same peers the same way.
+    host.receive_frame(frames[0], 2.0)
+    event = host.next_event()
+    assert isinstance(event, Datagram6Received)
+    assert event.src == ("fe80::2", 1111, 0, SCOPE)
