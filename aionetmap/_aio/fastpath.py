@@ -4,8 +4,10 @@ One native call decides a whole received batch (``FastClassifier``): valid datag
 bound ports go straight to their endpoints; what it decides is counted in its own
 :class:`~aionetmap.stack.StackStats` (``UdpFastPath.stats``), under the same names and drop
 reasons the Python stack uses, and the interface adds the two in its ``stats()``; only
-what needs the Python host (ARP, ICMP, fragments, closed ports) reaches
-``Host.receive_frame``. On send, datagrams to resolved
+what needs the Python host (ARP, ICMP, fragments, closed ports, IPv6 other than UDP to
+our addresses) reaches ``Host.receive_frame``. IPv6 UDP to our addresses and UDP to IPv4
+groups are delivered here too (:mod:`~aionetmap._aio.fastpath_rx`), group datagrams by
+the host's membership rule. On send, datagrams to resolved
 neighbours are built by one native call (``FastUdpBuilder``), numbered by the host's IPv4
 identification rules (``Host.reserve_idents``); the rest go through
 ``Host.send_datagram`` (which ARPs and parks). The builder makes single frames only:
@@ -32,9 +34,10 @@ from collections.abc import Callable, Iterator
 from typing import cast
 
 from aionetmap._aio.fastpath6 import Udp6Sender, family_runs
+from aionetmap._aio.fastpath_rx import ExtraReceiver
 from aionetmap._native.fast_builder import DestinationTable, FastUdpBuilder
 from aionetmap._native.fast_classifier import FastClassifier
-from aionetmap._native.fast_common import KIND_DELIVER, KIND_SLOW
+from aionetmap._native.fast_common import KIND_DELIVER, KIND_DELIVER6, KIND_GROUP, KIND_SLOW
 from aionetmap.ports.base import FrameBatch
 from aionetmap.protocol import Address, DatagramEndpoint
 from aionetmap.stack import DropReason, Host, StackStats
@@ -74,6 +77,9 @@ class UdpFastPath:
         # Received source addresses as the (str, port) tuples protocols get, by ip<<16|port:
         # saves converting the address and building the tuple for every datagram.
         self._sources: dict[int, Address] = {}
+        self.extra = ExtraReceiver(host, self._classifier, self._source)
+        """IPv6 and IPv4 group deliveries (its ``rx_dropped_family`` counts IPv6 datagrams
+        no endpoint of that family and address hears)."""
         # Destinations of queued datagrams, numbered for the C builder by (ip, port) tuple.
         # Forgotten every NEIGHBOUR_RECHECK seconds, so ARP expiry in the host shows here.
         self._destinations = DestinationTable()
@@ -114,10 +120,12 @@ class UdpFastPath:
         if host.multicast_version != self._multicast_version:
             cls.set_multicast_macs(host.multicast_macs)
             self._multicast_version = host.multicast_version
+        extra = self.extra
+        extra.refresh()
         count = cls.classify(batch)
         stats = self.stats
         stats.rx_frames += count - cls.slow  # receive_frame counts the slow ones
-        stats.rx_udp_delivered += cls.delivered
+        stats.rx_udp_delivered += cls.delivered + cls.delivered6  # groups: group_verdict
         if cls.csum_offloaded or cls.csum_pseudo:
             stats.rx_udp_csum_offloaded += cls.csum_offloaded
             stats.rx_udp_csum_partial += cls.csum_pseudo
@@ -129,7 +137,11 @@ class UdpFastPath:
             # addresses list-wise, and hand them over per endpoint.
             self._deliver_all(batch, count, endpoints)
             return False
-        blob = batch.data[: batch.used].tobytes() if cls.delivered else b""
+        if count and cls.delivered6 == count:
+            extra.deliver_all6(batch, count, endpoints)
+            return False
+        taken = cls.delivered or cls.delivered6 or cls.grouped
+        blob = batch.data[: batch.used].tobytes() if taken else b""
         offsets, lengths = cls.payload_offsets, cls.payload_lengths
         keys, dports = cls.src_keys, cls.dst_ports
         sources = self._sources
@@ -147,6 +159,10 @@ class UdpFastPath:
                 host.receive_frame(batch.frame(i), now, batch.frame_csum(i))
                 if host_events is not None and host.has_events:
                     host_events()
+            elif kind == KIND_DELIVER6:
+                extra.deliver6(i, blob, endpoints)
+            elif kind == KIND_GROUP:
+                extra.group(i, blob, endpoints, sources)
             else:
                 stats.drop(DropReason(reasons[i]))
         return cls.slow > 0

@@ -185,7 +185,9 @@ class InterfaceCore:
             merged[f"stack_{name}" if name in ("rx_frames", "tx_frames") else name] = value
         merged.update(self.scheduler.stats())
         merged["tx_dropped_close"] = self._tx_dropped_close
-        merged["rx_dropped_family"] = self._rx_dropped_family
+        merged["rx_dropped_family"] = self._rx_dropped_family + (
+            0 if self._fast is None else self._fast.extra.rx_dropped_family
+        )
         merged["reassembly_datagrams"], merged["reassembly_bytes"] = self.host.reassembly
         return merged
 

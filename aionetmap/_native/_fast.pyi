@@ -13,6 +13,8 @@ class _Lib:
     FAST_KIND_DELIVER: int
     FAST_KIND_DROP: int
     FAST_KIND_SLOW: int
+    FAST_KIND_DELIVER6: int
+    FAST_KIND_GROUP: int
     # DropReason values classify() returns (stack/drops.py)
     FAST_ETH_TRUNCATED: int
     FAST_ETH_OVERSIZE: int
@@ -76,6 +78,9 @@ class _Lib:
     # IPv6 build sizes
     FAST_MAX_UDP6_PAYLOAD: int
     FAST_UDP6_OVERHEAD: int
+    # IPv6 receive
+    FAST_MAX_IP6_ADDRS: int
+    FAST_SRC6_KEY_LEN: int
 
     def fast_inet_checksum(self, data: _CData, len: int, initial: int, /) -> int: ...
     # count, or -1 when count exceeds the result arrays' capacity

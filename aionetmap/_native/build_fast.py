@@ -22,7 +22,10 @@ BATCHFMT_BORROWED = """
 CDEF = header_cdef("fast.h") + BATCHFMT_BORROWED
 
 ffibuilder = make_ffibuilder(
-    "_fast", CDEF, ["fast.c", "fast_tx6.c"], '#include "fast.h"\n#include "batchfmt.h"'
+    "_fast",
+    CDEF,
+    ["fast.c", "fast_rx6.c", "fast_tx6.c"],
+    '#include "fast.h"\n#include "batchfmt.h"',
 )
 
 if __name__ == "__main__":

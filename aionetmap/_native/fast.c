@@ -138,6 +138,9 @@ struct verdict {
     uint32_t src_ip;
     uint16_t src_port;
     uint16_t dst_port;
+    uint32_t group;  /* FAST_KIND_GROUP: the destination group */
+    uint8_t dst6;    /* FAST_KIND_DELIVER6: 1 + index of the destination address */
+    uint8_t *src6;   /* input: where a FAST_KIND_DELIVER6 frame's source key goes */
 };
 
 static inline uint8_t drop(struct verdict *v, uint16_t reason)
@@ -212,19 +215,20 @@ static uint8_t classify_udp(const struct fast_ctx *ctx, const uint8_t *f, uint32
         if (how > FAST_CSUM_PSEUDO)
             return drop(v, FAST_UDP_BAD_CHECKSUM);
     }
-    /* Group membership lives in Python; the C side has no table of groups. */
-    if (multicast)
-        return slow(v, FAST_SLOW_MULTICAST_UDP, off);
     uint16_t dport = rd16(u + 2);
-    /* Broadcast goes only to ports bound to the wildcard address, as on Linux. */
-    if (port_bound(ip_broadcast ? ctx->wildcard : ctx->ports, dport)) {
+    /* Check 23: group membership lives in Python (Linux's ip_mc_sf_allow, in
+     * stack/multicast.py), so a group datagram is handed over whole, with its group, for
+     * the host's table to decide. Check 24: broadcast goes only to ports bound to the
+     * wildcard address, as on Linux. */
+    if (multicast || port_bound(ip_broadcast ? ctx->wildcard : ctx->ports, dport)) {
         v->reason = how;
         v->off = start + 8;
         v->len = length - 8;
         v->src_ip = src;
         v->src_port = rd16(u);
         v->dst_port = dport;
-        return v->kind = FAST_KIND_DELIVER;
+        v->group = multicast ? dst : 0;
+        return v->kind = multicast ? FAST_KIND_GROUP : FAST_KIND_DELIVER;
     }
     if (ip_broadcast)
         return drop(v, FAST_UDP_NO_LISTENER);
@@ -286,6 +290,21 @@ static uint8_t classify_ipv4(const struct fast_ctx *ctx, const uint8_t *f, uint3
     return drop(v, FAST_IP_UNSUPPORTED_PROTOCOL);
 }
 
+/* The IPv6 packet at f[off .. size): fast_rx6.c decides, the result goes into v. */
+static uint8_t classify_ipv6(const struct fast_ctx *ctx, const uint8_t *f, uint32_t size,
+                             uint32_t off, struct verdict *v)
+{
+    struct fast_rx6_verdict r = {0};
+    uint8_t kind = fast_rx6_classify(ctx, f, size, off, v->rxcsum, &r, v->src6);
+    v->reason = r.reason;
+    v->off = r.off;
+    v->len = r.len;
+    v->src_port = r.src_port;
+    v->dst_port = r.dst_port;
+    v->dst6 = r.dst6;
+    return v->kind = kind;
+}
+
 /* Checks 1-6 on one frame of `size` bytes (all of which may be read). */
 static uint8_t classify_frame(const struct fast_ctx *ctx, const uint8_t *f, uint32_t size,
                               struct verdict *v)
@@ -322,7 +341,7 @@ static uint8_t classify_frame(const struct fast_ctx *ctx, const uint8_t *f, uint
     if (ethertype == ETH_ARP)
         return slow(v, FAST_SLOW_ARP, off);
     if (ethertype == ETH_IPV6)
-        return slow(v, FAST_SLOW_IPV6, off);
+        return ctx->ip6 ? classify_ipv6(ctx, f, size, off, v) : slow(v, FAST_SLOW_IPV6, off);
     if (ethertype != ETH_IPV4)
         return drop(v, FAST_ETH_UNSUPPORTED_TYPE);
     return classify_ipv4(ctx, f, size, off, l2_broadcast, v);
@@ -334,13 +353,14 @@ int fast_classify(const struct fast_ctx *ctx, struct fast_rx *rx, const uint8_t 
 {
     if (count > rx->capacity)
         return -1;
-    uint32_t delivered = 0, dropped = 0, offloaded = 0, pseudo = 0;
+    uint32_t delivered = 0, dropped = 0, offloaded = 0, pseudo = 0, delivered6 = 0, grouped = 0;
     for (uint32_t i = 0; i < count; i++) {
         /* The arena is ours but offs/lens were written by a port: clamp, as a slice would. */
         uint32_t start = offs[i] < arena_size ? offs[i] : arena_size;
         uint32_t size = lens[i] < arena_size - start ? lens[i] : arena_size - start;
         struct verdict v = {0};
         v.rxcsum = csum ? csum[i] : FAST_RXCSUM_UNKNOWN;
+        v.src6 = rx->src6 ? rx->src6 + (size_t)i * FAST_SRC6_KEY_LEN : NULL;
         uint8_t kind = classify_frame(ctx, arena + start, size, &v);
         rx->kinds[i] = kind;
         rx->reasons[i] = v.reason;
@@ -351,16 +371,25 @@ int fast_classify(const struct fast_ctx *ctx, struct fast_rx *rx, const uint8_t 
         rx->src_ports[i] = v.src_port;
         rx->dst_ports[i] = v.dst_port;
         rx->src_keys[i] = (uint64_t)v.src_ip << 16 | v.src_port;
+        rx->groups[i] = v.group;
+        rx->dst6[i] = v.dst6;
         delivered += kind == FAST_KIND_DELIVER;
+        delivered6 += kind == FAST_KIND_DELIVER6;
+        grouped += kind == FAST_KIND_GROUP;
         dropped += kind == FAST_KIND_DROP;
-        offloaded += kind == FAST_KIND_DELIVER && v.reason == FAST_CSUM_OFFLOADED;
-        pseudo += kind == FAST_KIND_DELIVER && v.reason == FAST_CSUM_PSEUDO;
+        /* The host counts how the checksum passed for unicast/broadcast and IPv6
+         * deliveries, not for group datagrams (Receiver._on_multicast_udp). */
+        int counted = kind == FAST_KIND_DELIVER || kind == FAST_KIND_DELIVER6;
+        offloaded += counted && v.reason == FAST_CSUM_OFFLOADED;
+        pseudo += counted && v.reason == FAST_CSUM_PSEUDO;
     }
     rx->csum_offloaded = offloaded;
     rx->csum_pseudo = pseudo;
     rx->delivered = delivered;
+    rx->delivered6 = delivered6;
+    rx->grouped = grouped;
     rx->dropped = dropped;
-    rx->slow = count - delivered - dropped;
+    rx->slow = count - delivered - delivered6 - grouped - dropped;
     return (int)count;
 }
 

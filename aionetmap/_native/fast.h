@@ -20,6 +20,9 @@ enum {
     FAST_KIND_DELIVER = 1, /* valid UDP to a bound port: payload/src/dst fields are set */
     FAST_KIND_DROP = 2,    /* reasons[i] is a DropReason */
     FAST_KIND_SLOW = 3,    /* reasons[i] is a SlowKind; payload_offs[i] is the L3 header */
+    FAST_KIND_DELIVER6 = 4, /* valid IPv6 UDP to a bound port (see the IPv6 receive section) */
+    FAST_KIND_GROUP = 5,    /* valid IPv4 UDP to a group: as DELIVER plus groups[i]; the
+                             * host's memberships decide whether it is delivered */
 };
 
 /* DropReason values that classify() returns (stack/drops.py). */
@@ -72,9 +75,9 @@ enum {
     FAST_SLOW_ICMP = 2,
     FAST_SLOW_FRAGMENT = 3,
     FAST_SLOW_UDP_UNREACHABLE = 4,
-    FAST_SLOW_MULTICAST_UDP = 5, /* valid UDP to a group: the host's memberships decide */
+    FAST_SLOW_MULTICAST_UDP = 5, /* no longer returned: group UDP is FAST_KIND_GROUP */
     FAST_SLOW_IGMP = 6,
-    FAST_SLOW_IPV6 = 7, /* EtherType 0x86DD: the Python IPv6 side handles it (for now) */
+    FAST_SLOW_IPV6 = 7, /* IPv6 the C side does not decide: the Python IPv6 side handles it */
 };
 
 /* What a port knows about a received frame's checksum (FrameBatch.csum_flags, one byte per
@@ -101,6 +104,8 @@ enum {
 #define FAST_UDP_OVERHEAD 42        /* Ethernet 14 + IPv4 20 + UDP 8 */
 #define FAST_VLAN_TAG_LEN 4         /* an 802.1Q tag adds this much to every frame */
 
+struct fast_ctx6; /* the IPv6 receive section below */
+
 /* What the classifier knows about the host (ClassifyContext). */
 struct fast_ctx {
     uint8_t mac[6];
@@ -113,6 +118,8 @@ struct fast_ctx {
     uint8_t accept_partial; /* non-zero: the FAST_CSUM_PSEUDO rule is on (see classify.py) */
     uint32_t n_mcast;       /* entries of mcast in use (at most FAST_MAX_MCAST_MACS) */
     uint8_t mcast[FAST_MAX_MCAST_MACS][6]; /* group MACs listened on besides broadcast */
+    const struct fast_ctx6 *ip6; /* the host's IPv6 side; NULL: every IPv6 frame is
+                                  * FAST_SLOW_IPV6 (a host without IPv6, or not told yet) */
 };
 
 /* Caller-owned per-frame result arrays, each of `capacity` entries, plus batch totals. */
@@ -124,13 +131,22 @@ struct fast_rx {
     uint32_t *src_ips;
     uint16_t *src_ports;
     uint16_t *dst_ports;
-    uint64_t *src_keys; /* src_ip << 16 | src_port (deliver), 0 otherwise: one dict key */
+    uint64_t *src_keys; /* src_ip << 16 | src_port: a dict key (for IPv6 src_ip is 0) */
+    uint32_t *groups;   /* FAST_KIND_GROUP: the destination group (host order); 0 otherwise */
+    uint8_t *dst6;      /* FAST_KIND_DELIVER6: 1 + index in ip6->addrs of the destination;
+                         * 0 for every other frame (the per-frame family marker) */
+    uint8_t *src6;      /* capacity * FAST_SRC6_KEY_LEN bytes; for a FAST_KIND_DELIVER6
+                         * frame i, bytes i * 18 .. i * 18 + 17 are its IPv6 source address
+                         * then its UDP source port (network order): one bytes key per peer.
+                         * Not written for other frames. */
     uint32_t capacity;
     uint32_t delivered; /* totals of the last fast_classify call */
     uint32_t dropped;
     uint32_t slow;
     uint32_t csum_offloaded; /* delivered frames of the last call by FAST_CSUM_OFFLOADED */
-    uint32_t csum_pseudo;    /* ... and by FAST_CSUM_PSEUDO */
+    uint32_t csum_pseudo;    /* ... and by FAST_CSUM_PSEUDO (IPv4 and IPv6 deliveries) */
+    uint32_t delivered6;     /* FAST_KIND_DELIVER6 frames of the last call */
+    uint32_t grouped;        /* FAST_KIND_GROUP frames of the last call */
 };
 
 /* What fast_udp_build_to writes as the source of every frame. */
@@ -227,6 +243,44 @@ uint32_t fast_udp6_build_to(const struct fast_src6 *src, uint16_t src_port,
  * out is too small (the caller slices instead). */
 int fast_payload_format(const struct fast_rx *rx, uint32_t count, char *out, size_t outlen);
 
+/* ==== IPv6 receive (fast_rx6.c) ======================================================
+ * An IPv6 frame is decided in C only in the common case: next header UDP straight after
+ * the fixed header, to one of the host's preferred unicast addresses. Checks, in the order
+ * of stack/receive6.py (stack/classify6.py is the Python twin, verdict for verdict):
+ *   fixed header truncated/version/payload length 0/beyond the frame -> its IP6_* drop;
+ *   next header not UDP -> SLOW_IPV6; source multicast, ::1 or ours -> IP6_BAD_SOURCE;
+ *   destination multicast -> SLOW_IPV6; not ours -> IP6_NOT_FOR_US; in a link-layer group
+ *   frame -> IP6_L2_MULTICAST; UDP lengths -> UDP6_TRUNCATED/UDP6_BAD_LENGTH; checksum 0
+ *   -> UDP6_ZERO_CHECKSUM; checksum as IPv4's check 22 (flags, accept_partial) else
+ *   UDP6_BAD_CHECKSUM; port not in ctx->ports -> SLOW_IPV6 (port unreachable); else
+ *   FAST_KIND_DELIVER6. The port space is shared with IPv4, as in the Python host; which
+ *   endpoint family hears it is the interface's business (rx_dropped_family). */
+#define FAST_MAX_IP6_ADDRS 16 /* preferred IPv6 addresses a host may own here */
+#define FAST_SRC6_KEY_LEN 18  /* source address + source port per frame in fast_rx.src6 */
+
+/* The host's preferred IPv6 addresses (tentative and duplicate ones are not for us). */
+struct fast_ctx6 {
+    uint32_t n_addrs; /* entries of addrs in use (at most FAST_MAX_IP6_ADDRS) */
+    uint8_t addrs[FAST_MAX_IP6_ADDRS][16];
+};
+
 /* cffi: end */
+
+/* Internal to the library (fast.c calls it for EtherType 0x86DD), not for Python. */
+struct fast_rx6_verdict {
+    uint16_t reason;   /* a DropReason, FAST_SLOW_IPV6, or (deliver) a FAST_CSUM_* value */
+    uint8_t dst6;      /* deliver: 1 + index of the destination in ip6->addrs */
+    uint32_t off;      /* relative to the frame: UDP payload (deliver), L3 header (slow) */
+    uint32_t len;      /* deliver: UDP payload length */
+    uint16_t src_port; /* deliver */
+    uint16_t dst_port; /* deliver */
+};
+
+/* Classify the IPv6 packet at f[off .. size) (the Ethernet checks passed; off <= size);
+ * returns the FAST_KIND_*. On FAST_KIND_DELIVER6 src6 (18 bytes, may be NULL) gets the
+ * source address and port. */
+uint8_t fast_rx6_classify(const struct fast_ctx *ctx, const uint8_t *f, uint32_t size,
+                          uint32_t off, uint8_t rxcsum, struct fast_rx6_verdict *v,
+                          uint8_t *src6);
 
 #endif

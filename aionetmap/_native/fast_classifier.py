@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from aionetmap._native._fast import ffi, lib
@@ -29,12 +29,20 @@ class FastClassifier:
     * ``KIND_SLOW``: ``reasons[i]`` is the ``SlowKind`` value and ``payload_offsets[i]``
       the absolute offset of the ARP/IPv4 header (``Slow.l3_offset`` plus the frame's
       offset); the other fields are 0.
+    * ``KIND_GROUP``: as ``KIND_DELIVER`` for a datagram to an IPv4 group, which
+      ``groups[i]`` holds (``DeliverGroup``): the host's memberships decide.
+    * ``KIND_DELIVER6`` (only after :meth:`set_ipv6`): as ``KIND_DELIVER`` for IPv6 UDP
+      (``Deliver6``), but ``src_ips`` is 0 (and ``src_keys`` the port): ``source6(i)`` is
+      the 18-byte
+      key (source address, source port) and ``dst6[i] - 1`` the index of the destination
+      in the table :meth:`set_ipv6` was given. ``dst6[i]`` is 0 for every other frame.
     """
 
     __slots__ = (
         "_arrays",
         "_bitmap",
         "_ctx",
+        "_ctx6",
         "_format",
         "_ready",
         "_rx",
@@ -43,13 +51,18 @@ class FastClassifier:
         "csum_offloaded",
         "csum_pseudo",
         "delivered",
+        "delivered6",
         "dropped",
+        "dst6",
         "dst_ports",
+        "grouped",
+        "groups",
         "kinds",
         "payload_lengths",
         "payload_offsets",
         "reasons",
         "slow",
+        "src6",
         "src_ips",
         "src_keys",
         "src_ports",
@@ -74,6 +87,9 @@ class FastClassifier:
             "src_ports": ffi.new("uint16_t[]", capacity),
             "dst_ports": ffi.new("uint16_t[]", capacity),
             "src_keys": ffi.new("uint64_t[]", capacity),
+            "groups": ffi.new("uint32_t[]", capacity),
+            "dst6": ffi.new("uint8_t[]", capacity),
+            "src6": ffi.new("uint8_t[]", capacity * lib.FAST_SRC6_KEY_LEN),
         }
         for name, cdata in arrays.items():
             setattr(rx, name, cdata)
@@ -88,6 +104,11 @@ class FastClassifier:
         self.src_ports = cdata_view(arrays["src_ports"], "H")
         self.dst_ports = cdata_view(arrays["dst_ports"], "H")
         self.src_keys = cdata_view(arrays["src_keys"], "Q")
+        self.groups = cdata_view(arrays["groups"], "I")
+        self.dst6 = cdata_view(arrays["dst6"], "B")
+        self.src6 = cdata_view(arrays["src6"], "B")
+        """``FAST_SRC6_KEY_LEN`` (18) bytes per frame: see :meth:`source6`."""
+        self._ctx6: Any = None  # owns the struct ctx.ip6 points at (set_ipv6)
         # Room for "<skip>x<size>s" per frame (two 10-digit numbers and two letters).
         self._format: Any = ffi.new("char[]", lib.ANM_FORMAT_PER_FRAME * capacity)
         self.delivered = 0
@@ -100,6 +121,10 @@ class FastClassifier:
         """Delivered frames of the last :meth:`classify` whose checksum the port vouched for."""
         self.csum_pseudo = 0
         """Delivered frames of the last :meth:`classify` accepted as partial checksums."""
+        self.delivered6 = 0
+        """Frames marked ``KIND_DELIVER6`` by the last :meth:`classify`."""
+        self.grouped = 0
+        """Frames marked ``KIND_GROUP`` by the last :meth:`classify`."""
 
     def __repr__(self) -> str:
         return (
@@ -179,6 +204,35 @@ class FastClassifier:
             ctx.mcast[i] = list(mac)
         ctx.n_mcast = len(table)
 
+    def set_ipv6(self, addresses: Sequence[bytes] | None) -> None:
+        """The host's preferred IPv6 addresses (16 bytes each, at most
+        ``FAST_MAX_IP6_ADDRS``), in the order ``dst6`` indexes; ``None`` (the default): the
+        host has no IPv6 side and every IPv6 frame is ``KIND_SLOW``. ``ValueError`` for a
+        bad table."""
+        if addresses is None:
+            self._ctx.ip6 = ffi.NULL
+            self._ctx6 = None
+            return
+        table = list(addresses)
+        who = "FastClassifier.set_ipv6"
+        if len(table) > lib.FAST_MAX_IP6_ADDRS:
+            raise ValueError(f"{who}: {len(table)} addresses, at most {lib.FAST_MAX_IP6_ADDRS}")
+        for addr in table:
+            if not isinstance(addr, bytes) or len(addr) != 16:
+                raise ValueError(f"{who}: an IPv6 address is 16 bytes, not {addr!r}")
+        ctx6: Any = ffi.new("struct fast_ctx6 *")
+        for i, addr in enumerate(table):
+            ctx6.addrs[i] = list(addr)
+        ctx6.n_addrs = len(table)
+        self._ctx.ip6 = ctx6  # swapped whole: the old table stays valid until replaced
+        self._ctx6 = ctx6
+
+    def source6(self, i: int) -> bytes:
+        """Frame ``i``'s IPv6 source address and UDP source port (18 bytes, network order)
+        after a ``KIND_DELIVER6`` verdict: one hashable key per peer."""
+        size = lib.FAST_SRC6_KEY_LEN
+        return self.src6[i * size : (i + 1) * size].tobytes()
+
     def classify(self, batch: FrameBatch) -> int:
         """Classify the ``batch.count`` frames of ``batch`` in one C call; returns the count.
 
@@ -201,6 +255,8 @@ class FastClassifier:
         self.delivered = rx.delivered
         self.csum_offloaded = rx.csum_offloaded
         self.csum_pseudo = rx.csum_pseudo
+        self.delivered6 = rx.delivered6
+        self.grouped = rx.grouped
         self.dropped = rx.dropped
         self.slow = rx.slow
         return count

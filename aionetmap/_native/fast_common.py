@@ -7,7 +7,8 @@ frame, exactly the verdict of :func:`aionetmap.stack.classify.classify`;
 :class:`~aionetmap._native.fast_builder.FastUdpBuilder` writes exactly the bytes of
 :func:`aionetmap.stack.udp.build_udp_frame`. The Python stack stays the reference and
 handles whatever the classifier marks ``KIND_SLOW`` (ARP, ICMP, IGMP, fragments, closed
-ports, multicast UDP).
+ports, IPv6 other than UDP to our unicast addresses); group datagrams (``KIND_GROUP``) go
+through the host's membership table.
 Import each from its own module: there is no gathering façade.
 """
 
@@ -23,6 +24,14 @@ KIND_DROP: Final = lib.FAST_KIND_DROP
 """``kinds[i]``: drop the frame; ``reasons[i]`` is the ``DropReason`` value."""
 KIND_SLOW: Final = lib.FAST_KIND_SLOW
 """``kinds[i]``: the Python stack handles it; ``reasons[i]`` is the ``SlowKind`` value."""
+KIND_DELIVER6: Final = lib.FAST_KIND_DELIVER6
+"""``kinds[i]``: a valid IPv6 datagram for a bound port (``classify`` returned
+``Deliver6``)."""
+KIND_GROUP: Final = lib.FAST_KIND_GROUP
+"""``kinds[i]``: a valid IPv4 datagram to a group (``classify`` returned ``DeliverGroup``);
+the host's memberships decide whether it is delivered."""
+MAX_IP6_ADDRS: Final = lib.FAST_MAX_IP6_ADDRS
+"""The most preferred IPv6 addresses the C classifier's table holds (``set_ipv6``)."""
 MAX_UDP_PAYLOAD: Final = lib.FAST_MAX_UDP_PAYLOAD
 """The largest payload an IPv4 UDP datagram can carry (65535 - 20 - 8)."""
 

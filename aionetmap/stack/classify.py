@@ -15,8 +15,10 @@ Order of checks (the first failing check decides the reason; C must keep this or
                   a VLAN and a VLAN id -> ETH_VLAN_TAGGED; host with a VLAN and another
                   id -> ETH_VLAN_MISMATCH, untagged -> ETH_VLAN_UNTAGGED. One tag only.
                6. EtherType ARP -> Slow(ARP); IPv6 (0x86DD) -> Slow(IPV6) (the Python
-                  IPv6 side, ``stack/host6.py``, checks the rest); not IPv4
-                                                            -> ETH_UNSUPPORTED_TYPE
+                  IPv6 side, ``stack/host6.py``, checks the rest), or, with
+                  ``ctx.ipv6_addresses`` set, the IPv6 checks of
+                  :func:`~aionetmap.stack.classify6.classify_ipv6` (UDP to our unicast
+                  addresses -> Deliver6); not IPv4          -> ETH_UNSUPPORTED_TYPE
     IPv4       7. < 20 bytes after the Ethernet header      -> IP_TRUNCATED
                8. version != 4                              -> IP_BAD_VERSION
                9. IHL < 5                                   -> IP_BAD_IHL
@@ -46,7 +48,7 @@ Order of checks (the first failing check decides the reason; C must keep this or
                   verifies, or (c) ``ctx.accept_partial_checksum`` is on and the field
                   equals the folded pseudo-header sum (see below); else
                                                             -> UDP_BAD_CHECKSUM
-              23. group destination                         -> Slow(MULTICAST_UDP)
+              23. group destination                         -> DeliverGroup
                   (the host's memberships decide: see below)
               24. unicast destination and port bound, or broadcast destination and
                   port bound to the wildcard                -> Deliver
@@ -70,10 +72,11 @@ How each delivered datagram passed is ``Deliver.checksum`` (a ``UdpChecksum``).
 Subnet broadcast: for prefixes /31 and /32 there is none, and ``ctx.broadcast`` is
 255.255.255.255. Frames to other MACs are never looked at further: a group frame passes
 check 3 only for a group MAC the host listens on (``Host.join_group`` listens on the
-group's mapped MAC). IPv4 to any group address (after checks 15-22) goes to the Python
-stack, which delivers only groups the host joined (``MCAST_NOT_JOINED``) and answers IGMP
-(:mod:`~aionetmap.stack.multicast`); the classifier does not know the groups, so the C
-mirror needs no group table. As on Linux, broadcast UDP reaches
+group's mapped MAC). UDP to any group address (after checks 15-22) is a ``DeliverGroup``
+with the group: whoever delivers it asks the host's memberships
+(``Host.group_verdict``, Linux's ``ip_mc_sf_allow``), which deliver only groups the host
+joined (``MCAST_NOT_JOINED``); the classifier does not know the groups, so the C mirror
+needs no group table. IGMP goes to the Python stack. As on Linux, broadcast UDP reaches
 only ports bound to the wildcard address (``wildcard_ports``, a subset of ``ports``); an
 endpoint bound to the unicast address never sees it. A host with ``vlan`` (1..4094) takes
 only frames tagged with that id, and tags all it sends; a host without takes untagged and
@@ -84,17 +87,27 @@ host's transmitted frames back to it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from enum import IntEnum
 
 from aionetmap.stack.addresses import BROADCAST_MAC, LIMITED_BROADCAST, BytesLike
-from aionetmap.stack.checksum import inet_checksum, inet_sum, pseudo_header_sum
+from aionetmap.stack.checksum import (
+    RxChecksum,
+    UdpChecksum,
+    inet_checksum,
+    inet_sum,
+    pseudo_header_sum,
+)
+from aionetmap.stack.classify6 import Deliver6, classify_ipv6
 from aionetmap.stack.drops import DropReason
 
 __all__ = [
     "ClassifyContext",
     "Deliver",
+    "Deliver6",
+    "DeliverGroup",
     "Drop",
     "RxChecksum",
     "Slow",
@@ -119,36 +132,12 @@ class SlowKind(IntEnum):
     UDP_UNREACHABLE = 4
     """UDP to an unbound port on our unicast address: answer with port unreachable."""
     MULTICAST_UDP = 5
-    """A valid UDP datagram to a group address: the host's memberships decide."""
+    """No longer returned (kept for its number): group UDP is a ``DeliverGroup``."""
     IGMP = 6
     """An IGMP message (to a group, or to our unicast address)."""
     IPV6 = 7
-    """An IPv6 packet (EtherType 0x86DD): parsed and handled by the host's IPv6 side."""
-
-
-class RxChecksum(IntEnum):
-    """What the port knows about a received frame's checksum (stable values, mirrored in C:
-    ``FrameBatch.csum_flags`` holds one per frame)."""
-
-    UNKNOWN = 0
-    """Nothing: verify in software (pipes, netmap, AF_PACKET without a flag)."""
-    PARTIAL = 1
-    """Sent by a local kernel that left the checksum to offload (``TP_STATUS_CSUMNOTREADY``):
-    the field is not a checksum yet, and the bytes never crossed a wire."""
-    VALID = 2
-    """The kernel or the NIC verified the checksum (``TP_STATUS_CSUM_VALID``)."""
-
-
-class UdpChecksum(IntEnum):
-    """How a delivered datagram's UDP checksum was accepted (stable values, mirrored in C)."""
-
-    VERIFIED = 0
-    """Verified here, or the field is 0 (the sender computed none)."""
-    OFFLOADED = 1
-    """Trusted on the port's ``RxChecksum`` flag, not verified here."""
-    PSEUDO = 2
-    """Did not verify, but holds exactly the pseudo-header sum of a partial checksum
-    (``ClassifyContext.accept_partial_checksum``)."""
+    """An IPv6 packet (EtherType 0x86DD) the classifier does not decide: parsed and handled
+    by the host's IPv6 side."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +164,11 @@ class ClassifyContext:
     multicast_macs: AbstractSet[bytes] = frozenset()
     """Group MAC addresses the host listens on besides broadcast (check 3), read live: a
     frame to one goes on like a broadcast one."""
+    ipv6_addresses: Sequence[bytes] | None = None
+    """The host's preferred IPv6 addresses (16 bytes each), read live, in the order the C
+    twin's ``dst6`` indexes them: IPv6 frames get the checks of
+    :func:`~aionetmap.stack.classify6.classify_ipv6`. ``None``: every IPv6 frame is
+    ``Slow(IPV6)`` (the host's own context: its IPv6 side checks them itself)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,6 +190,21 @@ class Deliver:
 
 
 @dataclass(frozen=True, slots=True)
+class DeliverGroup:
+    """A valid UDP datagram to an IPv4 group (check 23): delivered only if the host's
+    memberships accept it (``Host.group_verdict``); fields as :class:`Deliver`."""
+
+    payload_offset: int
+    payload_length: int
+    src_ip: int
+    src_port: int
+    dst_port: int
+    group: int
+    """The destination group address."""
+    checksum: int = UdpChecksum.VERIFIED
+
+
+@dataclass(frozen=True, slots=True)
 class Drop:
     """Drop the frame and count it under ``reason``."""
 
@@ -213,7 +222,7 @@ class Slow:
     """Offset of the ARP or IPv4 header (14, or 18 behind an 802.1Q tag)."""
 
 
-Verdict = Deliver | Drop | Slow
+Verdict = Deliver | DeliverGroup | Deliver6 | Drop | Slow
 
 # Every Drop and Slow verdict is a shared constant, so only Deliver allocates.
 _DROP = {reason: Drop(reason) for reason in DropReason}
@@ -257,7 +266,14 @@ def classify(frame: BytesLike, ctx: ClassifyContext, csum: int = RxChecksum.UNKN
     if ethertype == _ETH_ARP:
         return _SLOW[SlowKind.ARP, offset]
     if ethertype == _ETH_IPV6:
-        return _SLOW[SlowKind.IPV6, offset]
+        ours = ctx.ipv6_addresses
+        if ours is None:
+            return _SLOW[SlowKind.IPV6, offset]
+        partial = ctx.accept_partial_checksum
+        found = classify_ipv6(frame, offset, ours, ctx.ports, partial, csum)
+        if found is None:
+            return _SLOW[SlowKind.IPV6, offset]
+        return found if isinstance(found, Deliver6) else _DROP[found]
     if ethertype != _ETH_IPV4:
         return _DROP[DropReason.ETH_UNSUPPORTED_TYPE]
     return classify_ipv4(frame, offset, ctx, l2_broadcast, csum)
@@ -349,9 +365,10 @@ def _classify_udp(
         if accepted is None:
             return _DROP[DropReason.UDP_BAD_CHECKSUM]
         how = accepted
-    if multicast:
-        return _SLOW[SlowKind.MULTICAST_UDP, offset]
     dst_port = buf[start + 2] << 8 | buf[start + 3]
+    if multicast:
+        src_port = buf[start] << 8 | buf[start + 1]
+        return DeliverGroup(start + 8, length - 8, src, src_port, dst_port, dst, how)
     if dst_port in (ctx.wildcard_ports if ip_broadcast else ctx.ports):
         src_port = buf[start] << 8 | buf[start + 1]
         return Deliver(start + 8, length - 8, src, src_port, dst_port, how)

@@ -517,6 +517,12 @@ class Host:
         if self._multicast.leave(value, port, now):
             self._unlisten_group(value)
 
+    def group_verdict(self, group: int, port: int) -> DropReason | None:
+        """Deliver a valid UDP datagram to IPv4 ``group``:``port`` (a ``DeliverGroup``
+        verdict)? None if so, else the drop reason; either is counted in ``stats`` as
+        ``receive_frame`` counts it (the fast path delivers such datagrams itself)."""
+        return self._receiver.group_verdict(group, port)
+
     @property
     def groups(self) -> frozenset[IPv4Address]:
         """The groups this host joined (for any port)."""

@@ -101,6 +101,9 @@ class Host6:
         )
         self.receiver: Receiver6 | None = None  # set by Host (it needs the context)
         self.started = False
+        self.addresses_version = 0
+        """Changes whenever an address's DAD state does: the C fast path's copy of
+        :meth:`preferred_addresses` is checked against it before each batch."""
 
     # === Lifecycle ===
 
@@ -121,14 +124,20 @@ class Host6:
             else:
                 self._ready(own)
 
+    def preferred_addresses(self) -> list[bytes]:
+        """Our preferred addresses (the only ones that receive), in the book's order."""
+        return [own.ip for own in self.book.all() if own.state == PREFERRED]
+
     def _ready(self, own: OwnAddress) -> None:
         own.state, own.dad_deadline = PREFERRED, None
+        self.addresses_version += 1
         self._events.append(AddressReady(str(own.interface.ip)))
         if self._config.unsolicited_na:
             self.sender.announce(own.ip)
 
     def _duplicate(self, own: OwnAddress, mac: bytes | None) -> None:
         own.state, own.dad_deadline = DUPLICATE, None
+        self.addresses_version += 1
         self._stats.dad_conflicts += 1
         self._events.append(DuplicateAddress(str(own.interface.ip), mac))
 

@@ -25,6 +25,8 @@ from aionetmap.stack.arp_cache import ArpCache
 from aionetmap.stack.classify import (
     ClassifyContext,
     Deliver,
+    Deliver6,
+    DeliverGroup,
     Drop,
     Slow,
     SlowKind,
@@ -104,14 +106,16 @@ class Receiver:
             self._deliver(buf, verdict)
         elif isinstance(verdict, Drop):
             self._stats.drop(verdict.reason)
+        elif isinstance(verdict, DeliverGroup):
+            self._on_multicast_udp(buf, verdict)
+        elif isinstance(verdict, Deliver6):  # only with ctx.ipv6_addresses, which ours lacks
+            self._on_ipv6(buf, verdict.l3_offset, now)
         elif verdict.kind is SlowKind.ARP:
             self._on_arp(buf, verdict.l3_offset, now)
         elif verdict.kind is SlowKind.ICMP:
             self._on_icmp(buf, verdict.l3_offset, now)
         elif verdict.kind is SlowKind.FRAGMENT:
             self._on_fragment(buf, verdict.l3_offset, now)
-        elif verdict.kind is SlowKind.MULTICAST_UDP:
-            self._on_multicast_udp(buf, verdict.l3_offset)
         elif verdict.kind is SlowKind.IGMP:
             self._on_igmp(buf, verdict.l3_offset, now)
         elif verdict.kind is SlowKind.IPV6:
@@ -314,23 +318,26 @@ class Receiver:
 
     # === IPv4 multicast and IGMP ===
 
-    def _on_multicast_udp(self, buf: BytesLike, offset: int) -> None:
-        """A UDP datagram to a group; classify checked every length and the checksum."""
-        hlen = (buf[offset] & 0xF) * 4
-        group = int.from_bytes(buf[offset + 16 : offset + 20], "big")
-        start = offset + hlen
-        dst_port = buf[start + 2] << 8 | buf[start + 3]
-        reason = self._memberships.accepts(group, dst_port, self._ctx.wildcard_ports)
+    def group_verdict(self, group: int, port: int) -> DropReason | None:
+        """Why a valid UDP datagram to ``group``:``port`` is not delivered (the reason is
+        counted), or None if it is (``rx_udp_delivered`` and ``rx_multicast`` counted): the
+        memberships' rule, Linux's ``ip_mc_sf_allow``. The C fast path asks it too."""
+        reason = self._memberships.accepts(group, port, self._ctx.wildcard_ports)
         if reason is not None:
             self._stats.drop(reason)  # never answered: no ICMP errors about multicast
-            return
-        length = buf[start + 4] << 8 | buf[start + 5]
-        src_ip = int.from_bytes(buf[offset + 12 : offset + 16], "big")
-        src = (int_to_str(src_ip), buf[start] << 8 | buf[start + 1])
-        payload = bytes(buf[start + 8 : start + length])
-        self._events.append(DatagramReceived(src, dst_port, payload))
+            return reason
         self._stats.rx_udp_delivered += 1
         self._stats.rx_multicast += 1
+        return None
+
+    def _on_multicast_udp(self, buf: BytesLike, verdict: DeliverGroup) -> None:
+        """A UDP datagram to a group; classify checked every length and the checksum."""
+        if self.group_verdict(verdict.group, verdict.dst_port) is not None:
+            return
+        start = verdict.payload_offset
+        src = (int_to_str(verdict.src_ip), verdict.src_port)
+        payload = bytes(buf[start : start + verdict.payload_length])
+        self._events.append(DatagramReceived(src, verdict.dst_port, payload))
 
     def _on_igmp(self, buf: BytesLike, offset: int, now: float) -> None:
         """An IGMP message to a group, to us, or to a broadcast address (classify checked

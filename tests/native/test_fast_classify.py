@@ -22,15 +22,24 @@ from hypothesis import strategies as st
 from aionetmap._native._fast import lib
 from aionetmap._native.batch import FrameBatch
 from aionetmap._native.fast_classifier import FastClassifier
-from aionetmap._native.fast_common import KIND_DELIVER, KIND_DROP, KIND_SLOW
+from aionetmap._native.fast_common import (
+    KIND_DELIVER,
+    KIND_DELIVER6,
+    KIND_DROP,
+    KIND_GROUP,
+    KIND_SLOW,
+)
 from aionetmap.stack.classify import (
     ClassifyContext,
     Deliver,
+    Deliver6,
+    DeliverGroup,
     Drop,
     RxChecksum,
     Slow,
     SlowKind,
     UdpChecksum,
+    Verdict,
     classify,
 )
 from aionetmap.stack.drops import DropReason
@@ -38,20 +47,34 @@ from tests.frame_checksums import fix_checksums, partial_checksum
 
 OUR_MAC, PEER_MAC = bytes.fromhex("020000000001"), bytes.fromhex("020000000002")
 OUR_IP, PEER_IP, BCAST = 0x0A000001, 0x0A000002, 0x0A0000FF
-Row = tuple[int, int, int, int, int, int, int]
+Row = tuple[int, int, int, int, int, int, int, int, int, bytes]
+"""kind, reason, payload offset and length, source address and port, destination port,
+group (KIND_GROUP), 1 + destination index (KIND_DELIVER6), IPv6 source key (its bytes)."""
 T = TypeVar("T")
 
 
-def expected_row(frame_offset: int, verdict: Deliver | Drop | Slow) -> Row:
+def expected_row(
+    frame_offset: int, verdict: Verdict, ipv6_addresses: Sequence[bytes] | None = None
+) -> Row:
     """What the C result arrays must hold for a frame at ``frame_offset``."""
-    if isinstance(verdict, Deliver):
-        v = verdict
+    v = verdict
+    if isinstance(v, Deliver | DeliverGroup):
         off = frame_offset + v.payload_offset
+        group = v.group if isinstance(v, DeliverGroup) else 0
+        kind = KIND_GROUP if isinstance(v, DeliverGroup) else KIND_DELIVER
         # reasons[i] of a delivered frame: how its UDP checksum was accepted
-        return (KIND_DELIVER, v.checksum, off, v.payload_length, v.src_ip, v.src_port, v.dst_port)
-    if isinstance(verdict, Drop):
-        return (KIND_DROP, int(verdict.reason), 0, 0, 0, 0, 0)
-    return (KIND_SLOW, int(verdict.kind), frame_offset + verdict.l3_offset, 0, 0, 0, 0)
+        fields = (v.payload_length, v.src_ip, v.src_port, v.dst_port, group, 0, b"")
+        return (kind, v.checksum, off, *fields)
+    if isinstance(v, Deliver6):
+        assert ipv6_addresses is not None
+        index = list(ipv6_addresses).index(v.dst) + 1
+        key = v.src + v.src_port.to_bytes(2, "big")
+        off = frame_offset + v.payload_offset
+        return (KIND_DELIVER6, v.checksum, off, v.payload_length, 0, v.src_port, v.dst_port,
+                0, index, key)  # fmt: skip
+    if isinstance(v, Drop):
+        return (KIND_DROP, int(v.reason), 0, 0, 0, 0, 0, 0, 0, b"")
+    return (KIND_SLOW, int(v.kind), frame_offset + v.l3_offset, 0, 0, 0, 0, 0, 0, b"")
 
 
 def place(frames: Sequence[bytes], seed: int = 0, flags: Sequence[int] | None = None) -> FrameBatch:
@@ -81,13 +104,19 @@ def c_rows(fc: FastClassifier, batch: FrameBatch) -> list[Row]:
         fc.src_ips,
         fc.src_ports,
         fc.dst_ports,
+        fc.groups,
+        fc.dst6,
     )
     # The combined source key the transport uses as a dict key is (ip << 16 | port) of the
     # same verdict (0 for drops and slow frames, whose address fields are 0).
     assert [fc.src_keys[i] for i in range(batch.count)] == [
         fc.src_ips[i] << 16 | fc.src_ports[i] for i in range(batch.count)
     ]
-    return [tuple(col[i] for col in cols) for i in range(batch.count)]  # type: ignore[misc]
+    rows = []
+    for i in range(batch.count):
+        key = fc.source6(i) if fc.kinds[i] == KIND_DELIVER6 else b""
+        rows.append((*(col[i] for col in cols), key))
+    return rows  # type: ignore[return-value]
 
 
 def classifier_for(ctx: ClassifyContext, capacity: int = 256) -> FastClassifier:
@@ -103,6 +132,7 @@ def classifier_for(ctx: ClassifyContext, capacity: int = 256) -> FastClassifier:
     for port in ctx.ports:
         fc.bind(port, wildcard=port in ctx.wildcard_ports)
     fc.set_multicast_macs(ctx.multicast_macs)
+    fc.set_ipv6(ctx.ipv6_addresses)
     return fc
 
 
@@ -119,7 +149,7 @@ def assert_agree(
     got = c_rows(fc, batch)
     csums = list(flags) if flags is not None else [0] * batch.count
     want = [
-        expected_row(batch.offsets[i], classify(batch.frame(i), ctx, csums[i]))
+        expected_row(batch.offsets[i], classify(batch.frame(i), ctx, csums[i]), ctx.ipv6_addresses)
         for i in range(batch.count)
     ]
     bad = [
@@ -127,12 +157,16 @@ def assert_agree(
     ]
     assert bad == []
     kinds = [row[0] for row in want]
-    assert (fc.delivered, fc.dropped, fc.slow) == (
+    assert (fc.delivered, fc.delivered6, fc.grouped, fc.dropped, fc.slow) == (
         kinds.count(KIND_DELIVER),
+        kinds.count(KIND_DELIVER6),
+        kinds.count(KIND_GROUP),
         kinds.count(KIND_DROP),
         kinds.count(KIND_SLOW),
     )
-    hows = [row[1] for row in want if row[0] == KIND_DELIVER]
+    # How the checksum passed is counted for unicast/broadcast and IPv6 deliveries (as
+    # the host counts them), not for group datagrams.
+    hows = [row[1] for row in want if row[0] in (KIND_DELIVER, KIND_DELIVER6)]
     assert (fc.csum_offloaded, fc.csum_pseudo) == (
         hows.count(UdpChecksum.OFFLOADED),
         hows.count(UdpChecksum.PSEUDO),
@@ -219,8 +253,11 @@ FLAG_VALUES = [*RxChecksum, 3, 255]
 
 def test_templates_reach_every_kind() -> None:
     verdicts = [classify(f, CTX) for f in TEMPLATES]
-    assert {type(v) for v in verdicts} == {Deliver, Drop, Slow}
-    assert {v.kind for v in verdicts if isinstance(v, Slow)} == set(SlowKind)
+    assert {type(v) for v in verdicts} == {Deliver, DeliverGroup, Drop, Slow}
+    # Group UDP is a DeliverGroup now: MULTICAST_UDP is kept for its number only.
+    assert {v.kind for v in verdicts if isinstance(v, Slow)} == set(SlowKind) - {
+        SlowKind.MULTICAST_UDP
+    }
     assert_agree(TEMPLATES, CTX)
     # Listening on the group MACs lets the group frames through check 3 as well.
     listening = dataclasses.replace(CTX, multicast_macs=frozenset({ALL_HOSTS_MAC, GROUP_MACS[0]}))
@@ -228,7 +265,7 @@ def test_templates_reach_every_kind() -> None:
     verdicts = [classify(f, listening) for f in TEMPLATES]
     kinds = [v.kind for v in verdicts if isinstance(v, Slow)]
     assert kinds.count(SlowKind.IGMP) == 3
-    assert kinds.count(SlowKind.MULTICAST_UDP) == 3
+    assert sum(isinstance(v, DeliverGroup) for v in verdicts) == 3
     assert verdicts[-2] == Drop(DropReason.IP_BAD_SOURCE)  # 0.0.0.0 to 239/8, not IGMP
 
 
@@ -387,7 +424,7 @@ def test_constants_mirror_the_python_enums() -> None:
             assert getattr(lib, f"FAST_{reason.name}") == reason, reason.name
     for kind in SlowKind:
         assert getattr(lib, f"FAST_SLOW_{kind.name}") == kind, kind.name
-    assert len({KIND_DELIVER, KIND_DROP, KIND_SLOW, 0}) == 4
+    assert len({KIND_DELIVER, KIND_DROP, KIND_SLOW, KIND_DELIVER6, KIND_GROUP, 0}) == 6
 
 
 def test_bind_unbind_follow_delivery() -> None:

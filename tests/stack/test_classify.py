@@ -6,6 +6,7 @@ inputs do not come from the code under test.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable
 from typing import Any
 
@@ -17,6 +18,7 @@ from scapy.packet import Packet
 from aionetmap.stack.classify import (
     ClassifyContext,
     Deliver,
+    DeliverGroup,
     Drop,
     Slow,
     SlowKind,
@@ -330,12 +332,13 @@ def test_wildcard_bound_port_gets_unicast_too() -> None:
 @pytest.mark.parametrize("dst", ["224.0.0.1", "239.1.2.3"])
 def test_multicast_never_delivered(dst: str) -> None:
     """The classifier never delivers to a group itself: frames to a group MAC not
-    listened on are dropped, others go to the host's memberships (Slow)."""
+    listened on are dropped, others are a DeliverGroup, for the host's memberships."""
     frame = raw(eth("01:00:5e:00:00:01") / ip(dst=dst) / udp() / PAYLOAD)
     assert classify(frame, WILD) == Drop(R.ETH_MULTICAST)
     # In a frame to our MAC (Linux takes these too) the memberships decide.
     verdict = classify(raw(eth() / ip(dst=dst) / udp() / PAYLOAD), WILD)
-    assert verdict == Slow(SlowKind.MULTICAST_UDP, 14)
+    group = int(ipaddress.IPv4Address(dst))
+    assert verdict == DeliverGroup(42, len(PAYLOAD), PEER, 4000, 53, group)
 
 
 VLAN7 = ClassifyContext(CTX.mac, CTX.ip, CTX.broadcast, frozenset({53}), vlan=7)

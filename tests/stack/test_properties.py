@@ -36,6 +36,7 @@ from aionetmap.stack import (
 )
 from aionetmap.stack.addresses import is_unicast_mac
 from aionetmap.stack.checksum import inet_checksum, udp_checksum
+from aionetmap.stack.classify import DeliverGroup
 from aionetmap.stack.igmp import build_igmp_packet
 from aionetmap.stack.udp import parse_udp_segment
 from tests.frame_checksums import fix_checksums
@@ -269,7 +270,7 @@ def reference_classify(frame: bytes, ctx: ClassifyContext) -> Verdict:
     except ParseError as exc:
         return Drop(exc.reason)
     if multicast:
-        return Slow(SlowKind.MULTICAST_UDP, off)
+        return DeliverGroup(start + 8, len(payload), src, udp.src_port, udp.dst_port, dst)
     if udp.dst_port in (ctx.wildcard_ports if dst != ctx.ip else ctx.ports):
         return Deliver(start + 8, len(payload), src, udp.src_port, udp.dst_port)
     if ip_broadcast:
