@@ -48,14 +48,14 @@ from collections import deque
 from collections.abc import Iterable
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network, IPv6Address, IPv6Interface
 
-from aionetmap.stack.addresses import BROADCAST_MAC, BytesLike, int_to_str, parse_mac
+from aionetmap.stack.addresses import BytesLike, int_to_str
 from aionetmap.stack.arp import build_gratuitous_arp
 from aionetmap.stack.arp_cache import ArpCache
 from aionetmap.stack.classify import ClassifyContext, RxChecksum, classify
 from aionetmap.stack.config import HostConfig
 from aionetmap.stack.drops import DropReason, StackStats
 from aionetmap.stack.errors import DatagramTooLarge
-from aionetmap.stack.events import DatagramReceived, Event
+from aionetmap.stack.events import Event
 from aionetmap.stack.fragments import Reassembler
 from aionetmap.stack.host6 import Host6
 from aionetmap.stack.host6_build import (
@@ -64,12 +64,13 @@ from aionetmap.stack.host6_build import (
     mapped_ipv4,
     parse_destination6,
 )
+from aionetmap.stack.host_groups import HostGroups
 from aionetmap.stack.icmp import IcmpMessage, IcmpType
 from aionetmap.stack.ident import Identification
-from aionetmap.stack.igmp import ALL_HOSTS, group_mac, is_multicast
+from aionetmap.stack.igmp import is_multicast
 from aionetmap.stack.ipv4 import MAX_IPV4_PAYLOAD, IpProtocol
 from aionetmap.stack.link import Link, check_port
-from aionetmap.stack.multicast import Memberships, MulticastOptions
+from aionetmap.stack.multicast import Memberships
 from aionetmap.stack.ratelimit import TokenBucket
 from aionetmap.stack.receive import Receiver
 from aionetmap.stack.transmit import Parked, Sender, TxItem
@@ -83,7 +84,7 @@ MAX_UDP_PAYLOAD = MAX_IPV4_PAYLOAD - UDP_HEADER_LEN
 """65507: the largest UDP (or ICMP echo) payload, as for a Linux socket (else EMSGSIZE)."""
 
 
-class Host:
+class Host(HostGroups):
     """An IPv4 host with ARP, ICMP echo, UDP and IPv4 multicast (IGMP) on one Ethernet
     interface.
 
@@ -269,32 +270,6 @@ class Host:
     def is_bound(self, port: int) -> bool:
         """True if ``port`` is bound."""
         return port in self._ports
-
-    def listen_multicast_mac(self, mac: bytes) -> None:
-        """Receive frames sent to the group MAC address ``mac`` (counted: each call needs
-        its :meth:`unlisten_multicast_mac`); ``ValueError`` if it is not a group address."""
-        mac = parse_mac(mac)
-        if not mac[0] & 1 or mac == BROADCAST_MAC:
-            raise ValueError(f"{mac.hex(':')} is not a multicast MAC address")
-        count = self._mcast.get(mac, 0)
-        self._mcast[mac] = count + 1
-        if not count:
-            self.multicast_version += 1
-
-    def unlisten_multicast_mac(self, mac: bytes) -> None:
-        """Undo one :meth:`listen_multicast_mac` (nothing happens for one not listened on)."""
-        mac = parse_mac(mac)
-        count = self._mcast.get(mac, 0)
-        if count > 1:
-            self._mcast[mac] = count - 1
-        elif count:
-            del self._mcast[mac]
-            self.multicast_version += 1
-
-    @property
-    def multicast_macs(self) -> frozenset[bytes]:
-        """The group MAC addresses listened on besides broadcast."""
-        return frozenset(self._mcast)
 
     def receive_frame(self, frame: BytesLike, now: float, csum: int = RxChecksum.UNKNOWN) -> None:
         """Process one received Ethernet frame. Never raises; drops are counted in ``stats``.
@@ -490,117 +465,6 @@ class Host:
         """``ip`` as an int if this host can send to it; ``ValueError`` for what it cannot
         (not an address, unspecified, loopback, or its own). Groups are accepted."""
         return self._link.check_destination(ip)
-
-    # === Multicast (IPv4 groups, IGMP: see aionetmap.stack.multicast) ===
-
-    def join_group(self, group: str | IPv4Address, port: int, now: float) -> None:
-        """Bound ``port`` joins ``group`` (``IP_ADD_MEMBERSHIP`` on its socket, any source).
-
-        The first join of a group by any port listens on its MAC address (and, while any
-        group is joined, on 224.0.0.1's, where general queries arrive) and sends an
-        IGMP state-change report (repeated by :meth:`handle_timer`). ``ValueError`` for a
-        port not bound or an address that is not a group; ``OSError``: ``EADDRINUSE`` if
-        the port joined it already, ``ENOBUFS`` past the limits in ``HostConfig``.
-        """
-        value = self._group(group, port)
-        if self._multicast.join(value, port, now):
-            if len(self._multicast.groups) == 1:
-                # General queries go to 224.0.0.1: hear them while there is a group.
-                self.listen_multicast_mac(group_mac(ALL_HOSTS))
-            self.listen_multicast_mac(group_mac(value))
-
-    def leave_group(self, group: str | IPv4Address, port: int, now: float) -> None:
-        """``port`` leaves ``group`` (``IP_DROP_MEMBERSHIP``); when no port is left in it
-        the host stops listening on its MAC and reports the leave. ``OSError``
-        (``EADDRNOTAVAIL``) if the port had not joined it, ``ValueError`` as for join."""
-        value = self._group(group, port)
-        if self._multicast.leave(value, port, now):
-            self._unlisten_group(value)
-
-    def group_verdict(self, group: int, port: int) -> DropReason | None:
-        """Deliver a valid UDP datagram to IPv4 ``group``:``port`` (a ``DeliverGroup``
-        verdict)? None if so, else the drop reason; either is counted in ``stats`` as
-        ``receive_frame`` counts it (the fast path delivers such datagrams itself)."""
-        return self._receiver.group_verdict(group, port)
-
-    @property
-    def groups(self) -> frozenset[IPv4Address]:
-        """The groups this host joined (for any port)."""
-        return frozenset(map(IPv4Address, self._multicast.groups))
-
-    def groups_of(self, port: int) -> frozenset[IPv4Address]:
-        """The groups ``port`` joined."""
-        return frozenset(map(IPv4Address, self._multicast.groups_of(port)))
-
-    def multicast_options(self, port: int) -> MulticastOptions:
-        """``port``'s multicast options (a copy): ``ttl``, ``loop``, ``all``."""
-        options = self._multicast.options(port)
-        return MulticastOptions(options.ttl, options.loop, options.all)
-
-    def set_multicast_ttl(self, port: int, ttl: int) -> None:
-        """TTL of ``port``'s datagrams to groups, 0..255 (``IP_MULTICAST_TTL``; 1 by
-        default). Bound ports only; forgotten when the port is unbound."""
-        if not isinstance(ttl, int) or isinstance(ttl, bool) or not 0 <= ttl <= 255:
-            raise ValueError(f"multicast TTL must be in 0..255, not {ttl!r}")
-        self._multicast.set_options(self._bound(port), ttl=ttl)
-
-    def set_multicast_loop(self, port: int, loop: bool) -> None:
-        """Whether ``port``'s datagrams to a group joined here are also delivered to this
-        host's own ports (``IP_MULTICAST_LOOP``; on by default, as on Linux)."""
-        self._multicast.set_options(self._bound(port), loop=bool(loop))
-
-    def set_multicast_all(self, port: int, receive_all: bool) -> None:
-        """Whether wildcard ``port`` receives every group the host joined (``True``, the
-        default, like Linux's ``IP_MULTICAST_ALL``) or only those it joined itself."""
-        self._multicast.set_options(self._bound(port), all=bool(receive_all))
-
-    def _unlisten_group(self, group: int) -> None:
-        """The interface left ``group``: stop listening on its MAC (and on 224.0.0.1's
-        when it was the last group)."""
-        self.unlisten_multicast_mac(group_mac(group))
-        if not self._multicast.groups:
-            self.unlisten_multicast_mac(group_mac(ALL_HOSTS))
-
-    def _bound(self, port: int) -> int:
-        check_port(port, "UDP port")
-        if port not in self._ports:
-            raise ValueError(f"UDP port {port} is not bound")
-        return port
-
-    def _group(self, group: str | IPv4Address, port: int) -> int:
-        try:
-            value = int(IPv4Address(group))
-        except ValueError:
-            raise ValueError(f"not an IPv4 address: {group!r}") from None
-        if not is_multicast(value):
-            raise ValueError(f"{group} is not a multicast group address")
-        self._bound(port)
-        return value
-
-    def _group_ttl(self, port: int, ttl: int | None) -> int:
-        if ttl is None:
-            return self._multicast.options(port).ttl
-        if not isinstance(ttl, int) or isinstance(ttl, bool) or not 0 <= ttl <= 255:
-            raise ValueError(f"multicast TTL must be in 0..255, not {ttl!r}")
-        return ttl
-
-    def sent_to_group(self, group: int, port: int, src_port: int, payload: BytesLike) -> None:
-        """A datagram from ``src_port`` to ``group``:``port`` was built outside the host
-        (the native fast path): count it and loop it back to our own ports as
-        :meth:`send_datagram` does (``IP_MULTICAST_LOOP``; a ``DatagramReceived`` event)."""
-        self._sent_to_group(group, port, src_port, payload)
-
-    def _sent_to_group(self, group: int, port: int, src_port: int, payload: BytesLike) -> None:
-        """Loop a datagram we sent to a group back to our own port, as Linux's
-        ``IP_MULTICAST_LOOP`` does (after the same delivery rules as a received one)."""
-        self.stats.tx_multicast += 1
-        multicast = self._multicast
-        if not multicast.options(src_port).loop:
-            return
-        if multicast.accepts(group, port, self._wildcard) is None:
-            src = (int_to_str(self._link.ip), src_port)
-            self._events.append(DatagramReceived(src, port, bytes(payload)))
-            self.stats.tx_multicast_looped += 1
 
 
 def _check_dst(dst: tuple[str, int] | tuple[str, int, int, int]) -> tuple[str, int]:
