@@ -18,9 +18,16 @@ from __future__ import annotations
 import errno
 import operator
 import socket
-from ipaddress import IPv4Address, IPv6Address, ip_address
+from ipaddress import IPv4Address, IPv4Interface, IPv6Address, ip_address
+from typing import Any, cast
 
-__all__ = ["mapped", "parse_destination", "parse_destination6", "unreachable"]
+from aionetmap.protocol import Address
+from aionetmap.stack.addresses import LIMITED_BROADCAST
+
+__all__ = ["Destinations", "mapped", "parse_destination", "parse_destination6", "unreachable"]
+
+
+_ADDRESS_CACHE_LIMIT = 4096
 
 
 def parse_destination(addr: object) -> tuple[IPv4Address, int]:
@@ -144,3 +151,68 @@ def parse_destination6(addr: object) -> tuple[str, int, int, int] | tuple[str, i
 def mapped(src: tuple[str, int]) -> tuple[str, int, int, int]:
     """An IPv4 peer as a dual-stack socket names it: ``("::ffff:a.b.c.d", port, 0, 0)``."""
     return f"::ffff:{src[0]}", src[1], 0, 0
+
+
+class Destinations:
+    """The destinations of one interface's endpoints: checked once, then cached."""
+
+    def __init__(self, interface: IPv4Interface) -> None:
+        self._ip = interface.ip
+        network = interface.network
+        self._broadcasts = {IPv4Address(LIMITED_BROADCAST)}
+        if network.prefixlen < 31:  # /31 and /32 have no broadcast address (RFC 3021)
+            self._broadcasts.add(network.broadcast_address)
+        self.cache: dict[Any, Address] = {}
+        """Validated unicast IPv4 destinations, keyed by what callers passed."""
+        self.cache6: dict[Any, Address] = {}
+        """The same for IPv6 (dual-stack) endpoints, which read destinations as AF_INET6."""
+
+    def check(self, addr: Any, *, allow_broadcast: bool = False) -> Address:
+        """Validate a destination and return it as ``(dotted-quad str, int port)``.
+
+        Raises what a kernel AF_INET socket's ``sendto`` would raise (see this
+        module): ``TypeError``/``OverflowError`` for an argument of the
+        wrong shape, an ``OSError`` for a destination refused or out of this host's reach,
+        ``PermissionError`` (``EACCES``) for a broadcast address unless ``allow_broadcast``.
+        Unicast results are cached, since servers answer the same few peers again and
+        again; broadcast ones are not, since each endpoint has its own permission.
+        """
+        try:
+            return self.cache[addr]
+        except (KeyError, TypeError):
+            pass
+        ip, port = parse_destination(addr)
+        error = unreachable(ip, self._ip)
+        if error is not None:
+            raise error
+        normal = (str(ip), port)
+        if ip in self._broadcasts:
+            if not allow_broadcast:
+                raise PermissionError(
+                    errno.EACCES,
+                    f"cannot send to {ip}: a broadcast address, and the endpoint was not "
+                    "created with allow_broadcast=True",
+                )
+            return normal
+        if len(self.cache) >= _ADDRESS_CACHE_LIMIT:
+            self.cache.clear()
+        self.cache[addr] = normal
+        return normal
+
+    def check6(self, addr: Any, *, allow_broadcast: bool = False) -> Address:
+        """Validate a destination for an IPv6 (dual-stack) endpoint: an AF_INET6 2- or
+        4-tuple (see :func:`~aionetmap._aio.address.parse_destination6`). Returns the IPv6
+        4-tuple, or for an IPv4-mapped address the IPv4 ``(dotted quad, port)`` checked
+        as :meth:`check` checks it. Cached like IPv4 destinations."""
+        try:
+            return self.cache6[addr]
+        except (KeyError, TypeError):
+            pass
+        parsed = parse_destination6(addr)
+        if len(parsed) == 2:
+            return self.check(parsed, allow_broadcast=allow_broadcast)
+        if len(self.cache6) >= _ADDRESS_CACHE_LIMIT:
+            self.cache6.clear()
+        normal = cast("Address", parsed)
+        self.cache6[addr] = normal
+        return normal

@@ -20,38 +20,27 @@ import itertools
 import os
 import time
 from collections.abc import Callable
-from typing import Any, Self, cast
+from typing import Any, Self
 
 from aionetmap._aio import constants
-from aionetmap._aio.address import parse_destination, parse_destination6, unreachable
+from aionetmap._aio.address import Destinations
 from aionetmap._aio.constants import EPHEMERAL_PORTS
 from aionetmap._aio.driver import PortDriver
 from aionetmap._aio.fastpath import UdpFastPath
+from aionetmap._aio.host_events import HostEvents
 from aionetmap._aio.log import logger
 from aionetmap._aio.scheduler import TxScheduler
 from aionetmap.ports.base import FrameBatch, Port
 from aionetmap.protocol import Address, DatagramEndpoint
 from aionetmap.stack import (
-    AddressConflict,
-    AddressReady,
-    Datagram6Received,
-    DatagramReceived,
-    DuplicateAddress,
-    EchoReplyReceived,
     Host,
-    IcmpErrorReceived,
-    SendFailed,
 )
 from aionetmap.stack.addr6 import PREFERRED
-from aionetmap.stack.addresses import LIMITED_BROADCAST
 
 __all__ = ["InterfaceCore"]
 
-_ADDRESS_CACHE_LIMIT = 4096
-_CONFLICT_WARN_LIMIT = 64  # stations warned about by name; after that, warn every time
 
-
-class InterfaceCore:
+class InterfaceCore(HostEvents):
     """A port with an IPv4 host on it, and the UDP endpoints that share it (see
     :class:`aionetmap.NetInterface`, which adds creating them)."""
 
@@ -72,10 +61,11 @@ class InterfaceCore:
         self._owns_port = owns_port
         self._close_when_unused = close_when_unused
         self._endpoints: dict[int, DatagramEndpoint] = {}
-        self.address_cache: dict[Any, Address] = {}
+        self.destinations = Destinations(self.interface)
+        self.address_cache = self.destinations.cache
         """Validated unicast destinations, keyed by what callers passed (endpoints read it
         directly)."""
-        self.address_cache6: dict[Any, Address] = {}
+        self.address_cache6 = self.destinations.cache6
         """The same for IPv6 (dual-stack) endpoints, which read destinations as AF_INET6."""
         self.ipv6_interfaces: list[ipaddress.IPv6Interface] = (
             [] if host.ipv6 is None else host.ipv6.interfaces()
@@ -84,10 +74,6 @@ class InterfaceCore:
         self._dad_waiters: list[asyncio.Future[None]] = []
         self.duplicate_addresses: list[str] = []
         """IPv6 addresses that DAD found in use by another station (unusable)."""
-        network = self.interface.network
-        self._broadcasts = {ipaddress.IPv4Address(LIMITED_BROADCAST)}
-        if network.prefixlen < 31:  # /31 and /32 have no broadcast address (RFC 3021)
-            self._broadcasts.add(network.broadcast_address)
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self._stack_poll_scheduled = False
@@ -233,54 +219,14 @@ class InterfaceCore:
     # === Called by the endpoints (downward: they hold their interface) ===
 
     def check_address(self, addr: Any, *, allow_broadcast: bool = False) -> Address:
-        """Validate a destination and return it as ``(dotted-quad str, int port)``.
-
-        Raises what a kernel AF_INET socket's ``sendto`` would raise (see
-        :mod:`aionetmap._aio.address`): ``TypeError``/``OverflowError`` for an argument of the
-        wrong shape, an ``OSError`` for a destination refused or out of this host's reach,
-        ``PermissionError`` (``EACCES``) for a broadcast address unless ``allow_broadcast``.
-        Unicast results are cached, since servers answer the same few peers again and
-        again; broadcast ones are not, since each endpoint has its own permission.
-        """
-        try:
-            return self.address_cache[addr]
-        except (KeyError, TypeError):
-            pass
-        ip, port = parse_destination(addr)
-        error = unreachable(ip, self.interface.ip)
-        if error is not None:
-            raise error
-        normal = (str(ip), port)
-        if ip in self._broadcasts:
-            if not allow_broadcast:
-                raise PermissionError(
-                    errno.EACCES,
-                    f"cannot send to {ip}: a broadcast address, and the endpoint was not "
-                    "created with allow_broadcast=True",
-                )
-            return normal
-        if len(self.address_cache) >= _ADDRESS_CACHE_LIMIT:
-            self.address_cache.clear()
-        self.address_cache[addr] = normal
-        return normal
+        """A destination as an IPv4 endpoint sends to it (see
+        :meth:`~aionetmap._aio.address.Destinations.check`)."""
+        return self.destinations.check(addr, allow_broadcast=allow_broadcast)
 
     def check_address6(self, addr: Any, *, allow_broadcast: bool = False) -> Address:
-        """Validate a destination for an IPv6 (dual-stack) endpoint: an AF_INET6 2- or
-        4-tuple (see :func:`~aionetmap._aio.address.parse_destination6`). Returns the IPv6
-        4-tuple, or for an IPv4-mapped address the IPv4 ``(dotted quad, port)`` checked
-        as :meth:`check_address` checks it. Cached like IPv4 destinations."""
-        try:
-            return self.address_cache6[addr]
-        except (KeyError, TypeError):
-            pass
-        parsed = parse_destination6(addr)
-        if len(parsed) == 2:
-            return self.check_address(parsed, allow_broadcast=allow_broadcast)
-        if len(self.address_cache6) >= _ADDRESS_CACHE_LIMIT:
-            self.address_cache6.clear()
-        normal = cast("Address", parsed)
-        self.address_cache6[addr] = normal
-        return normal
+        """A destination as an IPv6 (dual-stack) endpoint sends to it (see
+        :meth:`~aionetmap._aio.address.Destinations.check6`)."""
+        return self.destinations.check6(addr, allow_broadcast=allow_broadcast)
 
     async def wait_addresses(self, timeout: float) -> None:
         """Wait until DAD has ended for every IPv6 address (RFC 4862: a tentative address
@@ -443,111 +389,6 @@ class InterfaceCore:
                 for frame in batch:
                     receive(frame, now)
         self._after_host()
-
-    def _after_host(self) -> None:
-        """Deliver the host's events, queue the frames it built, re-arm its timer."""
-        self._stack_poll_scheduled = False
-        host = self.host
-        run: list[DatagramReceived] = []  # consecutive datagrams for one port: one batch
-        while (event := host.next_event()) is not None:
-            if isinstance(event, DatagramReceived):
-                if run and run[0].dst_port != event.dst_port:
-                    self._deliver_run(run)
-                    run = []
-                run.append(event)
-                continue
-            if run:
-                self._deliver_run(run)
-                run = []
-            self._dispatch(event)
-        if run:
-            self._deliver_run(run)
-        if self.scheduler.take_host_frames():
-            self.driver.request_flush()
-        self._reschedule_timer()
-
-    def _deliver_run(self, run: list[DatagramReceived]) -> None:
-        """Datagrams the host delivered in a row to one port, as the fast path hands them
-        over: one ``deliver_many`` (a batch for a protocol that takes batches)."""
-        endpoint = self._endpoints.get(run[0].dst_port)
-        if endpoint is None:
-            return
-        if len(run) == 1:
-            endpoint.deliver(run[0].payload, run[0].src)
-            return
-        endpoint.deliver_many([e.payload for e in run], [e.src for e in run])
-
-    def _dispatch(self, event: object) -> None:
-        if isinstance(event, DatagramReceived):
-            endpoint = self._endpoints.get(event.dst_port)
-            if endpoint is not None:
-                endpoint.deliver(event.payload, event.src)
-        elif isinstance(event, Datagram6Received):
-            self._deliver6(event)
-        elif isinstance(event, AddressReady | DuplicateAddress):
-            self._dad_ended(event)
-        elif isinstance(event, SendFailed):
-            endpoint = self._endpoints.get(event.src_port)
-            if endpoint is not None:
-                endpoint.send_failed(event.error)
-        elif isinstance(event, IcmpErrorReceived):
-            # Like the kernel, only a connected endpoint hears of ICMP errors.
-            endpoint = self._endpoints.get(event.src_port)
-            if endpoint is not None and endpoint.is_connected_to(event.dst):
-                endpoint.send_failed(event.error)
-        elif isinstance(event, EchoReplyReceived):
-            fut = self._ping_waiters.get((event.ident, event.seq))
-            if fut is not None and not fut.done():
-                fut.set_result(time.perf_counter())
-        elif isinstance(event, AddressConflict):
-            self._address_conflict(event)
-
-    def _deliver6(self, event: Datagram6Received) -> None:
-        """An IPv6 datagram, to the endpoint on its port if that one is IPv6 and bound to
-        ``::`` or to the datagram's destination (the port space is shared: an IPv4
-        endpoint never hears IPv6, as an AF_INET socket would not). Others are counted
-        in ``rx_dropped_family``."""
-        endpoint = self._endpoints.get(event.dst_port)
-        bound = getattr(endpoint, "local_ip6", None)
-        if endpoint is None:
-            return
-        if bound is None or bound not in ("::", event.dst):
-            self._rx_dropped_family += 1
-            return
-        endpoint.deliver(event.payload, cast("Address", event.src))
-
-    def _dad_ended(self, event: AddressReady | DuplicateAddress) -> None:
-        """DAD ended for one address: wake whoever waits; a duplicate is also logged."""
-        if isinstance(event, DuplicateAddress):
-            self.duplicate_addresses.append(event.ip)
-            station = "another station" if event.mac is None else event.mac.hex(":")
-            logger.warning(
-                "aionetmap: duplicate IPv6 address on %s: %s is held by %s; not using it",
-                self.port.info.name,
-                event.ip,
-                station,
-            )
-        waiters, self._dad_waiters = self._dad_waiters, []
-        for fut in waiters:
-            if not fut.done():
-                fut.set_result(None)
-
-    def _address_conflict(self, event: AddressConflict) -> None:
-        """Warn, once per other station (counted in ``arp_conflicts`` every time): the
-        host keeps its address and its endpoints keep working, but peers may be reaching
-        the other station instead."""
-        if event.mac in self._conflicting_macs:
-            return
-        if len(self._conflicting_macs) < _CONFLICT_WARN_LIMIT:
-            self._conflicting_macs.add(event.mac)
-        what = "probes for" if event.probe else "claims"
-        logger.warning(
-            "aionetmap: address conflict on %s: station %s %s %s (see the arp_conflicts counter)",
-            self.port.info.name,
-            event.mac.hex(":"),
-            what,
-            event.ip,
-        )
 
     def _reschedule_timer(self) -> None:
         at = self.host.get_timer()
