@@ -158,16 +158,10 @@ class UdpFastPath:
             blob = batch.data[: max(map(int.__add__, starts, sizes))].tobytes()
             pairs = zip(starts, sizes, strict=True)
             payloads = tuple(blob[start : start + size] for start, size in pairs)
-        keys = cls.src_keys[:count].tolist()
-        found = list(map(self._sources.get, keys))
-        sources: list[Address] = (
-            [src or self._source(key) for src, key in zip(found, keys, strict=True)]
-            if None in found
-            else cast("list[Address]", found)
-        )
-        ports = cls.dst_ports[:count].tolist()
+        sources = self._batch_sources(count)
+        ports = cls.dst_ports[:count]
         first = ports[0]
-        if ports.count(first) == count:  # one endpoint takes the whole batch
+        if _all_same(ports):  # one endpoint takes the whole batch
             endpoint = endpoints.get(first)
             if endpoint is not None:
                 endpoint.deliver_many(payloads, sources)
@@ -176,6 +170,18 @@ class UdpFastPath:
             endpoint = endpoints.get(port)
             if endpoint is not None:
                 endpoint.deliver(payload, src)
+
+    def _batch_sources(self, count: int) -> list[Address]:
+        """The source addresses of the first ``count`` frames classified: one lookup when
+        they all come from one peer (the same tuple ``count`` times), else one each."""
+        keys = self._classifier.src_keys[:count]
+        if _all_same(keys):
+            key = keys[0]
+            return [self._sources.get(key) or self._source(key)] * count
+        found = list(map(self._sources.get, keys.tolist()))
+        if None not in found:
+            return cast("list[Address]", found)
+        return [src or self._source(key) for src, key in zip(found, keys.tolist(), strict=True)]
 
     def _source(self, key: int) -> Address:
         if len(self._sources) >= _CACHE_LIMIT:
@@ -210,8 +216,15 @@ class UdpFastPath:
             # earlier in the pass must never be reused for another destination in it.
             table.clear()
             self._forget_at = now + NEIGHBOUR_RECHECK
-        found = list(map(table.index.get, dsts))
-        self.used_host = None in found
+        count = len(dsts)
+        first = dsts[0] if count else None
+        if count > 1 and dsts[-1] is first and dsts.count(first) == count:
+            index = table.index.get(first)  # one peer (an echo): one lookup
+            found = [index] * count
+            self.used_host = index is None
+        else:
+            found = list(map(table.index.get, dsts))
+            self.used_host = None in found
         if self.used_host:
             payloads, indexes = self._resolve_misses(
                 payloads, dsts, found, src_port, now, failed, connected
@@ -278,3 +291,10 @@ class UdpFastPath:
             return None  # the host path reports it
         mac = host.cached_mac(hop, now)
         return None if mac is None else (mac, int(ip))
+
+
+def _all_same(items: memoryview) -> bool:
+    """Whether every item of a (non-empty) memoryview equals the first: compared as bytes,
+    in C, without making an int per item."""
+    raw = items.tobytes()
+    return raw == raw[: items.itemsize] * len(items)

@@ -38,9 +38,19 @@ class EndpointQueue:
     by side (no pair tuple per datagram; the builder wants them apart anyway). The
     endpoint appends; the scheduler removes from the front."""
 
-    __slots__ = ("connected", "dsts", "endpoint", "ipv4_only", "payloads")
+    __slots__ = (
+        "connected",
+        "dsts",
+        "endpoint",
+        "ipv4_only",
+        "oversize",
+        "payloads",
+        "unfragmented",
+    )
 
-    def __init__(self, endpoint: DatagramEndpoint, connected: bool, ipv4_only: bool) -> None:
+    def __init__(
+        self, endpoint: DatagramEndpoint, connected: bool, ipv4_only: bool, unfragmented: int
+    ) -> None:
         self.endpoint = endpoint
         self.connected = connected
         self.ipv4_only = ipv4_only
@@ -48,10 +58,17 @@ class EndpointQueue:
         """Sent by a connected endpoint (the host's IPv4 identification rules differ)."""
         self.payloads: list[bytes] = []
         self.dsts: list[Address] = []
+        self.unfragmented = unfragmented
+        """The largest payload that leaves in one frame (the host's ``max_unfragmented``)."""
+        self.oversize = 0
+        """How many queued payloads are larger than ``unfragmented``: the endpoint counts
+        each it appends, the scheduler those it takes, so a TX pass learns whether it
+        holds a datagram to fragment without looking at every length."""
 
     def clear(self) -> None:
         self.payloads.clear()
         self.dsts.clear()
+        self.oversize = 0
 
 
 class TxScheduler:
@@ -97,7 +114,7 @@ class TxScheduler:
     ) -> EndpointQueue:
         """A new, empty queue for ``endpoint`` (``ipv4_only=False``: an IPv6 endpoint,
         whose IPv6 destinations the host sends)."""
-        return EndpointQueue(endpoint, connected, ipv4_only)
+        return EndpointQueue(endpoint, connected, ipv4_only, self._host.max_unfragmented)
 
     def want(self, queue: EndpointQueue) -> None:
         """``queue`` has datagrams (it was empty): serve it in the next pass."""
@@ -155,9 +172,14 @@ class TxScheduler:
         endpoint = queue.endpoint
         payloads, dsts = queue.payloads, queue.dsts
         take = min(self._port.tx_space(), self._batch_capacity, len(payloads))
-        fragmented = bool(take) and max(map(len, payloads[:take])) > host.max_unfragmented
+        oversize = 0
+        if queue.oversize:  # some queued datagram needs fragments: is one in this pass?
+            limit = queue.unfragmented
+            oversize = sum(1 for size in map(len, payloads[:take]) if size > limit)
+        fragmented = oversize > 0
         if fragmented:
             take = self._fitting(payloads, take)
+            oversize = sum(1 for size in map(len, payloads[:take]) if size > limit)
         left_behind = take < len(payloads)
         chunk, chunk_dsts = payloads[:take], dsts[:take]
         built: FrameBatch | None = None
@@ -188,6 +210,8 @@ class TxScheduler:
         # they stay queued: an endpoint closing still reports failures of queued ones.
         del payloads[:take]
         del dsts[:take]
+        # (a close during the pass cleared the queue, and its count with it)
+        queue.oversize = max(queue.oversize - oversize, 0) if payloads else 0
         endpoint.datagrams_sent(chunk)
         return full or left_behind
 

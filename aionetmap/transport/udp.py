@@ -142,6 +142,10 @@ class UdpTransport(MulticastOptions, PortTransportBase, asyncio.DatagramTranspor
         self._wildcard = wildcard
         self._addresses = iface.address_cache
         self._max_payload = iface.max_payload
+        self._unfragmented = self._queue.unfragmented  # larger payloads leave as fragments
+        # The payload tuple being handed to datagrams_received (None outside that call): a
+        # tuple of bytes made by the interface, so sendto_many takes it back unchecked.
+        self._delivered: tuple[bytes, ...] | None = None
         self._rx_datagrams = 0
         # The protocol's datagram_received while delivery needs no checks (connected,
         # reading, open, not filtering by peer), else None. A fresh bound method on every
@@ -202,9 +206,11 @@ class UdpTransport(MulticastOptions, PortTransportBase, asyncio.DatagramTranspor
                 return
             dst = checked
         size = len(data)
-        if size > self._max_payload:
-            self._too_large(size)
-            return
+        if size > self._unfragmented:  # fragments, or too large to send at all
+            if size > self._max_payload:
+                self._too_large(size)
+                return
+            self._queue.oversize += 1
         payloads = self._payloads
         if not payloads:  # it was empty: ask for a TX pass this iteration
             self._want_tx(self._queue)
@@ -236,11 +242,15 @@ class UdpTransport(MulticastOptions, PortTransportBase, asyncio.DatagramTranspor
         bytes-like or for both ``addr`` and ``addrs``, ``ValueError`` for ``addrs`` of
         another length than ``data`` or, on a connected endpoint, another address.
         """
-        items = list(data)
-        if set(map(type, items)) == _BYTES_ONLY:  # checked in C: the common case
-            payloads = cast("list[bytes]", items)
+        payloads: Sequence[bytes]
+        if data is self._delivered and data is not None:  # an echo of the batch: all bytes
+            payloads = data
         else:
-            payloads = [item if type(item) is bytes else _snapshot(item) for item in items]
+            items = list(data)
+            if set(map(type, items)) == _BYTES_ONLY:  # checked in C: the common case
+                payloads = cast("list[bytes]", items)
+            else:
+                payloads = [item if type(item) is bytes else _snapshot(item) for item in items]
         if addrs is None:
             targets = None
         else:
@@ -257,33 +267,42 @@ class UdpTransport(MulticastOptions, PortTransportBase, asyncio.DatagramTranspor
         if payloads and not self._queue_known(payloads, addr, targets):
             self._queue_checked(payloads, addr, targets)
 
-    def _queue_known(self, payloads: list[bytes], addr: Any, targets: list[Any] | None) -> bool:
+    def _queue_known(self, payloads: Sequence[bytes], addr: Any, targets: list[Any] | None) -> bool:
         """sendto_many's common case in a few list-wise operations: every destination in
         the address cache, no datagram too large. False (nothing queued): take the
         careful loop. The high-water mark is checked once, after the whole batch."""
         cache = self._addresses
+        count = len(payloads)
         try:
-            dsts = (
-                [cache[addr]] * len(payloads)
-                if targets is None
-                else [*map(cache.__getitem__, targets)]
-            )
+            if targets is None:
+                dsts = [cache[addr]] * count
+            elif targets[-1] is targets[0] and targets.count(targets[0]) == count:
+                dsts = [cache[targets[0]]] * count  # one peer (an echo): one lookup
+            else:
+                dsts = [*map(cache.__getitem__, targets)]
         except (KeyError, TypeError):  # new, broadcast, or not hashable: validate each
             return False
         sizes = [*map(len, payloads)]
-        if max(sizes) > self._max_payload:
-            return False
+        largest = max(sizes)
+        oversize = 0
+        if largest > self._unfragmented:
+            if largest > self._max_payload:
+                return False
+            oversize = sum(1 for size in sizes if size > self._unfragmented)
         if not self._payloads:
             self._want_tx(self._queue)
         self._payloads.extend(payloads)  # the scheduler's own lists: extended in place
         self._dsts.extend(dsts)
+        self._queue.oversize += oversize
         self._buffer_size += sum(sizes) + len(sizes) * UDP_HEADER_LEN
         if self._buffer_size > self._high_water:
             self._flush_now()
             self._maybe_pause_protocol()
         return True
 
-    def _queue_checked(self, payloads: list[bytes], addr: Any, targets: list[Any] | None) -> None:
+    def _queue_checked(
+        self, payloads: Sequence[bytes], addr: Any, targets: list[Any] | None
+    ) -> None:
         """sendto_many datagram by datagram, each as sendto queues it."""
         cache = self._addresses
         limit = self._max_payload
@@ -301,9 +320,11 @@ class UdpTransport(MulticastOptions, PortTransportBase, asyncio.DatagramTranspor
                     continue
                 dst = checked
             size = len(payload)
-            if size > limit:
-                self._too_large(size)
-                continue
+            if size > self._unfragmented:
+                if size > limit:
+                    self._too_large(size)
+                    continue
+                self._queue.oversize += 1
             if not queued:
                 self._want_tx(self._queue)
             queued.append(payload)
@@ -313,7 +334,7 @@ class UdpTransport(MulticastOptions, PortTransportBase, asyncio.DatagramTranspor
                 self._flush_now()
                 self._maybe_pause_protocol()
 
-    def _sendto_each(self, payloads: list[bytes], addr: Any, targets: list[Any] | None) -> None:
+    def _sendto_each(self, payloads: Sequence[bytes], addr: Any, targets: list[Any] | None) -> None:
         """sendto_many for a connected endpoint, a lost one, or no address at all: one
         sendto per datagram, after checking every address (sendto's ValueError must come
         before anything is queued)."""
@@ -398,12 +419,16 @@ class UdpTransport(MulticastOptions, PortTransportBase, asyncio.DatagramTranspor
                 if start:
                     payloads, sources = payloads[start:], sources[start:]
                 self._rx_datagrams += total - start
+                if type(payloads) is tuple:  # of bytes, by the contract: immutable
+                    self._delivered = payloads
                 try:
                     batch(payloads, sources)
                 except (SystemExit, KeyboardInterrupt):
                     raise
                 except BaseException as exc:
                     self._protocol_callback_failed(exc, "protocol.datagrams_received()")
+                finally:
+                    self._delivered = None
                 return
             receive = self._receive
             if receive is None:  # paused, closing, connected: datagram by datagram
