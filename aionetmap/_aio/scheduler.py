@@ -145,7 +145,7 @@ class TxScheduler:
 
     def fill(self, now: float) -> bool:
         """Move host frames, then queued datagrams, into the ring; True if the ring filled."""
-        if self._control and self._control.send():
+        if self._control.waiting and self._control.send():
             return True
         ready = self._ready
         for queue in list(ready):
@@ -200,10 +200,11 @@ class TxScheduler:
                     endpoint.send_failed(exc)
         full = False
         if not self.closed:
-            full = self._queue_built(built)
-            if self._fast is None or fragmented or ipv6 or self._fast.used_host:
-                # Events (ARP queue overflow, resolution requests) are handled outside
-                # the pass. Datagrams the fast path built itself cannot cause any.
+            # Datagrams the fast path built itself leave the host untouched: no frames of
+            # its to collect, no events (ARP queue overflow, resolution requests).
+            host_called = self._fast is None or fragmented or ipv6 or self._fast.used_host
+            full = self._queue_built(built, host_called)
+            if host_called:  # its events are handled outside the pass
                 self._host_used()
         # Only now that this chunk's frames are in the ring may the protocol hear that its
         # buffer drained (resume_writing, or connection_lost after close()). Until then
@@ -240,8 +241,9 @@ class TxScheduler:
         fragments = self._tx_capacity // self._frame_slots
         return max(self._host.max_unfragmented, fragments * self._fragment_size - UDP_HEADER_LEN)
 
-    def _queue_built(self, built: FrameBatch | None) -> bool:
-        """Put the fast path's frames, then the host's, into the ring; True if it filled."""
+    def _queue_built(self, built: FrameBatch | None, host_called: bool) -> bool:
+        """Put the fast path's frames, then the host's (if it was called), into the ring;
+        True if it filled."""
         full = False
         control = self._control
         if built is not None and built.count:
@@ -249,7 +251,9 @@ class TxScheduler:
             if sent < built.count:  # frames spanning slots: keep the rest, in order
                 control.extend(built.frame_bytes(i) for i in range(sent, built.count))
                 full = True
-        control.take_from(self._host)
-        if control and not full:
+        if host_called:
+            control.take_from(self._host)
+        waiting = control.waiting  # the list itself: no method call per pass
+        if waiting and not full:
             full = control.send()
-        return full or bool(control)
+        return full or bool(waiting)

@@ -402,7 +402,8 @@ class UdpTransport(MulticastOptions, PortTransportBase, asyncio.DatagramTranspor
         self.counters["tx_datagrams"] += count
         if not self._payloads:
             self._buffer_size = 0
-            self._buffer_drained()
+            if self._protocol_paused or self._closing or self._conn_lost:
+                self._buffer_drained()  # else there is nothing to resume or finish
             return
         self._buffer_size -= sum(map(len, payloads)) + count * UDP_HEADER_LEN
         if not self._conn_lost:  # asyncio resumes at the low-water mark, not only when empty
