@@ -232,13 +232,9 @@ class UdpFastPath:
             if not payloads:
                 return None
         else:
-            indexes = cast("list[int]", found)
-        host = self.host
-        builder = self._builder
-        builder.ident, builder.ident_step = host.reserve_idents(
-            len(payloads), src_port if connected else None
-        )
-        batch = builder.build_to(payloads, indexes, table, src_port)
+            indexes = found  # type: ignore[assignment]  # no None in it (cast is a call)
+        idents = self.host.reserve_idents(len(payloads), src_port if connected else None)
+        batch = self._builder.build_to(payloads, indexes, table, src_port, idents)
         self.stats.tx_udp += batch.count
         return batch
 

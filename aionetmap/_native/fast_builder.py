@@ -96,10 +96,12 @@ class FastUdpBuilder:
         dst_index: Sequence[int],
         table: DestinationTable,
         src_port: int,
+        idents: tuple[int, int] | None = None,
     ) -> FrameBatch:
         """Build one Ethernet/IPv4/UDP frame per payload, in one C call; datagram ``i``
         goes to ``table`` entry ``dst_index[i]``, so the sender's per-datagram work is one
-        table lookup.
+        table lookup. ``idents``: ``(ident, ident_step)`` to set first, as the two
+        properties do (one call instead of three on a per-pass path).
 
         Builds ``min(len(payloads), capacity)`` frames, fewer if the arena fills:
         ``batch.count`` says how many, and the caller keeps the rest. Raises
@@ -108,6 +110,17 @@ class FastUdpBuilder:
         built then), and ``TypeError`` for a payload that is not bytes-like.
         """
         who = "FastUdpBuilder.build_to"
+        if idents is not None:
+            ident, step = idents
+            if (
+                type(ident) is not int
+                or type(step) is not int
+                or (ident | step) >> 16
+                or ident < 0
+                or step < 0
+            ):
+                raise ValueError(f"{who}: idents must be two ints in 0..65535, not {idents!r}")
+            self._ident, self._ident_step = ident, step
         if self._src is None:
             raise RuntimeError(f"{who}: set_source() must be called first")
         if len(dst_index) != len(payloads):
