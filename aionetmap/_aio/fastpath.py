@@ -38,6 +38,7 @@ NEIGHBOUR_RECHECK = 1.0
 the host takes effect here within that time."""
 
 _CACHE_LIMIT = 65536
+_ATOMIC = (0, 0)  # (ident, step) of unconnected datagrams: DF set, never fragmented
 
 
 class UdpFastPath:
@@ -233,7 +234,8 @@ class UdpFastPath:
                 return None
         else:
             indexes = found  # type: ignore[assignment]  # no None in it (cast is a call)
-        idents = self.host.reserve_idents(len(payloads), src_port if connected else None)
+        # Unconnected datagrams are atomic, ident 0 (Host.reserve_idents' rule): no call.
+        idents = self.host.reserve_idents(len(payloads), src_port) if connected else _ATOMIC
         batch = self._builder.build_to(payloads, indexes, table, src_port, idents)
         self.stats.tx_udp += batch.count
         return batch
