@@ -20,7 +20,8 @@ everything through the Python host and must behave the same.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable
+from array import array
+from collections.abc import Callable, Sequence
 from typing import cast
 
 from aionetmap._native.fast_builder import DestinationTable, FastUdpBuilder
@@ -219,19 +220,23 @@ class UdpFastPath:
             self._forget_at = now + NEIGHBOUR_RECHECK
         count = len(dsts)
         first = dsts[0] if count else None
+        single: int | None = None  # the one table entry of a pass to one peer
         if count > 1 and dsts[-1] is first and dsts.count(first) == count:
-            index = table.index.get(first)  # one peer (an echo): one lookup
-            found = [index] * count
-            self.used_host = index is None
+            single = table.index.get(first)  # one peer (an echo): one lookup
+            found = [single] * count
+            self.used_host = single is None
         else:
             found = list(map(table.index.get, dsts))
             self.used_host = None in found
+        indexes: Sequence[int]
         if self.used_host:
             payloads, indexes = self._resolve_misses(
                 payloads, dsts, found, src_port, now, failed, connected
             )
             if not payloads:
                 return None
+        elif single is not None:  # the builder copies an array of them without converting
+            indexes = array("I", [single]) * count
         else:
             indexes = found  # type: ignore[assignment]  # no None in it (cast is a call)
         # Unconnected datagrams are atomic, ident 0 (Host.reserve_idents' rule): no call.

@@ -146,7 +146,10 @@ class FastUdpBuilder:
             blob, lens = _join_payloads(payloads[:n], who)
             self._lens_view[:n] = array("I", lens)
             try:
-                self._index_view[:n] = array("I", dst_index[:n])
+                if type(dst_index) is array and dst_index.typecode == "I":
+                    self._index_view[:n] = dst_index[:n]  # a copy of the bytes, no ints made
+                else:
+                    self._index_view[:n] = array("I", dst_index[:n])
             except OverflowError:
                 bad = next(i for i in dst_index[:n] if not 0 <= i <= 0xFFFFFFFF)
                 raise ValueError(f"{who}: index {bad} is not in the table") from None

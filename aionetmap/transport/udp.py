@@ -72,6 +72,7 @@ from aionetmap.transport.multicast import MulticastOptions
 __all__ = ["UdpTransport"]
 
 _BYTES_ONLY = {bytes}
+_NOTHING = object()  # no address was sent to yet
 
 
 class UdpTransport(MulticastOptions, PortTransportBase, asyncio.DatagramTransport):
@@ -143,6 +144,10 @@ class UdpTransport(MulticastOptions, PortTransportBase, asyncio.DatagramTranspor
         self._addresses = iface.address_cache
         self._max_payload = iface.max_payload
         self._unfragmented = self._queue.unfragmented  # larger payloads leave as fragments
+        # The address object sendto last found in the address cache, and its entry: a
+        # server answering one peer passes the very same tuple again and again.
+        self._last_addr: object = _NOTHING
+        self._last_dst: Address = ("", 0)
         # The payload tuple being handed to datagrams_received (None outside that call): a
         # tuple of bytes made by the interface, so sendto_many takes it back unchecked.
         self._delivered: tuple[bytes, ...] | None = None
@@ -198,13 +203,18 @@ class UdpTransport(MulticastOptions, PortTransportBase, asyncio.DatagramTranspor
             if not self._sendto_rules(addr):
                 return
             addr = self._remote
-        try:
-            dst = self._addresses[addr]
-        except (KeyError, TypeError):  # new, broadcast, or not even hashable: validate it
-            checked = self._check_destination(addr)
-            if checked is None:
-                return
-            dst = checked
+        if addr is self._last_addr:  # the same tuple object again (an echo): no hashing
+            dst = self._last_dst
+        else:
+            try:
+                dst = self._addresses[addr]
+            except (KeyError, TypeError):  # new, broadcast, or not hashable: validate it
+                checked = self._check_destination(addr)
+                if checked is None:
+                    return
+                dst = checked
+            else:  # only a cached (validated unicast) destination is remembered
+                self._last_addr, self._last_dst = addr, dst
         size = len(data)
         if size > self._unfragmented:  # fragments, or too large to send at all
             if size > self._max_payload:

@@ -4,6 +4,7 @@ write exactly what the Python stack (build_udp_frame) writes."""
 from __future__ import annotations
 
 import random
+from array import array
 
 import pytest
 
@@ -104,3 +105,12 @@ def test_idents_argument_out_of_range_is_refused(idents: tuple[object, object]) 
     with pytest.raises(ValueError, match="idents must be two ints"):
         b.build_to([b"a"], [0], table(), 1, idents)  # type: ignore[arg-type]
     assert (b.ident, b.ident_step) == (0, 1)  # nothing kept
+
+
+def test_an_index_array_builds_what_an_index_list_builds() -> None:
+    payloads = [b"a", b"bb", b"ccc"]
+    from_list = builder().build_to(payloads, [2, 2, 1], table(), 7).frames()
+    from_array = builder().build_to(payloads, array("I", [2, 2, 1]), table(), 7).frames()
+    assert from_array == from_list
+    with pytest.raises(ValueError, match="index 9 is not in the table"):
+        builder().build_to(payloads, array("I", [0, 9, 0]), table(), 7)
