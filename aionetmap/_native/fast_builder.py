@@ -143,11 +143,11 @@ class FastUdpBuilder:
                 raise ValueError(f"{who}: index {index} is not in the table")
             self._index[0] = index
         else:
-            blob, lens = _join_payloads(payloads[:n], who)
+            blob, lens = _join_payloads(payloads if n == len(payloads) else payloads[:n], who)
             self._lens_view[:n] = array("I", lens)
             try:
-                if type(dst_index) is array and dst_index.typecode == "I":
-                    self._index_view[:n] = dst_index[:n]  # a copy of the bytes, no ints made
+                if type(dst_index) is array and dst_index.typecode == "I":  # copied as bytes
+                    self._index_view[:n] = dst_index if n == len(dst_index) else dst_index[:n]
                 else:
                     self._index_view[:n] = array("I", dst_index[:n])
             except OverflowError:
