@@ -128,6 +128,10 @@ async def udp_echo(args: argparse.Namespace) -> None:
     if args.stats_every > 0:
         reporter.cancel()
     counters = stats()
+    if args.cprofile:  # what the profile's per-datagram figures are divided by
+        sidecar = Path(args.cprofile).with_suffix(".counters.json")
+        sidecar.parent.mkdir(parents=True, exist_ok=True)
+        sidecar.write_text(json.dumps(counters))
     transport.close()
     await asyncio.sleep(0.05)  # let connection_lost and a graceful drain run
     suffix = "-batch" if args.protocol == "batch" else ""

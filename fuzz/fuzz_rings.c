@@ -168,6 +168,14 @@ static void tx_frames(struct anm_rings *r, struct input *in, int packed)
         CHECK(rc >= ANM_TX_OVERSIZE && rc <= (int)n);
         return;
     }
+    if (in_u8(in) & 1) { /* send_batch's entry: lengths checked first, then the burst */
+        uint32_t longest = 0;
+        for (unsigned i = 0; i < n; i++)
+            longest = lens[i] > longest ? lens[i] : longest;
+        int rc = anm_tx_batch(r, (const char *)data, data_len, offs, lens, n);
+        CHECK(longest > r->max_frame ? rc == ANM_TX_OVERSIZE : rc >= 0 && rc <= (int)n);
+        return;
+    }
     done = anm_tx_burst(r, (const char *)data, data_len, in_u8(in) & 1 ? offs : NULL, lens, n);
     CHECK(done <= n);
 }

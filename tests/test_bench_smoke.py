@@ -369,3 +369,24 @@ def test_soak_smoke(tmp_path: Path) -> None:
     # Every malformed frame is a counted drop (an ARP or ping is not).
     assert soak["server"]["dropped"] == malformed
     assert sum(sum(i["drops"].values()) for i in soak["intervals"]) <= malformed
+
+
+def test_cprofile_summary_per_received_datagram(tmp_path: Path) -> None:
+    """``--cprofile`` leaves the server's counters beside its profile and the summary divides
+    calls and own time by the datagrams received (readable callbacks, loop iterations)."""
+    _, out = run_json(
+        tmp_path,
+        "pipe-udp",
+        "--passes",
+        "saturate",
+        "--only",
+        "c-reflector,aionetmap-asyncio",
+        "--cprofile",
+    )
+    profiles = tmp_path / "out" / "profiles"
+    counters = json.loads((profiles / "pipe-udp-aionetmap-asyncio.counters.json").read_text())
+    assert counters["rx_datagrams"] > 0
+    assert f"Per received datagram ({counters['rx_datagrams']:,} datagrams):" in out
+    assert "readable callbacks" in out
+    assert "loop iterations" in out  # asyncio's _run_once
+    assert "udp.py" in out.split("Per received datagram")[1]  # sendto, once per echo

@@ -270,7 +270,8 @@ class PortDriver:
             self._in_tx = False
         if self.closed:
             return
-        self._set_tx_waiting(more)
+        if more or self.tx_waiting:  # else no wake-up is armed and none is needed
+            self._set_tx_waiting(more)
         if self._draining:
             self._check_drained()
 

@@ -30,7 +30,8 @@ everything through the Python host and must behave the same.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable, Iterator
+from array import array
+from collections.abc import Callable, Iterator, Sequence
 from typing import cast
 
 from aionetmap._aio.fastpath6 import Udp6Sender, family_runs
@@ -51,6 +52,7 @@ NEIGHBOUR_RECHECK = 1.0
 the host takes effect here within that time."""
 
 _CACHE_LIMIT = 65536
+_ATOMIC = (0, 0)  # (ident, step) of unconnected datagrams: DF set, never fragmented
 
 
 class UdpFastPath:
@@ -190,16 +192,10 @@ class UdpFastPath:
             blob = batch.data[: max(map(int.__add__, starts, sizes))].tobytes()
             pairs = zip(starts, sizes, strict=True)
             payloads = tuple(blob[start : start + size] for start, size in pairs)
-        keys = cls.src_keys[:count].tolist()
-        found = list(map(self._sources.get, keys))
-        sources: list[Address] = (
-            [src or self._source(key) for src, key in zip(found, keys, strict=True)]
-            if None in found
-            else cast("list[Address]", found)
-        )
-        ports = cls.dst_ports[:count].tolist()
+        sources = self._batch_sources(count)
+        ports = cls.dst_ports[:count]
         first = ports[0]
-        if ports.count(first) == count:  # one endpoint takes the whole batch
+        if _all_same(ports):  # one endpoint takes the whole batch
             endpoint = endpoints.get(first)
             if endpoint is not None:
                 endpoint.deliver_many(payloads, sources)
@@ -208,6 +204,18 @@ class UdpFastPath:
             endpoint = endpoints.get(port)
             if endpoint is not None:
                 endpoint.deliver(payload, src)
+
+    def _batch_sources(self, count: int) -> list[Address]:
+        """The source addresses of the first ``count`` frames classified: one lookup when
+        they all come from one peer (the same tuple ``count`` times), else one each."""
+        keys = self._classifier.src_keys[:count]
+        if _all_same(keys):
+            key = keys[0]
+            return [self._sources.get(key) or self._source(key)] * count
+        found = list(map(self._sources.get, keys.tolist()))
+        if None not in found:
+            return cast("list[Address]", found)
+        return [src or self._source(key) for src, key in zip(found, keys.tolist(), strict=True)]
 
     def _source(self, key: int) -> Address:
         if len(self._sources) >= _CACHE_LIMIT:
@@ -243,32 +251,42 @@ class UdpFastPath:
             table.clear()
             self._group_slots.clear()
             self._forget_at = now + NEIGHBOUR_RECHECK
-        found = list(map(table.index.get, dsts))
-        self.used_host = None in found
+        count = len(dsts)
+        first = dsts[0] if count else None
+        single: int | None = None  # the one table entry of a pass to one peer
+        if count > 1 and dsts[-1] is first and dsts.count(first) == count:
+            single = table.index.get(first)  # one peer (an echo): one lookup
+            found = [single] * count
+            self.used_host = single is None
+        else:
+            found = list(map(table.index.get, dsts))
+            self.used_host = None in found
+        indexes: Sequence[int]
         if self.used_host:
             payloads, indexes = self._resolve_misses(
                 payloads, dsts, found, src_port, now, failed, connected
             )
             if not payloads:
                 return None
+        elif single is not None:  # the builder copies an array of them without converting
+            indexes = array("I", [single]) * count
         else:
-            indexes = cast("list[int]", found)
+            indexes = found  # type: ignore[assignment]  # no None in it (cast is a call)
         host = self.host
         builder = self._builder
-        builder.ident, builder.ident_step = host.reserve_idents(
-            len(payloads), src_port if connected else None
-        )
+        # Unconnected datagrams are atomic, ident 0 (Host.reserve_idents' rule): no call.
+        idents = host.reserve_idents(len(payloads), src_port) if connected else _ATOMIC
         groups = self._group_slots
         if groups:
             builder.group_ttl = host.multicast_options(src_port).ttl
-        batch = builder.build_to(payloads, indexes, table, src_port)
+        batch = builder.build_to(payloads, indexes, table, src_port, idents)
         self.stats.tx_udp += batch.count
         if groups:
             self._sent_to_groups(payloads, indexes, batch.count, src_port)
         return batch
 
     def _sent_to_groups(
-        self, payloads: list[bytes], indexes: list[int], count: int, src_port: int
+        self, payloads: list[bytes], indexes: Sequence[int], count: int, src_port: int
     ) -> None:
         """The host's part of each datagram built to a group: its count, and the copy it
         loops back to our own members (events: the caller then polls the host)."""
@@ -375,3 +393,10 @@ class UdpFastPath:
             return None  # the host path reports it
         mac = host.cached_mac(hop, now)
         return None if mac is None else (mac, int(ip))
+
+
+def _all_same(items: memoryview) -> bool:
+    """Whether every item of a (non-empty) memoryview equals the first: compared as bytes,
+    in C, without making an int per item."""
+    raw = items.tobytes()
+    return raw == raw[: items.itemsize] * len(items)

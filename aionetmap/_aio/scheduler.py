@@ -41,20 +41,39 @@ class EndpointQueue:
     by side (no pair tuple per datagram; the builder wants them apart anyway). The
     endpoint appends; the scheduler removes from the front."""
 
-    __slots__ = ("connected", "dsts", "endpoint", "ipv4_only", "payloads")
+    __slots__ = (
+        "connected",
+        "dsts",
+        "endpoint",
+        "ipv4_only",
+        "oversize",
+        "payloads",
+        "unfragmented",
+    )
 
-    def __init__(self, endpoint: DatagramEndpoint, connected: bool, ipv4_only: bool) -> None:
+    def __init__(
+        self, endpoint: DatagramEndpoint, connected: bool, ipv4_only: bool, unfragmented: int
+    ) -> None:
         self.endpoint = endpoint
         self.connected = connected
+        """Sent by a connected endpoint (the host's IPv4 identification rules differ)."""
         self.ipv4_only = ipv4_only
         """Sent by an IPv4 endpoint: every destination is an IPv4 pair (none is looked at)."""
-        """Sent by a connected endpoint (the host's IPv4 identification rules differ)."""
         self.payloads: list[bytes] = []
         self.dsts: list[Address] = []
+        self.unfragmented = unfragmented
+        """The largest payload that surely leaves in one frame: the host's
+        ``max_unfragmented``, or for an IPv6 endpoint the lower IPv6 one (its datagrams
+        may go either way)."""
+        self.oversize = 0
+        """How many queued payloads are larger than ``unfragmented``: the endpoint counts
+        each it appends, the scheduler those it takes, so a TX pass learns whether it
+        holds a datagram to fragment without looking at every length."""
 
     def clear(self) -> None:
         self.payloads.clear()
         self.dsts.clear()
+        self.oversize = 0
 
 
 class TxScheduler:
@@ -106,7 +125,8 @@ class TxScheduler:
     ) -> EndpointQueue:
         """A new, empty queue for ``endpoint`` (``ipv4_only=False``: an IPv6 endpoint,
         whose IPv6 destinations the host sends)."""
-        return EndpointQueue(endpoint, connected, ipv4_only)
+        whole = self._host.max_unfragmented if ipv4_only else self._unfragmented_any
+        return EndpointQueue(endpoint, connected, ipv4_only, whole)
 
     def want(self, queue: EndpointQueue) -> None:
         """``queue`` has datagrams (it was empty): serve it in the next pass."""
@@ -137,7 +157,7 @@ class TxScheduler:
 
     def fill(self, now: float) -> bool:
         """Move host frames, then queued datagrams, into the ring; True if the ring filled."""
-        if self._control and self._control.send():
+        if self._control.waiting and self._control.send():
             return True
         ready = self._ready
         for queue in list(ready):
@@ -164,11 +184,14 @@ class TxScheduler:
         endpoint = queue.endpoint
         payloads, dsts = queue.payloads, queue.dsts
         take = min(self._port.tx_space(), self._batch_capacity, len(payloads))
-        # An IPv6 endpoint's datagrams may go either way: the lower threshold of the two.
-        whole = host.max_unfragmented if queue.ipv4_only else self._unfragmented_any
-        fragmented = bool(take) and max(map(len, payloads[:take])) > whole
+        oversize = 0
+        if queue.oversize:  # some queued datagram needs fragments: is one in this pass?
+            limit = queue.unfragmented
+            oversize = sum(1 for size in map(len, payloads[:take]) if size > limit)
+        fragmented = oversize > 0
         if fragmented:
             take = self._fitting(payloads, dsts, take)
+            oversize = sum(1 for size in map(len, payloads[:take]) if size > limit)
         left_behind = take < len(payloads)
         chunk, chunk_dsts = payloads[:take], dsts[:take]
         built: FrameBatch | None = None
@@ -177,10 +200,8 @@ class TxScheduler:
         ipv6 = not queue.ipv4_only and any(len(dst) == 4 for dst in chunk_dsts)
         full = False
         if ipv6 and self._fast is not None and not fragmented:
-            # IPv6 headers are 20 bytes longer: what fits IPv4 may need IPv6 fragments.
-            fragmented = max(map(len, chunk)) > self._fast.max_unfragmented6
-            if not fragmented:
-                full = self._send_mixed(chunk, chunk_dsts, src_port, now, queue)
+            # (an IPv6 endpoint's queue counts as oversize what needs IPv6 fragments)
+            full = self._send_mixed(chunk, chunk_dsts, src_port, now, queue)
         if self._fast is not None and not fragmented and not ipv6:
             built = self._fast.send(
                 chunk, chunk_dsts, src_port, now, endpoint.send_failed, connected
@@ -192,16 +213,19 @@ class TxScheduler:
                 except OSError as exc:
                     endpoint.send_failed(exc)
         if not self.closed:
-            full = self._queue_built(built) or full
-            if self._fast is None or fragmented or self._fast.used_host:
-                # Events (ARP queue overflow, resolution requests) are handled outside
-                # the pass. Datagrams the fast path built itself cannot cause any.
+            # Datagrams the fast path built itself leave the host untouched: no frames of
+            # its to collect, no events (ARP queue overflow, resolution requests).
+            host_called = self._fast is None or fragmented or self._fast.used_host
+            full = self._queue_built(built, host_called) or full
+            if host_called:  # its events are handled outside the pass
                 self._host_used()
         # Only now that this chunk's frames are in the ring may the protocol hear that its
         # buffer drained (resume_writing, or connection_lost after close()). Until then
         # they stay queued: an endpoint closing still reports failures of queued ones.
         del payloads[:take]
         del dsts[:take]
+        # (a close during the pass cleared the queue, and its count with it)
+        queue.oversize = max(queue.oversize - oversize, 0) if payloads else 0
         endpoint.datagrams_sent(chunk)
         return full or left_behind
 
@@ -230,7 +254,7 @@ class TxScheduler:
                 self._control.extend(built.frame_bytes(i) for i in range(built.count))
                 full = True
                 continue
-            full = self._queue_built(built) or full
+            full = self._queue_built(built, host_called=True) or full  # a run may call it
         return full
 
     def _fitting(self, payloads: list[bytes], dsts: list[Address], take: int) -> int:
@@ -268,8 +292,9 @@ class TxScheduler:
         fragments = self._tx_capacity // self._frame_slots
         return max(whole, fragments * step - UDP_HEADER_LEN)
 
-    def _queue_built(self, built: FrameBatch | None) -> bool:
-        """Put the fast path's frames, then the host's, into the ring; True if it filled."""
+    def _queue_built(self, built: FrameBatch | None, host_called: bool) -> bool:
+        """Put the fast path's frames, then the host's (if it was called), into the ring;
+        True if it filled."""
         full = False
         control = self._control
         if built is not None and built.count:
@@ -277,7 +302,9 @@ class TxScheduler:
             if sent < built.count:  # frames spanning slots: keep the rest, in order
                 control.extend(built.frame_bytes(i) for i in range(sent, built.count))
                 full = True
-        control.take_from(self._host)
-        if control and not full:
+        if host_called:
+            control.take_from(self._host)
+        waiting = control.waiting  # the list itself: no method call per pass
+        if waiting and not full:
             full = control.send()
-        return full or bool(control)
+        return full or bool(waiting)

@@ -27,6 +27,9 @@ class TxQueue:
         self._frame_slots = frame_slots
         self._capacity = capacity
         self._items: list[TxItem] = []
+        self.waiting = self._items
+        """The entries waiting, oldest first (read only: true while any is), so the
+        scheduler's every pass tests it without a method call."""
         self._groups = 0  # tuples in _items: none is the common case, sent without checks
         self.groups_dropped = 0
         """Groups dropped because they need more slots than the whole ring has."""

@@ -53,6 +53,16 @@ class _Lib:
     def anm_tx_packed(
         self, r: _CData, data: bytes, data_len: int, lens: _CData, n: int, /
     ) -> int: ...
+    def anm_tx_batch(
+        self,
+        r: _CData,
+        data: _CData,
+        data_len: int,
+        offs: _CData,
+        lens: _CData,
+        n: int,
+        /,
+    ) -> int: ...
     def anm_tx_space(self, r: _CData, /) -> int: ...
     # batchfmt.h: the format's length, or -1
     ANM_FORMAT_PER_FRAME: int

@@ -114,10 +114,12 @@ class FastUdpBuilder:
         dst_index: Sequence[int],
         table: DestinationTable,
         src_port: int,
+        idents: tuple[int, int] | None = None,
     ) -> FrameBatch:
         """Build one Ethernet/IPv4/UDP frame per payload, in one C call; datagram ``i``
         goes to ``table`` entry ``dst_index[i]``, so the sender's per-datagram work is one
-        table lookup.
+        table lookup. ``idents``: ``(ident, ident_step)`` to set first, as the two
+        properties do (one call instead of three on a per-pass path).
 
         Builds ``min(len(payloads), capacity)`` frames, fewer if the arena fills:
         ``batch.count`` says how many, and the caller keeps the rest. Raises
@@ -126,6 +128,17 @@ class FastUdpBuilder:
         built then), and ``TypeError`` for a payload that is not bytes-like.
         """
         who = "FastUdpBuilder.build_to"
+        if idents is not None:
+            ident, step = idents
+            if (
+                type(ident) is not int
+                or type(step) is not int
+                or (ident | step) >> 16
+                or ident < 0
+                or step < 0
+            ):
+                raise ValueError(f"{who}: idents must be two ints in 0..65535, not {idents!r}")
+            self._ident, self._ident_step = ident, step
         if self._src is None:
             raise RuntimeError(f"{who}: set_source() must be called first")
         if len(dst_index) != len(payloads):
@@ -148,10 +161,13 @@ class FastUdpBuilder:
                 raise ValueError(f"{who}: index {index} is not in the table")
             self._index[0] = index
         else:
-            blob, lens = _join_payloads(payloads[:n], who)
+            blob, lens = _join_payloads(payloads if n == len(payloads) else payloads[:n], who)
             self._lens_view[:n] = array("I", lens)
             try:
-                self._index_view[:n] = array("I", dst_index[:n])
+                if type(dst_index) is array and dst_index.typecode == "I":  # copied as bytes
+                    self._index_view[:n] = dst_index if n == len(dst_index) else dst_index[:n]
+                else:
+                    self._index_view[:n] = array("I", dst_index[:n])
             except OverflowError:
                 bad = next(i for i in dst_index[:n] if not 0 <= i <= 0xFFFFFFFF)
                 raise ValueError(f"{who}: index {bad} is not in the table") from None

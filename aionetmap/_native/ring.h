@@ -101,6 +101,11 @@ unsigned anm_tx_burst(struct anm_rings *r, const char *data, size_t data_len,
 int anm_tx_packed(struct anm_rings *r, const char *data, size_t data_len, const uint32_t *lens,
                   unsigned n);
 
+/* anm_tx_burst for Python's send_batch(): before queuing anything it checks that no frame
+ * exceeds max_frame (else ANM_TX_OVERSIZE), so the caller need not look at every length. */
+int anm_tx_batch(struct anm_rings *r, const char *data, size_t data_len, const uint32_t *offs,
+                 const uint32_t *lens, unsigned n);
+
 /* Free TX slots over all TX rings. */
 unsigned anm_tx_space(const struct anm_rings *r);
 /* Complete frames visible between head and tail over all RX rings. */

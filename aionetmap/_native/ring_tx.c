@@ -172,6 +172,17 @@ unsigned anm_tx_burst(struct anm_rings *r, const char *data, size_t data_len,
     return done;
 }
 
+int anm_tx_batch(struct anm_rings *r, const char *data, size_t data_len, const uint32_t *offs,
+                 const uint32_t *lens, unsigned n)
+{
+    if (lens == NULL)
+        return 0;
+    for (unsigned i = 0; i < n; i++)
+        if (lens[i] > r->max_frame)
+            return ANM_TX_OVERSIZE;
+    return (int)anm_tx_burst(r, data, data_len, offs, lens, n);
+}
+
 int anm_tx_packed(struct anm_rings *r, const char *data, size_t data_len, const uint32_t *lens,
                   unsigned n)
 {

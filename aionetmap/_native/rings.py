@@ -155,11 +155,13 @@ class RingSet:
             raise IndexError(f"{self.name}: start {start} outside a batch of {count} frames")
         if start == count:
             return 0
-        if max(batch.lengths[start:count]) > self.max_frame:
-            self._check_sizes(batch.frames()[start:])
-        return lib.anm_tx_burst(
+        sent = lib.anm_tx_batch(  # C checks every length first: no int made per frame here
             r, batch.arena, batch.arena_size, batch.offs + start, batch.lens + start, count - start
         )
+        if sent < 0:  # ANM_TX_OVERSIZE
+            self._check_sizes(batch.frames()[start:])
+            raise AssertionError(f"{self.name}: C refused frames Python accepts ({sent})")
+        return int(sent)
 
     def tx_space(self) -> int:
         """Free TX slots over all TX rings (a fragmented frame needs several)."""

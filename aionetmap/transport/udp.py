@@ -72,6 +72,7 @@ from aionetmap.transport.multicast import MulticastOptions
 __all__ = ["UdpTransport"]
 
 _BYTES_ONLY = {bytes}
+_NOTHING = object()  # no address was sent to yet
 
 
 class UdpTransport(MulticastOptions, PortTransportBase, asyncio.DatagramTransport):
@@ -142,6 +143,14 @@ class UdpTransport(MulticastOptions, PortTransportBase, asyncio.DatagramTranspor
         self._wildcard = wildcard
         self._addresses = iface.address_cache
         self._max_payload = iface.max_payload
+        self._unfragmented = self._queue.unfragmented  # larger payloads leave as fragments
+        # The address object sendto last found in the address cache, and its entry: a
+        # server answering one peer passes the very same tuple again and again.
+        self._last_addr: object = _NOTHING
+        self._last_dst: Address = ("", 0)
+        # The payload tuple being handed to datagrams_received (None outside that call): a
+        # tuple of bytes made by the interface, so sendto_many takes it back unchecked.
+        self._delivered: tuple[bytes, ...] | None = None
         self._rx_datagrams = 0
         # The protocol's datagram_received while delivery needs no checks (connected,
         # reading, open, not filtering by peer), else None. A fresh bound method on every
@@ -194,16 +203,23 @@ class UdpTransport(MulticastOptions, PortTransportBase, asyncio.DatagramTranspor
             if not self._sendto_rules(addr):
                 return
             addr = self._remote
-        try:
-            dst = self._addresses[addr]
-        except (KeyError, TypeError):  # new, broadcast, or not even hashable: validate it
-            checked = self._check_destination(addr)
-            if checked is None:
-                return
-            dst = checked
+        if addr is self._last_addr:  # the same tuple object again (an echo): no hashing
+            dst = self._last_dst
+        else:
+            try:
+                dst = self._addresses[addr]
+            except (KeyError, TypeError):  # new, broadcast, or not hashable: validate it
+                checked = self._check_destination(addr)
+                if checked is None:
+                    return
+                dst = checked
+            else:  # only a cached (validated unicast) destination is remembered
+                self._last_addr, self._last_dst = addr, dst
         size = len(data)
-        if size > self._max_payload and not self._oversized_fits(size, dst):
-            return
+        if size > self._unfragmented:  # fragments, or too large to send at all
+            if size > self._max_payload and not self._oversized_fits(size, dst):
+                return
+            self._queue.oversize += 1
         payloads = self._payloads
         if not payloads:  # it was empty: ask for a TX pass this iteration
             self._want_tx(self._queue)
@@ -235,11 +251,15 @@ class UdpTransport(MulticastOptions, PortTransportBase, asyncio.DatagramTranspor
         bytes-like or for both ``addr`` and ``addrs``, ``ValueError`` for ``addrs`` of
         another length than ``data`` or, on a connected endpoint, another address.
         """
-        items = list(data)
-        if set(map(type, items)) == _BYTES_ONLY:  # checked in C: the common case
-            payloads = cast("list[bytes]", items)
+        payloads: Sequence[bytes]
+        if data is self._delivered and data is not None:  # an echo of the batch: all bytes
+            payloads = data
         else:
-            payloads = [item if type(item) is bytes else _snapshot(item) for item in items]
+            items = list(data)
+            if set(map(type, items)) == _BYTES_ONLY:  # checked in C: the common case
+                payloads = cast("list[bytes]", items)
+            else:
+                payloads = [item if type(item) is bytes else _snapshot(item) for item in items]
         if addrs is None:
             targets = None
         else:
@@ -256,33 +276,42 @@ class UdpTransport(MulticastOptions, PortTransportBase, asyncio.DatagramTranspor
         if payloads and not self._queue_known(payloads, addr, targets):
             self._queue_checked(payloads, addr, targets)
 
-    def _queue_known(self, payloads: list[bytes], addr: Any, targets: list[Any] | None) -> bool:
+    def _queue_known(self, payloads: Sequence[bytes], addr: Any, targets: list[Any] | None) -> bool:
         """sendto_many's common case in a few list-wise operations: every destination in
         the address cache, no datagram too large. False (nothing queued): take the
         careful loop. The high-water mark is checked once, after the whole batch."""
         cache = self._addresses
+        count = len(payloads)
         try:
-            dsts = (
-                [cache[addr]] * len(payloads)
-                if targets is None
-                else [*map(cache.__getitem__, targets)]
-            )
+            if targets is None:
+                dsts = [cache[addr]] * count
+            elif targets[-1] is targets[0] and targets.count(targets[0]) == count:
+                dsts = [cache[targets[0]]] * count  # one peer (an echo): one lookup
+            else:
+                dsts = [*map(cache.__getitem__, targets)]
         except (KeyError, TypeError):  # new, broadcast, or not hashable: validate each
             return False
         sizes = [*map(len, payloads)]
-        if max(sizes) > self._max_payload:
-            return False
+        largest = max(sizes)
+        oversize = 0
+        if largest > self._unfragmented:
+            if largest > self._max_payload:
+                return False
+            oversize = sum(1 for size in sizes if size > self._unfragmented)
         if not self._payloads:
             self._want_tx(self._queue)
         self._payloads.extend(payloads)  # the scheduler's own lists: extended in place
         self._dsts.extend(dsts)
+        self._queue.oversize += oversize
         self._buffer_size += sum(sizes) + len(sizes) * UDP_HEADER_LEN
         if self._buffer_size > self._high_water:
             self._flush_now()
             self._maybe_pause_protocol()
         return True
 
-    def _queue_checked(self, payloads: list[bytes], addr: Any, targets: list[Any] | None) -> None:
+    def _queue_checked(
+        self, payloads: Sequence[bytes], addr: Any, targets: list[Any] | None
+    ) -> None:
         """sendto_many datagram by datagram, each as sendto queues it."""
         cache = self._addresses
         limit = self._max_payload
@@ -300,8 +329,10 @@ class UdpTransport(MulticastOptions, PortTransportBase, asyncio.DatagramTranspor
                     continue
                 dst = checked
             size = len(payload)
-            if size > limit and not self._oversized_fits(size, dst):
-                continue
+            if size > self._unfragmented:
+                if size > limit and not self._oversized_fits(size, dst):
+                    continue
+                self._queue.oversize += 1
             if not queued:
                 self._want_tx(self._queue)
             queued.append(payload)
@@ -311,7 +342,7 @@ class UdpTransport(MulticastOptions, PortTransportBase, asyncio.DatagramTranspor
                 self._flush_now()
                 self._maybe_pause_protocol()
 
-    def _sendto_each(self, payloads: list[bytes], addr: Any, targets: list[Any] | None) -> None:
+    def _sendto_each(self, payloads: Sequence[bytes], addr: Any, targets: list[Any] | None) -> None:
         """sendto_many for a connected endpoint, a lost one, or no address at all: one
         sendto per datagram, after checking every address (sendto's ValueError must come
         before anything is queued)."""
@@ -386,7 +417,8 @@ class UdpTransport(MulticastOptions, PortTransportBase, asyncio.DatagramTranspor
         self.counters["tx_datagrams"] += count
         if not self._payloads:
             self._buffer_size = 0
-            self._buffer_drained()
+            if self._protocol_paused or self._closing or self._conn_lost:
+                self._buffer_drained()  # else there is nothing to resume or finish
             return
         self._buffer_size -= sum(map(len, payloads)) + count * UDP_HEADER_LEN
         if not self._conn_lost:  # asyncio resumes at the low-water mark, not only when empty
@@ -403,12 +435,16 @@ class UdpTransport(MulticastOptions, PortTransportBase, asyncio.DatagramTranspor
                 if start:
                     payloads, sources = payloads[start:], sources[start:]
                 self._rx_datagrams += total - start
+                if type(payloads) is tuple:  # of bytes, by the contract: immutable
+                    self._delivered = payloads
                 try:
                     batch(payloads, sources)
                 except (SystemExit, KeyboardInterrupt):
                     raise
                 except BaseException as exc:
                     self._protocol_callback_failed(exc, "protocol.datagrams_received()")
+                finally:
+                    self._delivered = None
                 return
             receive = self._receive
             if receive is None:  # paused, closing, connected: datagram by datagram

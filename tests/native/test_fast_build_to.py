@@ -4,6 +4,7 @@ write exactly what the Python stack (build_udp_frame) writes."""
 from __future__ import annotations
 
 import random
+from array import array
 
 import pytest
 
@@ -88,3 +89,28 @@ def test_table_fills_and_clears() -> None:
 def test_table_checks_its_entries(mac: bytes, ip: int, port: int, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         DestinationTable(2).add("k", mac, ip, port)
+
+
+def test_idents_argument_sets_ident_and_step_for_the_call() -> None:
+    b = builder()
+    frames = b.build_to([b"x", b"y", b"z"], [0, 1, 2], table(), 1, (65535, 2)).frames()
+    idents = [int.from_bytes(frame[18:20], "big") for frame in frames]
+    assert idents == [65535, 1, 3]  # stepped by 2 from the given start, wrapping
+    assert (b.ident, b.ident_step) == (5, 2)  # as if the properties had been set
+
+
+@pytest.mark.parametrize("idents", [(65536, 1), (0, 65536), (-1, 0), (0, -1), (1.0, 1), (0, None)])
+def test_idents_argument_out_of_range_is_refused(idents: tuple[object, object]) -> None:
+    b = builder()
+    with pytest.raises(ValueError, match="idents must be two ints"):
+        b.build_to([b"a"], [0], table(), 1, idents)  # type: ignore[arg-type]
+    assert (b.ident, b.ident_step) == (0, 1)  # nothing kept
+
+
+def test_an_index_array_builds_what_an_index_list_builds() -> None:
+    payloads = [b"a", b"bb", b"ccc"]
+    from_list = builder().build_to(payloads, [2, 2, 1], table(), 7).frames()
+    from_array = builder().build_to(payloads, array("I", [2, 2, 1]), table(), 7).frames()
+    assert from_array == from_list
+    with pytest.raises(ValueError, match="index 9 is not in the table"):
+        builder().build_to(payloads, array("I", [0, 9, 0]), table(), 7)
