@@ -24,18 +24,6 @@
 #define ARENA_MAX 16384
 #define PAYLOADS_MAX 8192
 
-static uint16_t ref_checksum(const uint8_t *p, size_t n, uint64_t initial)
-{
-    uint64_t s = initial;
-    for (size_t i = 0; i + 1 < n; i += 2)
-        s += (uint32_t)p[i] << 8 | p[i + 1];
-    if (n & 1)
-        s += (uint32_t)p[n - 1] << 8;
-    while (s >> 16)
-        s = (s & 0xFFFF) + (s >> 16);
-    return (uint16_t)~s;
-}
-
 static uint32_t rd16(const uint8_t *p) { return (uint32_t)p[0] << 8 | p[1]; }
 
 /* A payload length: mostly small, sometimes near or past the limits, sometimes huge. */

@@ -20,19 +20,6 @@
 #define MAX_FRAMES 64
 #define ARENA_MAX 16384
 
-/* RFC 1071 the slow way: network-order 16-bit words, odd byte padded with zero. */
-static uint16_t ref_checksum(const uint8_t *p, size_t n, uint64_t initial)
-{
-    uint64_t s = initial;
-    for (size_t i = 0; i + 1 < n; i += 2)
-        s += (uint32_t)p[i] << 8 | p[i + 1];
-    if (n & 1)
-        s += (uint32_t)p[n - 1] << 8;
-    while (s >> 16)
-        s = (s & 0xFFFF) + (s >> 16);
-    return (uint16_t)~s;
-}
-
 static void check_checksum(struct input *in, const uint8_t *data, size_t n)
 {
     uint64_t initial = in_u32(in); /* callers pass pseudo-header sums well under 2^32 */

@@ -1,5 +1,6 @@
 /* A cursor over the fuzzer's input: every harness reads its parameters and its sequence of
- * operations through it. Reading past the end yields zeros, so every input is a valid one. */
+ * operations through it. Reading past the end yields zeros, so every input is a valid one.
+ * Also what the harnesses check with: a reference checksum and CHECK. */
 #ifndef AIONETMAP_FUZZ_INPUT_H
 #define AIONETMAP_FUZZ_INPUT_H
 
@@ -46,6 +47,20 @@ static inline void in_bytes(struct input *in, void *dst, size_t n)
 static inline uint32_t in_range(struct input *in, uint32_t lo, uint32_t hi)
 {
     return lo + in_u32(in) % (hi - lo + 1);
+}
+
+/* RFC 1071 the slow way, the reference the C checksums are checked against: network-order
+ * 16-bit words, an odd last byte padded with zero, folded, complemented. */
+static inline uint16_t ref_checksum(const uint8_t *p, size_t n, uint64_t initial)
+{
+    uint64_t s = initial;
+    for (size_t i = 0; i + 1 < n; i += 2)
+        s += (uint32_t)p[i] << 8 | p[i + 1];
+    if (n & 1)
+        s += (uint32_t)p[n - 1] << 8;
+    while (s >> 16)
+        s = (s & 0xFFFF) + (s >> 16);
+    return (uint16_t)~s;
 }
 
 /* Abort (a finding) with a message when an invariant the code promises does not hold. */

@@ -1,4 +1,5 @@
-"""Suite-wide configuration: every async test runs once on asyncio's loop and once on uvloop."""
+"""Suite-wide configuration: every async test runs once on asyncio's loop and once on uvloop;
+``fast_path`` runs a test once on each receive/send path."""
 
 from __future__ import annotations
 
@@ -19,6 +20,12 @@ def pytest_asyncio_loop_factories(
     config: pytest.Config, item: pytest.Item
 ) -> Mapping[str, LoopFactory]:
     return LOOP_FACTORIES
+
+
+@pytest.fixture(params=[True, False], ids=["fast", "python"])
+def fast_path(request: pytest.FixtureRequest) -> bool:
+    """Run the test on the C UDP fast path and on the pure-Python stack path."""
+    return bool(request.param)
 
 
 @pytest.fixture

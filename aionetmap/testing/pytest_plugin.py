@@ -15,7 +15,7 @@ import pytest
 
 from aionetmap.testing.netns import VethLink, cleanup_leftovers
 
-__all__ = ["netns_guard", "require_root", "veth", "veth_no_offload"]
+__all__ = ["netns_guard", "require_root", "veth", "veth6", "veth_no_offload"]
 
 
 def require_root() -> None:
@@ -59,4 +59,15 @@ def veth_no_offload(netns_guard: None) -> Iterator[VethLink]:
     Name: veth_no_offload. Scope: function. Depends: netns_guard.
     """
     with VethLink(checksum_offload=False) as link:
+        yield link
+
+
+@pytest.fixture
+def veth6(netns_guard: None) -> Iterator[VethLink]:
+    """As :func:`veth`, with IPv6 on in both namespaces: the kernel end also holds
+    ``peer_ip6`` and ``our_ip6`` is free for the user-space stack (``VethLink(ipv6=True)``).
+
+    Name: veth6. Scope: function. Depends: netns_guard.
+    """
+    with VethLink(ipv6=True) as link:
         yield link

@@ -10,7 +10,6 @@ import io
 import os
 import socket
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,21 +21,11 @@ from aionetmap.cli import main as cli
 from aionetmap.ports.packet import PacketPort
 from aionetmap.stack.addresses import format_mac
 from aionetmap.testing.netns import VethLink
+from tests.integration.kernel_peer import recv_polled
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONDONTWRITEBYTECODE": "1"}
 GROUP = "239.1.2.3"
-
-
-@pytest.fixture
-def veth6() -> Iterator[VethLink]:
-    with VethLink(ipv6=True) as link:
-        yield link
-
-
-@pytest.fixture(params=[True, False], ids=["fast", "python"])
-def fast_path(request: pytest.FixtureRequest) -> bool:
-    return bool(request.param)
 
 
 def _addresses(link: VethLink) -> list[str]:
@@ -58,27 +47,18 @@ def _kernel_clients(link: VethLink) -> tuple[socket.socket, socket.socket, socke
     return udp4, udp6, sender
 
 
-async def _recv(sock: socket.socket, timeout: float = 10.0) -> tuple[bytes, Any]:
-    async with asyncio.timeout(timeout):
-        while True:
-            try:
-                return sock.recvfrom(70000)
-            except BlockingIOError:
-                await asyncio.sleep(0.005)
-
-
 async def _exchange(link: VethLink) -> None:
     """Each kernel client sends once and gets its datagram back byte-exact, from the
     address it sent to (the group's echo from the unicast address)."""
     udp4, udp6, sender = _kernel_clients(link)
     data4, data6, data_mc = os.urandom(3000), os.urandom(3000), os.urandom(100)
     udp4.sendto(data4, (link.our_ip, 7))
-    assert await _recv(udp4) == (data4, (link.our_ip, 7))
+    assert await recv_polled(udp4) == (data4, (link.our_ip, 7))
     udp6.sendto(data6, (link.our_ip6, 7))
-    got, src = await _recv(udp6)
+    got, src = await recv_polled(udp6)
     assert (got, src[:2]) == (data6, (link.our_ip6, 7))
     sender.sendto(data_mc, (GROUP, 7))
-    assert await _recv(sender) == (data_mc, (link.our_ip, 7))
+    assert await recv_polled(sender) == (data_mc, (link.our_ip, 7))
 
 
 @pytest.mark.netns

@@ -5,6 +5,9 @@
 * :class:`FrameInjector`: a raw AF_PACKET socket on the kernel's end, for frames no kernel
   stack would send (the malformed-frame tables).
 * :func:`serve`: an aionetmap UDP endpoint on our end of the link, torn down afterwards.
+* :func:`open_dual_stack`: an interface with both addresses of an ``ipv6=True`` link.
+* :func:`recv_polled`: the next datagram on a plain non-blocking kernel socket;
+  :func:`expect_echo`: one datagram from such a socket, echoed back byte-exact.
 * :func:`peer_run`, :func:`arping_command`, :func:`kernel_snmp`: the kernel's own tools.
 
 Every wait is bounded with ``asyncio.timeout``; the timeouts are generous because a loaded
@@ -35,8 +38,11 @@ __all__ = [
     "Served",
     "arping_command",
     "delta",
+    "expect_echo",
     "kernel_snmp",
+    "open_dual_stack",
     "peer_run",
+    "recv_polled",
     "serve",
     "wait_until",
 ]
@@ -264,6 +270,38 @@ async def serve(
             await asyncio.sleep(0)  # let connection_lost run while the loop is alive
     finally:
         port.close()
+
+
+async def open_dual_stack(port: PacketPort, link: VethLink, *, fast_path: bool) -> NetInterface:
+    """An interface on ``port`` (our end of an ``ipv6=True`` link) with our IPv4 and IPv6
+    addresses and our MAC. The caller closes it."""
+    return await aionetmap.open_interface(
+        port,
+        address=f"{link.our_ip}/{link.prefixlen}",
+        ipv6=[f"{link.our_ip6}/{link.prefixlen6}"],
+        mac=link.our_mac,
+        fast_path=fast_path,
+    )
+
+
+async def recv_polled(sock: socket.socket, timeout: float = 10.0) -> tuple[bytes, Any]:
+    """The next datagram on a non-blocking kernel socket (polled: its errors come as
+    exceptions from recvfrom, which a reader callback would not always see)."""
+    async with asyncio.timeout(timeout):
+        while True:
+            try:
+                return sock.recvfrom(70000)
+            except BlockingIOError:
+                await asyncio.sleep(0.005)
+
+
+async def expect_echo(sock: socket.socket, data: bytes, dst: tuple[str, int]) -> None:
+    """Send ``data`` from a non-blocking kernel socket to the echo server at ``dst``; fail
+    unless it comes back byte-exact, from ``dst``."""
+    sock.sendto(data, dst)
+    echoed, src = await recv_polled(sock)
+    assert echoed == data, f"sent {len(data)} bytes, {len(echoed)} came back, not the same"
+    assert src[:2] == dst, f"the echo came from {src}, not {dst}"
 
 
 def delta(after: Mapping[str, int], before: Mapping[str, int]) -> dict[str, int]:

@@ -14,7 +14,6 @@ import datetime
 import ipaddress
 import os
 import sys
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -36,39 +35,9 @@ ENV = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONDONTWRITEBYTECODE": "1"}
 QUIC_PORT = 4433
 
 
-@pytest.fixture(params=[True, False], ids=["fast", "python"])
-def fast_path(request: pytest.FixtureRequest) -> bool:
-    return bool(request.param)
-
-
 @pytest.fixture(params=[4, 6], ids=["ipv4-mapped", "ipv6"])
 def family(request: pytest.FixtureRequest) -> int:
     return int(request.param)
-
-
-@pytest.fixture
-def veth6() -> Iterator[VethLink]:
-    with VethLink(ipv6=True) as link:
-        yield link
-
-
-@pytest.fixture
-async def iface(veth6: VethLink, fast_path: bool) -> AsyncIterator[aionetmap.NetInterface]:
-    port = veth6.open_port()
-    try:
-        opened = await aionetmap.open_interface(
-            port,
-            address=f"{veth6.our_ip}/{veth6.prefixlen}",
-            ipv6=[f"{veth6.our_ip6}/{veth6.prefixlen6}"],
-            mac=veth6.our_mac,
-            fast_path=fast_path,
-        )
-        try:
-            yield opened
-        finally:
-            opened.close()
-    finally:
-        port.close()
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ import asyncio
 import errno
 import os
 import socket
-from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
@@ -16,7 +15,7 @@ import aionetmap
 from aionetmap.ports.packet import PacketPort
 from aionetmap.testing.netns import VethLink
 from aionetmap.testing.protocols import EchoProtocol, RecordingProtocol
-from tests.integration.kernel_peer import peer_run
+from tests.integration.kernel_peer import expect_echo, open_dual_stack, peer_run, recv_polled
 
 pytestmark = pytest.mark.netns
 
@@ -25,59 +24,11 @@ SIZES = [0, 1, 1231, 1232, 1452, 1453, 3000, 9000, 65000]
 both ways."""
 
 
-@pytest.fixture(params=[True, False], ids=["fast", "python"])
-def fast_path(request: pytest.FixtureRequest) -> bool:
-    return bool(request.param)
-
-
-@pytest.fixture
-def veth6() -> Iterator[VethLink]:
-    with VethLink(ipv6=True) as link:
-        yield link
-
-
-@pytest.fixture
-def port(veth6: VethLink) -> Iterator[PacketPort]:
-    opened = veth6.open_port()
-    try:
-        yield opened
-    finally:
-        opened.close()
-
-
-@pytest.fixture
-async def iface(
-    veth6: VethLink, port: PacketPort, fast_path: bool
-) -> AsyncIterator[aionetmap.NetInterface]:
-    opened = await aionetmap.open_interface(
-        port,
-        address=f"{veth6.our_ip}/{veth6.prefixlen}",
-        ipv6=[f"{veth6.our_ip6}/{veth6.prefixlen6}"],
-        mac=veth6.our_mac,
-        fast_path=fast_path,
-    )
-    try:
-        yield opened
-    finally:
-        opened.close()
-
-
 def _kernel_udp6(link: VethLink) -> socket.socket:
     sock = link.peer_socket(socket.AF_INET6, socket.SOCK_DGRAM)
     sock.bind((link.peer_ip6, 0))
     sock.setblocking(False)
     return sock
-
-
-async def _recv(sock: socket.socket, timeout: float = 5.0) -> tuple[bytes, tuple[object, ...]]:
-    """The next datagram on a non-blocking kernel socket (polled: its errors come as
-    exceptions from recvfrom, which a reader callback would not always see)."""
-    async with asyncio.timeout(timeout):
-        while True:
-            try:
-                return sock.recvfrom(70000)
-            except BlockingIOError:
-                await asyncio.sleep(0.005)
 
 
 async def test_ping6_is_answered(veth6: VethLink, iface: aionetmap.NetInterface) -> None:
@@ -99,10 +50,7 @@ async def test_kernel_udp6_echoed_byte_exact(
     )
     sock = _kernel_udp6(veth6)
     data = os.urandom(size)
-    sock.sendto(data, (veth6.our_ip6, 7))
-    echoed, src = await _recv(sock)
-    assert echoed == data
-    assert src[:2] == (veth6.our_ip6, 7)
+    await expect_echo(sock, data, (veth6.our_ip6, 7))
     transport.close()
 
 
@@ -115,7 +63,7 @@ async def test_we_reach_a_kernel_udp6_socket(
     transport, rec = await iface.create_datagram_endpoint(RecordingProtocol, local_ip="::")
     data = os.urandom(4000)
     transport.sendto(data, (veth6.peer_ip6, kernel_port))
-    got, src = await _recv(sock)
+    got, src = await recv_polled(sock)
     assert got == data
     sock.sendto(got[::-1], src)
     async with asyncio.timeout(5):
@@ -130,7 +78,7 @@ async def test_kernel_neighbour_entry_becomes_reachable(
     await iface.create_datagram_endpoint(EchoProtocol, local_port=7, local_ip=veth6.our_ip6)
     sock = _kernel_udp6(veth6)
     sock.sendto(b"hello", (veth6.our_ip6, 7))
-    await _recv(sock)
+    await recv_polled(sock)
     proc = await peer_run(
         veth6, "ip", "-6", "neigh", "show", veth6.our_ip6, "dev", veth6.peer_ifname
     )
@@ -145,7 +93,7 @@ async def test_port_unreachable6_reaches_connected_kernel_socket(
     sock.connect((veth6.our_ip6, 9))
     sock.send(b"anyone?")
     with pytest.raises(ConnectionRefusedError):
-        await _recv(sock)
+        await recv_polled(sock)
 
 
 async def test_dad_detects_an_address_the_kernel_holds(
@@ -153,13 +101,7 @@ async def test_dad_detects_an_address_the_kernel_holds(
 ) -> None:
     veth6.peer_exec("ip", "addr", "add", f"{veth6.our_ip6}/64", "dev", veth6.peer_ifname, "nodad")
     with pytest.raises(OSError, match="in use") as info:
-        await aionetmap.open_interface(
-            port,
-            address=f"{veth6.our_ip}/{veth6.prefixlen}",
-            ipv6=[f"{veth6.our_ip6}/{veth6.prefixlen6}"],
-            mac=veth6.our_mac,
-            fast_path=fast_path,
-        )
+        await open_dual_stack(port, veth6, fast_path=fast_path)
     assert info.value.errno == errno.EADDRINUSE
 
 
@@ -205,8 +147,8 @@ async def test_dual_stack_endpoint_serves_a_kernel_ipv4_client(
     ]
     for data, src in rec.datagrams:
         transport.sendto(data.upper(), src)
-    assert await _recv(v4) == (b"FOUR", (veth6.our_ip, 7))
-    got, src = await _recv(v6)
+    assert await recv_polled(v4) == (b"FOUR", (veth6.our_ip, 7))
+    got, src = await recv_polled(v6)
     assert (got, src[:2]) == (b"SIX", (veth6.our_ip6, 7))
 
 
@@ -221,14 +163,11 @@ async def test_kernel_udp6_echo_is_built_by_the_fast_path(
     )
     sock = _kernel_udp6(veth6)
     sock.sendto(b"warm", (veth6.our_ip6, 7))
-    assert (await _recv(sock))[0] == b"warm"
+    assert (await recv_polled(sock))[0] == b"warm"
     before = iface.host.stats.tx_udp
     sizes = [0, 1, 100, 1231, 1232, 1452, 1453, 3000]
     for size in sizes:
         data = os.urandom(size)
-        sock.sendto(data, (veth6.our_ip6, 7))
-        echoed, src = await _recv(sock)
-        assert echoed == data
-        assert src[:2] == (veth6.our_ip6, 7)
+        await expect_echo(sock, data, (veth6.our_ip6, 7))
     assert iface.host.stats.tx_udp - before == (2 if fast_path else len(sizes))
     transport.close()

@@ -5,11 +5,9 @@ destinations, as a kernel AF_INET6 socket does."""
 
 from __future__ import annotations
 
-import asyncio
 import errno
 import os
 import socket
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
@@ -18,41 +16,12 @@ import aionetmap
 from aionetmap.stack import MAX_UDP6_PAYLOAD, DatagramTooLarge
 from aionetmap.testing.netns import VethLink
 from aionetmap.testing.protocols import EchoProtocol, RecordingProtocol
+from tests.integration.kernel_peer import expect_echo, recv_polled
 
 pytestmark = pytest.mark.netns
 
 V6_LIMIT = 65527
 V4_LIMIT = 65507
-
-
-@pytest.fixture(params=[True, False], ids=["fast", "python"])
-def fast_path(request: pytest.FixtureRequest) -> bool:
-    return bool(request.param)
-
-
-@pytest.fixture
-def veth6() -> Iterator[VethLink]:
-    with VethLink(ipv6=True) as link:
-        yield link
-
-
-@pytest.fixture
-async def iface(veth6: VethLink, fast_path: bool) -> AsyncIterator[aionetmap.NetInterface]:
-    port = veth6.open_port()
-    try:
-        opened = await aionetmap.open_interface(
-            port,
-            address=f"{veth6.our_ip}/{veth6.prefixlen}",
-            ipv6=[f"{veth6.our_ip6}/{veth6.prefixlen6}"],
-            mac=veth6.our_mac,
-            fast_path=fast_path,
-        )
-        try:
-            yield opened
-        finally:
-            opened.close()
-    finally:
-        port.close()
 
 
 def _kernel(link: VethLink, family: int) -> socket.socket:
@@ -61,15 +30,6 @@ def _kernel(link: VethLink, family: int) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
     sock.setblocking(False)
     return sock
-
-
-async def _recv(sock: socket.socket) -> tuple[bytes, Any]:
-    async with asyncio.timeout(10):
-        while True:
-            try:
-                return sock.recvfrom(70000)
-            except BlockingIOError:
-                await asyncio.sleep(0.005)
 
 
 def _kernel_refuses(sock: socket.socket, size: int, dst: Any) -> int:
@@ -92,10 +52,7 @@ async def test_largest_ipv6_payload_echoed_byte_exact(
     transport, _ = await iface.create_datagram_endpoint(EchoProtocol, local_port=7, local_ip="::")
     sock = _kernel(veth6, socket.AF_INET6)
     data = os.urandom(V6_LIMIT)
-    sock.sendto(data, (veth6.our_ip6, 7))
-    echoed, src = await _recv(sock)
-    assert echoed == data
-    assert src[:2] == (veth6.our_ip6, 7)
+    await expect_echo(sock, data, (veth6.our_ip6, 7))
     transport.close()
 
 
@@ -114,7 +71,7 @@ async def test_one_byte_more_is_refused_as_the_kernel_refuses_it(
     assert (error.errno, error.limit) == (errno.EMSGSIZE, V6_LIMIT)
     assert "65527 = 65535 - 8 header, over IPv6" in str(error)
     transport.sendto(bytes(V6_LIMIT), dst)  # the largest goes out
-    got, src = await _recv(sock)
+    got, src = await recv_polled(sock)
     assert len(got) == V6_LIMIT
     assert src[:2] == (veth6.our_ip6, transport.get_extra_info("sockname")[1])
 
@@ -136,7 +93,7 @@ async def test_mapped_destinations_keep_the_ipv4_limit(
     ]
     data = os.urandom(V4_LIMIT)
     transport.sendto(data, mapped)
-    got, src = await _recv(udp4)
+    got, src = await recv_polled(udp4)
     assert got == data
     assert src == (veth6.our_ip, transport.get_extra_info("sockname")[1])
 

@@ -28,12 +28,6 @@ def _short_close_stall(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(constants, "CLOSE_STALL_TIMEOUT", CLOSE_STALL)
 
 
-@pytest.fixture(params=[True, False], ids=["fast", "python"])
-def fast_path(request: pytest.FixtureRequest) -> bool:
-    """Run the test on the C UDP fast path and on the pure-Python stack path."""
-    return bool(request.param)
-
-
 @pytest.fixture
 def pipe() -> Iterator[tuple[PipePort, PipePort]]:
     """Both ends of a fresh anonymous software pipe; closed after the test."""

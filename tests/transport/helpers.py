@@ -1,5 +1,5 @@
 """Shared pieces of the transport tests: a hand-driven peer, loop-error capture, endpoints
-on an explicit interface with either receive/send path."""
+on an explicit interface with either receive/send path, two dual-stack hosts on a pipe."""
 
 from __future__ import annotations
 
@@ -10,19 +10,25 @@ from typing import Any, TypeVar
 import aionetmap
 from aionetmap.ports.base import FrameBatch
 from aionetmap.ports.pipe import PipePort
-from aionetmap.stack import DatagramReceived, EchoReplyReceived, Host
+from aionetmap.stack import DatagramReceived, EchoReplyReceived, Host, HostConfig
+from aionetmap.testing.protocols import RecordingProtocol
 
 __all__ = [
+    "FAST_DAD",
     "OUR_IP",
     "PEER_IP",
     "ManualPeer",
+    "open_dual_stack_pair",
     "open_udp_endpoint",
+    "wait_datagrams",
     "wait_until",
 ]
 
 OUR_IP = "10.0.0.1"
 PEER_IP = "10.0.0.2"
 PEER_MAC = bytes.fromhex("020000000002")
+FAST_DAD = HostConfig(ndp_retrans_timer=0.05)
+"""DAD in 50 ms instead of 1 s: the tests wait for it on every interface they open."""
 
 _P = TypeVar("_P")
 
@@ -93,3 +99,23 @@ async def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> Non
     async with asyncio.timeout(timeout):
         while not predicate():
             await asyncio.sleep(0.001)
+
+
+async def wait_datagrams(recorder: RecordingProtocol, count: int, timeout: float = 5.0) -> None:
+    """Wait until ``recorder`` holds ``count`` datagrams in all."""
+    await wait_until(lambda: len(recorder.datagrams) >= count, timeout)
+
+
+async def open_dual_stack_pair(
+    pipe: tuple[PipePort, PipePort], fast_path: bool
+) -> tuple[aionetmap.NetInterface, aionetmap.NetInterface]:
+    """Two dual-stack interfaces on the ends of ``pipe`` (DAD in 50 ms), the server
+    10.0.0.1 and 2001:db8::1, the client 10.0.0.2 and 2001:db8::2. The caller closes both."""
+    a, b = pipe
+    server = await aionetmap.open_interface(
+        a, address="10.0.0.1/24", ipv6=["2001:db8::1/64"], config=FAST_DAD, fast_path=fast_path
+    )
+    client = await aionetmap.open_interface(
+        b, address="10.0.0.2/24", ipv6=["2001:db8::2/64"], config=FAST_DAD, fast_path=fast_path
+    )
+    return server, client

@@ -7,10 +7,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import aionetmap
 from aionetmap.testing import pipe_pair
 from aionetmap.testing.protocols import RecordingProtocol
-from tests.transport.test_ipv6_endpoints import FAST_DAD
+from tests.transport.helpers import open_dual_stack_pair, wait_datagrams
 
 GROUP, OTHER_GROUP = "239.1.2.3", "239.1.2.4"
 SERVER6, CLIENT6 = "2001:db8::1", "2001:db8::2"
@@ -19,12 +18,6 @@ TIMED = ("stack_tx_frames", "tx_igmp_reports", "tx_mld_reports")
 DELIVERED = 11
 """``rx_udp_delivered`` of the scenario: 7 IPv6 datagrams to bound ports (two of which
 the interface then drops by family), 2 IPv4 unicast ones and 2 to the joined group."""
-
-
-async def _wait_for(recorder: RecordingProtocol, count: int) -> None:
-    async with asyncio.timeout(5):
-        while len(recorder.datagrams) < count:
-            await asyncio.sleep(0.005)
 
 
 def _udp_kind(frame: bytes) -> str | None:
@@ -42,12 +35,7 @@ async def _scenario(fast_path: bool) -> tuple[dict[str, Any], dict[str, int], li
     Returns what each server endpoint heard, ``stats()``, and the kinds of the UDP frames
     the host itself received."""
     a, b = pipe_pair(slots=256)
-    server = await aionetmap.open_interface(
-        a, address="10.0.0.1/24", ipv6=[f"{SERVER6}/64"], config=FAST_DAD, fast_path=fast_path
-    )
-    client = await aionetmap.open_interface(
-        b, address="10.0.0.2/24", ipv6=[f"{CLIENT6}/64"], config=FAST_DAD, fast_path=fast_path
-    )
+    server, client = await open_dual_stack_pair((a, b), fast_path)
     try:
         seen: list[str] = []
         receive = server.host.receive_frame
@@ -96,7 +84,7 @@ async def _scenario(fast_path: bool) -> tuple[dict[str, Any], dict[str, int], li
         c4.sendto(b"not joined", (OTHER_GROUP, 5000))
         c4.sendto(b"not bound", (GROUP, 5002))
         c6.sendto(b"last", (SERVER6, 11))
-        await _wait_for(heard["marker"], 1)
+        await wait_datagrams(heard["marker"], 1)
         await asyncio.sleep(0.05)  # the port unreachable and the echoes of nothing: settle
         stats = server.stats()
         for key in server.port.stats():  # batches and wake-ups depend on timing

@@ -5,34 +5,29 @@ host built; ``iface.stats()`` adds the fast path's), what still goes through the
 
 from __future__ import annotations
 
-import asyncio
+from typing import Any
 
 import aionetmap
 from aionetmap.ports.pipe import PipePort, pipe_pair
-from aionetmap.stack import HostConfig
 from aionetmap.testing.protocols import RecordingProtocol
+from tests.transport.helpers import open_dual_stack_pair, wait_datagrams
 
-FAST_DAD = HostConfig(ndp_retrans_timer=0.05)
 GROUP = "239.1.2.3"
 
 
-async def _pair(
-    pipe: tuple[PipePort, PipePort], fast_path: bool
-) -> tuple[aionetmap.NetInterface, aionetmap.NetInterface]:
-    a, b = pipe
-    server = await aionetmap.open_interface(
-        a, address="10.0.0.1/24", ipv6=["2001:db8::1/64"], config=FAST_DAD, fast_path=fast_path
-    )
-    client = await aionetmap.open_interface(
-        b, address="10.0.0.2/24", ipv6=["2001:db8::2/64"], config=FAST_DAD, fast_path=fast_path
-    )
-    return server, client
-
-
-async def _wait_for(recorder: RecordingProtocol, count: int) -> None:
-    async with asyncio.timeout(5):
-        while len(recorder.datagrams) < count:
-            await asyncio.sleep(0.002)
+async def _warmed_up(
+    server: aionetmap.NetInterface, client: aionetmap.NetInterface
+) -> tuple[aionetmap.UdpTransport, Any]:
+    """A ``::`` server endpoint on port 7 and a ``::`` client endpoint that has sent it one
+    datagram over IPv4 (mapped) and one over IPv6, both arrived: each host knows the other
+    on both families, so what follows is built in C on the fast path. Returns the client's
+    transport and the server's :class:`RecordingProtocol` (holding the two)."""
+    _, srec = await server.create_datagram_endpoint(RecordingProtocol, local_port=7, local_ip="::")
+    ct, _ = await client.create_datagram_endpoint(RecordingProtocol, local_ip="::")
+    ct.sendto(b"warm4", ("::ffff:10.0.0.1", 7))
+    ct.sendto(b"warm6", ("2001:db8::1", 7))
+    await wait_datagrams(srec, 2)
+    return ct, srec
 
 
 async def test_ipv6_datagrams_are_built_by_the_fast_path(
@@ -41,23 +36,23 @@ async def test_ipv6_datagrams_are_built_by_the_fast_path(
     """The first datagram to an unresolved neighbour goes through the host (NDP
     solicits, the datagram waits, then arrives); once the neighbour is known the rest
     are built in C, to a global and to a link-local destination alike."""
-    server, client = await _pair(pipe, fast_path)
+    server, client = await open_dual_stack_pair(pipe, fast_path)
     try:
         _, srec = await server.create_datagram_endpoint(
             RecordingProtocol, local_port=7, local_ip="::"
         )
         ct, _ = await client.create_datagram_endpoint(RecordingProtocol, local_ip="::")
         ct.sendto(b"first", ("2001:db8::1", 7))
-        await _wait_for(srec, 1)
+        await wait_datagrams(srec, 1)
         assert client.host.stats.tx_neighbor_solicits >= 1
         assert client.host.stats.tx_udp == 1  # parked in the host until NDP answered
         link_local = str(server.host.ipv6.interfaces()[0].ip)  # type: ignore[union-attr]
         sent = [(f"n{i}".encode() * (i + 1), "2001:db8::1") for i in range(20)]
         ct.sendto(b"ll", (link_local, 7))
-        await _wait_for(srec, 2)
+        await wait_datagrams(srec, 2)
         for data, dst in sent:
             ct.sendto(data, (dst, 7))
-        await _wait_for(srec, 22)
+        await wait_datagrams(srec, 22)
         port = ct.get_extra_info("sockname")[1]
         assert srec.datagrams[0] == (b"first", ("2001:db8::2", port, 0, 0))
         assert srec.datagrams[1][0] == b"ll"
@@ -78,20 +73,14 @@ async def test_dual_stack_queue_keeps_its_order(
 ) -> None:
     """A ``::`` endpoint queueing IPv4 and IPv6 datagrams alternately (runs of one, two
     and three): they arrive in the order sent, built in C once both peers are known."""
-    server, client = await _pair(pipe, fast_path)
+    server, client = await open_dual_stack_pair(pipe, fast_path)
     try:
-        _, srec = await server.create_datagram_endpoint(
-            RecordingProtocol, local_port=7, local_ip="::"
-        )
-        ct, _ = await client.create_datagram_endpoint(RecordingProtocol, local_ip="::")
-        ct.sendto(b"warm4", ("::ffff:10.0.0.1", 7))
-        ct.sendto(b"warm6", ("2001:db8::1", 7))
-        await _wait_for(srec, 2)
+        ct, srec = await _warmed_up(server, client)
         before = client.host.stats.tx_udp
         families = [("::ffff:10.0.0.1", "2001:db8::1")[(i // 3 + i) % 2] for i in range(60)]
         for i, dst in enumerate(families):
             ct.sendto(b"%d" % i, (dst, 7))
-        await _wait_for(srec, 62)
+        await wait_datagrams(srec, 62)
         got = srec.datagrams[2:]
         assert [d for d, _ in got] == [b"%d" % i for i in range(60)]
         port = ct.get_extra_info("sockname")[1]
@@ -108,7 +97,7 @@ async def test_group_datagrams_are_built_by_the_fast_path_and_looped(
 ) -> None:
     """To a group the fast path builds the frame (no ARP needed) and the host still
     loops a copy to our own member; the peer gets every one, with the TTL set."""
-    server, client = await _pair(pipe, fast_path)
+    server, client = await open_dual_stack_pair(pipe, fast_path)
     try:
         member, mrec = await server.create_datagram_endpoint(
             RecordingProtocol, local_port=5000, local_ip="0.0.0.0"
@@ -121,8 +110,8 @@ async def test_group_datagrams_are_built_by_the_fast_path_and_looped(
         sender.set_multicast_ttl(3)
         for i in range(10):
             sender.sendto(b"g%d" % i, (GROUP, 5000))
-        await _wait_for(mrec, 10)
-        await _wait_for(own, 10)
+        await wait_datagrams(mrec, 10)
+        await wait_datagrams(own, 10)
         expect = [(b"g%d" % i, ("10.0.0.2", 5000)) for i in range(10)]
         assert mrec.datagrams == expect
         assert own.datagrams == expect  # IP_MULTICAST_LOOP
@@ -132,7 +121,7 @@ async def test_group_datagrams_are_built_by_the_fast_path_and_looped(
         assert client.host.stats.tx_multicast_looped == 10
         sender.set_multicast_loop(False)
         sender.sendto(b"quiet", (GROUP, 5000))
-        await _wait_for(mrec, 11)
+        await wait_datagrams(mrec, 11)
         assert len(own.datagrams) == 10
     finally:
         client.close()
@@ -144,19 +133,13 @@ async def test_dual_stack_order_survives_a_full_ring(fast_path: bool) -> None:
     the chunk, and the runs of the other family after it, wait in order behind them."""
     a, b = pipe_pair(slots=64, buf_size=1024)
     try:
-        server, client = await _pair((a, b), fast_path)
+        server, client = await open_dual_stack_pair((a, b), fast_path)
         try:
-            _, srec = await server.create_datagram_endpoint(
-                RecordingProtocol, local_port=7, local_ip="::"
-            )
-            ct, _ = await client.create_datagram_endpoint(RecordingProtocol, local_ip="::")
-            ct.sendto(b"warm4", ("::ffff:10.0.0.1", 7))
-            ct.sendto(b"warm6", ("2001:db8::1", 7))
-            await _wait_for(srec, 2)
+            ct, srec = await _warmed_up(server, client)
             dsts = [("::ffff:10.0.0.1", "2001:db8::1")[(i // 5) % 2] for i in range(150)]
             for i, dst in enumerate(dsts):
                 ct.sendto(b"%04d" % i + bytes(1100), (dst, 7))
-            await _wait_for(srec, 152)
+            await wait_datagrams(srec, 152)
             assert [d[:4] for d, _ in srec.datagrams[2:]] == [b"%04d" % i for i in range(150)]
         finally:
             client.close()

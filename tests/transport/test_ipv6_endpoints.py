@@ -9,30 +9,8 @@ import pytest
 
 import aionetmap
 from aionetmap.ports.pipe import PipePort
-from aionetmap.stack import HostConfig
 from aionetmap.testing.protocols import EchoProtocol, RecordingProtocol
-
-FAST_DAD = HostConfig(ndp_retrans_timer=0.05)
-"""DAD in 50 ms instead of 1 s: the tests wait for it on every interface they open."""
-
-
-async def _pair(
-    pipe: tuple[PipePort, PipePort], fast_path: bool
-) -> tuple[aionetmap.NetInterface, aionetmap.NetInterface]:
-    a, b = pipe
-    server = await aionetmap.open_interface(
-        a, address="10.0.0.1/24", ipv6=["2001:db8::1/64"], config=FAST_DAD, fast_path=fast_path
-    )
-    client = await aionetmap.open_interface(
-        b, address="10.0.0.2/24", ipv6=["2001:db8::2/64"], config=FAST_DAD, fast_path=fast_path
-    )
-    return server, client
-
-
-async def _wait_for(recorder: RecordingProtocol, count: int) -> None:
-    async with asyncio.timeout(5):
-        while len(recorder.datagrams) < count:
-            await asyncio.sleep(0.005)
+from tests.transport.helpers import FAST_DAD, open_dual_stack_pair, wait_datagrams
 
 
 @pytest.mark.parametrize("size", [1, 1452, 1500, 8000, 65000])
@@ -40,7 +18,7 @@ async def test_ipv6_echo_byte_exact(
     pipe: tuple[PipePort, PipePort], fast_path: bool, size: int
 ) -> None:
     """Up to and past the MTU (fragmented both ways); names are AF_INET6 4-tuples."""
-    server, client = await _pair(pipe, fast_path)
+    server, client = await open_dual_stack_pair(pipe, fast_path)
     try:
         st, _ = await server.create_datagram_endpoint(
             EchoProtocol, local_port=7, local_ip="2001:db8::1"
@@ -51,7 +29,7 @@ async def test_ipv6_echo_byte_exact(
         assert ct.get_extra_info("sockname") == ("2001:db8::2", port, 0, 0)
         data = bytes(i & 0xFF for i in range(size))
         ct.sendto(data, ("2001:db8::1", 7))
-        await _wait_for(rec, 1)
+        await wait_datagrams(rec, 1)
         assert rec.datagrams == [(data, ("2001:db8::1", 7, 0, 0))]
     finally:
         client.close()
@@ -63,7 +41,7 @@ async def test_dual_stack_endpoint_maps_ipv4_peers(
 ) -> None:
     """Bound to ``::``: IPv4 peers arrive as ``::ffff:a.b.c.d`` 4-tuples, replies to
     them leave over IPv4; IPv6 peers are served on the same port."""
-    server, client = await _pair(pipe, fast_path)
+    server, client = await open_dual_stack_pair(pipe, fast_path)
     try:
         st, srec = await server.create_datagram_endpoint(
             RecordingProtocol, local_port=7, local_ip="::"
@@ -75,20 +53,20 @@ async def test_dual_stack_endpoint_maps_ipv4_peers(
         )
         c4.sendto(b"four", ("10.0.0.1", 7))
         c6.sendto(b"six", ("2001:db8::1", 7))
-        await _wait_for(srec, 2)
+        await wait_datagrams(srec, 2)
         assert sorted(srec.datagrams) == [
             (b"four", ("::ffff:10.0.0.2", 5000, 0, 0)),
             (b"six", ("2001:db8::2", 5001, 0, 0)),
         ]
         for data, src in srec.datagrams:
             st.sendto(data + b"!", src)
-        await _wait_for(rec4, 1)
-        await _wait_for(rec6, 1)
+        await wait_datagrams(rec4, 1)
+        await wait_datagrams(rec6, 1)
         assert rec4.datagrams == [(b"four!", ("10.0.0.1", 7))]
         assert rec6.datagrams == [(b"six!", ("2001:db8::1", 7, 0, 0))]
         # A dual-stack client reaches an IPv4 server by its mapped address.
         c6.sendto(b"mapped", ("::ffff:10.0.0.1", 7))
-        await _wait_for(srec, 3)
+        await wait_datagrams(srec, 3)
         assert srec.datagrams[2] == (b"mapped", ("::ffff:10.0.0.2", 5001, 0, 0))
     finally:
         client.close()
@@ -100,7 +78,7 @@ async def test_ipv4_endpoint_does_not_hear_ipv6(
 ) -> None:
     """The port space is shared, but an IPv4 endpoint is AF_INET: IPv6 datagrams to its
     port are counted in ``rx_dropped_family``, not delivered."""
-    server, client = await _pair(pipe, fast_path)
+    server, client = await open_dual_stack_pair(pipe, fast_path)
     try:
         _, srec = await server.create_datagram_endpoint(RecordingProtocol, local_port=7)
         ct, _ = await client.create_datagram_endpoint(RecordingProtocol, local_ip="::")
@@ -109,7 +87,7 @@ async def test_ipv4_endpoint_does_not_hear_ipv6(
         assert info.value.errno == errno.EADDRINUSE
         ct.sendto(b"six", ("2001:db8::1", 7))
         ct.sendto(b"four", ("::ffff:10.0.0.1", 7))
-        await _wait_for(srec, 1)
+        await wait_datagrams(srec, 1)
         assert srec.datagrams == [(b"four", ("10.0.0.2", ct.get_extra_info("sockname")[1]))]
         assert server.stats()["rx_dropped_family"] == 1
     finally:
@@ -118,7 +96,7 @@ async def test_ipv4_endpoint_does_not_hear_ipv6(
 
 
 async def test_ping6(pipe: tuple[PipePort, PipePort], fast_path: bool) -> None:
-    server, client = await _pair(pipe, fast_path)
+    server, client = await open_dual_stack_pair(pipe, fast_path)
     try:
         rtt = await client.ping("2001:db8::1", timeout=2)
         assert rtt >= 0
@@ -131,7 +109,7 @@ async def test_ping6(pipe: tuple[PipePort, PipePort], fast_path: bool) -> None:
 async def test_port_unreachable6_reaches_connected_endpoint(
     pipe: tuple[PipePort, PipePort], fast_path: bool
 ) -> None:
-    server, client = await _pair(pipe, fast_path)
+    server, client = await open_dual_stack_pair(pipe, fast_path)
     try:
         ct, rec = await client.create_datagram_endpoint(
             RecordingProtocol, local_ip="2001:db8::2", remote_addr=("2001:db8::1", 9)
@@ -207,7 +185,7 @@ async def test_ipv6_destination_errors(
     pipe: tuple[PipePort, PipePort], addr: object, error: type[Exception], code: int | None
 ) -> None:
     """An IPv6 endpoint checks destinations as an AF_INET6 socket's ``sendto`` does."""
-    server, client = await _pair(pipe, True)
+    server, client = await open_dual_stack_pair(pipe, True)
     try:
         ct, _ = await client.create_datagram_endpoint(RecordingProtocol, local_ip="::")
         assert isinstance(ct, aionetmap.UdpTransport6)
