@@ -7,20 +7,13 @@ reasons the Python stack uses, and the interface adds the two in its ``stats()``
 what needs the Python host (ARP, ICMP, fragments, closed ports, IPv6 other than UDP to
 our addresses) reaches ``Host.receive_frame``. IPv6 UDP to our addresses and UDP to IPv4
 groups are delivered here too (:mod:`~aionetmap._aio.fastpath_rx`), group datagrams by
-the host's membership rule. On send, datagrams to resolved
-neighbours are built by one native call (``FastUdpBuilder``), numbered by the host's IPv4
-identification rules (``Host.reserve_idents``); the rest go through
-``Host.send_datagram`` (which ARPs and parks). The builder makes single frames only:
-datagrams larger than the MTU never reach it (the NetInterface hands them to the host,
-which fragments).
-
-Datagrams to an IPv4 group are built here too: to the group's MAC (no ARP), with the
-sending port's ``IP_MULTICAST_TTL`` (the builder's per-call ``group_ttl``: the table is
-shared by all ports, the TTL is the port's), and each is then handed to
-``Host.sent_to_group``, which counts it and loops a copy back to our own members as
-``IP_MULTICAST_LOOP`` says, exactly as ``Host.send_datagram`` does after framing one.
-IPv6 destinations are built by :class:`~aionetmap._aio.fastpath6.Udp6Sender`; a queue
-mixing both families is built run by run (:meth:`UdpFastPath.send_mixed`), in order.
+the host's membership rule. On send, datagrams to resolved neighbours are built by one
+native call per pass (:mod:`~aionetmap._aio.fastsend`: ``Udp4Sender``, and
+:class:`~aionetmap._aio.fastpath6.Udp6Sender` for IPv6), group datagrams included; the
+rest go through ``Host.send_datagram`` (which resolves and parks). The builders make
+single frames only: datagrams larger than the MTU never reach them (the scheduler hands
+them to the host, which fragments). A queue mixing both families is built run by run
+(:meth:`UdpFastPath.send_mixed`), in order.
 
 The two paths agree frame for frame (property tests in tests/native/test_fast_*.py), so
 this is an optimisation, not a second stack: ``NetInterface(fast_path=False)`` runs
@@ -29,21 +22,18 @@ everything through the Python host and must behave the same.
 
 from __future__ import annotations
 
-import ipaddress
-from array import array
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from typing import cast
 
 from aionetmap._aio.fastpath6 import Udp6Sender, family_runs
 from aionetmap._aio.fastpath_rx import ExtraReceiver
-from aionetmap._native.fast_builder import DestinationTable, FastUdpBuilder
+from aionetmap._aio.fastsend import Udp4Sender
 from aionetmap._native.fast_classifier import FastClassifier
 from aionetmap._native.fast_common import KIND_DELIVER, KIND_DELIVER6, KIND_GROUP, KIND_SLOW
 from aionetmap.ports.base import FrameBatch
 from aionetmap.protocol import Address, DatagramEndpoint
 from aionetmap.stack import DropReason, Host, StackStats
 from aionetmap.stack.addresses import int_to_str
-from aionetmap.stack.igmp import group_mac
 
 __all__ = ["UdpFastPath"]
 
@@ -52,7 +42,6 @@ NEIGHBOUR_RECHECK = 1.0
 the host takes effect here within that time."""
 
 _CACHE_LIMIT = 65536
-_ATOMIC = (0, 0)  # (ident, step) of unconnected datagrams: DF set, never fragmented
 
 
 class UdpFastPath:
@@ -74,20 +63,13 @@ class UdpFastPath:
         self.stats = StackStats()
         """What the fast path decided and built itself (the host counts the rest): frames
         classified, datagrams delivered, drops by reason, datagrams built."""
-        self._builder = FastUdpBuilder(capacity)
-        self._builder.set_source(host.mac, int(host.address), host.config.default_ttl, ctx.vlan)
         # Received source addresses as the (str, port) tuples protocols get, by ip<<16|port:
         # saves converting the address and building the tuple for every datagram.
         self._sources: dict[int, Address] = {}
         self.extra = ExtraReceiver(host, self._classifier, self._source)
         """IPv6 and IPv4 group deliveries (its ``rx_dropped_family`` counts IPv6 datagrams
         no endpoint of that family and address hears)."""
-        # Destinations of queued datagrams, numbered for the C builder by (ip, port) tuple.
-        # Forgotten every NEIGHBOUR_RECHECK seconds, so ARP expiry in the host shows here.
-        self._destinations = DestinationTable()
-        self._forget_at = 0.0
-        # Table entries that are IPv4 groups: slot -> (group, port), for the loopback.
-        self._group_slots: dict[int, tuple[int, int]] = {}
+        self._four = Udp4Sender(host, capacity, self.stats, NEIGHBOUR_RECHECK)
         six = host.ipv6
         self._six = (
             None if six is None else Udp6Sender(host, six, capacity, self.stats, NEIGHBOUR_RECHECK)
@@ -244,59 +226,10 @@ class UdpFastPath:
         caller collects with ``host.take_frames()``. ``failed`` hears of datagrams the
         host refused at once (no route, bad destination).
         """
-        table = self._destinations
-        if now >= self._forget_at or table.count + len(payloads) > table.capacity:
-            # Also cleared ahead when this pass could fill the table: an entry numbered
-            # earlier in the pass must never be reused for another destination in it.
-            table.clear()
-            self._group_slots.clear()
-            self._forget_at = now + NEIGHBOUR_RECHECK
-        count = len(dsts)
-        first = dsts[0] if count else None
-        single: int | None = None  # the one table entry of a pass to one peer
-        if count > 1 and dsts[-1] is first and dsts.count(first) == count:
-            single = table.index.get(first)  # one peer (an echo): one lookup
-            found = [single] * count
-            self.used_host = single is None
-        else:
-            found = list(map(table.index.get, dsts))
-            self.used_host = None in found
-        indexes: Sequence[int]
-        if self.used_host:
-            payloads, indexes = self._resolve_misses(
-                payloads, dsts, found, src_port, now, failed, connected
-            )
-            if not payloads:
-                return None
-        elif single is not None:  # the builder copies an array of them without converting
-            indexes = array("I", [single]) * count
-        else:
-            indexes = found  # type: ignore[assignment]  # no None in it (cast is a call)
-        host = self.host
-        builder = self._builder
-        # Unconnected datagrams are atomic, ident 0 (Host.reserve_idents' rule): no call.
-        idents = host.reserve_idents(len(payloads), src_port) if connected else _ATOMIC
-        groups = self._group_slots
-        if groups:
-            builder.group_ttl = host.multicast_options(src_port).ttl
-        batch = builder.build_to(payloads, indexes, table, src_port, idents)
-        self.stats.tx_udp += batch.count
-        if groups:
-            self._sent_to_groups(payloads, indexes, batch.count, src_port)
+        four = self._four
+        batch = four.send(payloads, dsts, src_port, now, failed, connected)
+        self.used_host = four.used_host
         return batch
-
-    def _sent_to_groups(
-        self, payloads: list[bytes], indexes: Sequence[int], count: int, src_port: int
-    ) -> None:
-        """The host's part of each datagram built to a group: its count, and the copy it
-        loops back to our own members (events: the caller then polls the host)."""
-        groups = self._group_slots
-        host = self.host
-        for payload, index in zip(payloads[:count], indexes[:count], strict=True):
-            dest = groups.get(index)
-            if dest is not None:
-                host.sent_to_group(dest[0], dest[1], src_port, payload)
-                self.used_host = True
 
     @property
     def max_unfragmented6(self) -> int:
@@ -336,63 +269,6 @@ class UdpFastPath:
                 used = True
                 yield None
         self.used_host = used
-
-    def _resolve_misses(
-        self,
-        payloads: list[bytes],
-        dsts: list[Address],
-        found: list[int | None],
-        src_port: int,
-        now: float,
-        failed: Callable[[OSError], None],
-        connected: bool,
-    ) -> tuple[list[bytes], list[int]]:
-        """Number newly resolved destinations; hand unresolved ones to the host."""
-        kept_payloads: list[bytes] = []
-        kept: list[int] = []
-        host = self.host
-        for payload, dst, index in zip(payloads, dsts, found, strict=True):
-            if index is None:
-                index = self._number(dst, now)
-            if index is None:
-                try:
-                    host.send_datagram(payload, dst, src_port, now, connected=connected)
-                except OSError as exc:
-                    failed(exc)
-                continue
-            kept_payloads.append(payload)
-            kept.append(index)
-        return kept_payloads, kept
-
-    def _number(self, dst: Address, now: float) -> int | None:
-        """The table entry for ``dst`` if the host has its next hop resolved."""
-        table = self._destinations
-        index = table.index.get(dst)
-        if index is not None:
-            return index
-        resolved = self._resolve(dst[0], now)
-        if resolved is None:
-            return None
-        mac, ip = resolved
-        # None if full (a pass larger than the table): the host sends it, correctly.
-        index = table.add(dst, mac, ip, dst[1])
-        if index is not None and ip >> 28 == 0xE:
-            self._group_slots[index] = (ip, dst[1])
-        return index
-
-    def _resolve(self, ip_text: str, now: float) -> tuple[bytes, int] | None:
-        """(MAC, address) a datagram to ``ip_text`` goes to, if the host has resolved it
-        (a group always is: its MAC is mapped, RFC 1112 6.4)."""
-        host = self.host
-        ip = ipaddress.IPv4Address(ip_text)
-        if ip.is_multicast:
-            return group_mac(int(ip)), int(ip)
-        try:
-            hop = host.next_hop(ip)
-        except OSError:
-            return None  # the host path reports it
-        mac = host.cached_mac(hop, now)
-        return None if mac is None else (mac, int(ip))
 
 
 def _all_same(items: memoryview) -> bool:

@@ -5,17 +5,16 @@ Datagrams to IPv6 destinations whose next hop the host has resolved (a usable ND
 neighbour cache entry: REACHABLE, STALE, DELAY or PROBE; or a group, whose MAC is mapped)
 are built by one native call (``FastUdp6Builder``), with the source address and MAC the
 host picks for them (``Host6.udp_route``). The others go through ``Host.send_datagram``,
-which solicits and parks them, or refuses them. Destinations are numbered in a
-``DestinationTable6`` forgotten every ``recheck`` seconds, so neighbour and address
-changes in the host show here within that time. Only datagrams that fit the MTU come
+which solicits and parks them, or refuses them (the table's rules are
+:class:`~aionetmap._aio.fastsend.TableSender`'s). Only datagrams that fit the MTU come
 here: the scheduler gives larger ones to the host, which fragments.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import cast
 
+from aionetmap._aio.fastsend import TableSender
 from aionetmap._native.fast_builder6 import DestinationTable6, FastUdp6Builder
 from aionetmap.ports.base import FrameBatch
 from aionetmap.protocol import Address
@@ -47,23 +46,18 @@ def family_runs(dsts: list[Address]) -> list[tuple[int, int, bool]]:
     return runs
 
 
-class Udp6Sender:
+class Udp6Sender(TableSender):
     """Native build of IPv6 UDP frames for one host (its IPv6 side ``host6``)."""
 
     def __init__(
         self, host: Host, host6: Host6, capacity: int, stats: StackStats, recheck: float
     ) -> None:
-        self.host = host
+        self._destinations = DestinationTable6()
+        super().__init__(host, self._destinations, recheck)
         self._host6 = host6
         self._stats = stats
-        self._recheck = recheck
         self._builder = FastUdp6Builder(capacity)
         self._builder.set_source(host.mac, host.config.hop_limit, host.context.vlan)
-        self._table = DestinationTable6()
-        self._forget_at = 0.0
-        self.used_host = False
-        """Whether the last :meth:`send` handed anything to the host or looked a
-        neighbour up in it (which may have started NDP timers)."""
 
     @property
     def max_unfragmented(self) -> int:
@@ -82,57 +76,16 @@ class Udp6Sender:
         MTU): those to resolved destinations built in a FrameBatch (owned by the builder,
         valid until the next call); the others handed to the host (the caller collects
         its frames). ``failed`` hears of datagrams the host refused at once."""
-        table = self._table
-        if now >= self._forget_at or table.count + len(payloads) > table.capacity:
-            # Also ahead of a pass that could fill the table (see UdpFastPath.send).
-            table.clear()
-            self._forget_at = now + self._recheck
-        found = list(map(table.index.get, dsts))
-        self.used_host = None in found
-        if self.used_host:
-            payloads, indexes = self._resolve_misses(payloads, dsts, found, src_port, now, failed)
-            if not payloads:
-                return None
-        else:
-            indexes = cast("list[int]", found)
+        payloads, indexes = self._indexes(payloads, dsts, src_port, now, failed, False)
+        if not payloads:
+            return None
         batch = self._builder.build_to(
-            payloads, indexes, table, src_port, self._host6.max_unfragmented
+            payloads, indexes, self._destinations, src_port, self._host6.max_unfragmented
         )
         self._stats.tx_udp += batch.count
         return batch
 
-    def _resolve_misses(
-        self,
-        payloads: list[bytes],
-        dsts: list[Address],
-        found: list[int | None],
-        src_port: int,
-        now: float,
-        failed: Callable[[OSError], None],
-    ) -> tuple[list[bytes], list[int]]:
-        """Number newly resolved destinations; hand the others to the host."""
-        kept_payloads: list[bytes] = []
-        kept: list[int] = []
-        host = self.host
-        for payload, dst, index in zip(payloads, dsts, found, strict=True):
-            if index is None:
-                index = self._number(dst, now)
-            if index is None:
-                try:
-                    host.send_datagram(payload, dst, src_port, now)
-                except OSError as exc:
-                    failed(exc)
-                continue
-            kept_payloads.append(payload)
-            kept.append(index)
-        return kept_payloads, kept
-
     def _number(self, dst: Address, now: float) -> int | None:
-        """The table entry for ``dst`` if the host would frame a datagram to it now."""
-        table = self._table
-        index = table.index.get(dst)
-        if index is not None:
-            return index
         try:
             ip = parse_destination6(dst[0])
         except ValueError:
@@ -144,4 +97,4 @@ class Udp6Sender:
             return None
         src, mac = route
         # None if full (a pass larger than the table): the host sends it, correctly.
-        return table.add(dst, mac, src, ip, dst[1])
+        return self._destinations.add(dst, mac, src, ip, dst[1])
