@@ -216,10 +216,11 @@ class UdpFastPath:
         now: float,
         failed: Callable[[OSError], None],
         connected: bool = False,
+        sizes: list[int] | None = None,
     ) -> FrameBatch | None:
         """Turn queued datagrams (``payloads[i]`` to ``dsts[i]``, each fitting the MTU)
         into frames; ``connected``: sent by a connected endpoint (see ``Host``'s
-        identification rules).
+        identification rules); ``sizes``: the payloads' byte lengths, if known.
 
         Datagrams to resolved neighbours come back built in a FrameBatch (owned by the
         builder, valid until the next call); the others go to the host, whose frames the
@@ -227,7 +228,7 @@ class UdpFastPath:
         host refused at once (no route, bad destination).
         """
         four = self._four
-        batch = four.send(payloads, dsts, src_port, now, failed, connected)
+        batch = four.send(payloads, dsts, src_port, now, failed, connected, sizes)
         self.used_host = four.used_host
         return batch
 

@@ -139,15 +139,20 @@ class Udp4Sender(TableSender):
         now: float,
         failed: Callable[[OSError], None],
         connected: bool = False,
+        sizes: list[int] | None = None,
     ) -> FrameBatch | None:
         """Frames for ``payloads[i]`` to the IPv4 pair ``dsts[i]`` (each fitting the MTU):
         those to resolved destinations in a FrameBatch (owned by the builder, valid until
         the next call); the others handed to the host (the caller collects its frames).
         ``connected``: sent by a connected endpoint (see ``Host``'s identification rules).
+        ``sizes``: the payloads' byte lengths, if the caller has them (not measured again).
         """
+        queued = payloads
         payloads, indexes = self._indexes(payloads, dsts, src_port, now, failed, connected)
         if not payloads:
             return None
+        if payloads is not queued:  # some went to the host: the lengths no longer match
+            sizes = None
         host = self.host
         builder = self._builder
         # Unconnected datagrams are atomic, ident 0 (Host.reserve_idents' rule): no call.
@@ -155,7 +160,9 @@ class Udp4Sender(TableSender):
         groups = self._group_slots
         if groups:
             builder.group_ttl = host.multicast_options(src_port).ttl
-        batch = builder.build_to(payloads, indexes, self._destinations, src_port, idents)
+        batch = builder.build_to(
+            payloads, indexes, self._destinations, src_port, idents, lens=sizes
+        )
         self._stats.tx_udp += batch.count
         if groups:
             self._sent_to_groups(payloads, indexes, batch.count, src_port)

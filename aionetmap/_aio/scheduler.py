@@ -48,6 +48,7 @@ class EndpointQueue:
         "ipv4_only",
         "oversize",
         "payloads",
+        "sizes",
         "unfragmented",
     )
 
@@ -65,6 +66,10 @@ class EndpointQueue:
         """The largest payload that surely leaves in one frame: the host's
         ``max_unfragmented``, or for an IPv6 endpoint the lower IPv6 one (its datagrams
         may go either way)."""
+        self.sizes: list[int] = []
+        """Byte lengths of the first ``len(sizes)`` queued payloads, as ``sendto_many``
+        measured them (a prefix: ``sendto`` adds none, so it may cover fewer than are
+        queued, never more): the builder takes them instead of measuring again."""
         self.oversize = 0
         """How many queued payloads are larger than ``unfragmented``: the endpoint counts
         each it appends, the scheduler those it takes, so a TX pass learns whether it
@@ -73,6 +78,7 @@ class EndpointQueue:
     def clear(self) -> None:
         self.payloads.clear()
         self.dsts.clear()
+        self.sizes.clear()
         self.oversize = 0
 
 
@@ -203,8 +209,10 @@ class TxScheduler:
             # (an IPv6 endpoint's queue counts as oversize what needs IPv6 fragments)
             full = self._send_mixed(chunk, chunk_dsts, src_port, now, queue)
         if self._fast is not None and not fragmented and not ipv6:
+            sizes = queue.sizes  # the chunk's lengths, if sendto_many measured them all
+            chunk_sizes = sizes[:take] if len(sizes) >= take else None
             built = self._fast.send(
-                chunk, chunk_dsts, src_port, now, endpoint.send_failed, connected
+                chunk, chunk_dsts, src_port, now, endpoint.send_failed, connected, chunk_sizes
             )
         elif self._fast is None or fragmented:  # the host fragments (the whole chunk, in order)
             for payload, dst in zip(chunk, chunk_dsts, strict=True):
@@ -224,6 +232,7 @@ class TxScheduler:
         # they stay queued: an endpoint closing still reports failures of queued ones.
         del payloads[:take]
         del dsts[:take]
+        del queue.sizes[:take]  # a shorter prefix is gone with them (it stays a prefix)
         # (a close during the pass cleared the queue, and its count with it)
         queue.oversize = max(queue.oversize - oversize, 0) if payloads else 0
         endpoint.datagrams_sent(chunk)

@@ -40,10 +40,12 @@ class BatchBuilder:
         dst_index: Sequence[int],
         src_port: int,
         who: str,
-    ) -> tuple[int, bytes, list[int]]:
+        lens: Sequence[int] | None = None,
+    ) -> tuple[int, bytes, Sequence[int]]:
         """Check a ``build_to`` call and copy the lengths and indexes of its first ``n``
         datagrams into the C arrays: ``(n, their payloads joined, their lengths)``, with
-        ``n`` 0 when there is nothing to build."""
+        ``n`` 0 when there is nothing to build. ``lens``: the caller's byte lengths of
+        ``payloads`` (checked against the joined bytes), so they are not measured again."""
         if self._src is None:
             raise RuntimeError(f"{who}: set_source() must be called first")
         if len(dst_index) != len(payloads):
@@ -63,7 +65,12 @@ class BatchBuilder:
             return 1, blob, [len(blob)]
         if n == 0:
             return 0, b"", []
-        blob, lens = join_payloads(payloads if n == len(payloads) else payloads[:n], who)
+        whole = n == len(payloads)
+        if lens is not None:
+            if len(lens) != len(payloads):
+                raise ValueError(f"{who}: {len(payloads)} payloads, {len(lens)} lengths")
+            lens = lens if whole else lens[:n]
+        blob, lens = join_payloads(payloads if whole else payloads[:n], who, lens)
         self._lens_view[:n] = array("I", lens)
         try:
             if type(dst_index) is array and dst_index.typecode == "I":  # copied as bytes
@@ -140,13 +147,21 @@ def check_vlan(vlan: int, who: str) -> int:
 
 
 def join_payloads(
-    payloads: Sequence[bytes | bytearray | memoryview], who: str
-) -> tuple[bytes, list[int]]:
-    """All payloads in one ``bytes`` and their byte lengths."""
+    payloads: Sequence[bytes | bytearray | memoryview],
+    who: str,
+    lens: Sequence[int] | None = None,
+) -> tuple[bytes, Sequence[int]]:
+    """All payloads in one ``bytes`` and their byte lengths: ``lens`` if given (the
+    caller measured them; ``ValueError`` unless they add up to the joined bytes),
+    else measured here."""
     try:
         blob = b"".join(payloads)
     except TypeError as exc:
         raise TypeError(f"{who}: payloads must be bytes-like ({exc})") from None
+    if lens is not None:
+        if sum(lens) != len(blob):
+            raise ValueError(f"{who}: the lengths given do not add up to the payloads")
+        return blob, lens
     lens = list(map(len, payloads))
     if sum(lens) != len(blob):  # a memoryview of wider items: len() counts items
         lens = [memoryview(p).nbytes for p in payloads]

@@ -298,12 +298,16 @@ class UdpTransport(MulticastOptions, PortTransportBase, asyncio.DatagramTranspor
             if largest > self._max_payload:
                 return False
             oversize = sum(1 for size in sizes if size > self._unfragmented)
+        queue = self._queue
         if not self._payloads:
-            self._want_tx(self._queue)
+            self._want_tx(queue)
+            queue.sizes.extend(sizes)  # measured once: the builder takes them from there
+        elif len(queue.sizes) == len(self._payloads):  # else sendto queued unmeasured ones
+            queue.sizes.extend(sizes)  # (the lengths known stay a prefix of the queue)
         self._payloads.extend(payloads)  # the scheduler's own lists: extended in place
         self._dsts.extend(dsts)
-        self._queue.oversize += oversize
-        self._buffer_size += sum(sizes) + len(sizes) * UDP_HEADER_LEN
+        queue.oversize += oversize
+        self._buffer_size += sum(sizes) + count * UDP_HEADER_LEN
         if self._buffer_size > self._high_water:
             self._flush_now()
             self._maybe_pause_protocol()

@@ -114,3 +114,24 @@ def test_an_index_array_builds_what_an_index_list_builds() -> None:
     assert from_array == from_list
     with pytest.raises(ValueError, match="index 9 is not in the table"):
         builder().build_to(payloads, array("I", [0, 9, 0]), table(), 7)
+
+
+def test_build_to_takes_the_callers_lengths() -> None:
+    """``lens=``: the lengths the caller measured (the transport's sendto_many) are used
+    instead of measuring again; the frames are the same, and lengths that do not add up
+    to the payloads are refused before anything is built."""
+    rng = random.Random(11)
+    payloads = [rng.randbytes(rng.randrange(0, 200)) for _ in range(20)]
+    picks = [rng.randrange(len(DESTS)) for _ in payloads]
+    expect = builder().build_to(payloads, picks, table(), 99).frames()
+    sizes = [len(p) for p in payloads]
+    assert builder().build_to(payloads, picks, table(), 99, lens=sizes).frames() == expect
+    # More datagrams than the builder's capacity: the first ones, with their lengths.
+    small = builder(capacity=8)
+    assert small.build_to(payloads, picks, table(), 99, lens=sizes).frames() == expect[:8]
+    b = builder()
+    with pytest.raises(ValueError, match="do not add up"):
+        b.build_to(payloads, picks, table(), 99, lens=[*sizes[:-1], sizes[-1] + 1])
+    with pytest.raises(ValueError, match="20 payloads, 19 lengths"):
+        b.build_to(payloads, picks, table(), 99, lens=sizes[:-1])
+    assert b.batch.count == 0

@@ -135,6 +135,41 @@ async def test_batch_echo_both_ways(pipe: tuple[PipePort, PipePort], fast_path: 
         await asyncio.sleep(0)
 
 
+async def test_sendto_many_measures_once_and_the_lengths_stay_a_prefix(
+    pipe: tuple[PipePort, PipePort], fast_path: bool
+) -> None:
+    """sendto_many's lengths go with the queue (``sizes``) to the builder, which then does
+    not measure the payloads again. They always describe a prefix of what is queued, also
+    when sendto (which measures nothing for it) queues in between, and every datagram
+    arrives whole and in order."""
+    s_iface, _, echo = await _server(pipe, fast_path, BatchEcho)
+    c_iface, c_t, client = await _client(pipe, fast_path)
+    try:
+        await _warm(c_t, echo)
+        await client.wait_for(lambda p: len(p.datagrams) == 1)
+        queue = c_t._queue
+        first = [b"a" * 1, b"b" * 30, b"c" * 7]
+        c_t.sendto_many(first, TO_SERVER)
+        assert queue.sizes == [1, 30, 7]
+        c_t.sendto(b"d" * 12, TO_SERVER)
+        c_t.sendto_many([b"e" * 5, b"f" * 300], TO_SERVER)
+        assert queue.sizes == [1, 30, 7]  # not past sendto's datagram
+        assert len(queue.payloads) == 6
+        sent = [*first, b"d" * 12, b"e" * 5, b"f" * 300]
+        await client.wait_for(lambda p: len(p.datagrams) == 7)
+        assert [d for d, _ in client.datagrams[1:]] == sent
+        assert queue.sizes == []
+        assert queue.payloads == []
+        c_t.sendto_many([b"g" * 3], TO_SERVER)  # an empty queue: measured again
+        assert queue.sizes == [3]
+        await client.wait_for(lambda p: len(p.datagrams) == 8)
+        assert queue.sizes == []
+    finally:
+        c_iface.close()
+        s_iface.close()
+        await asyncio.sleep(0)
+
+
 async def test_batches_are_the_protocols_to_keep(
     pipe: tuple[PipePort, PipePort], fast_path: bool
 ) -> None:
