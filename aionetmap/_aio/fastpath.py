@@ -232,13 +232,6 @@ class UdpFastPath:
         self.used_host = four.used_host
         return batch
 
-    @property
-    def max_unfragmented6(self) -> int:
-        """The largest payload an IPv6 datagram may have to be built here (``mtu - 48``;
-        the IPv4 limit on a host without IPv6, whose IPv6 sends the host refuses)."""
-        six = self._six
-        return self.host.max_unfragmented if six is None else six.max_unfragmented
-
     def send_mixed(
         self,
         payloads: list[bytes],

@@ -59,11 +59,6 @@ class Udp6Sender(TableSender):
         self._builder = FastUdp6Builder(capacity)
         self._builder.set_source(host.mac, host.config.hop_limit, host.context.vlan)
 
-    @property
-    def max_unfragmented(self) -> int:
-        """The largest payload this sender builds (``mtu - 48``)."""
-        return self._host6.max_unfragmented
-
     def send(
         self,
         payloads: list[bytes],
