@@ -39,6 +39,7 @@ from aionetmap.ports import open_port
 from aionetmap.portspec import parse_portspec
 from aionetmap.stack.addresses import format_mac, parse_mac
 from aionetmap.testing.netns import VethLink
+from tests.cli.live import until_running
 from tests.frame_checksums import partial_checksum
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -357,8 +358,7 @@ async def test_echo_serves_until_count_with_live_counters() -> None:
         commands.echo(f"pipe:{name}{{0", "10.7.0.1/24", 7, count=3, interval=0.05, err=err)
     )
     async with asyncio.timeout(10):
-        while "Ctrl-C to stop" not in err.getvalue():
-            await asyncio.sleep(0.01)
+        await until_running(err, server)
         sock = await aionetmap.open_udp(port=f"pipe:{name}}}0", local_addr=("10.7.0.2/24", 4000))
         iface = sock.transport.get_extra_info("netinterface")
         await iface.ping("10.7.0.1")
@@ -392,8 +392,7 @@ async def test_echo_joins_groups_and_echoes_them_from_the_unicast_address() -> N
         )
     )
     async with asyncio.timeout(10):
-        while "Ctrl-C to stop" not in err.getvalue():
-            await asyncio.sleep(0.01)
+        await until_running(err, server)
         sock = await aionetmap.open_udp(port=f"pipe:{name}}}0", local_addr=("10.7.0.2/24", 4000))
         iface = sock.transport.get_extra_info("netinterface")
         await iface.ping("10.7.0.1")
@@ -423,8 +422,7 @@ async def test_echo_reports_checksum_drops_as_drops_with_a_hint() -> None:
         commands.echo(f"pipe:{name}{{0", "10.7.0.1/24", 7, count=1, interval=0.02, err=err)
     )
     async with asyncio.timeout(10):
-        while "Ctrl-C to stop" not in err.getvalue():
-            await asyncio.sleep(0.01)
+        await until_running(err, server)
         mac = parse_mac(err.getvalue().split(", mac ")[1][:17])
         with contextlib.closing(open_port(f"pipe:{name}}}0")) as peer:
             frames = [_udp_to(mac, b"partial %d" % i, partial=True) for i in range(3)]
@@ -478,8 +476,7 @@ async def test_capture_notes_partial_checksums_once(
         commands.capture("packet:x", str(tmp_path / "c.pcap"), count=3, interval=0.02, err=err)
     )
     async with asyncio.timeout(10):
-        while "Ctrl-C to stop" not in err.getvalue():
-            await asyncio.sleep(0.01)
+        await until_running(err, task)
         for i in range(3):
             sock.sendto(b"to capture %d" % i, (link.our_ip, 9))
         assert await task == 0
@@ -687,8 +684,7 @@ async def test_echo_on_a_vlan_talks_tagged() -> None:
         commands.echo(f"pipe:{name}{{0", "10.7.0.1/24", 7, vlan=9, count=1, interval=None, err=err)
     )
     async with asyncio.timeout(10):
-        while "Ctrl-C to stop" not in err.getvalue():
-            await asyncio.sleep(0.01)
+        await until_running(err, server)
         sock = await aionetmap.open_udp(
             port=f"pipe:{name}}}0", local_addr=("10.7.0.2/24", 4000), vlan=9
         )

@@ -21,6 +21,7 @@ from aionetmap.cli import main as cli
 from aionetmap.ports.packet import PacketPort
 from aionetmap.stack.addresses import format_mac
 from aionetmap.testing.netns import VethLink
+from tests.cli.live import until_running
 from tests.integration.kernel_peer import recv_polled
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -81,9 +82,7 @@ async def test_echo_serves_kernel_udp4_udp6_and_a_group(
     )
     try:
         async with asyncio.timeout(20):
-            while "Ctrl-C to stop" not in err.getvalue():
-                assert not server.done(), err.getvalue()
-                await asyncio.sleep(0.01)
+            await until_running(err, server)
             await _exchange(veth6)
             assert await server == 0
     finally:
